@@ -1,0 +1,103 @@
+"""The report dictionary: placement and simulation summaries plus provenance, as plain JSON data.
+
+Stable keys are listed in the design (``placement.status``, ``simulation.classes.NAME.latency_s.p99``, ...).
+All times are seconds, memory is bytes and CPU is cores. Fields that change from run to run (wall-clock
+timings, the start time) live only under ``run``, so two runs of the same scenario and seed give reports
+that are identical once `strip_runtime` removes that section.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from capacity import __version__
+from capacity.packing.problem import Placement
+from capacity.scenario import Scenario
+
+
+def _num(x: float) -> float | int:
+    """A float rounded to 12 significant digits (stable text), or an int when it is integral."""
+    if float(x).is_integer() and abs(x) < 2**53:
+        return int(x)
+    return float(f"{x:.12g}")
+
+
+def placement_section(scenario: Scenario, placement: Placement) -> dict[str, Any]:
+    """The ``placement`` section: status, bound, gap, cost and per-node / per-pool usage."""
+    nodes = []
+    per_pool: dict[str, dict[str, Any]] = {
+        p.name: {"count": p.count, "nodes_used": 0, "cost_per_hour": None if p.cost is None else 0.0,
+                 "used": {}, "capacity": {}}
+        for p in scenario.cluster.pools
+    }
+    for n in placement.nodes:
+        nodes.append({
+            "name": n.name,
+            "pool": n.pool,
+            "replicas": list(n.replicas),
+            "used": {r: _num(v) for r, v in sorted(n.used.items())},
+            "capacity": {r: _num(v) for r, v in sorted(n.capacity.items())},
+            "allocated": {r: _num(n.used.get(r, 0.0) / v) for r, v in sorted(n.capacity.items()) if v > 0},
+        })
+        pool = per_pool[n.pool]
+        pool["nodes_used"] += 1
+        cost = scenario.pool(n.pool).cost
+        if cost is not None:
+            pool["cost_per_hour"] += cost
+        for r, v in n.used.items():
+            pool["used"][r] = pool["used"].get(r, 0.0) + v
+        for r, v in n.capacity.items():
+            pool["capacity"][r] = pool["capacity"].get(r, 0.0) + v
+    pools = {}
+    for name, p in per_pool.items():
+        pools[name] = {
+            "count": p["count"],
+            "nodes_used": p["nodes_used"],
+            "cost_per_hour": None if p["cost_per_hour"] is None else _num(p["cost_per_hour"]),
+            "allocated": {r: _num(p["used"].get(r, 0.0) / c) for r, c in sorted(p["capacity"].items())
+                          if c > 0},
+        }
+    return {
+        "status": placement.status,
+        "solver": placement.solver,
+        "objective": placement.objective,
+        "nodes_used": placement.nodes_used,
+        "lower_bound": placement.lower_bound,
+        "objective_value": None if placement.objective_value is None else _num(placement.objective_value),
+        "objective_bound": None if placement.objective_bound is None else _num(placement.objective_bound),
+        "gap": None if placement.gap is None else _num(placement.gap),
+        "cost_per_hour": None if placement.cost_per_hour is None else _num(placement.cost_per_hour),
+        "replicas": sum(len(n.replicas) for n in placement.nodes),
+        "nodes": nodes,
+        "pools": pools,
+        "unplaced": list(placement.unplaced),
+    }
+
+
+def build_report(scenario: Scenario, placement: Placement, simulation: dict[str, Any] | None, *,
+                 started_at: datetime | None = None,
+                 timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """The whole report: ``scenario``, ``provenance``, ``placement``, ``simulation`` and ``run``."""
+    run: dict[str, Any] = {"placement_solve_s": round(placement.solve_time_s, 6)}
+    if started_at is not None:
+        run["started_at"] = started_at.isoformat(timespec="seconds")
+    for key, value in (timings or {}).items():
+        run[key] = round(value, 6)
+    return {
+        "scenario": scenario.name,
+        "provenance": {
+            "capacity_version": __version__,
+            "scenario_sha256": scenario.digest(),
+            "seed": scenario.seed,
+            "source": scenario.source,
+        },
+        "placement": placement_section(scenario, placement),
+        "simulation": simulation,
+        "run": run,
+    }
+
+
+def strip_runtime(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its run-time fields (for comparing two runs)."""
+    return {k: v for k, v in report.items() if k != "run"}

@@ -1,0 +1,138 @@
+"""Report writers: JSON and Markdown files, written atomically (temporary name, then rename).
+
+`render_markdown` is pure (report dict → text); `write_json` and `write_text` are the only functions here
+that touch the disk. Tables show times in milliseconds or seconds as fits, memory in GiB and CPU in cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from capacity.units import format_duration, format_quantity
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: a temporary file beside it, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_json(data: Any) -> str:
+    """Canonical JSON text: sorted keys, two-space indent, no NaN (a NaN would be a bug upstream)."""
+    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    return write_text(path, to_json(data))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _amount(resource: str, used: float, cap: float) -> str:
+    return f"{format_quantity(resource, used)} / {format_quantity(resource, cap)}"
+
+
+def placement_markdown(p: dict[str, Any]) -> str:
+    cost = "-" if p["cost_per_hour"] is None else f"{p['cost_per_hour']:.2f}/h"
+    gap = "-" if p["gap"] is None else f"{100 * p['gap']:.2f}%"
+    out = [
+        "## Placement",
+        "",
+        f"**{p['nodes_used']} nodes** ({p['status']}, {p['solver']}, objective {p['objective']}); "
+        f"proven lower bound {p['lower_bound']} nodes; gap {gap}; cost {cost}.",
+        "",
+    ]
+    if p["unplaced"]:
+        out += [f"**Unplaced replicas:** {', '.join(p['unplaced'])}", ""]
+    out += ["### Pools", "", _table(
+        ["pool", "nodes used / count", "cost per hour", "allocated"],
+        [[name, f"{q['nodes_used']} / {q['count']}",
+          "-" if q["cost_per_hour"] is None else f"{q['cost_per_hour']:.2f}",
+          ", ".join(f"{r} {_pct(v)}" for r, v in q["allocated"].items())]
+         for name, q in p["pools"].items()],
+    ), ""]
+    resources = sorted({r for n in p["nodes"] for r in n["capacity"]})
+    out += ["### Nodes", "", _table(
+        ["node", "pool", *resources, "replicas"],
+        [[n["name"], n["pool"],
+          *[_amount(r, n["used"].get(r, 0), n["capacity"].get(r, 0)) for r in resources],
+          ", ".join(n["replicas"])] for n in p["nodes"]],
+    ), ""]
+    return "\n".join(out)
+
+
+def simulation_markdown(s: dict[str, Any]) -> str:
+    window = s.get("window_s", {})
+    out = ["## Simulation", ""]
+    if window:
+        out += [f"Statistics over requests arriving in [{format_duration(window['start'])}, "
+                f"{format_duration(window['end'])}] (after warm-up).", ""]
+    rows = []
+    for name, c in s["classes"].items():
+        lat = c["latency_s"]
+        slo = c.get("slo")
+        slo_text = "-"
+        if slo:
+            verdict = "met" if slo["met"] else "MISSED"
+            slo_text = (f"p{100 * slo['quantile']:g} ≤ {format_duration(slo['target_s'])}: "
+                        f"{_pct(slo['attained'])} within, {verdict}")
+        rows.append([name, str(c["arrived"]), str(c["completed"]), str(c["rejected"]),
+                     format_duration(lat["mean"]), format_duration(lat["p50"]),
+                     format_duration(lat["p95"]), format_duration(lat["p99"]),
+                     format_duration(lat["max"]), format_duration(c["wait_s"]["mean"]), slo_text])
+    out += ["### Latency per class", "", _table(
+        ["class", "arrived", "completed", "rejected", "mean", "p50", "p95", "p99", "max", "mean wait",
+         "SLO"], rows), ""]
+    if s.get("tenants"):
+        out += ["### Tenants", "", _table(
+            ["tenant", "completed", "share of service", "p50", "p99"],
+            [[name, str(t["completed"]), _pct(t["share"]), format_duration(t["latency_s"]["p50"]),
+              format_duration(t["latency_s"]["p99"])] for name, t in s["tenants"].items()],
+        ), ""]
+        if "fairness" in s:
+            out += [f"Jain's fairness index over weighted tenant shares: {s['fairness']['jain']:.3f}", ""]
+    out += ["### Utilisation", "", _table(
+        ["pool", "busy"], [[name, _pct(p["utilisation"])] for name, p in s.get("pools", {}).items()],
+    ), "", _table(
+        ["service", "replicas", "busy"],
+        [[name, str(v.get("replicas")), _pct(v["utilisation"])] for name, v in s.get("services", {}).items()],
+    ), "", _table(
+        ["replica", "node", "served", "busy"],
+        [[name, r["node"], str(r["served"]), _pct(r["utilisation"])] for name, r in s["replicas"].items()],
+    ), ""]
+    return "\n".join(out)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A readable Markdown report: placement, then latency and utilisation tables."""
+    prov = report.get("provenance", {})
+    out = [f"# Capacity report: {report['scenario']}", "",
+           f"capacity {prov.get('capacity_version', '?')} · scenario sha256 "
+           f"`{str(prov.get('scenario_sha256', '?'))[:12]}` · seed {prov.get('seed', '?')}", "",
+           placement_markdown(report["placement"])]
+    if report.get("simulation"):
+        out.append(simulation_markdown(report["simulation"]))
+    return "\n".join(out).rstrip() + "\n"

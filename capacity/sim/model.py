@@ -1,0 +1,71 @@
+"""The serving model handed to the simulation engine, as plain data (no scenario file, no solver).
+
+A **service** has replicas, each placed on a node of a pool by the packer; a replica is a server with
+``concurrency`` slots (requests it serves at once). A **class** of requests (interactive, bulk, ...) belongs
+to one tenant, targets one service, has a priority (0 is the most urgent) and arrives by a stochastic process
+at ``rate_per_s``. Service times are drawn from a distribution with a mean (seconds) and a coefficient of
+variation. Statistics exclude requests that arrive during the first ``warmup_s`` seconds.
+
+Everything is in seconds; rates are per second. Every random draw comes from ``seed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Dist = Literal["exponential", "deterministic", "lognormal"]
+Process = Literal["poisson", "deterministic"]
+Discipline = Literal["fifo", "priority"]
+Routing = Literal["central"]
+
+
+@dataclass(frozen=True)
+class ServiceTime:
+    dist: Dist
+    mean_s: float
+    cv: float = 1.0                        # used by lognormal; exponential has cv 1, deterministic 0
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str                              # "{service}-{i}"
+    node: str
+    pool: str
+
+
+@dataclass(frozen=True)
+class ServingService:
+    name: str
+    replicas: tuple[Replica, ...]          # placed replicas only (unplaced ones do not serve)
+    concurrency: int
+    service_time: ServiceTime
+    discipline: Discipline = "fifo"
+    routing: Routing = "central"
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    process: Process
+    rate_per_s: float
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    name: str
+    service: str
+    arrivals: Arrivals
+    priority: int = 0                      # 0 is served first under "priority"
+    tenant: str = "default"
+    weight: float = 1.0
+    slo_target_s: float | None = None      # latency target ...
+    slo_quantile: float | None = None      # ... that this fraction of requests must meet (0.99 for p99)
+
+
+@dataclass(frozen=True)
+class SimModel:
+    services: tuple[ServingService, ...]
+    classes: tuple[RequestClass, ...]
+    duration_s: float                      # arrivals happen in [0, duration_s)
+    warmup_s: float = 0.0
+    seed: int = 0
