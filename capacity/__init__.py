@@ -1,3 +1,34 @@
-"""capacity: a capacity planner for clusters that serve ML inference (API assembled by the lead)."""
+"""capacity: a capacity planner for clusters that serve ML inference.
 
-__version__ = "0.1.0"
+Two engines, one pipeline: an integer-programming **packer** places every replica of every service on the
+nodes of the cluster's pools (does it fit, on how few or how cheap nodes, with a proven bound?), and a
+discrete-event **simulator** replays requests through the placed replicas (does it serve, and how fast?).
+
+The public API:
+
+* `load_scenario` — read and validate a scenario file (``--set`` style overrides optional).
+* `pack` — scenario → `Placement`; `simulate` — scenario and placement → the simulation summary.
+* `run` — both, plus the report dictionary written as ``report.json``.
+* `ScenarioError`, `InfeasiblePlacement`, `SolverError` — the errors raised on purpose.
+"""
+
+from capacity._version import __version__
+from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
+from capacity.packing.problem import Placement
+from capacity.pipeline import RunResult, pack, run, simulate
+from capacity.scenario import Scenario, load_scenario, scenario_from_dict
+
+__all__ = [
+    "InfeasiblePlacement",
+    "Placement",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "SolverError",
+    "__version__",
+    "load_scenario",
+    "pack",
+    "run",
+    "scenario_from_dict",
+    "simulate",
+]

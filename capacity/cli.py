@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from capacity import __version__
+from capacity._version import __version__
 from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
 from capacity.units import format_duration
 

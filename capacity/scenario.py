@@ -271,7 +271,7 @@ def _line_map(node: yaml.Node | None, path: Path_ = (), out: dict[Path_, int] | 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     """Parse YAML safely (data only, no tags that run code); return the data and its line map."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -416,7 +416,9 @@ def _model_in(annotation: Any) -> Any:
 
 def _message(error: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str]:
     """Turn one pydantic error into (loc, message) in the planner's words."""
-    loc = tuple(k for k in error["loc"] if not (isinstance(k, str) and ("[" in k or k.startswith("function-"))))
+    # Drop the validator labels pydantic puts in locations of union members ("function-before[...]").
+    loc = tuple(k for k in error["loc"]
+                if not (isinstance(k, str) and ("[" in k or k.startswith("function-"))))
     kind = error["type"]
     msg = str(error["msg"])
     if kind == "extra_forbidden":
@@ -431,9 +433,9 @@ def _message(error: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str]:
         msg = msg[len("Value error, "):]
     if "input" in error and kind not in ("model_type", "dict_type", "list_type"):
         value = error["input"]
-        if isinstance(value, str | int | float) and not isinstance(value, bool) and len(repr(value)) < 60:
-            if repr(value) not in msg:
-                msg = f"{msg} (got {value!r})"
+        short = isinstance(value, str | int | float) and not isinstance(value, bool) and len(repr(value)) < 60
+        if short and repr(value) not in msg:
+            msg = f"{msg} (got {value!r})"
     return loc, msg
 
 

@@ -61,8 +61,10 @@ def test_loads_units_into_base_units(write_scenario):
 @pytest.mark.parametrize(
     ("old", "new", "line", "path", "words"),
     [
-        ("    replicas: 2\n", "    replicas: 2\n    colour: red\n", 12, "services.web.colour", "unknown field"),
-        ("      cpu: 500m\n", "      cpu: -1\n", 13, "services.web.resources.cpu", "greater than or equal to 0"),
+        ("    replicas: 2\n", "    replicas: 2\n    colour: red\n", 12, "services.web.colour",
+         "unknown field"),
+        ("      cpu: 500m\n", "      cpu: -1\n", 13, "services.web.resources.cpu",
+         "greater than or equal to 0"),
         ("      cpu: 500m\n", "      cpu: 5 cores\n", 13, "services.web.resources.cpu", "bad quantity"),
         ("rate: 1200/min", "rate: 1200/fortnight", 25, "workload.classes.api.arrivals.rate", "bad rate"),
         ("service: web,", "service: wbe,", 25, "workload.classes.api.service", "no service named 'wbe'"),
@@ -159,7 +161,8 @@ def test_from_dict_does_not_modify_its_input():
 
 
 def test_min_cost_needs_costs(write_scenario):
-    text = BASE.replace("      cost: 0.5\n", "").replace("placement:\n", "placement:\n  objective: min-cost\n")
+    text = BASE.replace("      cost: 0.5\n", "")
+    text = text.replace("placement:\n", "placement:\n  objective: min-cost\n")
     err, _ = error_of(write_scenario, text)
     assert err.path == "cluster.pools.cpu.cost"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from capacity import __version__
+from capacity._version import __version__
 from capacity.packing.problem import Placement
 from capacity.scenario import Scenario
 

@@ -1,0 +1,34 @@
+"""Packing: place every replica of every service on the nodes of a cluster's pools.
+
+The problem and its answer are plain data (`PackingProblem`, `Placement`, in ``problem.py``). `solve`
+answers with an integer program (``model.py``: the formulation; ``backends.py``: HiGHS or CBC; ``engine.py``:
+the steps and how status and bounds are decided). `first_fit_decreasing` and the other entries of
+`BASELINES` are the greedy plans that a cluster autoscaler would make, to compare against. `lower_bound`
+is a proven lower bound on the nodes any placement needs (``bounds.py``); an impossible problem raises
+`capacity.errors.InfeasiblePlacement` naming each service and the resource that is short
+(``feasibility.py``).
+
+>>> from capacity.packing import PackingProblem, Pool, Service, solve
+>>> pools = (Pool("cpu", count=4, capacity={"cpu": 4, "memory": 8 * 2**30}),)
+>>> services = (Service("api", replicas=3, demand={"cpu": 2, "memory": 4 * 2**30}),)
+>>> plan = solve(PackingProblem(pools, services))
+>>> plan.nodes_used, plan.status
+(2, 'optimal')
+"""
+
+from capacity.packing.baselines import BASELINES, first_fit_decreasing
+from capacity.packing.bounds import lower_bound
+from capacity.packing.engine import solve
+from capacity.packing.problem import NodeUsage, PackingProblem, Placement, Pool, Service
+
+__all__ = [
+    "BASELINES",
+    "NodeUsage",
+    "PackingProblem",
+    "Placement",
+    "Pool",
+    "Service",
+    "first_fit_decreasing",
+    "lower_bound",
+    "solve",
+]

@@ -1,0 +1,196 @@
+"""`solve`: place every replica with an integer program, and say honestly how good the plan is.
+
+The steps, each in its own module:
+
+1. `Instance.compile` checks the input (`ValueError` naming the field) and builds arrays.
+2. `compute_bounds` finds proven lower bounds on nodes and cost, with their evidence;
+   `shortages` turns impossible evidence (and selectors or replicas that fit nowhere) into an
+   `InfeasiblePlacement` before any search.
+3. First-fit decreasing (`ffd_plan`) gives a complete plan in milliseconds, or shows where it got stuck.
+4. The formulation (`FORMULATIONS`, default ``aggregated``) is built on at most `candidate_nodes` nodes
+   per pool and solved by the backend (HiGHS, or CBC when asked or when highspy is missing) under the
+   time limit left.
+5. The solver's answer is re-checked (`violations`); the better of it and the greedy plan is returned.
+   The MIP never does worse than first-fit decreasing: when the solver finds nothing better in time, the
+   greedy plan is returned, still under the solver's name (``highs``/``cbc``: the name says which engine
+   ran, the status and the gap say how good the answer is), with the solver's bound.
+
+**No warm start by default.** HiGHS accepts the greedy plan as a starting solution (``warm_start=True``,
+through ``Highs.setSolution``), but then skips its own start heuristics (feasibility jump and others)
+and stays on the greedy plan: on the 19 instances of ``data/vbp`` with at most 130 items and 3 s each,
+the start never helped and made 6 results worse (Panigrahy class1_60: optimal 17 proven in 0.1 s without
+it, 18 after 3 s with it); on cluster-like instances it made no difference. Since the greedy plan is kept
+whenever the solver does not beat it, dropping the start loses nothing. CBC never gets one (see
+`capacity.packing.backends`).
+
+**Status and bounds.** ``lower_bound`` is the largest of the combinatorial bound and, under
+``min-nodes``, the solver's dual bound rounded up (node counts are integers). ``objective_bound`` is that
+bound under ``min-nodes``, and the larger of the combinatorial cost bound and the solver's dual bound under
+``min-cost``. The status is ``optimal`` only when the returned objective meets the bound (within a
+relative 1e-6), whatever the solver said, and ``feasible`` otherwise. A bound is never reported above the
+value it bounds: if a solver claims one, it is logged and ignored.
+
+**Determinism.** The same problem gives the same `Placement` (but ``solve_time_s``) as long as the
+solver finishes before its time limit; a run cut by the time limit returns whatever the solver had then.
+The time limit covers the whole call: the solver gets what is left after the checks, the greedy plan
+and the model are built (at least 0.05 s), and solvers overshoot their limit by a little.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from capacity.errors import InfeasiblePlacement
+from capacity.packing.backends import BACKENDS, SolverOutcome, choose_backend
+from capacity.packing.baselines import ffd_plan, heuristic_placement, meets, objective_bound
+from capacity.packing.bounds import Bounds, compute_bounds
+from capacity.packing.feasibility import explain_unplaced, shortages
+from capacity.packing.instance import Instance
+from capacity.packing.model import FORMULATIONS
+from capacity.packing.plan import NodePlan, objective_value, to_placement, violations
+from capacity.packing.problem import PackingProblem, Placement
+
+log = logging.getLogger(__name__)
+
+_MIN_SOLVER_TIME_S = 0.05
+
+
+def solve(problem: PackingProblem, *, formulation: str = "aggregated", warm_start: bool = False) -> Placement:
+    """Place every replica of every service; see the module docstring.
+
+    ``formulation`` names an entry of `FORMULATIONS`. ``warm_start`` hands the greedy plan to HiGHS as
+    a starting solution (CBC never gets one); it is off by default because it was measured to make
+    results worse (see the module docstring).
+
+    Raises `ValueError` for malformed input (including a pool without a cost under ``min-cost``),
+    `InfeasiblePlacement` (with a `Shortage` per service) when the services cannot be placed or no
+    placement was found in time, and `SolverError` when the solver itself fails.
+    """
+    started = time.perf_counter()
+    inst = Instance.compile(problem)
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation: must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
+    bounds = compute_bounds(inst)
+    found = shortages(inst, bounds)
+    if found:
+        raise InfeasiblePlacement(shortages=found)
+    backend = choose_backend(problem.solver)
+    greedy, greedy_unplaced = ffd_plan(inst)
+    if int(inst.replicas.sum()) == 0:
+        return to_placement(
+            inst,
+            [],
+            {},
+            status="optimal",
+            solver=backend,
+            lower_bound=0,
+            objective_bound=0.0,
+            solve_time_s=time.perf_counter() - started,
+        )
+
+    complete = not greedy_unplaced
+    model = FORMULATIONS[formulation](
+        inst, bounds, candidate_nodes(inst, bounds, greedy if complete else None)
+    )
+    start = model.start(greedy) if complete and warm_start else None
+    left = max(_MIN_SOLVER_TIME_S, problem.time_limit_s - (time.perf_counter() - started))
+    outcome = BACKENDS[backend](model.prob, left, start)
+    log.debug("%s: %s, dual bound %s", backend, outcome.detail, outcome.dual_bound)
+
+    mip = model.plan() if outcome.has_solution else None
+    if mip is not None and (wrong := violations(inst, mip, {})):
+        log.warning("%s returned an invalid plan, ignored: %s", backend, "; ".join(wrong[:3]))
+        mip = None
+    if outcome.proved_infeasible and complete:
+        log.warning(
+            "%s claims the model is infeasible, but first-fit decreasing placed "
+            "everything; its answer is ignored",
+            backend,
+        )
+        outcome = SolverOutcome(backend, False, False, False, None, outcome.detail)
+
+    best = _better(inst, mip, greedy if complete else None)
+    if best is None:
+        partial = heuristic_placement(inst, bounds, greedy, greedy_unplaced, "ffd", started)
+        raise InfeasiblePlacement(
+            shortages=explain_unplaced(
+                inst,
+                bounds,
+                greedy_unplaced,
+                proven=outcome.proved_infeasible,
+                solver=backend,
+                time_limit_s=problem.time_limit_s,
+            ),
+            placement=partial,
+        )
+
+    value = objective_value(inst, best)
+    lower, bound = _bounds(inst, bounds, outcome, value)
+    return to_placement(
+        inst,
+        best,
+        {},
+        status="optimal" if meets(value, bound) else "feasible",
+        solver=backend,
+        lower_bound=lower,
+        objective_bound=bound,
+        solve_time_s=time.perf_counter() - started,
+    )
+
+
+def candidate_nodes(inst: Instance, bounds: Bounds, greedy: list[NodePlan] | None) -> np.ndarray:
+    """[pool] how many nodes of each pool the model may use; cuts no optimal plan away.
+
+    A plan never needs an empty node, so never more nodes of pool p than replicas that may go on p.
+    With a complete greedy plan: an optimal plan's component uses at most as many nodes (``min-nodes``)
+    as the greedy plan's component, or nodes of p worth at most the greedy component's cost
+    (``min-cost``).
+    """
+    out = np.zeros(len(inst.pools), dtype=np.int64)
+    for comp in bounds.components:
+        greedy_nodes = [n for n in greedy or [] if n.pool in comp.pools]
+        greedy_cost = sum(inst.cost(n.pool) or 0.0 for n in greedy_nodes)
+        for p in comp.pools:
+            m = min(int(inst.count[p]), int(inst.replicas[inst.placeable[:, p]].sum()))
+            if greedy is not None:
+                cost = inst.cost(p)
+                if inst.problem.objective == "min-cost" and cost:
+                    m = min(m, math.floor(greedy_cost / cost + 1e-9))
+                elif inst.problem.objective == "min-nodes":
+                    m = min(m, len(greedy_nodes))
+                m = max(m, sum(1 for n in greedy_nodes if n.pool == p))
+            out[p] = m
+    return out
+
+
+def _better(
+    inst: Instance, mip: list[NodePlan] | None, greedy: list[NodePlan] | None
+) -> list[NodePlan] | None:
+    """The plan with the smaller objective (then fewer nodes); the MIP's on a tie."""
+    plans = [p for p in (mip, greedy) if p is not None]
+    if not plans:
+        return None
+    return min(plans, key=lambda p: (objective_value(inst, p), len(p)))
+
+
+def _bounds(inst: Instance, bounds: Bounds, outcome: SolverOutcome, value: float) -> tuple[int, float | None]:
+    """(lower bound on nodes, bound on the objective), combining ours and the solver's."""
+    lower = bounds.nodes
+    bound = objective_bound(inst, bounds)
+    dual = outcome.dual_bound
+    if dual is not None and dual > value + 1e-6 * max(1.0, abs(value)):
+        log.warning(
+            "%s reports a dual bound %s above the plan's objective %s; ignored", outcome.solver, dual, value
+        )
+        dual = None
+    if dual is not None:
+        if inst.problem.objective == "min-nodes":
+            lower = max(lower, math.ceil(dual - 1e-6))
+            bound = float(lower)
+        else:
+            bound = dual if bound is None else max(bound, dual)
+    return lower, bound

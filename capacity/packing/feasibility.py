@@ -1,0 +1,279 @@
+"""Why services do not fit: `Shortage` records that tell a planner what to change.
+
+`shortages` runs before any solver and finds the problems that need no search to prove:
+
+* **selector** — a service's node selector names no existing pool;
+* **one replica too large** — a replica needs more of a resource than the largest node its selector
+  allows offers after headroom (or no allowed node offers all its resources at once);
+* **anti-affinity** — ``max_per_node`` times the nodes where a replica fits is less than the replicas
+  (and the same count when what fits on one node, not ``max_per_node``, is the limit);
+* **aggregate** — services that must share some pools ask for more of a resource than all nodes of those
+  pools offer, or need more nodes than exist because their replicas are too large to share nodes
+  (large replicas, conflicts: see `capacity.packing.bounds`).
+
+Each shortage names the service and the resource (or ``selector``, ``anti-affinity``), with amounts in the
+resource's units (memory in binary multiples of bytes, ``Gi``). `explain_unplaced` words the case the
+checks above cannot see: the solver proved that the replicas do not pack (or found no plan in time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from capacity.errors import Shortage
+from capacity.packing.bounds import Bounds, Evidence
+from capacity.packing.instance import Instance, fits
+
+_BYTE_RESOURCES = ("memory", "ephemeral-storage", "storage")
+_PRIORITY = {"per-node": 0, "capacity": 1, "large-replicas": 2, "conflicts": 3}
+
+
+def amount(resource: str, value: float) -> str:
+    """``value`` of ``resource`` for a human: ``12``, ``0.5``, ``7.2Gi`` (memory is in bytes)."""
+    if resource in _BYTE_RESOURCES or resource.endswith("memory"):
+        for power, suffix in ((4, "Ti"), (3, "Gi"), (2, "Mi"), (1, "Ki")):
+            if abs(value) >= 1024**power:
+                return _number(value / 1024**power) + suffix
+        return _number(value)
+    return _number(value)
+
+
+def _number(v: float) -> str:
+    return f"{v:.3f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v))
+
+
+def _pools(inst: Instance, pools: tuple[int, ...] | list[int]) -> str:
+    names = [inst.pools[p].name for p in pools]
+    return ("pool " if len(names) == 1 else "pools ") + ", ".join(names)
+
+
+def _have(inst: Instance, pools: tuple[int, ...] | list[int], nodes: int) -> str:
+    """``pool a has 4 nodes`` / ``pools a, b have 6 nodes``."""
+    verb = "has" if len(pools) == 1 else "have"
+    return f"{_pools(inst, pools)} {verb} {nodes} node{'s' if nodes != 1 else ''}"
+
+
+def _after_headroom(inst: Instance, resource: str) -> str:
+    h = inst.problem.headroom.get(resource, 0.0)
+    return f"after {_number(h * 100)}% headroom" if h > 0 else ""
+
+
+def _services(inst: Instance, services: tuple[int, ...]) -> str:
+    names = [inst.services[s].name for s in services]
+    if len(names) > 6:
+        names = [*names[:5], f"and {len(names) - 5} more"]
+    return ("service " if len(names) == 1 else "services ") + ", ".join(names)
+
+
+def _need(inst: Instance, services: tuple[int, ...]) -> str:
+    """``service a needs`` / ``services a, b need``."""
+    return _services(inst, services) + (" needs" if len(services) == 1 else " need")
+
+
+def shortages(inst: Instance, bounds: Bounds) -> list[Shortage]:
+    """Every shortage found without search (empty when none); see the module docstring."""
+    out: list[Shortage] = []
+    for s, svc in enumerate(inst.services):
+        if svc.replicas == 0:
+            continue
+        if not inst.selected[s].any():
+            out.append(_selector(inst, s))
+        elif not inst.placeable[s].any():
+            out.extend(_too_large(inst, s))
+    seen: set[tuple[str, str]] = set()
+    named = {sh.service for sh in out}
+    # The most specific evidence first; the conflict clique only for services nothing else explains.
+    for e in sorted((e for e in bounds.evidence if e.impossible), key=lambda e: _PRIORITY[e.kind]):
+        for sh in _from_evidence(inst, e):
+            if (sh.service, sh.resource) in seen or (e.kind == "conflicts" and sh.service in named):
+                continue
+            seen.add((sh.service, sh.resource))
+            out.append(sh)
+        named |= {sh.service for sh in out}
+    return out
+
+
+def _selector(inst: Instance, s: int) -> Shortage:
+    svc = inst.services[s]
+    existing = ", ".join(p.name for p in inst.pools) or "none"
+    if svc.pools is None:
+        reason = "the cluster has no pools"
+    elif not svc.pools:
+        reason = "the node selector allows no pool"
+    else:
+        reason = f"the node selector names {', '.join(svc.pools)}, no such pool exists (pools: {existing})"
+    return Shortage(svc.name, "selector", reason)
+
+
+def _too_large(inst: Instance, s: int) -> list[Shortage]:
+    svc = inst.services[s]
+    allowed = [int(p) for p in np.flatnonzero(inst.selected[s])]
+    out = []
+    for r, name in enumerate(inst.resources):
+        d = inst.demand[s, r]
+        if d <= 0:
+            continue
+        best = max(allowed, key=lambda p: (inst.usable[p, r], -p))
+        if fits(d, inst.usable[best, r]):
+            continue
+        if inst.usable[best, r] <= 0:
+            reason = (
+                f"needs {amount(name, d)} {name} per replica, and no allowed node offers "
+                f"{name} ({_pools(inst, allowed)})"
+            )
+        else:
+            note = ", ".join(x for x in (f"pool {inst.pools[best].name}", _after_headroom(inst, name)) if x)
+            reason = (
+                f"needs {amount(name, d)} {name} per replica, the largest allowed node "
+                f"offers {amount(name, inst.usable[best, r])} ({note})"
+            )
+        out.append(Shortage(svc.name, name, reason))
+    if out:
+        return out
+    # Every resource fits on some allowed node, but no allowed node offers all of them at once.
+    wanted = [r for r in range(len(inst.resources)) if inst.demand[s, r] > 0]
+    needs = " and ".join(
+        f"{amount(inst.resources[r], inst.demand[s, r])} {inst.resources[r]}" for r in wanted
+    )
+    offers = "; ".join(
+        f"pool {inst.pools[p].name} offers "
+        + " and ".join(f"{amount(inst.resources[r], inst.usable[p, r])} {inst.resources[r]}" for r in wanted)
+        for p in allowed
+    )
+    label = "+".join(inst.resources[r] for r in wanted)
+    return [
+        Shortage(
+            svc.name, label, f"needs {needs} per replica, no allowed node offers all of it at once ({offers})"
+        )
+    ]
+
+
+def _from_evidence(inst: Instance, e: Evidence) -> list[Shortage]:
+    if e.kind == "per-node":
+        return [_per_node(inst, e)]
+    if e.kind == "conflicts":
+        why = f" (together they overflow {e.resource})" if e.resource else ""
+        reason = (
+            f"the replicas of {_services(inst, e.services)} pairwise cannot share a "
+            f"node{why}, so they need at least {int(e.nodes)} nodes, "
+            f"{_have(inst, e.pools, e.available)}"
+        )
+        return [Shortage(inst.services[s].name, e.resource or "nodes", reason) for s in e.services]
+    r = inst.resources.index(e.resource)
+    who = _need(inst, e.services)
+    headroom = _after_headroom(inst, e.resource)
+    headroom = f", {headroom}" if headroom else ""
+    if e.kind == "capacity":
+        reason = (
+            f"{who} {amount(e.resource, e.demand)} {e.resource} in total, the "
+            f"{e.available} nodes of {_pools(inst, e.pools)} offer "
+            f"{amount(e.resource, e.offered)} {e.resource}{headroom}; short by "
+            f"{amount(e.resource, e.demand - e.offered)} {e.resource}"
+        )
+    else:
+        reason = (
+            f"{who} at least {int(e.nodes)} nodes by {e.resource} (replicas larger "
+            f"than half a node cannot share one), {_have(inst, e.pools, e.available)}"
+            f"{headroom}"
+        )
+    return [Shortage(inst.services[s].name, e.resource, reason) for s in e.services if inst.demand[s, r] > 0]
+
+
+def _per_node(inst: Instance, e: Evidence) -> Shortage:
+    (s,) = e.services
+    svc = inst.services[s]
+    if e.available == 0:
+        return Shortage(svc.name, "nodes", f"{_have(inst, e.pools, 0)}, and a replica fits only there")
+    k = svc.max_per_node
+    if k is not None and k * e.available < svc.replicas:
+        return Shortage(
+            svc.name,
+            "anti-affinity",
+            f"max_per_node {k} allows at most {k * e.available} replicas on the "
+            f"{e.available} nodes of {_pools(inst, e.pools)} where a replica fits, "
+            f"{svc.replicas} are requested",
+        )
+    # What fits on one node is the limit: name the resource that limits the roomiest pool.
+    p = max(e.pools, key=lambda p: (inst.per_node[s, p], -p))
+    fit = int(inst.per_node[s, p])
+    ratios = [
+        (inst.usable[p, r] / inst.demand[s, r], r)
+        for r in range(len(inst.resources))
+        if inst.demand[s, r] > 0
+    ]
+    r = min(ratios)[1]
+    name = inst.resources[r]
+    fit_words = "1 replica fits" if fit == 1 else f"{fit} replicas fit"
+    return Shortage(
+        svc.name,
+        name,
+        f"at most {fit_words} on one node of pool {inst.pools[p].name} "
+        f"({amount(name, inst.demand[s, r])} {name} each, "
+        f"{amount(name, inst.usable[p, r])} per node), so the {e.available} nodes "
+        f"of {_pools(inst, e.pools)} hold at most {int(e.offered)} of the "
+        f"{svc.replicas} replicas",
+    )
+
+
+def explain_unplaced(
+    inst: Instance,
+    bounds: Bounds,
+    unplaced: dict[int, int],
+    *,
+    proven: bool,
+    solver: str,
+    time_limit_s: float,
+) -> list[Shortage]:
+    """Shortages when the quick checks pass but no placement came out of the search.
+
+    ``proven``: the solver proved that no placement exists; otherwise it found none in time (and the
+    greedy plan left ``unplaced`` replicas). Every service of each component (services that share pools)
+    with unplaced replicas is named, with the component's tightest resource: the largest share of what
+    its pools offer that its services ask for.
+    """
+    out = []
+    for comp in bounds.components:
+        if not any(s in unplaced for s in comp.services):
+            continue
+        tight = _tightest(inst, comp.evidence)
+        resource = tight.resource if tight is not None else "nodes"
+        nodes = int(inst.count[list(comp.pools)].sum())
+        where = f"the {nodes} nodes of {_pools(inst, comp.pools)}"
+        if tight is not None:
+            share = tight.demand / tight.offered
+            where += (
+                f"; the tightest resource is {resource}: {_services(inst, tight.services)} "
+                f"{'asks' if len(tight.services) == 1 else 'ask'} for "
+                f"{amount(resource, tight.demand)} of the {amount(resource, tight.offered)} "
+                f"{resource} they offer ({share:.0%})"
+            )
+        if proven:
+            reason = (
+                f"no placement exists ({solver} proved it): the replicas of "
+                f"{_services(inst, comp.services)} do not pack into {where}; add nodes, or "
+                f"lower replicas or requests"
+            )
+        else:
+            left = ", ".join(
+                f"{unplaced[s]} of {inst.services[s].name}" for s in comp.services if s in unplaced
+            )
+            reason = (
+                f"no placement found within the {_number(time_limit_s)} s time limit and "
+                f"none proven impossible (first-fit decreasing left {left} unplaced) on "
+                f"{where}; raise the time limit or add nodes"
+            )
+        out.extend(Shortage(inst.services[s].name, resource, reason) for s in comp.services)
+    return out
+
+
+def _tightest(inst: Instance, evidence: tuple[Evidence, ...]) -> Evidence | None:
+    """The capacity evidence with the largest share of demand to offer."""
+    best: Evidence | None = None
+    for e in evidence:
+        if (
+            e.kind == "capacity"
+            and e.offered > 0
+            and (best is None or e.demand / e.offered > best.demand / best.offered)
+        ):
+            best = e
+    return best
