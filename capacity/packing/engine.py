@@ -38,6 +38,7 @@ and the model are built (at least 0.05 s), and solvers overshoot their limit by 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -59,11 +60,27 @@ log = logging.getLogger(__name__)
 _MIN_SOLVER_TIME_S = 0.05
 
 
-def solve(problem: PackingProblem, *, formulation: str = "aggregated", warm_start: bool = False) -> Placement:
+def _better_of(a: Placement, b: Placement, elapsed_s: float) -> Placement:
+    """The plan with the lower objective, carrying the stronger of the two proven bounds."""
+    best = a if (a.objective_value or 0.0) <= (b.objective_value or 0.0) else b
+    bounds = [x for x in (a.objective_bound, b.objective_bound) if x is not None]
+    bound = max(bounds) if bounds else None
+    return dataclasses.replace(
+        best,
+        lower_bound=max(a.lower_bound, b.lower_bound),
+        objective_bound=bound,
+        status="optimal" if meets(best.objective_value, bound) else "feasible",
+        solve_time_s=elapsed_s,
+    )
+
+
+def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: bool = False) -> Placement:
     """Place every replica of every service; see the module docstring.
 
-    ``formulation`` names an entry of `FORMULATIONS`. ``warm_start`` hands the greedy plan to HiGHS as
-    a starting solution (CBC never gets one); it is off by default because it was measured to make
+    ``formulation`` is ``auto`` (the default: the pattern formulation of `capacity.packing.patterns` when
+    HiGHS runs, since it scales to thousands of replicas and proves tight bounds; the aggregated model
+    when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``warm_start`` hands the greedy plan to
+    HiGHS as a starting solution (CBC never gets one); it is off by default because it was measured to make
     results worse (see the module docstring).
 
     Raises `ValueError` for malformed input (including a pool without a cost under ``min-cost``),
@@ -71,6 +88,39 @@ def solve(problem: PackingProblem, *, formulation: str = "aggregated", warm_star
     placement was found in time, and `SolverError` when the solver itself fails.
     """
     started = time.perf_counter()
+    if formulation == "auto" and choose_backend(problem.solver) == "highs":
+        from capacity.packing.patterns import solve_patterns  # imports this package's modules
+
+        try:
+            found = solve_patterns(problem)
+        except InfeasiblePlacement:
+            inst = Instance.compile(problem)
+            if shortages(inst, compute_bounds(inst)):
+                raise  # proven impossible by the quick checks: nothing to add
+            found = None
+        if found is not None and found.status == "optimal":
+            return found
+        # The pattern search stopped without a proof (small problems whose LP bound is weak, typically
+        # under min-cost; or no plan and no proof of impossibility). The aggregated model gets the time
+        # that is left: it can prove optimality or infeasibility there. The better plan and the better
+        # bound of the two are kept.
+        left = problem.time_limit_s - (time.perf_counter() - started)
+        if found is not None and left < _MIN_SOLVER_TIME_S:
+            return found
+        rest = dataclasses.replace(problem, time_limit_s=max(_MIN_SOLVER_TIME_S, left))
+        if found is None:
+            return solve(rest, formulation="aggregated", warm_start=warm_start)
+        try:
+            other = solve(rest, formulation="aggregated", warm_start=warm_start)
+        except InfeasiblePlacement:
+            return found  # no plan in the time left; the pattern plan stands
+        return _better_of(found, other, time.perf_counter() - started)
+    if formulation == "auto":
+        formulation = "aggregated"
+    if formulation == "patterns":
+        from capacity.packing.patterns import solve_patterns
+
+        return solve_patterns(problem)
     inst = Instance.compile(problem)
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation: must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")

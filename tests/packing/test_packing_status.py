@@ -39,7 +39,7 @@ def test_time_limit_without_incumbent_returns_the_greedy_plan(monkeypatch: pytes
         return SolverOutcome("highs", False, False, False, 1.7, "Time limit reached")
 
     with_backend(monkeypatch, stub)
-    placement = solve(PROBLEM)
+    placement = solve(PROBLEM, formulation="aggregated")
     assert_valid(PROBLEM, placement)
     assert_honest(placement)
     assert placement.solver == "highs"  # the engine that ran; the status says how good it is
@@ -57,7 +57,7 @@ def test_optimal_claim_on_lp_values_is_not_trusted(monkeypatch: pytest.MonkeyPat
         return SolverOutcome("highs", True, True, False, 1.5, "Optimal (LP values)")
 
     with_backend(monkeypatch, stub)
-    placement = solve(PROBLEM)
+    placement = solve(PROBLEM, formulation="aggregated")
     assert_valid(PROBLEM, placement)
     assert placement.nodes_used == 3 and placement.status == "feasible"
 
@@ -69,7 +69,7 @@ def test_an_integral_but_invalid_answer_is_rejected(monkeypatch: pytest.MonkeyPa
         return SolverOutcome("highs", True, True, False, 1.0, "Optimal")
 
     with_backend(monkeypatch, stub)
-    placement = solve(PROBLEM)
+    placement = solve(PROBLEM, formulation="aggregated")
     assert_valid(PROBLEM, placement)
     assert placement.nodes_used == 3 and placement.status == "feasible"
 
@@ -79,7 +79,7 @@ def test_a_bound_above_the_plan_is_ignored(monkeypatch: pytest.MonkeyPatch) -> N
         return SolverOutcome("highs", False, False, False, 7.0, "nonsense")
 
     with_backend(monkeypatch, stub)
-    placement = solve(PROBLEM)
+    placement = solve(PROBLEM, formulation="aggregated")
     assert placement.lower_bound == 2 and placement.status == "feasible"
 
 
@@ -88,7 +88,7 @@ def test_solver_bound_raises_the_lower_bound(monkeypatch: pytest.MonkeyPatch) ->
         return SolverOutcome("highs", False, False, False, 2.4, "Time limit reached")
 
     with_backend(monkeypatch, stub)
-    placement = solve(PROBLEM)
+    placement = solve(PROBLEM, formulation="aggregated")
     assert placement.lower_bound == 3  # ceil(2.4): the greedy plan is proven optimal by the solver
     assert placement.status == "optimal"
 
@@ -103,7 +103,7 @@ def test_no_plan_and_no_proof_is_reported_as_such(monkeypatch: pytest.MonkeyPatc
         (pool,), (Service("a", 3, {"cpu": 4}), Service("b", 2, {"cpu": 4})), time_limit_s=2
     )
     with pytest.raises(InfeasiblePlacement) as info:
-        solve(problem)
+        solve(problem, formulation="aggregated")
     assert all(
         "no placement found within the 2 s time limit and none proven impossible" in s.reason
         for s in info.value.shortages
@@ -118,7 +118,7 @@ def test_time_limit_is_passed_to_the_solver(monkeypatch: pytest.MonkeyPatch) -> 
         return SolverOutcome("highs", False, False, False, None, "Time limit reached")
 
     with_backend(monkeypatch, stub)
-    solve(PackingProblem(PROBLEM.pools, PROBLEM.services, time_limit_s=3.0))
+    solve(PackingProblem(PROBLEM.pools, PROBLEM.services, time_limit_s=3.0), formulation="aggregated")
     assert 2.5 < seen[0] <= 3.0
 
 
@@ -130,14 +130,14 @@ def test_warm_start_option(warm_start: bool) -> None:
 
 def test_cbc_when_highspy_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backends, "highs_available", lambda: False)
-    placement = solve(PROBLEM)
+    placement = solve(PROBLEM)  # auto: CBC runs the aggregated model
     assert placement.solver == "cbc"
     assert placement.nodes_used == 2 and placement.status == "optimal"
 
 
 def test_unknown_formulation_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="formulation"):
-        solve(PROBLEM, formulation="patterns")
+        solve(PROBLEM, formulation="bogus")
 
 
 CBC_STOPPED = """

@@ -1,0 +1,978 @@
+r"""The pattern formulation: column generation over node patterns, for thousands of replicas.
+
+Replicas of a service are interchangeable and the nodes of a pool are identical, so a plan is fully
+described by **how many nodes run each pattern**. A *pattern* of pool ``p`` is a vector ``a`` with ``a_c``
+replicas of service ``c`` on one node of ``p``: it fits the node's usable capacity (after headroom) in every
+resource, and ``a_c <= u[c,p]`` (selector, fit and ``max_per_node``; `Instance.per_node`). This is the
+Gilmore–Gomory cutting-stock model, a Dantzig–Wolfe reformulation of the compact model in ``model.py``;
+its LP relaxation is much stronger (it knows that replicas are indivisible inside one node), and it has
+no symmetry between nodes or replicas.
+
+Services with the same demand, the same allowed pools and no ``max_per_node`` are merged into one
+**class** first (their replicas are interchangeable too); the plan is split back by service at the end.
+
+The master problem (`capacity.packing.patterns_master`)
+-------------------------------------------------------
+
+::
+
+    minimise   sum_j cost_p(j) lambda_j          cost_p = 1 (min-nodes) or the pool's cost (min-cost)
+    s.t.       sum_j a_{c,j} lambda_j >= n_c      cover[c]   (pi_c >= 0)
+               sum_{j of p} lambda_j <= m_p       count[p]   (mu_p <= 0)
+               lambda_j >= 0, integer
+
+``m_p`` is the pool's count, capped by the replicas that may go on ``p`` (a plan never needs an empty node,
+so the cap removes no plan). Cover rows are ``>=``; a plan with surplus slots drops the extra replicas.
+
+Column generation (the LP relaxation)
+-------------------------------------
+
+Start from the columns of the first-fit-decreasing plan (`capacity.packing.baselines.ffd_plan`) and, per
+pool and service, a node filled with that service first and then greedily. Repeat: solve the LP (HiGHS,
+warm-started from the previous basis), read the prices ``pi``, ``mu``, and **price** every pool: find
+patterns with negative reduced cost ``cost_p - mu_p - pi.a`` (`capacity.packing.patterns_pricing`) —
+first with the greedy heuristics (guided by the knapsack's LP relaxation; from single and then from pairs
+of replicas), and only when they find none with the exact knapsack MIP. Column generation has
+*converged* when the exact pricer proves that no pattern has a negative reduced cost: the LP value is
+then the LP optimum over all patterns. It usually need not get there: the exact pricer is asked a
+*decision* against a **threshold** (below), and "no pattern beats the threshold" already proves the
+best bound this LP can give (``ceil(LP)`` nodes).
+
+Lower bound (valid at every iteration, converged or not)
+--------------------------------------------------------
+
+The LP dual is ``max sum_c n_c pi_c + sum_p m_p mu_p`` s.t. ``pi.a + mu_p <= cost_p`` for every pattern
+``a`` of every pool ``p``, ``pi >= 0``, ``mu <= 0``. Take any ``pi >= 0`` (the master's prices) and let
+``z_p >= max_a pi.a`` be an upper bound on the pricing value of pool ``p`` (the exact pricer's dual bound,
+valid even when it stopped at its time limit). Then ``mu_p = min(0, cost_p - z_p)`` makes ``(pi, mu)``
+dual feasible, so weak duality gives the **Lagrangian bound**
+
+    LB = sum_c n_c pi_c + sum_p m_p min(0, cost_p - z_p)   <=  LP optimum  <=  any plan's objective.
+
+Scaling instead of shifting gives **Farley's bound**: with ``theta = min_p min(1, cost_p / z_p)``,
+``(theta pi, 0)`` is dual feasible and ``LB_F = theta sum_c n_c pi_c``. The larger of the two is used.
+When column generation has converged, ``z_p <= cost_p - mu_p`` and ``LB`` equals the LP value. Pools
+without nodes are left out (their ``mu_p`` is free). ``z_p`` comes from the exact pricer (its dual
+bound, or its threshold when it proved that nothing beats it), or, weaker, from the knapsack's LP
+relaxation that guides the greedy pricer. Both bounds are computed per **component**
+(`capacity.packing.bounds.components`: services and pools that never share a node; the dual separates
+along them). Under ``min-nodes`` each component's bound is rounded up (node counts are integers); the
+result is combined with the combinatorial bounds of `capacity.packing.bounds` (the larger per component,
+and the larger in total). Under ``min-cost`` the LP bound bounds the cost, and the node bound is the
+combinatorial one. The status is ``optimal`` only when the plan's objective meets that bound.
+
+The **threshold** of pool ``p`` under ``min-nodes``: with ``G = ceil(LP value)`` of the component (the
+best it can prove), Farley's bound rounds up to ``G`` as soon as every ``z_p < cost_p * sum n_c pi_c /
+(G - 1)`` (with a margin for the rounding); the threshold is that value, or the reduced-cost limit
+``cost_p - mu_p`` if that is larger. A pattern above the threshold is a column; none proves the bound.
+
+Integer plans
+-------------
+
+1. **Diving** (residual rounding with column generation) with **limited discrepancy search**: solve the
+   residual LP (a few rounds of column generation, heuristic pricing), fix every column at
+   ``floor(lambda_j + 0.2)``, or else branch on the columns with the largest fractional values (fix one
+   at 1; on backtracking forbid it and try the next, at most a few such detours per path); subtract
+   what the fixed nodes cover from the demands and the pool counts; repeat until nothing is left. A
+   subtree is cut when the fixed nodes plus the residual LP (rounded up) cannot beat the best plan.
+2. **Price-and-branch**: the master over all generated columns as a MIP (HiGHS), started from the best
+   plan, with the proven bound as a row. While time is left and a gap remains: dive again with a wider
+   discrepancy (the column pool has grown), then the MIP again.
+3. **Repair** turns any column solution into a plan: drop surplus replicas (from the least loaded nodes
+   first), place missing ones first-fit-decreasing into free capacity and then onto new nodes, and try to
+   empty the least loaded nodes into the others.
+
+The best plan found (never worse than first-fit decreasing, which is the first incumbent) is checked with
+`capacity.packing.plan.violations` and returned as a `Placement` under the name ``highs`` (the engine
+that ran); the pattern formulation always uses highspy, whatever ``problem.solver`` says.
+
+**Time and determinism.** ``problem.time_limit_s`` covers the whole call: column generation until about
+30 % (at most two exact pricing rounds), rounding and diving until about 55 %, more column generation
+for the bound until about 80 %, then the MIP and further dives in what is left, keeping 5 % for the
+last repair; each step is skipped once the plan meets the bound. Everything is single-threaded with
+fixed seeds, so a run that stops on its own before the time limit is repeatable; a run cut by the limit
+returns whatever it had then (the bound stays valid).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from capacity.errors import InfeasiblePlacement
+from capacity.packing.baselines import ffd_plan, heuristic_placement
+from capacity.packing.baselines import meets as _meets_finite
+from capacity.packing.bounds import Bounds, compute_bounds
+from capacity.packing.feasibility import explain_unplaced, shortages
+from capacity.packing.instance import Instance, fits
+from capacity.packing.patterns_master import LpSolution, Master
+from capacity.packing.patterns_pricing import (
+    ExactPricer,
+    PoolShape,
+    greedy_patterns,
+    pair_patterns,
+    pattern_fits,
+    seed_patterns,
+    trim,
+)
+from capacity.packing.plan import NodePlan, objective_value, to_placement, violations
+from capacity.packing.problem import PackingProblem, Placement, Service
+
+log = logging.getLogger(__name__)
+
+SOLVER_NAME = "highs"
+RC_EPS = 1e-7
+"""A column enters when its reduced cost is below ``-RC_EPS * max(1, cost)``."""
+BOUND_EPS = 1e-6
+"""Relative slack subtracted before rounding an LP bound up, against floating-point error."""
+
+_ROOT_SHARE = 0.30
+_FIRST_EXACT_ROUNDS = 2
+_DIVE_SHARE = 0.55
+_BOUND_SHARE = 0.80
+_DISCREPANCY = 3
+_ROUND_UP = 0.2  # a dive fixes a column at round(lambda + 0.2) down: 2.8 nodes become 3 without branching
+_DIVE_ROUNDS = 8  # column-generation rounds per residual LP in a dive (the pool is rich by then)
+_REPAIR_SHARE = 0.03
+_MAX_DISCREPANCY = 11
+_RESERVE_SHARE = 0.05  # of the time limit, kept for the last repair and the Placement
+
+
+# --------------------------------------------------------------------------------------------------
+# Classes: services whose replicas are interchangeable
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Services merged into classes (see the module docstring); ``inst`` is the merged instance."""
+
+    inst: Instance
+    members: list[list[int]]  # class -> service indices of the original instance
+
+    @classmethod
+    def build(cls, inst: Instance) -> Classes:
+        groups: dict[tuple, list[int]] = {}
+        for s, svc in enumerate(inst.services):
+            if inst.replicas[s] == 0:
+                continue
+            if svc.max_per_node is None:
+                key: tuple = ("same", tuple(inst.demand[s].tolist()), tuple(inst.selected[s].tolist()))
+            else:
+                key = ("own", s)
+            groups.setdefault(key, []).append(s)
+        members = list(groups.values())
+        services = []
+        for i, group in enumerate(members):
+            first = inst.services[group[0]]
+            allowed = tuple(p.name for p, ok in zip(inst.pools, inst.selected[group[0]], strict=True) if ok)
+            services.append(
+                Service(
+                    name=f"class-{i}",
+                    replicas=int(inst.replicas[group].sum()),
+                    demand=dict(first.demand),
+                    pools=allowed,
+                    max_per_node=first.max_per_node,
+                )
+            )
+        merged = replace(inst.problem, services=tuple(services))
+        return cls(Instance.compile(merged), members)
+
+    def to_services(self, inst: Instance, nodes: list[NodePlan]) -> list[NodePlan]:
+        """The plan by original service: each class's replicas go to its members in order."""
+        left = [[(s, int(inst.replicas[s])) for s in group] for group in self.members]
+        out = []
+        for node in nodes:
+            counts: dict[int, int] = {}
+            for c in sorted(node.counts):
+                k = node.counts[c]
+                queue = left[c]
+                while k > 0:
+                    s, n = queue[0]
+                    take = min(k, n)
+                    counts[s] = counts.get(s, 0) + take
+                    k -= take
+                    if take == n:
+                        queue.pop(0)
+                    else:
+                        queue[0] = (s, n - take)
+            out.append(NodePlan(node.pool, counts))
+        return out
+
+    def to_classes(self, nodes: list[NodePlan]) -> list[NodePlan]:
+        """A plan by original service, counted by class."""
+        of = {s: c for c, group in enumerate(self.members) for s in group}
+        out = []
+        for node in nodes:
+            counts: dict[int, int] = {}
+            for s, k in node.counts.items():
+                if k > 0:
+                    counts[of[s]] = counts.get(of[s], 0) + k
+            out.append(NodePlan(node.pool, counts))
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Plans in counts: repair and local improvement
+
+
+class Loads:
+    """A mutable plan: per node its pool, its counts by class and what it uses of each resource."""
+
+    def __init__(self, inst: Instance, nodes: list[NodePlan]) -> None:
+        self.inst = inst
+        self.pool = [n.pool for n in nodes]
+        self.counts = [dict(n.counts) for n in nodes]
+        self.used = np.array([n.used(inst) for n in nodes]).reshape(len(nodes), len(inst.resources))
+
+    def plan(self) -> list[NodePlan]:
+        return [
+            NodePlan(p, {c: k for c, k in counts.items() if k > 0})
+            for p, counts in zip(self.pool, self.counts, strict=True)
+            if any(k > 0 for k in counts.values())
+        ]
+
+    def load(self) -> np.ndarray:
+        """[node] summed share of the node's usable capacity that is used."""
+        usable = self.inst.usable[self.pool] if self.pool else np.zeros((0, len(self.inst.resources)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(usable > 0, self.used / np.where(usable > 0, usable, 1.0), 0.0)
+        return share.sum(axis=1)
+
+    def room(self, c: int, nodes: np.ndarray | None = None) -> np.ndarray:
+        """[node] how many more replicas of class ``c`` fit on each node (or on ``nodes``)."""
+        inst = self.inst
+        idx = np.arange(len(self.pool)) if nodes is None else nodes
+        if idx.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        pools = np.asarray(self.pool)[idx]
+        used, usable, d = self.used[idx], inst.usable[pools], inst.demand[c]
+        k = inst.per_node[c, pools].astype(np.int64)
+        k = k - np.array([self.counts[i].get(c, 0) for i in idx], dtype=np.int64)
+        for r in np.flatnonzero(d > 0):
+            free = usable[:, r] * (1.0 + 1e-9) + 1e-12 - used[:, r]
+            k = np.minimum(k, np.floor(np.maximum(free, 0.0) / d[r]).astype(np.int64))
+        k = np.maximum(k, 0)
+        while True:  # floor() of a rounding error may overshoot by one
+            over = (k > 0) & ~np.all(fits(used + k[:, None] * d, usable), axis=1)
+            if not over.any():
+                return k
+            k[over] -= 1
+
+    def add(self, i: int, c: int, k: int) -> None:
+        self.counts[i][c] = self.counts[i].get(c, 0) + k
+        self.used[i] += k * self.inst.demand[c]
+
+    def open(self, p: int) -> int:
+        self.pool.append(p)
+        self.counts.append({})
+        self.used = np.vstack([self.used, np.zeros(len(self.inst.resources))])
+        return len(self.pool) - 1
+
+    def remove_surplus(self) -> None:
+        """Drop replicas beyond what each class asks for, from the least loaded nodes first."""
+        placed = np.zeros(len(self.inst.services), dtype=np.int64)
+        for counts in self.counts:
+            for c, k in counts.items():
+                placed[c] += k
+        surplus = placed - self.inst.replicas
+        if not (surplus > 0).any():
+            return
+        order = np.lexsort((np.arange(len(self.pool)), self.load()))
+        for i in order:
+            for c in sorted(self.counts[i]):
+                if surplus[c] > 0 and self.counts[i][c] > 0:
+                    take = min(int(surplus[c]), self.counts[i][c])
+                    self.add(int(i), c, -take)
+                    surplus[c] -= take
+
+    def missing(self) -> dict[int, int]:
+        placed = np.zeros(len(self.inst.services), dtype=np.int64)
+        for counts in self.counts:
+            for c, k in counts.items():
+                placed[c] += k
+        return {
+            c: int(self.inst.replicas[c] - placed[c])
+            for c in range(len(self.inst.services))
+            if placed[c] < self.inst.replicas[c]
+        }
+
+    def fill(self, wanted: dict[int, int], count: np.ndarray, min_cost: bool) -> dict[int, int]:
+        """Place ``wanted`` replicas (by class): free capacity first (best fit), then new nodes.
+
+        New nodes come from pools with free nodes (``count`` minus the nodes in the plan), the cheapest
+        first under ``min-cost``, the one that holds the most replicas of the class otherwise. Returns
+        what could not be placed.
+        """
+        inst = self.inst
+        opened = np.bincount(np.asarray(self.pool, dtype=np.int64), minlength=len(inst.pools))
+        unplaced: dict[int, int] = {}
+        for c in _size_order(inst, list(wanted)):
+            left = wanted[c]
+            while left > 0:
+                room = self.room(c)
+                room[~inst.placeable[c, np.asarray(self.pool, dtype=np.int64)]] = 0
+                if room.any():
+                    # best fit: the node with the least free capacity left after taking replicas
+                    load = self.load()
+                    i = int(np.lexsort((np.arange(len(room)), -load, room == 0))[0])
+                    take = int(min(left, room[i]))
+                    self.add(i, c, take)
+                    left -= take
+                    continue
+                pools = [p for p in range(len(inst.pools)) if inst.placeable[c, p] and opened[p] < count[p]]
+                if not pools:
+                    unplaced[c] = left
+                    break
+                if min_cost:
+                    p = min(pools, key=lambda p: (inst.cost(p) or 0.0, -inst.per_node[c, p], p))
+                else:
+                    p = min(pools, key=lambda p: (-inst.per_node[c, p], p))
+                opened[p] += 1
+                i = self.open(p)
+                take = int(min(left, inst.per_node[c, p]))
+                self.add(i, c, take)
+                left -= take
+        return unplaced
+
+    def empty_nodes(self, deadline: float, min_cost: bool) -> int:
+        """Move every replica of a lightly loaded (or costly) node into the others; returns nodes freed."""
+        inst = self.inst
+        freed = 0
+        tried: set[int] = set()
+        while time.perf_counter() < deadline:
+            alive = [i for i in range(len(self.pool)) if any(k > 0 for k in self.counts[i].values())]
+            if len(alive) < 2:
+                break
+            load = self.load()
+            cost = np.array([(inst.cost(self.pool[i]) or 0.0) if min_cost else 1.0 for i in alive])
+            order = sorted(range(len(alive)), key=lambda t: (-cost[t], load[alive[t]], alive[t]))
+            victim = next((alive[t] for t in order if alive[t] not in tried), None)
+            if victim is None:
+                break
+            tried.add(victim)
+            if self._evacuate(victim):
+                freed += 1
+                tried.clear()
+        return freed
+
+    def _evacuate(self, victim: int) -> bool:
+        inst = self.inst
+        others = np.array(
+            [i for i in range(len(self.pool)) if i != victim and any(k > 0 for k in self.counts[i].values())],
+            dtype=np.int64,
+        )
+        moves: list[tuple[int, int, int]] = []
+        ok = True
+        for c in _size_order(inst, [c for c, k in self.counts[victim].items() if k > 0]):
+            left = self.counts[victim][c]
+            while left > 0:
+                room = self.room(c, others)
+                room[~inst.placeable[c, np.asarray(self.pool, dtype=np.int64)[others]]] = 0
+                if not room.any():
+                    ok = False
+                    break
+                t = int(np.flatnonzero(room > 0)[0])
+                take = int(min(left, room[t]))
+                i = int(others[t])
+                self.add(i, c, take)
+                self.add(victim, c, -take)
+                moves.append((i, c, take))
+                left -= take
+            if not ok:
+                break
+        if not ok:
+            for i, c, take in reversed(moves):
+                self.add(i, c, -take)
+                self.add(victim, c, take)
+        return ok
+
+
+def meets(value: float, bound: float) -> bool:
+    """`capacity.packing.baselines.meets` (value proven optimal by bound), False for no plan (``inf``)."""
+    return math.isfinite(value) and _meets_finite(value, bound)
+
+
+def _size_order(inst: Instance, classes: list[int]) -> list[int]:
+    """Classes by decreasing summed share of the largest node (first-fit-decreasing order)."""
+    largest = inst.usable.max(axis=0) if len(inst.pools) else np.ones(len(inst.resources))
+    scale = np.where(largest > 0, largest, 1.0)
+    size = (inst.demand / scale).sum(axis=1)
+    return sorted(classes, key=lambda c: (-size[c], c))
+
+
+def repair(
+    inst: Instance, nodes: list[NodePlan], count: np.ndarray, *, deadline: float, min_cost: bool
+) -> tuple[list[NodePlan], dict[int, int]]:
+    """A complete plan from a column solution (see the module docstring), and what stays unplaced."""
+    loads = Loads(inst, nodes)
+    loads.remove_surplus()
+    loads = Loads(inst, loads.plan())
+    unplaced = loads.fill(loads.missing(), count, min_cost)
+    if not unplaced:
+        loads.empty_nodes(deadline, min_cost)
+    return loads.plan(), unplaced
+
+
+# --------------------------------------------------------------------------------------------------
+# Column generation
+
+
+@dataclass
+class RootBound:
+    """Best proven bound per component (objective units), and whether column generation converged."""
+
+    per_component: np.ndarray
+    converged: bool = False
+
+
+@dataclass
+class _Search:
+    inst: Instance  # the class instance
+    bounds: Bounds  # combinatorial bounds of the class instance
+    deadline: float
+    min_cost: bool
+    count: np.ndarray = field(init=False)
+    cost: np.ndarray = field(init=False)
+    master: Master = field(init=False)
+    shapes: list[PoolShape] = field(init=False)
+    pricers: dict[int, ExactPricer] = field(init=False)
+    best: RootBound = field(init=False)
+    comp_of_pool: np.ndarray = field(init=False)
+    comp_of_class: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        inst = self.inst
+        reach = np.array(
+            [int(inst.replicas[inst.placeable[:, p]].sum()) for p in range(len(inst.pools))], dtype=np.int64
+        )
+        self.count = np.minimum(inst.count, reach)
+        self.cost = np.array(
+            [(inst.cost(p) or 0.0) if self.min_cost else 1.0 for p in range(len(inst.pools))]
+        )
+        self.master = Master(inst.replicas.astype(float), self.count, self.cost)
+        self.master.big = 1.0 + float((self.count * self.cost).sum()) + float(self.cost.max(initial=1))
+        self.shapes = [PoolShape.build(inst, p) for p in range(len(inst.pools))]
+        self.best = RootBound(self.combinatorial())
+        self.pricers = {
+            p: ExactPricer(inst, shape) for p, shape in enumerate(self.shapes) if len(shape.classes)
+        }
+        self.comp_of_pool = np.full(len(inst.pools), -1, dtype=np.int64)
+        self.comp_of_class = np.full(len(inst.services), -1, dtype=np.int64)
+        for k, comp in enumerate(self.bounds.components):
+            self.comp_of_pool[list(comp.pools)] = k
+            self.comp_of_class[list(comp.services)] = k
+
+    # -- columns -----------------------------------------------------------------------------
+
+    def add_plan(self, nodes: list[NodePlan]) -> np.ndarray:
+        """Add a plan's node patterns as columns; returns its integer lambda over all columns."""
+        keys = []
+        for node in nodes:
+            a = np.zeros(len(self.inst.services), dtype=np.int64)
+            for c, k in node.counts.items():
+                a[c] = k
+            j = self.master.add(node.pool, a)
+            if j is None:
+                j = self.master._index[(node.pool, a.tobytes())]
+            keys.append(j)
+        lam = np.zeros(len(self.master), dtype=np.int64)
+        for j in keys:
+            lam[j] += 1
+        return lam
+
+    def seed_columns(self) -> None:
+        """`seed_patterns` of every pool with free nodes, as columns."""
+        n = len(self.inst.services)
+        for p, shape in enumerate(self.shapes):
+            if self.count[p] == 0:
+                continue
+            for a in seed_patterns(shape):
+                full = np.zeros(n, dtype=np.int64)
+                full[shape.classes] = a
+                if not pattern_fits(self.inst, p, full):
+                    full = trim(self.inst, p, full, np.ones(n))
+                self.master.add(p, full)
+
+    def add_artificial(self) -> None:
+        for c in range(len(self.inst.services)):
+            a = np.zeros(len(self.inst.services), dtype=np.int64)
+            a[c] = self.inst.replicas[c]
+            self.master.add(-1, a)
+
+    # -- pricing -----------------------------------------------------------------------------
+
+    def _rc_limit(self, p: int, sol: LpSolution) -> float:
+        """Price above which a pattern of ``p`` has negative reduced cost."""
+        return float(self.cost[p] - sol.pool_duals[p]) + RC_EPS * max(1.0, float(self.cost[p]))
+
+    def price_heuristic(
+        self, sol: LpSolution, bound: np.ndarray, count: np.ndarray, heavy: bool = True
+    ) -> tuple[int, np.ndarray]:
+        """Greedy pricing of every pool (guided by the knapsack LP): columns added, [pool] LP bounds.
+
+        The knapsack LP's value bounds z_p from above, so the second result feeds `lagrangian` too.
+        """
+        inst = self.inst
+        added = 0
+        upper = np.zeros(len(self.shapes))
+        for p, shape in enumerate(self.shapes):
+            if count[p] <= 0 or len(shape.classes) == 0:
+                continue
+            limit = self._rc_limit(p, sol)
+            prices = sol.prices[shape.classes]
+            cap = np.minimum(shape.per_node, bound[shape.classes])
+            upper[p], guide, weights = self.pricers[p].relaxation(sol.prices, bound)
+            if upper[p] <= limit:
+                continue  # not even the LP relaxation has a negative reduced cost
+            found = []
+            for a in greedy_patterns(shape, prices, cap, guide=guide, weights=weights):
+                value = float(prices @ a)
+                if value > limit:
+                    found.append((-value, a.tobytes(), a))
+            if not found and heavy:
+                for a in pair_patterns(shape, prices, cap):
+                    value = float(prices @ a)
+                    if value > limit:
+                        found.append((-value, a.tobytes(), a))
+            found.sort(key=lambda t: (t[0], t[1]))
+            for _, _, a in found:
+                full = np.zeros(len(inst.services), dtype=np.int64)
+                full[shape.classes] = a
+                if not pattern_fits(inst, p, full):
+                    full = trim(inst, p, full, sol.prices)
+                if self.master.add(p, full) is not None:
+                    added += 1
+        return added, upper
+
+    def price_exact(
+        self, sol: LpSolution, bound: np.ndarray, count: np.ndarray, threshold: np.ndarray
+    ) -> tuple[int, np.ndarray]:
+        """Exact pricing of every pool against ``threshold`` ([pool], at least the reduced-cost limit).
+
+        Returns the columns added (patterns worth more than the threshold) and [pool] upper bounds on
+        z_p (the threshold itself where the pricer proved that nothing beats it).
+        """
+        upper = np.zeros(len(self.shapes))
+        added = 0
+        for p, shape in enumerate(self.shapes):
+            if count[p] <= 0 or len(shape.classes) == 0:
+                continue
+            left = self.deadline - time.perf_counter()
+            limit_s = min(max(0.05, 0.25 * left), 10.0)
+            res = self.pricers[p].price(sol.prices, bound, limit_s, float(threshold[p]))
+            upper[p] = res.upper
+            for a in res.counts:
+                if float(sol.prices @ a) > self._rc_limit(p, sol) and self.master.add(p, a) is not None:
+                    added += 1
+        return added, upper
+
+    def thresholds(self, sol: LpSolution, best: RootBound) -> np.ndarray:
+        """[pool] the value a pattern must beat to matter (see `root`)."""
+        inst = self.inst
+        limit = np.array([self._rc_limit(p, sol) for p in range(len(inst.pools))])
+        if self.min_cost:
+            return limit
+        lp = self.lp_per_component(sol)
+        covered = self.covered(sol)
+        out = limit.copy()
+        for p in range(len(inst.pools)):
+            k = self.comp_of_pool[p]
+            if k < 0:
+                continue
+            goal = math.ceil(
+                lp[k] - BOUND_EPS * max(1.0, lp[k])
+            )  # the best bound the LP can give this component
+            if best.per_component[k] >= goal:
+                out[p] = math.inf  # settled: no column of this component matters
+                continue
+            below = goal - 1  # Farley proves the goal when theta * covered > below
+            if below > 0 and covered[k] > 0:
+                # a margin above BOUND_EPS, so that the rounding in `proven` lands on the goal
+                margin = below * (1.0 + 10 * BOUND_EPS) + 10 * BOUND_EPS
+                out[p] = max(limit[p], self.cost[p] * covered[k] / margin)
+        return out
+
+    def covered(self, sol: LpSolution) -> np.ndarray:
+        """[component] sum_c n_c pi_c."""
+        k = len(self.bounds.components)
+        covered = np.zeros(k)
+        mask = self.comp_of_class >= 0
+        np.add.at(covered, self.comp_of_class[mask], (self.inst.replicas * sol.prices)[mask])
+        return covered
+
+    def lagrangian(self, sol: LpSolution, upper: np.ndarray) -> np.ndarray:
+        """[component] valid lower bound on the objective (see the module docstring)."""
+        inst = self.inst
+        k = len(self.bounds.components)
+        covered = np.zeros(k)
+        np.add.at(
+            covered,
+            self.comp_of_class[self.comp_of_class >= 0],
+            (inst.replicas * sol.prices)[self.comp_of_class >= 0],
+        )
+        shift = np.zeros(k)
+        theta = np.ones(k)
+        for p in range(len(inst.pools)):
+            ck = self.comp_of_pool[p]
+            if ck < 0 or self.count[p] == 0:
+                continue  # a pool without nodes constrains no price (its mu_p is free)
+            shift[ck] += self.count[p] * min(0.0, self.cost[p] - upper[p])
+            if upper[p] > self.cost[p]:
+                theta[ck] = min(theta[ck], self.cost[p] / upper[p])
+        return np.maximum(np.maximum(covered + shift, theta * covered), 0.0)
+
+    def lp_per_component(self, sol: LpSolution) -> np.ndarray:
+        out = np.zeros(len(self.bounds.components))
+        for j, lam in enumerate(sol.columns):
+            p = self.master.pools[j]
+            if lam > 0 and p >= 0:
+                out[self.comp_of_pool[p]] += lam * self.cost[p]
+            elif lam > 0:
+                out[self.comp_of_class[int(np.argmax(self.master.patterns[j]))]] += lam * self.master.big
+        return out
+
+    def combinatorial(self) -> np.ndarray:
+        return np.array(
+            [float(c.cost or 0.0) if self.min_cost else float(c.nodes) for c in self.bounds.components]
+        )
+
+    def proven(self, lb: np.ndarray) -> np.ndarray:
+        """[component] proven bound in objective units: LP bound (rounded up for nodes) and ours."""
+        if self.min_cost:
+            return np.maximum(lb, self.combinatorial())
+        return np.maximum(np.ceil(lb - BOUND_EPS * np.maximum(1.0, lb)), self.combinatorial())
+
+    # -- the loops ---------------------------------------------------------------------------
+
+    def root(
+        self, deadline: float, incumbent_value: float, exact_rounds: float = math.inf
+    ) -> tuple[LpSolution | None, RootBound]:
+        """Column generation on the whole problem, with the bound kept valid at every iteration.
+
+        Heuristic pricing while it finds columns (the greedy one, then the pair one; their knapsack LPs
+        bound z_p, weakly). When both find none, the exact pricer runs against a **threshold** per pool:
+        under ``min-nodes``, the pricing value below which Farley's bound already rounds up to
+        ``ceil(LP)`` (the best this LP can prove), never below the reduced-cost limit. "Nothing beats the
+        threshold" settles the component; a pattern that beats it is a column, and column generation
+        goes on, for at most ``exact_rounds`` exact rounds. Can be called again to go on; the best bound
+        is kept in ``self.best``.
+        """
+        best = self.best
+        bound = self.inst.replicas.copy()
+        sol = None
+        rounds = 0
+        while not best.converged:
+            sol = self.master.solve()
+            if sol is None or time.perf_counter() >= deadline:
+                break
+            added, upper = self.price_heuristic(sol, bound, self.count)
+            best.per_component = np.maximum(best.per_component, self.proven(self.lagrangian(sol, upper)))
+            if self._settled(sol, best, incumbent_value):
+                break
+            if added == 0:
+                if rounds >= exact_rounds:
+                    break
+                rounds += 1
+                limit = np.array([self._rc_limit(p, sol) for p in range(len(self.inst.pools))])
+                threshold = self.thresholds(sol, best)
+                added, upper = self.price_exact(sol, bound, self.count, threshold)
+                best.per_component = np.maximum(best.per_component, self.proven(self.lagrangian(sol, upper)))
+                if added == 0 and np.all(upper <= limit):
+                    best.converged = True
+                    break
+                if added == 0 or self._settled(sol, best, incumbent_value):
+                    break
+        if sol is None:
+            sol = self.master.solve()
+        return sol, best
+
+    def _settled(self, sol: LpSolution, best: RootBound, incumbent_value: float) -> bool:
+        """True when more columns cannot raise the bound that matters (or the incumbent is optimal)."""
+        total = float(best.per_component.sum())
+        if meets(incumbent_value, total):
+            return True
+        lp = self.lp_per_component(sol)
+        if self.min_cost:
+            return bool(np.all(best.per_component >= lp - 1e-6 * np.maximum(1.0, np.abs(lp))))
+        return bool(np.all(best.per_component >= np.ceil(lp - BOUND_EPS * np.maximum(1.0, lp))))
+
+    def residual_lp(
+        self, demand: np.ndarray, count: np.ndarray, deadline: float, max_rounds: int = 200
+    ) -> LpSolution | None:
+        """Column generation with heuristic pricing only, on residual demands and pool counts."""
+        self.master.set_rhs(demand, count)
+        sol = None
+        for _ in range(max_rounds):
+            sol = self.master.solve()
+            if sol is None or time.perf_counter() >= deadline:
+                break
+            if self.price_heuristic(sol, demand, count, heavy=False)[0] == 0:
+                break
+        return sol
+
+    def uses_artificial(self, sol: LpSolution) -> bool:
+        return any(p < 0 and lam > 1e-6 for p, lam in zip(self.master.pools, sol.columns, strict=False))
+
+    def columns_to_nodes(self, lam: np.ndarray) -> list[NodePlan]:
+        nodes = []
+        for j in np.flatnonzero(lam > 0):
+            p = self.master.pools[int(j)]
+            if p < 0:
+                continue
+            a = self.master.patterns[int(j)]
+            counts = {int(c): int(a[c]) for c in np.flatnonzero(a)}
+            nodes.extend(NodePlan(p, dict(counts)) for _ in range(int(lam[j])))
+        return nodes
+
+    def dive(
+        self,
+        deadline: float,
+        incumbent_value: float,
+        target: float,
+        offer: Callable[[list[NodePlan]], float],
+        max_discrepancy: int = 3,
+    ) -> None:
+        """Diving with limited discrepancy search (see the module docstring).
+
+        Each step solves the residual LP (column generation, heuristic pricing), fixes every column at
+        its integer part, or else branches on the columns with the largest fractional values: the
+        first is fixed at 1, and when its subtree is exhausted the next one is tried with the first one
+        forbidden, as long as the count of such detours on the path stays within ``max_discrepancy``.
+        A subtree is cut when the nodes fixed plus the residual LP (rounded up) cannot beat the best
+        plan. Every complete dive goes to ``offer``, which returns the best objective so far; the search
+        stops at ``deadline`` or when a plan meets ``target`` (the proven bound).
+        """
+        inst, master = self.inst, self.master
+        best = [incumbent_value]
+        tabu: list[int] = []
+
+        def residual(fixed: dict[int, int]) -> tuple[np.ndarray, np.ndarray, float]:
+            demand = inst.replicas.astype(np.int64).copy()
+            count = self.count.copy()
+            spent = 0.0
+            for j, t in fixed.items():
+                p = master.pools[j]
+                count[p] -= t
+                spent += t * self.cost[p]
+                demand -= t * master.patterns[j]
+            return np.maximum(demand, 0), count, spent
+
+        def visit(fixed: dict[int, int], discrepancy: int) -> bool:
+            """Explore below ``fixed``; True when the whole search should stop."""
+            if time.perf_counter() >= deadline:
+                return True
+            demand, count, spent = residual(fixed)
+            if demand.sum() == 0:
+                lam = np.zeros(len(master), dtype=np.int64)
+                for j, t in fixed.items():
+                    lam[j] = t
+                best[0] = min(best[0], offer(self.columns_to_nodes(lam)))
+                return meets(best[0], target)
+            sol = self.residual_lp(demand, count, deadline, max_rounds=_DIVE_ROUNDS)
+            if sol is None or self.uses_artificial(sol):
+                return False
+            bar = sol.value if self.min_cost else math.ceil(sol.value - BOUND_EPS * max(1.0, sol.value))
+            if spent + bar >= best[0] - 1e-9 * max(1.0, abs(best[0])):
+                return False  # this subtree cannot beat the best plan
+            lam = np.zeros(len(master))  # columns priced after the last solve are at 0
+            lam[: len(sol.columns)] = sol.columns
+            real = np.array([p >= 0 for p in master.pools])
+            whole = np.floor(lam + _ROUND_UP).astype(np.int64) * real
+            if whole.any():
+                child = dict(fixed)
+                for j in np.flatnonzero(whole):
+                    p = master.pools[int(j)]
+                    take = int(min(whole[j], count[p]))
+                    if take > 0:
+                        child[int(j)] = child.get(int(j), 0) + take
+                        count[p] -= take
+                return visit(child, discrepancy)
+            frac = np.where(real & (lam > 1e-9), lam, -1.0)
+            order = [int(j) for j in np.lexsort((np.arange(len(frac)), -frac)) if frac[j] > 0]
+            forbidden: list[int] = []
+            stop = False
+            for t, j in enumerate(order[: max_discrepancy - discrepancy + 1]):
+                child = dict(fixed)
+                child[j] = child.get(j, 0) + 1
+                if visit(child, discrepancy + t):
+                    stop = True
+                    break
+                master.set_upper(j, 0.0)  # the next siblings do without this column
+                forbidden.append(j)
+                tabu.append(j)
+            for j in forbidden:
+                master.set_upper(j, math.inf)
+                tabu.remove(j)
+            return stop
+
+        try:
+            visit({}, 0)
+        except RecursionError:  # a pathological depth; what was found is kept
+            log.debug("patterns: dive too deep, stopped")
+        for j in tabu:
+            master.set_upper(j, math.inf)
+        master.set_rhs(inst.replicas.astype(float), self.count)
+
+
+# --------------------------------------------------------------------------------------------------
+# The entry point
+
+
+def solve_patterns(problem: PackingProblem) -> Placement:
+    """Place every replica with the pattern formulation (see the module docstring).
+
+    Raises `ValueError` for malformed input, `InfeasiblePlacement` (a `Shortage` per service) when the
+    services cannot be placed or no plan was found in time.
+    """
+    started = time.perf_counter()
+    deadline = started + problem.time_limit_s
+    inst = Instance.compile(problem)
+    bounds = compute_bounds(inst)
+    found = shortages(inst, bounds)
+    if found:
+        raise InfeasiblePlacement(shortages=found)
+    greedy, greedy_unplaced = ffd_plan(inst)
+    if int(inst.replicas.sum()) == 0:
+        return to_placement(
+            inst,
+            [],
+            {},
+            status="optimal",
+            solver=SOLVER_NAME,
+            lower_bound=0,
+            objective_bound=0.0,
+            solve_time_s=time.perf_counter() - started,
+        )
+    min_cost = problem.objective == "min-cost"
+    classes = Classes.build(inst)
+    cinst = classes.inst
+    search = _Search(cinst, compute_bounds(cinst), deadline, min_cost)
+
+    incumbent: list[NodePlan] | None = None
+    value = math.inf
+    if not greedy_unplaced:
+        incumbent = classes.to_classes(greedy)
+        value = objective_value(cinst, incumbent)
+
+    def bound_total(per_component: np.ndarray) -> float:
+        comb = float(bounds.cost or 0.0) if min_cost else float(bounds.nodes)
+        return max(float(per_component.sum()), comb)
+
+    def offer(nodes: list[NodePlan] | None, source: str) -> float:
+        """Repair ``nodes`` into a plan, keep it if it is the best so far; returns the best objective."""
+        nonlocal incumbent, value
+        if nodes is None:
+            return value
+        budget = min(deadline, time.perf_counter() + max(0.5, _REPAIR_SHARE * problem.time_limit_s))
+        plan, unplaced = repair(cinst, nodes, search.count, deadline=budget, min_cost=min_cost)
+        if unplaced or violations(cinst, plan, {}):
+            return value
+        v = objective_value(cinst, plan)
+        if (
+            incumbent is None
+            or v < value - 1e-9 * max(1.0, abs(value))
+            or (v <= value + 1e-12 and len(plan) < len(incumbent))
+        ):
+            log.debug("patterns: %s improves the plan to %s", source, v)
+            incumbent, value = plan, v
+        return value
+
+    root_bound = RootBound(search.combinatorial())
+    if not meets(value, bound_total(root_bound.per_component)):
+        if incumbent is not None:
+            search.add_plan(incumbent)
+        else:
+            search.add_artificial()
+        search.seed_columns()
+        limit_s = problem.time_limit_s
+        first = started + _ROOT_SHARE * limit_s
+        sol, root_bound = search.root(first, value, exact_rounds=_FIRST_EXACT_ROUNDS)
+        lb = bound_total(root_bound.per_component)
+        log.debug(
+            "patterns: root LP %s, bound %s, converged %s, %d columns",
+            sol and sol.value,
+            lb,
+            root_bound.converged,
+            len(search.master),
+        )
+        if sol is not None and not search.uses_artificial(sol) and not meets(value, lb):
+            offer(search.columns_to_nodes(np.floor(sol.columns + 1e-6).astype(np.int64)), "rounding")
+        if not meets(value, lb):
+            search.dive(
+                started + _DIVE_SHARE * limit_s, value, lb, lambda nodes: offer(nodes, "dive"), _DISCREPANCY
+            )
+        if not meets(value, lb) and not root_bound.converged:
+            sol, root_bound = search.root(started + _BOUND_SHARE * limit_s, value)
+            lb = bound_total(root_bound.per_component)
+            log.debug("patterns: bound %s after more column generation, %d columns", lb, len(search.master))
+
+        def price_and_branch(until: float) -> None:
+            left = until - time.perf_counter()
+            if meets(value, lb) or left <= 0.05:
+                return
+            start = search.add_plan(incumbent) if incumbent is not None else None
+            if start is not None and len(start) < len(search.master):
+                start = np.concatenate([start, np.zeros(len(search.master) - len(start), np.int64)])
+            floor = lb if math.isfinite(lb) else None
+            mip = search.master.mip(left, start=start, floor=floor, integral_costs=not min_cost)
+            log.debug(
+                "patterns: MIP over %d columns: %s, value %s", len(search.master), mip.detail, mip.value
+            )
+            if mip.columns is not None:
+                offer(search.columns_to_nodes(mip.columns), "price-and-branch")
+
+        end = deadline - _RESERVE_SHARE * problem.time_limit_s
+        price_and_branch(time.perf_counter() + 0.5 * (end - time.perf_counter()))
+        discrepancy = _DISCREPANCY
+        while not meets(value, lb) and end - time.perf_counter() > 0.1 and discrepancy < _MAX_DISCREPANCY:
+            # Time left and a gap: dive again, more widely (the column pool has grown), then the MIP.
+            discrepancy += 2
+            now = time.perf_counter()
+            search.dive(now + 0.6 * (end - now), value, lb, lambda nodes: offer(nodes, "dive"), discrepancy)
+            last = discrepancy >= _MAX_DISCREPANCY
+            price_and_branch(end if last else min(end, time.perf_counter() + 0.5 * (end - now)))
+
+    lb = bound_total(root_bound.per_component)
+    if incumbent is None:
+        partial = heuristic_placement(inst, bounds, greedy, greedy_unplaced, "ffd", started)
+        raise InfeasiblePlacement(
+            shortages=explain_unplaced(
+                inst,
+                bounds,
+                greedy_unplaced,
+                proven=False,
+                solver=SOLVER_NAME,
+                time_limit_s=problem.time_limit_s,
+            ),
+            placement=partial,
+        )
+    plan = classes.to_services(inst, incumbent)
+    wrong = violations(inst, plan, {})
+    if wrong:  # a bug, never an answer: fall back to the greedy plan
+        log.warning("patterns: invalid plan ignored: %s", "; ".join(wrong[:3]))
+        plan = greedy
+    final = objective_value(inst, plan)
+    if lb > final + 1e-6 * max(1.0, final):
+        log.warning("patterns: bound %s above the plan's objective %s; capped", lb, final)
+        lb = final
+    if min_cost:
+        nodes_bound = min(bounds.nodes, len(plan))
+        objective_bound = lb
+    else:
+        nodes_bound = math.floor(lb + 1e-9)
+        objective_bound = float(nodes_bound)
+    return to_placement(
+        inst,
+        plan,
+        {},
+        status="optimal" if meets(final, objective_bound) else "feasible",
+        solver=SOLVER_NAME,
+        lower_bound=nodes_bound,
+        objective_bound=objective_bound,
+        solve_time_s=time.perf_counter() - started,
+    )

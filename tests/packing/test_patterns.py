@@ -1,0 +1,234 @@
+"""The pattern formulation (`capacity.packing.patterns.solve_patterns`): planted optima and properties.
+
+Checks: the seed example; small vector-packing instances whose optimum is known (plan and bound both
+reach it); random small problems (a valid plan, an honest status, a bound that never exceeds the plan, nor
+the compact model's proven optimum, and never worse than first-fit decreasing); a bound that stays valid
+when the time limit cuts column generation short; min-cost choosing the cheaper pool mix; merged services
+split back; an impossible problem named.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from packing_checks import assert_honest, assert_valid
+
+from capacity.errors import InfeasiblePlacement
+from capacity.packing import PackingProblem, Pool, Service, first_fit_decreasing, solve
+from capacity.packing.patterns import solve_patterns
+
+GI = 2**30
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vbp"
+
+
+def seed_problem(**kwargs: object) -> PackingProblem:
+    pools = (Pool("node", count=10, capacity={"cpu": 4, "memory": 8 * GI}),)
+    shapes = {"A": (2, 4), "B": (1, 2), "C": (3, 6), "D": (2, 4), "E": (1, 2)}
+    services = tuple(
+        Service(n, replicas=1, demand={"cpu": c, "memory": m * GI}) for n, (c, m) in shapes.items()
+    )
+    return PackingProblem(pools, services, **kwargs)  # type: ignore[arg-type]
+
+
+def test_seed_example_is_three_nodes_proven():
+    problem = seed_problem()
+    plan = solve_patterns(problem)
+    assert_valid(problem, plan)
+    assert_honest(plan)
+    assert (plan.nodes_used, plan.lower_bound, plan.status) == (3, 3, "optimal")
+    assert plan.solver == "highs"
+    assert plan.gap == 0.0
+
+
+def read_vbp(name: str, time_limit_s: float) -> PackingProblem:
+    tokens = (DATA / name).read_text().split()
+    d = int(tokens[0])
+    capacity = [float(x) for x in tokens[1 : 1 + d]]
+    m = int(tokens[1 + d])
+    resources = [f"r{k}" for k in range(d)]
+    services = []
+    for i in range(m):
+        row = tokens[2 + d + i * (d + 1) : 2 + d + (i + 1) * (d + 1)]
+        services.append(
+            Service(
+                f"item{i}",
+                replicas=int(row[d]),
+                demand={r: float(w) for r, w in zip(resources, row[:d], strict=True)},
+            )
+        )
+    pool = Pool(
+        "bin", count=sum(s.replicas for s in services), capacity=dict(zip(resources, capacity, strict=True))
+    )
+    return PackingProblem((pool,), tuple(services), time_limit_s=time_limit_s)
+
+
+def known_optimum(name: str) -> int:
+    with open(DATA / "optima.csv", newline="") as f:
+        return next(int(row["OPT"]) for row in csv.DictReader(f) if row["file"] == name)
+
+
+SMALL_VBP = [
+    "Panigrahy/class1/class1_20_3_0.vbp",
+    "Panigrahy/class2/class2_20_3_0.vbp",
+    "Panigrahy/class3/class3_20_3_0.vbp",
+    "Panigrahy/class8/class8_60_3_0.vbp",  # combinatorial bound 26, optimum 30: the LP bound is needed
+    "Triplet/Falkenauer/classF_60_3_0.vbp",  # perfect triplets: FFD needs 24 bins, the optimum is 20
+    "New/class4/class4_60_3_0.vbp",
+]
+
+
+@pytest.mark.skipif(not (DATA / "optima.csv").exists(), reason="no shared/data/vbp")
+@pytest.mark.parametrize("name", SMALL_VBP)
+def test_small_vbp_instances_reach_and_prove_the_known_optimum(name):
+    problem = read_vbp(name, time_limit_s=20)
+    plan = solve_patterns(problem)
+    assert_valid(problem, plan)
+    assert_honest(plan)
+    opt = known_optimum(name)
+    assert plan.nodes_used == opt
+    assert plan.lower_bound == opt
+    assert plan.status == "optimal"
+
+
+@pytest.mark.skipif(not (DATA / "optima.csv").exists(), reason="no shared/data/vbp")
+def test_bound_stays_valid_when_the_time_limit_cuts_column_generation_short():
+    name = "Panigrahy/class9/class9_250_3_0.vbp"  # optimum 127, combinatorial bound 115
+    problem = read_vbp(name, time_limit_s=1.5)
+    plan = solve_patterns(problem)
+    assert_valid(problem, plan)
+    assert_honest(plan)
+    assert plan.lower_bound <= known_optimum(name) <= plan.nodes_used
+    assert plan.nodes_used <= first_fit_decreasing(problem).nodes_used
+
+
+def test_min_cost_picks_the_cheaper_pool_mix():
+    # 6 replicas of 2 cores: a "small" node (4 cores, 1.0/h) holds 2, a "large" node (8 cores, 3.0/h)
+    # holds 4. Cheapest: 3 small nodes (3.0/h), not 1 large + 1 small (4.0/h) nor 2 large (6.0/h).
+    # Min-nodes prefers the large ones (2 nodes).
+    pools = (
+        Pool("large", count=3, capacity={"cpu": 8}, cost=3.0),
+        Pool("small", count=3, capacity={"cpu": 4}, cost=1.0),
+    )
+    services = (Service("api", replicas=6, demand={"cpu": 2}),)
+    cheap = solve_patterns(PackingProblem(pools, services, objective="min-cost"))
+    assert_valid(PackingProblem(pools, services), cheap)
+    assert_honest(cheap)
+    assert {n.pool for n in cheap.nodes} == {"small"}
+    assert cheap.cost_per_hour == pytest.approx(3.0)
+    assert cheap.status == "optimal"
+    few = solve_patterns(PackingProblem(pools, services, objective="min-nodes"))
+    assert few.nodes_used == 2 and few.status == "optimal"
+
+
+def test_identical_services_are_merged_and_split_back():
+    pools = (Pool("n", count=20, capacity={"cpu": 10, "memory": 10 * GI}),)
+    services = (
+        Service("a", replicas=7, demand={"cpu": 3, "memory": 2 * GI}),
+        Service("b", replicas=5, demand={"cpu": 3, "memory": 2 * GI}),  # same shape as a
+        Service("c", replicas=4, demand={"cpu": 3, "memory": 2 * GI}, max_per_node=1),  # not merged
+        Service("d", replicas=9, demand={"cpu": 1, "memory": 6 * GI}),
+    )
+    problem = PackingProblem(pools, services)
+    plan = solve_patterns(problem)
+    assert_valid(problem, plan)
+    assert_honest(plan)
+    assert plan.nodes_used <= first_fit_decreasing(problem).nodes_used
+
+
+def test_an_impossible_problem_names_the_service():
+    pools = (Pool("n", count=2, capacity={"cpu": 4}),)
+    services = (Service("huge", replicas=1, demand={"cpu": 6}),)
+    with pytest.raises(InfeasiblePlacement) as err:
+        solve_patterns(PackingProblem(pools, services))
+    assert any(s.service == "huge" and s.resource == "cpu" for s in err.value.shortages)
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> PackingProblem:
+    pools = []
+    for p in range(draw(st.integers(1, 3))):
+        capacity = {
+            "cpu": float(draw(st.sampled_from([2, 4, 8, 16]))),
+            "memory": float(draw(st.sampled_from([4, 8, 16, 64])) * GI),
+        }
+        if draw(st.booleans()):
+            capacity["gpu"] = float(draw(st.integers(1, 4)))
+        pools.append(
+            Pool(
+                f"p{p}",
+                count=draw(st.integers(1, 8)),
+                capacity=capacity,
+                cost=draw(st.sampled_from([0.5, 1.0, 2.5])),
+            )
+        )
+    services = []
+    for s in range(draw(st.integers(1, 5))):
+        demand = {"cpu": draw(st.integers(1, 60)) / 10, "memory": draw(st.integers(1, 64)) * GI / 4}
+        if draw(st.integers(0, 4)) == 0:
+            demand["gpu"] = 1.0
+        selector = None
+        if draw(st.booleans()):
+            selector = tuple(sorted(draw(st.sets(st.sampled_from([p.name for p in pools]), min_size=1))))
+        services.append(
+            Service(
+                f"s{s}",
+                replicas=draw(st.integers(0, 7)),
+                demand=demand,
+                pools=selector,
+                max_per_node=draw(st.one_of(st.none(), st.integers(1, 3))),
+            )
+        )
+    return PackingProblem(
+        tuple(pools),
+        tuple(services),
+        objective=draw(st.sampled_from(["min-nodes", "min-cost"])),
+        headroom=draw(st.sampled_from([{}, {"cpu": 0.1, "memory": 0.1}, {"cpu": 0.05}])),
+        time_limit_s=5.0,
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_random_problems_valid_honest_and_never_worse_than_ffd(problem):
+    try:
+        plan = solve_patterns(problem)
+    except InfeasiblePlacement as exc:
+        assert exc.shortages
+        greedy = first_fit_decreasing(problem)
+        assert greedy.unplaced, "first-fit decreasing placed everything, so the packer must too"
+        return
+    assert_valid(problem, plan)
+    assert_honest(plan)
+    greedy = first_fit_decreasing(problem)
+    if not greedy.unplaced:
+        assert plan.objective_value <= greedy.objective_value + 1e-9
+    assert plan.objective_bound is not None and plan.objective_bound <= plan.objective_value + 1e-6
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_bound_never_exceeds_the_compact_models_proven_optimum(problem):
+    quick = PackingProblem(
+        problem.pools,
+        problem.services,
+        objective=problem.objective,
+        headroom=problem.headroom,
+        time_limit_s=3.0,
+    )
+    try:
+        compact = solve(quick)
+    except InfeasiblePlacement:
+        return
+    if compact.status != "optimal":
+        return
+    plan = solve_patterns(quick)
+    assert plan.objective_bound is not None and compact.objective_value is not None
+    assert plan.objective_bound <= compact.objective_value + 1e-6 * max(1.0, compact.objective_value)
+    assert plan.lower_bound <= compact.nodes_used or problem.objective == "min-cost"
+    assert plan.objective_value == pytest.approx(compact.objective_value, rel=1e-6) or (
+        plan.status == "feasible"
+    )
