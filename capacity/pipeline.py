@@ -4,7 +4,8 @@ Each step is a plain function from values to values (no file I/O):
 
 * `packing_problem` turns a `Scenario` into the solver-independent `PackingProblem` (units already parsed:
   CPU in cores, memory in bytes).
-* `pack` solves it and returns a `Placement` (or raises `InfeasiblePlacement`).
+* `pack` solves it and returns a `Placement` (or raises `InfeasiblePlacement`); `compare` adds the greedy
+  baselines' plans of the same problem.
 * `serving_model` puts the placed replicas and the workload into a `SimModel`; `simulate` runs it and returns
   the ``simulation`` section of the report.
 * `run` does all of the above and returns a `RunResult` holding every intermediate value and the report.
@@ -47,6 +48,15 @@ def pack(scenario: Scenario) -> Placement:
     return packing.solve(packing_problem(scenario))
 
 
+def compare(scenario: Scenario, placement: Placement) -> dict[str, Placement]:
+    """Every greedy baseline's plan of the scenario (`packing.BASELINES`, in its order), then the
+    optimiser's ``placement`` under the name ``optimiser``: the rows of ``capacity plan --compare``."""
+    problem = packing_problem(scenario)
+    plans = {name: baseline(problem) for name, baseline in packing.BASELINES.items()}
+    plans["optimiser"] = placement
+    return plans
+
+
 def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
     """The serving model: each placed replica of each serving service, and the request classes."""
     if scenario.workload is None:
@@ -66,7 +76,10 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
             name=s.name, replicas=replicas, concurrency=s.serving.concurrency,
             service_time=sim.ServiceTime(dist=st.dist, mean_s=st.mean, cv=st.effective_cv),
             discipline=s.serving.queue.discipline or scenario.scheduling.discipline,
-            routing=scenario.scheduling.routing,
+            routing=s.serving.routing or scenario.scheduling.routing,
+            max_length=s.serving.queue.max_length,
+            timeout_s=s.serving.queue.timeout,
+            preemption=s.serving.queue.preemption,
         ))
     classes = tuple(
         sim.RequestClass(

@@ -94,8 +94,17 @@ class ServiceTime(_Model):
         return 1.0 if self.cv is None else self.cv
 
 
+DisciplineName = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
+RoutingName = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
+
+
 class Queue(_Model):
-    discipline: Literal["fifo", "priority"] | None = None
+    """The queue in front of a service (or of each replica, with per-replica routing)."""
+
+    discipline: DisciplineName | None = None
+    max_length: int | None = Field(default=None, ge=0)     # waiting places; a full queue rejects
+    timeout: PositiveDuration | None = None                # a request still waiting this long leaves
+    preemption: Literal["resume", "restart"] = "resume"    # what an interrupted request does
 
 
 class Serving(_Model):
@@ -104,6 +113,7 @@ class Serving(_Model):
     concurrency: int = Field(default=1, ge=1, le=100_000)
     service_time: ServiceTime
     queue: Queue = Field(default_factory=Queue)
+    routing: RoutingName | None = None                     # defaults to scheduling.routing
 
 
 class Service(_Model):
@@ -169,8 +179,8 @@ class Workload(_Model):
 
 
 class Scheduling(_Model):
-    routing: Literal["central"] = "central"
-    discipline: Literal["fifo", "priority"] = "fifo"
+    routing: RoutingName = "central"
+    discipline: DisciplineName = "fifo"
 
 
 class PlacementOptions(_Model):

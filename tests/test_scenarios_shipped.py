@@ -29,7 +29,7 @@ def test_shipped_scenario_runs(path):
     for c in scenario.workload.classes:
         stats = simulation["classes"][c.name]
         assert stats["arrived"] > 0
-        assert stats["completed"] + stats["rejected"] == stats["arrived"]
+        assert stats["completed"] + stats["rejected"] + stats["timed_out"] == stats["arrived"]
         assert stats["latency_s"]["p50"] <= stats["latency_s"]["p99"] <= stats["latency_s"]["max"]
     for node in placement["nodes"]:
         for r, used in node["used"].items():

@@ -1,54 +1,108 @@
 """Queue disciplines: which waiting request a freed slot serves next.
 
-Every service has one queue (central routing). When a slot frees and requests are waiting, the discipline
-hands over the waiting request with the **smallest queue-order key**; keys are total (no two requests
-share one) because they end with the request's ``sequence`` number, its position in the run's arrival
-order (arrival time, then class order; see `capacity.sim.engine`).
+A queue belongs to a service (``central`` routing) or to one replica (per-replica routings, see
+`capacity.sim.routing`). When a slot frees and requests are waiting, the discipline hands one over. Every
+order below is total: ties end with the request's ``sequence`` number, its position in the run's arrival
+order (arrival time, then class order; see `capacity.sim.engine`), which is also its request id.
 
 * ``fifo`` — first come, first served. Key ``(arrival_time, sequence)``.
 * ``priority`` — strict, non-preemptive priority: the lowest ``priority`` number goes first, FIFO within a
   level. Key ``(priority, arrival_time, sequence)``. A request in service is never interrupted.
+* ``preemptive`` — the queue order of ``priority`` (key ``(priority, arrival_time, sequence)``), and an
+  arrival that finds no free slot interrupts the least urgent request in service if that one has a
+  strictly larger priority number (the engine does this; see `capacity.sim.engine`). The interrupted
+  request re-enters the queue with its original key, so it goes ahead of later arrivals of its level;
+  the service's ``preemption`` says whether it then resumes (needs only its remaining service time) or
+  restarts (needs its whole service time again).
+* ``fair`` — weighted fair queueing across tenants by start-time fair queueing (SFQ, Goyal et al. 1996),
+  see `FairQueue`: order ``(start_tag, sequence)`` among the tenants' head requests, FIFO within a tenant.
+* ``drr`` — deficit round robin across tenants (Shreedhar and Varghese 1995), see `DeficitRoundRobin`.
+* ``priority-fair`` — strict non-preemptive priority across levels, ``fair`` (SFQ, one virtual time per
+  level) among the tenants inside a level: order ``(priority, start_tag, sequence)``.
 
-The engine pushes requests in sequence order (it processes arrivals in that order), so a FIFO deque per
-level realises these keys without sorting; `key` states the order for readers and tests.
+The **cost** of a request for the fair disciplines is its service time in seconds, and a tenant's
+**weight** is the sum of the weights of its classes that use the service. ``fifo``, ``priority`` and
+``preemptive`` have a static key (`key`); the order of ``fair``, ``drr`` and ``priority-fair`` depends on
+what was served before, so it is stated as the rule of the class instead.
+
+A request that leaves the queue before being served (a timeout) is marked in ``QueueContext.gone``; the
+fair disciplines skip such requests without charging their tenant, and the engine skips them for the
+others. ``len(queue)`` counts entries not yet popped, including gone ones; the engine keeps its own count
+of the requests that are really waiting (for ``max_length``).
 
 Each discipline is a small class registered in `DISCIPLINES` under its scenario name. Its interface is
-``push(request, priority)`` and ``pop() -> request`` (``-1`` when nothing waits), both O(1) in the number
-of waiting requests.
+``push(request, priority)`` and ``pop() -> request`` (``-1`` when nothing waits): O(1) for ``fifo`` and
+``priority``, O(log n) for ``preemptive``, O(log T) for ``fair`` (T tenants), O(1) amortised for ``drr``
+(when the quantum is not much smaller than the costs).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from heapq import heappop, heappush
 from typing import ClassVar, Protocol
 
 EMPTY = -1
 """What `Discipline.pop` returns when no request is waiting."""
 
 
+class _Zero:
+    """``_Zero()[i] == 0`` for every ``i``: the tenant of every request when no context is given."""
+
+    def __getitem__(self, i: int) -> int:
+        return 0
+
+
+class _One:
+    """``_One()[i] == 1.0`` for every ``i``: the cost of every request when no context is given."""
+
+    def __getitem__(self, i: int) -> float:
+        return 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class QueueContext:
+    """What the tenant-aware disciplines need to know about requests, indexed by request id.
+
+    ``tenant[i]`` is the index of request ``i``'s tenant (0..T-1), ``tenant_weight[t]`` tenant ``t``'s
+    weight, ``cost[i]`` request ``i``'s cost (its service time, seconds), ``gone[i]`` true once request
+    ``i`` has left without being served (timed out; may be None when nothing can leave), and
+    ``quantum_s`` the DRR quantum of a tenant of the smallest weight (seconds of service per turn).
+    """
+
+    tenant: Sequence[int]
+    tenant_weight: Sequence[float]
+    cost: Sequence[float]
+    gone: Sequence[int] | None = None
+    quantum_s: float = 1.0
+
+    @classmethod
+    def single_tenant(cls) -> QueueContext:
+        """One tenant of weight 1, every request of cost 1, nothing leaves."""
+        return cls(_Zero(), [1.0], _One())  # type: ignore[arg-type]
+
+
 class Discipline(Protocol):
-    """A service's queue of waiting requests (request ids are ints)."""
+    """A queue of waiting requests (request ids are ints)."""
 
     name: ClassVar[str]
 
-    def __init__(self, priorities: Iterable[int]) -> None:
-        """``priorities``: every priority level the service's classes use."""
-
-    @staticmethod
-    def key(priority: int, arrival_s: float, sequence: int) -> tuple[float, ...]:
-        """The total queue-order key: smaller is served first."""
-        ...
+    def __init__(self, priorities: Iterable[int], context: QueueContext | None = None) -> None:
+        """``priorities``: every priority level the service's classes use; ``context``: see
+        `QueueContext` (the tenant-aware disciplines treat None as one tenant and unit costs)."""
 
     def push(self, request: int, priority: int) -> None:
-        """A request starts waiting (requests arrive in increasing ``sequence``)."""
+        """A request starts waiting (in increasing ``sequence``, except an interrupted request pushed
+        back under ``preemptive``)."""
 
     def pop(self) -> int:
-        """Remove and return the waiting request with the smallest key, or `EMPTY`."""
+        """Remove and return the next request in the discipline's order, or `EMPTY`."""
         ...
 
     def __len__(self) -> int:
-        """Number of waiting requests."""
+        """Number of entries pushed and not yet popped."""
         ...
 
 
@@ -57,7 +111,7 @@ class Fifo:
 
     name: ClassVar[str] = "fifo"
 
-    def __init__(self, priorities: Iterable[int] = ()) -> None:
+    def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
         self._queue: deque[int] = deque()
 
     @staticmethod
@@ -79,7 +133,7 @@ class StrictPriority:
 
     name: ClassVar[str] = "priority"
 
-    def __init__(self, priorities: Iterable[int]) -> None:
+    def __init__(self, priorities: Iterable[int], context: QueueContext | None = None) -> None:
         levels = sorted(set(priorities))
         self._by_priority: dict[int, deque[int]] = {p: deque() for p in levels}
         self._in_order: list[deque[int]] = [self._by_priority[p] for p in levels]
@@ -101,7 +155,199 @@ class StrictPriority:
         return sum(len(q) for q in self._in_order)
 
 
+class PreemptivePriority:
+    """The order of ``priority`` (0 first, FIFO within a level) on a heap of ``(priority, sequence)``.
+
+    Request ids are sequence numbers, in arrival order, so ``(priority, sequence)`` sorts like
+    ``(priority, arrival_time, sequence)``, also for an interrupted request pushed back later. The engine
+    reads `preemptive` and does the interrupting.
+    """
+
+    name: ClassVar[str] = "preemptive"
+    preemptive: ClassVar[bool] = True
+
+    def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
+        self._heap: list[tuple[int, int]] = []
+
+    @staticmethod
+    def key(priority: int, arrival_s: float, sequence: int) -> tuple[float, ...]:
+        return (priority, arrival_s, sequence)
+
+    def push(self, request: int, priority: int) -> None:
+        heappush(self._heap, (priority, request))
+
+    def pop(self) -> int:
+        return heappop(self._heap)[1] if self._heap else EMPTY
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+class FairQueue:
+    """Start-time fair queueing across tenants; FIFO within a tenant; priorities are ignored.
+
+    Each tenant ``t`` has a FIFO queue, a weight ``w_t`` and the finish tag ``F_t`` of its last served
+    request (0 at first). The request at the head of a tenant's queue carries the start tag
+    ``S = max(V, F_t)``, set when it becomes the head; ``V``, the virtual time, is the start tag of the
+    most recently served request (0 at first). `pop` serves the head with the smallest
+    ``(S, sequence)`` and sets ``V = S`` and ``F_t = S + cost / w_t``. Two tenants that stay backlogged
+    therefore receive service (in cost, here seconds) in proportion to their weights, to within one
+    request's cost over any interval. A gone head is dropped without changing ``V`` or ``F_t``.
+    """
+
+    name: ClassVar[str] = "fair"
+
+    def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
+        ctx = context or QueueContext.single_tenant()
+        self._tenant, self._cost, self._gone = ctx.tenant, ctx.cost, ctx.gone
+        self._inverse_weight = [1.0 / w for w in ctx.tenant_weight]
+        self._queues: list[deque[int]] = [deque() for _ in ctx.tenant_weight]
+        self._finish = [0.0] * len(ctx.tenant_weight)
+        self._heads: list[tuple[float, int, int]] = []   # (start tag, request, tenant), one per tenant
+        self._size = 0
+        self.virtual = 0.0
+
+    def push(self, request: int, priority: int = 0) -> None:
+        t = self._tenant[request]
+        queue = self._queues[t]
+        if not queue:
+            finish = self._finish[t]
+            heappush(self._heads, (finish if finish > self.virtual else self.virtual, request, t))
+        queue.append(request)
+        self._size += 1
+
+    def pop(self) -> int:
+        heads, gone = self._heads, self._gone
+        while heads:
+            tag, j, t = heappop(heads)
+            queue = self._queues[t]
+            queue.popleft()                                  # j: the head of its tenant's queue
+            self._size -= 1
+            served = gone is None or not gone[j]
+            if served:
+                self.virtual = tag
+                self._finish[t] = tag + self._cost[j] * self._inverse_weight[t]
+            if queue:
+                finish = self._finish[t]
+                heappush(heads, (finish if finish > self.virtual else self.virtual, queue[0], t))
+            if served:
+                return j
+        return EMPTY
+
+    def __len__(self) -> int:
+        return self._size
+
+
+class DeficitRoundRobin:
+    """Deficit round robin across tenants; FIFO within a tenant; priorities are ignored.
+
+    Backlogged tenants take turns in a round-robin list, in the order they became backlogged. Tenant
+    ``t``'s quantum is ``quantum_s · w_t / min_u w_u`` (seconds of service; proportional to its weight).
+    At the start of its turn a tenant's deficit grows by its quantum; it is then served head first while
+    its head request's cost is at most its deficit (each served request's cost is subtracted), and the
+    turn passes to the next tenant when the head costs more than what is left. A tenant whose queue
+    empties leaves the list and its deficit resets to 0 (it rejoins at the end when a request arrives).
+    Gone requests are dropped from the heads at no cost.
+    """
+
+    name: ClassVar[str] = "drr"
+
+    def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
+        ctx = context or QueueContext.single_tenant()
+        self._tenant, self._cost, self._gone = ctx.tenant, ctx.cost, ctx.gone
+        smallest = min(ctx.tenant_weight)
+        self._quantum = [ctx.quantum_s * w / smallest for w in ctx.tenant_weight]
+        self._queues: list[deque[int]] = [deque() for _ in ctx.tenant_weight]
+        self._deficit = [0.0] * len(ctx.tenant_weight)
+        self._active: deque[int] = deque()     # backlogged tenants; the first one has the turn
+        self._fresh = True                     # the first tenant has not had its quantum this turn
+        self._size = 0
+
+    def push(self, request: int, priority: int = 0) -> None:
+        t = self._tenant[request]
+        queue = self._queues[t]
+        if not queue:
+            self._active.append(t)
+        queue.append(request)
+        self._size += 1
+
+    def _leave(self, t: int) -> None:
+        """Tenant ``t`` (the first in the list) has nothing left: it leaves the list."""
+        self._active.popleft()
+        self._deficit[t] = 0.0
+        self._fresh = True
+
+    def pop(self) -> int:
+        active, gone, deficit = self._active, self._gone, self._deficit
+        while active:
+            t = active[0]
+            queue = self._queues[t]
+            if gone is not None:
+                while queue and gone[queue[0]]:
+                    queue.popleft()
+                    self._size -= 1
+            if not queue:
+                self._leave(t)
+                continue
+            if self._fresh:
+                deficit[t] += self._quantum[t]
+                self._fresh = False
+            j = queue[0]
+            cost = self._cost[j]
+            if cost <= deficit[t]:
+                deficit[t] -= cost
+                queue.popleft()
+                self._size -= 1
+                if not queue:
+                    self._leave(t)
+                return j
+            active.rotate(-1)                  # the turn passes on
+            self._fresh = True
+        return EMPTY
+
+    def __len__(self) -> int:
+        return self._size
+
+
+class PriorityFair:
+    """Strict non-preemptive priority across levels (0 first), `FairQueue` among tenants in a level.
+
+    Each level has its own SFQ state (virtual time and finish tags), so service at one level does not
+    shift the tags of another. Order ``(priority, start_tag, sequence)``.
+    """
+
+    name: ClassVar[str] = "priority-fair"
+
+    def __init__(self, priorities: Iterable[int], context: QueueContext | None = None) -> None:
+        levels = sorted(set(priorities))
+        self._by_priority = {p: FairQueue(levels, context) for p in levels}
+        self._in_order = [self._by_priority[p] for p in levels]
+
+    def push(self, request: int, priority: int) -> None:
+        self._by_priority[priority].push(request)
+
+    def pop(self) -> int:
+        for level in self._in_order:
+            if len(level):
+                j = level.pop()
+                if j != EMPTY:
+                    return j
+        return EMPTY
+
+    def __len__(self) -> int:
+        return sum(len(level) for level in self._in_order)
+
+
 DISCIPLINES: dict[str, type[Discipline]] = {
     Fifo.name: Fifo,
     StrictPriority.name: StrictPriority,
+    PreemptivePriority.name: PreemptivePriority,
+    FairQueue.name: FairQueue,
+    DeficitRoundRobin.name: DeficitRoundRobin,
+    PriorityFair.name: PriorityFair,
 }
+
+
+def is_preemptive(discipline: type[Discipline]) -> bool:
+    """Whether an arrival under this discipline may interrupt a request in service."""
+    return bool(getattr(discipline, "preemptive", False))

@@ -4,9 +4,11 @@ All statistics use the window ``[warmup_s, duration_s]`` (see `capacity.sim.resu
 and waits are over the *measured* requests (arrived in ``[warmup_s, duration_s)``); busy time and
 utilisation over slot-seconds of service inside the window. Times are seconds.
 
-* **Per class**: ``arrived`` (measured), ``completed`` (measured and served; every admitted request
-  completes because the run drains), ``rejected`` (measured, never served: its service has no replica),
-  ``timed_out`` (0: timeouts are not modelled yet), ``throughput_per_s = completed / window length``,
+* **Per class**: ``arrived`` (measured), ``completed`` (measured and served; every request that neither
+  is rejected nor times out completes because the run drains), ``rejected`` (measured, refused on
+  arrival: its service has no replica, or its queue was full at ``max_length``), ``timed_out``
+  (measured, left the queue after waiting ``timeout_s``), so ``arrived = completed + rejected +
+  timed_out``; ``throughput_per_s = completed / window length``,
   ``latency_s`` (wait plus service) and ``wait_s`` (time in queue) summaries, and the SLO: ``attained`` is
   the fraction of measured requests whose latency is at most ``target_s`` (a rejected request counts as a
   miss), ``met = attained >= quantile``.
@@ -62,10 +64,11 @@ def jain_index(x: list[float]) -> float | None:
 def mean_in_system(result: SimResult, start: float, end: float) -> float:
     """Time-average number of requests in the system (waiting or in service) over ``[start, end]``.
 
-    Each served request is present from its arrival to its end; this is the ``L`` of Little's law.
+    Each admitted request (served, or timed out) is present from its arrival to its end (completion
+    or timeout); rejected requests never enter. This is the ``L`` of Little's law.
     """
-    served = ~result.rejected
-    present = busy_in_window(result.arrival_s[served], result.end_s[served], start, end)
+    entered = ~np.isnan(result.end_s)
+    present = busy_in_window(result.arrival_s[entered], result.end_s[entered], start, end)
     return float(present.sum() / (end - start))
 
 
@@ -81,6 +84,7 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
     done = measured & ~result.rejected
     latency = result.latency_s
     wait = result.wait_s
+    timed_out = result.timed_out_mask
 
     classes: dict[str, Any] = {}
     for k, c in enumerate(model.classes):
@@ -88,6 +92,7 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         arrived = int(np.count_nonzero(mine))
         served = mine & done
         completed = int(np.count_nonzero(served))
+        left = int(np.count_nonzero(mine & timed_out))
         slo = None
         if c.slo_target_s is not None and c.slo_quantile is not None:
             hits = int(np.count_nonzero(latency[served] <= c.slo_target_s))
@@ -96,16 +101,13 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
                    "attained": attained,
                    "met": None if attained is None else bool(attained >= c.slo_quantile)}
         classes[c.name] = {
-            "arrived": arrived, "completed": completed, "rejected": arrived - completed,
-            "timed_out": 0, "throughput_per_s": completed / span,
+            "arrived": arrived, "completed": completed, "rejected": arrived - completed - left,
+            "timed_out": left, "throughput_per_s": completed / span,
             "latency_s": summary(latency[served]), "wait_s": summary(wait[served]), "slo": slo,
         }
 
     # tenants: busy slot-seconds inside the window, whichever request delivered them
-    served_all = ~result.rejected
-    busy_per_request = np.zeros(len(result))
-    busy_per_request[served_all] = busy_in_window(result.start_s[served_all],
-                                                  result.end_s[served_all], lo, hi)
+    busy_per_request = result.busy_per_request()
     total_busy = float(busy_per_request.sum())
     tenant_names = list(dict.fromkeys(c.tenant for c in model.classes))
     tenants: dict[str, Any] = {}

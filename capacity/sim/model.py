@@ -6,6 +6,13 @@ to one tenant, targets one service, has a priority (0 is the most urgent) and ar
 at ``rate_per_s``. Service times are drawn from a distribution with a mean (seconds) and a coefficient of
 variation. Statistics exclude requests that arrive during the first ``warmup_s`` seconds.
 
+A service's **queue policy**: its ``discipline`` (`capacity.sim.disciplines`), its ``routing`` across
+replicas (`capacity.sim.routing`: one shared queue, or one queue per replica), ``max_length`` (waiting
+places per queue, not counting requests in service: an arrival that finds the queue full is rejected),
+``timeout_s`` (a request that has waited that long without starting leaves, *timed out*) and, for the
+``preemptive`` discipline, whether an interrupted request later resumes or restarts its service.
+Every one of these defaults to the behaviour of a plain unbounded FIFO queue.
+
 Everything is in seconds; rates are per second. Every random draw comes from ``seed``.
 """
 
@@ -16,8 +23,9 @@ from typing import Literal
 
 Dist = Literal["exponential", "deterministic", "lognormal"]
 Process = Literal["poisson", "deterministic"]
-Discipline = Literal["fifo", "priority"]
-Routing = Literal["central"]
+Discipline = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
+Routing = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
+Preemption = Literal["resume", "restart"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,9 @@ class ServingService:
     service_time: ServiceTime
     discipline: Discipline = "fifo"
     routing: Routing = "central"
+    max_length: int | None = None          # waiting places per queue (None: unbounded; 0: no waiting)
+    timeout_s: float | None = None         # a request that waits this long leaves (None: never)
+    preemption: Preemption = "resume"      # what an interrupted request does ("preemptive" discipline)
 
 
 @dataclass(frozen=True)
@@ -55,9 +66,9 @@ class RequestClass:
     name: str
     service: str
     arrivals: Arrivals
-    priority: int = 0                      # 0 is served first under "priority"
+    priority: int = 0                      # 0 is served first under "priority" (and its variants)
     tenant: str = "default"
-    weight: float = 1.0
+    weight: float = 1.0                    # fair share; a tenant's weight is the sum over its classes
     slo_target_s: float | None = None      # latency target ...
     slo_quantile: float | None = None      # ... that this fraction of requests must meet (0.99 for p99)
 

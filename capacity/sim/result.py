@@ -3,14 +3,20 @@
 Request ``i`` (its *sequence* number: requests are numbered in arrival order, ties by class order) has a
 class, an arrival time, a drawn service time, and, unless its service rejected it, the time its service
 started, the time it ended and the replica that served it. All times are seconds since the start of the
-run; a rejected request has ``start_s = end_s = NaN`` and ``replica = -1``. Derived per request:
-``wait = start − arrival`` (time in queue) and ``latency = end − arrival`` (sojourn: wait plus service).
+run; a request that was never served has ``start_s = NaN`` and ``replica = -1``, and either was
+*rejected* on arrival (no replica, or a full queue: ``end_s = NaN``) or *timed out* while waiting
+(``timed_out`` is true and ``end_s`` is the time it left). Derived per request:
+``wait = start − arrival`` (time in queue before its first service) and ``latency = end − arrival``
+(sojourn: waits plus service, including any time spent interrupted under preemption).
 
 **The statistics window** is ``[warmup_s, duration_s]``. Arrivals stop at ``duration_s``; the run then
 drains, so every admitted request completes. *Measured* requests are those that arrived in
 ``[warmup_s, duration_s)``: counts, latencies and waits are over them. *Busy time* is slot-seconds of service
 inside the window (a request served from 9.5 s to 10.5 s in the window [0, 10] counts 0.5 s), whichever
-request it belongs to; a replica's utilisation is its busy time / (concurrency × window length).
+request it belongs to; a replica's utilisation is its busy time / (concurrency × window length). When a
+request was interrupted (preemption), only its service segments count, and ``busy_request_s`` holds every
+request's busy seconds inside the window (it is None when no service preempts, and then equals the
+clipped ``[start_s, end_s]``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class SimResult:
     busy_s: np.ndarray                # float64 per replica: busy slot-seconds inside the window
     served: np.ndarray                # int64 per replica: measured requests it served
     window_s: tuple[float, float]     # (warmup_s, duration_s)
+    timed_out: np.ndarray | None = None       # bool per request: left the queue after timeout_s
+    busy_request_s: np.ndarray | None = None  # float64 per request: busy seconds in the window
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -51,8 +59,25 @@ class SimResult:
 
     @property
     def rejected(self) -> np.ndarray:
-        """Boolean mask of the requests that no replica served."""
+        """Boolean mask of the requests that no replica served (rejected on arrival or timed out)."""
         return self.replica < 0
+
+    @property
+    def timed_out_mask(self) -> np.ndarray:
+        """Boolean mask of the requests that timed out while waiting (all false if none can)."""
+        if self.timed_out is None:
+            return np.zeros(len(self), dtype=bool)
+        return self.timed_out
+
+    def busy_per_request(self) -> np.ndarray:
+        """Per request, its busy seconds inside the window (0 for requests never served)."""
+        if self.busy_request_s is not None:
+            return self.busy_request_s
+        lo, hi = self.window_s
+        served = ~self.rejected
+        busy = np.zeros(len(self))
+        busy[served] = busy_in_window(self.start_s[served], self.end_s[served], lo, hi)
+        return busy
 
     @property
     def wait_s(self) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Routing: which replica (and which of its slots) serves a request.
 
-``central`` routing keeps one queue per service that all of its replicas serve (see
+**Central.** ``central`` routing keeps one queue per service that all of its replicas serve (see
 `capacity.sim.disciplines` for the order). A replica has ``concurrency`` slots; a slot serves one request
 at a time. Two moments decide where a request runs:
 
@@ -15,13 +15,38 @@ A slot picker keeps the free slots of one service and applies that rule in O(log
 (R replicas): `MostFreeSlots` in general, `LowestIdleReplica` when each replica has one slot (the same rule,
 simpler and faster). Slots are numbered ``replica * concurrency + k`` within the service.
 
-Each routing policy is a small class registered in `ROUTINGS` under its scenario name.
+**Per replica.** The other policies give each replica its own queue (with the service's discipline and
+``max_length``) and send each arriving request to one replica, chosen on arrival from the replicas'
+**outstanding** counts (requests in service there plus requests waiting there); the request then starts
+on a free slot of that replica or waits in its queue, and a slot that frees serves only its own replica's
+queue. Requests are numbered ``k = 0, 1, ...`` in the order they reach the service:
+
+* ``round-robin`` — replica ``k mod R``.
+* ``random`` — a uniformly random replica.
+* ``least-outstanding`` — the fewest outstanding, ties broken by the lowest replica index (O(R) a request).
+* ``power-of-two`` — two distinct replicas sampled uniformly (the first, then the second among the
+  others); the one with fewer outstanding, ties to the first sampled. One replica: that one.
+
+The random policies draw from a generator of their own per service (see `capacity.sim.engine`), in blocks.
+
+Each routing policy is a small class registered in `ROUTINGS` under its scenario name: ``central`` has a
+`slot_picker`, the per-replica ones a `chooser` (``pick(outstanding) -> replica index``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappop, heappush
+from itertools import cycle
 from typing import ClassVar, Protocol
+
+import numpy as np
+
+Chooser = Callable[[list[int]], int]
+"""``pick(outstanding)``: the replica index for the next request, from the per-replica counts."""
+
+BLOCK = 4096
+"""Random draws are made this many at a time."""
 
 
 class SlotPicker(Protocol):
@@ -105,6 +130,7 @@ class Central:
     """One queue per service served by all its replicas; see the module docstring for the rule."""
 
     name: ClassVar[str] = "central"
+    per_replica: ClassVar[bool] = False
 
     @staticmethod
     def slot_picker(n_replicas: int, concurrency: int) -> SlotPicker:
@@ -113,4 +139,76 @@ class Central:
         return MostFreeSlots(n_replicas, concurrency)
 
 
-ROUTINGS: dict[str, type[Central]] = {Central.name: Central}
+class RoundRobin:
+    """Replica ``k mod R`` for the k-th request (k from 0)."""
+
+    name: ClassVar[str] = "round-robin"
+    per_replica: ClassVar[bool] = True
+
+    @staticmethod
+    def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
+        turn = cycle(range(n_replicas)).__next__
+        return lambda outstanding: turn()
+
+
+class UniformRandom:
+    """A uniformly random replica, drawn from the service's routing generator."""
+
+    name: ClassVar[str] = "random"
+    per_replica: ClassVar[bool] = True
+
+    @staticmethod
+    def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
+        drawn: list[int] = []
+
+        def pick(outstanding: list[int]) -> int:
+            if not drawn:
+                drawn.extend(rng.integers(0, n_replicas, BLOCK).tolist()[::-1])
+            return drawn.pop()
+
+        return pick
+
+
+class LeastOutstanding:
+    """The replica with the fewest outstanding requests, ties to the lowest index."""
+
+    name: ClassVar[str] = "least-outstanding"
+    per_replica: ClassVar[bool] = True
+
+    @staticmethod
+    def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
+        replicas = range(n_replicas)
+        return lambda outstanding: min(replicas, key=outstanding.__getitem__)
+
+
+class PowerOfTwo:
+    """Two distinct random replicas; the one with fewer outstanding, ties to the first sampled."""
+
+    name: ClassVar[str] = "power-of-two"
+    per_replica: ClassVar[bool] = True
+
+    @staticmethod
+    def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
+        if n_replicas == 1:
+            return lambda outstanding: 0
+        drawn: list[tuple[int, int]] = []
+
+        def pick(outstanding: list[int]) -> int:
+            if not drawn:
+                first = rng.integers(0, n_replicas, BLOCK)
+                second = rng.integers(0, n_replicas - 1, BLOCK)
+                second += second >= first                  # uniform over the other replicas
+                drawn.extend(list(zip(first.tolist(), second.tolist(), strict=True))[::-1])
+            a, b = drawn.pop()
+            return a if outstanding[a] <= outstanding[b] else b
+
+        return pick
+
+
+ROUTINGS: dict[str, type] = {
+    Central.name: Central,
+    RoundRobin.name: RoundRobin,
+    UniformRandom.name: UniformRandom,
+    LeastOutstanding.name: LeastOutstanding,
+    PowerOfTwo.name: PowerOfTwo,
+}
