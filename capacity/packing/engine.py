@@ -60,6 +60,24 @@ log = logging.getLogger(__name__)
 _MIN_SOLVER_TIME_S = 0.05
 
 
+def prepare(
+    inst: Instance, solver: str, started: float
+) -> tuple[Bounds, list[NodePlan], dict[int, int], Placement | None]:
+    """The common start of every formulation: bounds, the quick infeasibility checks (raising
+    `InfeasiblePlacement`), the first-fit-decreasing plan with what it left unplaced, and — when there is
+    nothing to place — the empty optimal placement to return at once."""
+    bounds = compute_bounds(inst)
+    found = shortages(inst, bounds)
+    if found:
+        raise InfeasiblePlacement(shortages=found)
+    greedy, greedy_unplaced = ffd_plan(inst)
+    empty = None
+    if int(inst.replicas.sum()) == 0:
+        empty = to_placement(inst, [], {}, status="optimal", solver=solver, lower_bound=0,
+                             objective_bound=0.0, solve_time_s=time.perf_counter() - started)
+    return bounds, greedy, greedy_unplaced, empty
+
+
 def _better_of(a: Placement, b: Placement, elapsed_s: float) -> Placement:
     """The plan with the lower objective, carrying the stronger of the two proven bounds."""
     best = a if (a.objective_value or 0.0) <= (b.objective_value or 0.0) else b
@@ -124,23 +142,10 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     inst = Instance.compile(problem)
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation: must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
-    bounds = compute_bounds(inst)
-    found = shortages(inst, bounds)
-    if found:
-        raise InfeasiblePlacement(shortages=found)
     backend = choose_backend(problem.solver)
-    greedy, greedy_unplaced = ffd_plan(inst)
-    if int(inst.replicas.sum()) == 0:
-        return to_placement(
-            inst,
-            [],
-            {},
-            status="optimal",
-            solver=backend,
-            lower_bound=0,
-            objective_bound=0.0,
-            solve_time_s=time.perf_counter() - started,
-        )
+    bounds, greedy, greedy_unplaced, empty = prepare(inst, backend, started)
+    if empty is not None:
+        return empty
 
     complete = not greedy_unplaced
     model = FORMULATIONS[formulation](

@@ -105,10 +105,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from capacity.errors import InfeasiblePlacement
-from capacity.packing.baselines import ffd_plan, heuristic_placement
+from capacity.packing.baselines import heuristic_placement
 from capacity.packing.baselines import meets as _meets_finite
 from capacity.packing.bounds import Bounds, compute_bounds
-from capacity.packing.feasibility import explain_unplaced, shortages
+from capacity.packing.engine import prepare
+from capacity.packing.feasibility import explain_unplaced
 from capacity.packing.instance import Instance, fits
 from capacity.packing.patterns_master import LpSolution, Master
 from capacity.packing.patterns_pricing import (
@@ -832,22 +833,9 @@ def solve_patterns(problem: PackingProblem) -> Placement:
     started = time.perf_counter()
     deadline = started + problem.time_limit_s
     inst = Instance.compile(problem)
-    bounds = compute_bounds(inst)
-    found = shortages(inst, bounds)
-    if found:
-        raise InfeasiblePlacement(shortages=found)
-    greedy, greedy_unplaced = ffd_plan(inst)
-    if int(inst.replicas.sum()) == 0:
-        return to_placement(
-            inst,
-            [],
-            {},
-            status="optimal",
-            solver=SOLVER_NAME,
-            lower_bound=0,
-            objective_bound=0.0,
-            solve_time_s=time.perf_counter() - started,
-        )
+    bounds, greedy, greedy_unplaced, empty = prepare(inst, SOLVER_NAME, started)
+    if empty is not None:
+        return empty
     min_cost = problem.objective == "min-cost"
     classes = Classes.build(inst)
     cinst = classes.inst
