@@ -3,7 +3,7 @@
 Commands::
 
     capacity run SCENARIO [-o DIR] [--set KEY=VALUE ...]      pack, simulate; write report.json, .md, plots
-    capacity plan SCENARIO [--json FILE] [--set ...]          placement only
+    capacity plan SCENARIO [--json FILE] [--compare] [--set ...]   placement only (--compare: and baselines)
     capacity simulate SCENARIO [--json FILE] [--set ...]      placement, then simulation (no plots)
     capacity validate SCENARIO [--set ...]                    load and check only
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from capacity._version import __version__
 from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
+from capacity.report.writers import stranded_text
 from capacity.units import format_duration
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="output directory (default: out/<scenario name>)")
     p = command("plan", "placement only: which replica goes on which node")
     p.add_argument("--json", metavar="FILE", type=Path, help="write the report (placement only) as JSON")
+    p.add_argument("--compare", action="store_true",
+                   help="also run every greedy baseline (ffd, k8s-least-allocated, k8s-most-allocated, "
+                        "tetris) on the same problem and print them beside the optimiser and the lower "
+                        "bound (and add a 'compare' section to --json)")
     p = command("simulate", "placement, then simulation (same as run, without plots)")
     p.add_argument("--json", metavar="FILE", type=Path, help="write the report as JSON")
     command("validate", "load and check the scenario only")
@@ -65,16 +70,39 @@ def placement_summary(report: dict[str, Any]) -> str:
              f"{p['lower_bound']}{gap})"]
     for name, pool in p["pools"].items():
         alloc = "  ".join(f"{r} {_fmt_pct(v)}" for r, v in pool["allocated"].items())
-        lines.append(f"  pool {name:<12} {pool['nodes_used']:>4} / {pool['count']:<4} nodes  {alloc}")
+        stranded = stranded_text(pool.get("stranded", {}))
+        stranded = "" if stranded == "-" else f"  stranded {stranded}"
+        lines.append(f"  pool {name:<12} {pool['nodes_used']:>4} / {pool['count']:<4} nodes  {alloc}"
+                     + stranded)
     if p["unplaced"]:
         lines.append(f"  unplaced: {', '.join(p['unplaced'])}")
     return "\n".join(lines)
 
 
+def compare_summary(report: dict[str, Any]) -> str:
+    """The ``--compare`` table: one line per method, then the proven lower bound."""
+    c = report["compare"]
+    times = report.get("run", {}).get("compare_s", {})
+    header = (f"{'method':<22} {'nodes':>5} {'cost/h':>8}  {'status':<24} {'time':>8}  "
+              "stranded (free, unusable)")
+    lines = [f"compare (objective {c['objective']}):", "  " + header]
+    for name, m in sorted(c["methods"].items(), key=lambda item: item[0] == "optimiser"):  # baselines first
+        label = name if name != "optimiser" else f"optimiser ({m['solver']})"
+        cost = "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}"
+        status = m["status"] + (f", {m['unplaced']} unplaced" if m["unplaced"] else "")
+        lines.append(f"  {label:<22} {m['nodes_used']:>5} {cost:>8}  {status:<24} "
+                     f"{format_duration(times.get(name)):>8}  {stranded_text(m['stranded'])}")
+    bound = "-"
+    if c["objective"] == "min-cost" and c["objective_bound"] is not None:
+        bound = f"{c['objective_bound']:.2f}"
+    lines.append(f"  {'lower bound':<22} {c['lower_bound']:>5} {bound:>8}  proven")
+    return "\n".join(lines)
+
+
 def simulation_summary(report: dict[str, Any]) -> str:
     s = report["simulation"]
-    header = (f"{'class':<16} {'arrived':>9} {'done':>9} {'rejected':>8} {'p50':>9} {'p95':>9} "
-              f"{'p99':>9}  SLO")
+    header = (f"{'class':<16} {'arrived':>9} {'done':>9} {'rejected':>8} {'timed out':>9} {'p50':>9} "
+              f"{'p95':>9} {'p99':>9}  SLO")
     lines = ["simulation:", "  " + header]
     for name, c in s["classes"].items():
         lat = c["latency_s"]
@@ -84,6 +112,7 @@ def simulation_summary(report: dict[str, Any]) -> str:
             slo_text = (f"p{100 * slo['quantile']:g}<={format_duration(slo['target_s'])} "
                         f"{100 * slo['attained']:.1f}% {'met' if slo['met'] else 'MISSED'}")
         lines.append(f"  {name:<16} {c['arrived']:>9} {c['completed']:>9} {c['rejected']:>8} "
+                     f"{c['timed_out']:>9} "
                      f"{format_duration(lat['p50']):>9} {format_duration(lat['p95']):>9} "
                      f"{format_duration(lat['p99']):>9}  {slo_text}")
     pools = "  ".join(f"{n} {_fmt_pct(v['utilisation'])}" for n, v in s.get("pools", {}).items())
@@ -106,6 +135,12 @@ def _run(args: argparse.Namespace) -> int:
     result = run(scenario, simulate_traffic=args.command != "plan")
     report = result.report
     print(placement_summary(report))
+    if getattr(args, "compare", False):
+        from capacity.pipeline import compare, packing_problem
+        from capacity.report.summary import with_compare
+
+        report = with_compare(report, packing_problem(scenario), compare(scenario, result.placement))
+        print(compare_summary(report))
     if report.get("simulation"):
         print(simulation_summary(report))
     if args.command in ("plan", "simulate") and args.json:

@@ -4,7 +4,8 @@ The problem and its answer are plain data (`PackingProblem`, `Placement`, in ``p
 answers with an integer program (``model.py``: the formulation; ``backends.py``: HiGHS or CBC; ``engine.py``:
 the steps and how status and bounds are decided). `first_fit_decreasing` and the other entries of
 `BASELINES` are the greedy plans that a cluster autoscaler would make, to compare against. `lower_bound`
-is a proven lower bound on the nodes any placement needs (``bounds.py``); an impossible problem raises
+is a proven lower bound on the nodes any placement needs (``bounds.py``); `stranded_capacity` is what a
+placement leaves free but unusable on its nodes (``stranded.py``); an impossible problem raises
 `capacity.errors.InfeasiblePlacement` naming each service and the resource that is short
 (``feasibility.py``).
 
@@ -20,6 +21,7 @@ from capacity.packing.baselines import BASELINES, first_fit_decreasing
 from capacity.packing.bounds import lower_bound
 from capacity.packing.engine import solve
 from capacity.packing.problem import NodeUsage, PackingProblem, Placement, Pool, Service
+from capacity.packing.stranded import stranded_by_pool, stranded_capacity
 
 __all__ = [
     "BASELINES",
@@ -31,4 +33,6 @@ __all__ = [
     "first_fit_decreasing",
     "lower_bound",
     "solve",
+    "stranded_by_pool",
+    "stranded_capacity",
 ]

@@ -1,7 +1,9 @@
 """Greedy baselines: what a cluster autoscaler would do, to measure the integer program against.
 
-A **baseline** is a function ``(PackingProblem) -> Placement`` registered in `BASELINES` under its name
-(the name is also ``Placement.solver``). Adding one is one function and one dict entry.
+A **baseline** is a callable ``(PackingProblem) -> Placement`` (a function, or a small class instance)
+registered in `BASELINES` under its name (the name is also ``Placement.solver``). Adding one is one
+function or class and one dict entry. Every baseline obeys the same rules as the optimiser: node
+selectors, ``max_per_node``, headroom (a node offers its capacity after headroom) and pool counts.
 
 **First-fit decreasing** (``ffd``) is what Kubernetes Cluster Autoscaler's binpacking estimator does:
 
@@ -19,12 +21,50 @@ A **baseline** is a function ``(PackingProblem) -> Placement`` registered in `BA
 The result has status ``optimal`` when it meets the proven lower bound (`capacity.packing.bounds`),
 ``feasible`` otherwise, and ``infeasible`` when it left replicas unplaced (a baseline's ``infeasible``
 means *this heuristic* failed, not that no placement exists; `capacity.packing.solve` decides that).
+
+**Scheduler emulations** (``k8s-least-allocated``, ``k8s-most-allocated``) replay what the Kubernetes
+scheduler and Cluster Autoscaler do when the replicas arrive as pending pods, one at a time:
+
+1. Replicas arrive in the ffd order (`size_order`: decreasing size, then service order; the replicas of a
+   service arrive together, as pods from one deployment).
+2. *Filter* (NodeResourcesFit): the open nodes where the selector allows the pool, every resource fits
+   after headroom and ``max_per_node`` is not reached.
+3. *Score* each of them with the NodeResourcesFit scoring strategy, as in the scheduler's
+   ``least_allocated.go`` / ``most_allocated.go``: with ``requested`` the node's use *including* the
+   replica and ``allocatable`` what the node offers after headroom, each scored resource gets the integer
+   ``(allocatable - requested) * 100 // allocatable`` (LeastAllocated: spreads) or
+   ``requested * 100 // allocatable`` (MostAllocated: packs), and the node's score is the integer
+   weighted mean ``sum(score_r * w_r) // sum(w_r)`` over the resources the node has. The weights are
+   the scheduler's defaults, ``cpu: 1, memory: 1`` (other resources are filtered on but not scored);
+   a problem that names neither cpu nor memory (the ``data/vbp`` instances) scores every resource with
+   weight 1. Not emulated: the other score plugins (BalancedAllocation, ...), the non-zero request
+   defaults (100m CPU, 200 MiB) that the scheduler substitutes for an empty request when scoring, and
+   ``percentageOfNodesToScore`` sampling on large clusters (every feasible node is scored).
+4. The replica goes on the highest score; **tie**: the node opened first (the scheduler picks one of the
+   tied nodes at random; we pick deterministically).
+5. No node passes the filter: the pod is pending and Cluster Autoscaler scales up (as its *price* expander):
+   one node of the cheapest pool (a pool without a cost counts as the most expensive; ties by the
+   problem's pool order) among the pools the replica may use and fits on that still have unopened
+   nodes. No such pool: the replica, and the rest of its service, stay **unplaced**.
+
+**Tetris** (``tetris``; Grandl et al., "Multi-resource packing for cluster schedulers", SIGCOMM 2014)
+fills one node at a time, as its scheduler does when a machine reports free resources: among the
+replicas that fit the node (selector, resources after headroom, ``max_per_node``) it places the one with
+the largest **alignment**, the dot product of the replica's demand and the node's free resources, both
+divided by the node's usable capacity (resources the node lacks are left out), and repeats until nothing
+fits. **Tie**: the earlier service in the ffd order. Then it opens the next node for the first replica
+left in the ffd order, from the cheapest pool as above, placing that replica first. A node that nothing
+fits any more is never revisited (later replicas are a subset of those that did not fit). Tetris's other
+term, favouring jobs with little remaining work, needs durations and does not apply to placement.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -147,7 +187,168 @@ def first_fit_decreasing(problem: PackingProblem) -> Placement:
     return heuristic_placement(inst, compute_bounds(inst), nodes, unplaced, "ffd", started)
 
 
+class _OpenNodes:
+    """The nodes a greedy scheduler has opened so far: pool, use, and replicas of one service on each."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        most = int(min(inst.count.sum(), inst.replicas.sum()))
+        self.pool_of = np.zeros(most, dtype=np.int64)
+        self.used = np.zeros((most, len(inst.resources)))
+        self.nodes: list[NodePlan] = []
+        self.opened = np.zeros(len(inst.pools), dtype=np.int64)
+
+    @property
+    def n(self) -> int:
+        return len(self.nodes)
+
+    def open_for(self, s: int) -> int | None:
+        """Open a node of the cheapest pool that can take a replica of ``s`` (its index; None: no pool)."""
+        inst = self.inst
+        pools = [p for p in range(len(inst.pools)) if inst.placeable[s, p] and self.opened[p] < inst.count[p]]
+        if not pools:
+            return None
+        p = min(pools, key=lambda p: (math.inf if inst.cost(p) is None else inst.cost(p), p))
+        self.opened[p] += 1
+        self.pool_of[self.n] = p
+        self.nodes.append(NodePlan(p, {}))
+        return self.n - 1
+
+    def place(self, i: int, s: int, k: int = 1) -> None:
+        self.nodes[i].counts[s] = self.nodes[i].counts.get(s, 0) + k
+        self.used[i] += k * self.inst.demand[s]
+
+    def room_for(self, s: int, here: np.ndarray) -> np.ndarray:
+        """[node] True where one more replica of ``s`` may go (selector, resources, ``max_per_node``).
+
+        ``here`` [node] counts the replicas of ``s`` on each node (at least `n` entries).
+        """
+        n, inst = self.n, self.inst
+        pools = self.pool_of[:n]
+        ok = inst.placeable[s, pools]
+        ok &= np.all(fits(self.used[:n] + inst.demand[s], inst.usable[pools]), axis=1)
+        limit = inst.services[s].max_per_node
+        if limit is not None:
+            ok &= here[:n] < limit
+        return ok
+
+
+KubeStrategy = Literal["least-allocated", "most-allocated"]
+DEFAULT_KUBE_WEIGHTS: Mapping[str, int] = {"cpu": 1, "memory": 1}
+"""The scheduler's default NodeResourcesFit scoring resources (``kube-scheduler`` config v1 defaults)."""
+
+
+@dataclass(frozen=True)
+class KubeScheduler:
+    """Kubernetes scheduler + Cluster Autoscaler emulation (see the module docstring)."""
+
+    strategy: KubeStrategy
+    weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_KUBE_WEIGHTS))
+
+    @property
+    def name(self) -> str:
+        return f"k8s-{self.strategy}"
+
+    def resource_weights(self, inst: Instance) -> np.ndarray:
+        """[resource] integer weight; every resource weighs 1 when none of ``weights`` is in the problem."""
+        w = np.array([self.weights.get(r, 0) for r in inst.resources], dtype=np.int64)
+        return w if w.any() else np.ones(len(inst.resources), dtype=np.int64)
+
+    def score(self, requested: np.ndarray, allocatable: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """[node] the integer NodeResourcesFit score (0-100) of nodes with ``requested`` [node, resource]."""
+        scored = (allocatable > 0) & (weights > 0)
+        alloc = np.where(scored, allocatable, 1.0)
+        req = np.minimum(requested, alloc)
+        share = (alloc - req) if self.strategy == "least-allocated" else req
+        per = np.floor(share * 100.0 / alloc + 1e-9).astype(np.int64)  # Go's integer division
+        total = (per * weights * scored).sum(axis=1)
+        wsum = (weights * scored).sum(axis=1)
+        return np.where(wsum > 0, total // np.maximum(wsum, 1), 0)
+
+    def plan(self, inst: Instance) -> tuple[list[NodePlan], dict[int, int]]:
+        nodes = _OpenNodes(inst)
+        weights = self.resource_weights(inst)
+        unplaced: dict[int, int] = {}
+        for s in size_order(inst):
+            here = np.zeros(len(nodes.pool_of), dtype=np.int64)
+            for placed in range(int(inst.replicas[s])):
+                candidates = np.flatnonzero(nodes.room_for(s, here))
+                if len(candidates):
+                    pools = nodes.pool_of[candidates]
+                    scores = self.score(nodes.used[candidates] + inst.demand[s], inst.usable[pools], weights)
+                    i = int(candidates[int(np.argmax(scores))])  # argmax: the first (earliest opened) max
+                else:
+                    opened = nodes.open_for(s)
+                    if opened is None:
+                        unplaced[s] = int(inst.replicas[s]) - placed
+                        break
+                    i = opened
+                nodes.place(i, s)
+                here[i] += 1
+        return nodes.nodes, unplaced
+
+    def __call__(self, problem: PackingProblem) -> Placement:
+        started = time.perf_counter()
+        inst = Instance.compile(problem)
+        nodes, unplaced = self.plan(inst)
+        return heuristic_placement(inst, compute_bounds(inst), nodes, unplaced, self.name, started)
+
+
+@dataclass(frozen=True)
+class Tetris:
+    """Tetris alignment packing, one node at a time (see the module docstring)."""
+
+    name: str = "tetris"
+
+    def plan(self, inst: Instance) -> tuple[list[NodePlan], dict[int, int]]:
+        order = size_order(inst)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        left = inst.replicas.astype(np.int64).copy()
+        limit = np.array(
+            [s.max_per_node if s.max_per_node is not None else np.iinfo(np.int64).max for s in inst.services],
+            dtype=np.int64,
+        )
+        nodes = _OpenNodes(inst)
+        unplaced: dict[int, int] = {}
+        for s in order:
+            while left[s] > 0:
+                i = nodes.open_for(s)
+                if i is None:
+                    unplaced[s] = int(left[s])
+                    left[s] = 0
+                    break
+                p = int(nodes.pool_of[i])
+                usable = inst.usable[p]
+                scale = np.where(usable > 0, usable, 1.0)
+                here = np.zeros(len(inst.services), dtype=np.int64)
+                nxt: int | None = s
+                while nxt is not None:
+                    nodes.place(i, nxt)
+                    left[nxt] -= 1
+                    here[nxt] += 1
+                    free = (usable - nodes.used[i]) / scale
+                    ok = (left > 0) & inst.placeable[:, p] & (here < limit)
+                    ok &= np.all(fits(nodes.used[i] + inst.demand, usable), axis=1)
+                    if not ok.any():
+                        nxt = None
+                        continue
+                    align = (inst.demand / scale) @ np.where(usable > 0, free, 0.0)
+                    candidates = np.flatnonzero(ok)
+                    nxt = int(min(candidates, key=lambda c: (-align[c], rank[c])))
+        return nodes.nodes, unplaced
+
+    def __call__(self, problem: PackingProblem) -> Placement:
+        started = time.perf_counter()
+        inst = Instance.compile(problem)
+        nodes, unplaced = self.plan(inst)
+        return heuristic_placement(inst, compute_bounds(inst), nodes, unplaced, self.name, started)
+
+
 BASELINES: dict[str, Baseline] = {
     "ffd": first_fit_decreasing,
+    "k8s-least-allocated": KubeScheduler("least-allocated"),
+    "k8s-most-allocated": KubeScheduler("most-allocated"),
+    "tetris": Tetris(),
 }
 """Every greedy baseline by name (the name is also its ``Placement.solver``)."""

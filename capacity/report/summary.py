@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from capacity._version import __version__
-from capacity.packing.problem import Placement
+from capacity.packing.problem import PackingProblem, Placement
+from capacity.packing.stranded import stranded_by_pool, stranded_capacity, stranded_total
+from capacity.pipeline import packing_problem
 from capacity.scenario import Scenario
 
 
@@ -23,8 +25,19 @@ def _num(x: float) -> float | int:
     return float(f"{x:.12g}")
 
 
+def _amounts(amounts: dict[str, float]) -> dict[str, float | int]:
+    return {r: _num(v) for r, v in sorted(amounts.items())}
+
+
 def placement_section(scenario: Scenario, placement: Placement) -> dict[str, Any]:
-    """The ``placement`` section: status, bound, gap, cost and per-node / per-pool usage."""
+    """The ``placement`` section: status, bound, gap, cost and per-node / per-pool usage.
+
+    ``nodes[].stranded`` and ``pools.NAME.stranded`` are the free capacity no replica could use
+    (`capacity.packing.stranded`); a pool with no used node has an empty ``stranded``.
+    """
+    problem = packing_problem(scenario)
+    per_node = stranded_capacity(problem, placement)
+    per_pool_stranded = stranded_by_pool(problem, placement, per_node)
     nodes = []
     per_pool: dict[str, dict[str, Any]] = {
         p.name: {"count": p.count, "nodes_used": 0, "cost_per_hour": None if p.cost is None else 0.0,
@@ -39,6 +52,7 @@ def placement_section(scenario: Scenario, placement: Placement) -> dict[str, Any
             "used": {r: _num(v) for r, v in sorted(n.used.items())},
             "capacity": {r: _num(v) for r, v in sorted(n.capacity.items())},
             "allocated": {r: _num(n.used.get(r, 0.0) / v) for r, v in sorted(n.capacity.items()) if v > 0},
+            "stranded": _amounts(per_node[n.name]),
         })
         pool = per_pool[n.pool]
         pool["nodes_used"] += 1
@@ -57,6 +71,7 @@ def placement_section(scenario: Scenario, placement: Placement) -> dict[str, Any
             "cost_per_hour": None if p["cost_per_hour"] is None else _num(p["cost_per_hour"]),
             "allocated": {r: _num(p["used"].get(r, 0.0) / c) for r, c in sorted(p["capacity"].items())
                           if c > 0},
+            "stranded": _amounts(per_pool_stranded.get(name, {})),
         }
     return {
         "status": placement.status,
@@ -72,6 +87,35 @@ def placement_section(scenario: Scenario, placement: Placement) -> dict[str, Any
         "nodes": nodes,
         "pools": pools,
         "unplaced": list(placement.unplaced),
+    }
+
+
+def compare_section(problem: PackingProblem, placements: dict[str, Placement]) -> dict[str, Any]:
+    """The ``compare`` section: each method's plan of the same problem, side by side, and the bounds.
+
+    ``placements`` maps a method's name (a `BASELINES` name, or ``optimiser``) to its plan. Per method:
+    ``solver``, ``status``, ``nodes_used``, ``cost_per_hour``, ``objective_value``, ``unplaced`` (how
+    many replicas it could not place), ``stranded`` ({resource: total over its nodes}). ``lower_bound``
+    is the best proven bound on nodes among the plans, ``objective_bound`` on the objective. Timings are
+    left out (they change from run to run; `with_compare` puts them under ``run.compare_s``).
+    """
+    methods: dict[str, Any] = {}
+    for name, p in placements.items():
+        methods[name] = {
+            "solver": p.solver,
+            "status": p.status,
+            "nodes_used": p.nodes_used,
+            "cost_per_hour": None if p.cost_per_hour is None else _num(p.cost_per_hour),
+            "objective_value": None if p.objective_value is None else _num(p.objective_value),
+            "unplaced": len(p.unplaced),
+            "stranded": _amounts(stranded_total(stranded_capacity(problem, p))),
+        }
+    bounds = [p.objective_bound for p in placements.values() if p.objective_bound is not None]
+    return {
+        "objective": problem.objective,
+        "lower_bound": max((p.lower_bound for p in placements.values()), default=0),
+        "objective_bound": _num(max(bounds)) if bounds else None,
+        "methods": methods,
     }
 
 
@@ -96,6 +140,16 @@ def build_report(scenario: Scenario, placement: Placement, simulation: dict[str,
         "simulation": simulation,
         "run": run,
     }
+
+
+def with_compare(report: dict[str, Any], problem: PackingProblem,
+                 placements: dict[str, Placement]) -> dict[str, Any]:
+    """A copy of ``report`` with the ``compare`` section, and each method's time in ``run.compare_s``."""
+    out = dict(report)
+    out["compare"] = compare_section(problem, placements)
+    out["run"] = {**report.get("run", {}),
+                  "compare_s": {name: round(p.solve_time_s, 6) for name, p in placements.items()}}
+    return out
 
 
 def strip_runtime(report: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,12 @@ def _amount(resource: str, used: float, cap: float) -> str:
     return f"{format_quantity(resource, used)} / {format_quantity(resource, cap)}"
 
 
+def stranded_text(amounts: dict[str, float]) -> str:
+    """``cpu 0.4, memory 23.6Gi`` for the non-zero stranded amounts, ``-`` when nothing is stranded."""
+    parts = [f"{r} {format_quantity(r, v)}" for r, v in amounts.items() if v > 0]
+    return ", ".join(parts) if parts else "-"
+
+
 def placement_markdown(p: dict[str, Any]) -> str:
     cost = "-" if p["cost_per_hour"] is None else f"{p['cost_per_hour']:.2f}/h"
     gap = "-" if p["gap"] is None else f"{100 * p['gap']:.2f}%"
@@ -73,20 +79,37 @@ def placement_markdown(p: dict[str, Any]) -> str:
     if p["unplaced"]:
         out += [f"**Unplaced replicas:** {', '.join(p['unplaced'])}", ""]
     out += ["### Pools", "", _table(
-        ["pool", "nodes used / count", "cost per hour", "allocated"],
+        ["pool", "nodes used / count", "cost per hour", "allocated", "stranded"],
         [[name, f"{q['nodes_used']} / {q['count']}",
           "-" if q["cost_per_hour"] is None else f"{q['cost_per_hour']:.2f}",
-          ", ".join(f"{r} {_pct(v)}" for r, v in q["allocated"].items())]
+          ", ".join(f"{r} {_pct(v)}" for r, v in q["allocated"].items()),
+          stranded_text(q.get("stranded", {}))]
          for name, q in p["pools"].items()],
-    ), ""]
+    ), "", "*Stranded*: free after headroom, but no replica of a service allowed there would fit "
+           "(one service scaling up at a time).", ""]
     resources = sorted({r for n in p["nodes"] for r in n["capacity"]})
     out += ["### Nodes", "", _table(
-        ["node", "pool", *resources, "replicas"],
+        ["node", "pool", *resources, "stranded", "replicas"],
         [[n["name"], n["pool"],
           *[_amount(r, n["used"].get(r, 0), n["capacity"].get(r, 0)) for r in resources],
-          ", ".join(n["replicas"])] for n in p["nodes"]],
+          stranded_text(n.get("stranded", {})), ", ".join(n["replicas"])] for n in p["nodes"]],
     ), ""]
     return "\n".join(out)
+
+
+def compare_markdown(c: dict[str, Any]) -> str:
+    """The ``compare`` section: one row per method, then the proven bounds."""
+    rows = []
+    for name, m in sorted(c["methods"].items(), key=lambda item: item[0] == "optimiser"):  # baselines first
+        status = m["status"] + (f" ({m['unplaced']} unplaced)" if m["unplaced"] else "")
+        rows.append([name if name != "optimiser" else f"optimiser ({m['solver']})", str(m["nodes_used"]),
+                     "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}", status,
+                     stranded_text(m["stranded"])])
+    bound = "" if c["objective"] != "min-cost" or c["objective_bound"] is None else (
+        f"; cost at least {c['objective_bound']:.2f}/h")
+    return "\n".join(["## Compared with greedy baselines", "", _table(
+        ["method", "nodes", "cost per hour", "status", "stranded"], rows),
+        "", f"Proven lower bound: {c['lower_bound']} nodes{bound}.", ""])
 
 
 def simulation_markdown(s: dict[str, Any]) -> str:
@@ -104,13 +127,13 @@ def simulation_markdown(s: dict[str, Any]) -> str:
             verdict = "met" if slo["met"] else "MISSED"
             slo_text = (f"p{100 * slo['quantile']:g} ≤ {format_duration(slo['target_s'])}: "
                         f"{_pct(slo['attained'])} within, {verdict}")
-        rows.append([name, str(c["arrived"]), str(c["completed"]), str(c["rejected"]),
+        rows.append([name, str(c["arrived"]), str(c["completed"]), str(c["rejected"]), str(c["timed_out"]),
                      format_duration(lat["mean"]), format_duration(lat["p50"]),
                      format_duration(lat["p95"]), format_duration(lat["p99"]),
                      format_duration(lat["max"]), format_duration(c["wait_s"]["mean"]), slo_text])
     out += ["### Latency per class", "", _table(
-        ["class", "arrived", "completed", "rejected", "mean", "p50", "p95", "p99", "max", "mean wait",
-         "SLO"], rows), ""]
+        ["class", "arrived", "completed", "rejected", "timed out", "mean", "p50", "p95", "p99", "max",
+         "mean wait", "SLO"], rows), ""]
     if s.get("tenants"):
         out += ["### Tenants", "", _table(
             ["tenant", "completed", "share of service", "p50", "p99"],
@@ -138,6 +161,8 @@ def render_markdown(report: dict[str, Any]) -> str:
            f"capacity {prov.get('capacity_version', '?')} · scenario sha256 "
            f"`{str(prov.get('scenario_sha256', '?'))[:12]}` · seed {prov.get('seed', '?')}", "",
            placement_markdown(report["placement"])]
+    if report.get("compare"):
+        out.append(compare_markdown(report["compare"]))
     if report.get("simulation"):
         out.append(simulation_markdown(report["simulation"]))
     return "\n".join(out).rstrip() + "\n"
