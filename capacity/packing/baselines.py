@@ -238,8 +238,21 @@ DEFAULT_KUBE_WEIGHTS: Mapping[str, int] = {"cpu": 1, "memory": 1}
 """The scheduler's default NodeResourcesFit scoring resources (``kube-scheduler`` config v1 defaults)."""
 
 
+class _Baseline:
+    """A greedy baseline: ``plan`` (in counts) turned into a `Placement` named after ``self.name``."""
+
+    def plan(self, inst: Instance) -> tuple[list[NodePlan], dict[int, int]]:
+        raise NotImplementedError
+
+    def __call__(self, problem: PackingProblem) -> Placement:
+        started = time.perf_counter()
+        inst = Instance.compile(problem)
+        nodes, unplaced = self.plan(inst)
+        return heuristic_placement(inst, compute_bounds(inst), nodes, unplaced, self.name, started)
+
+
 @dataclass(frozen=True)
-class KubeScheduler:
+class KubeScheduler(_Baseline):
     """Kubernetes scheduler + Cluster Autoscaler emulation (see the module docstring)."""
 
     strategy: KubeStrategy
@@ -287,15 +300,9 @@ class KubeScheduler:
                 here[i] += 1
         return nodes.nodes, unplaced
 
-    def __call__(self, problem: PackingProblem) -> Placement:
-        started = time.perf_counter()
-        inst = Instance.compile(problem)
-        nodes, unplaced = self.plan(inst)
-        return heuristic_placement(inst, compute_bounds(inst), nodes, unplaced, self.name, started)
-
 
 @dataclass(frozen=True)
-class Tetris:
+class Tetris(_Baseline):
     """Tetris alignment packing, one node at a time (see the module docstring)."""
 
     name: str = "tetris"
@@ -337,12 +344,6 @@ class Tetris:
                     candidates = np.flatnonzero(ok)
                     nxt = int(min(candidates, key=lambda c: (-align[c], rank[c])))
         return nodes.nodes, unplaced
-
-    def __call__(self, problem: PackingProblem) -> Placement:
-        started = time.perf_counter()
-        inst = Instance.compile(problem)
-        nodes, unplaced = self.plan(inst)
-        return heuristic_placement(inst, compute_bounds(inst), nodes, unplaced, self.name, started)
 
 
 BASELINES: dict[str, Baseline] = {
