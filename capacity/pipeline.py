@@ -20,7 +20,7 @@ from typing import Any
 
 from capacity import packing, sim
 from capacity.packing.problem import PackingProblem, Placement
-from capacity.scenario import Scenario
+from capacity.scenario import Arrivals, Scenario
 from capacity.sim.model import SimModel
 
 
@@ -57,6 +57,14 @@ def compare(scenario: Scenario, placement: Placement) -> dict[str, Placement]:
     return plans
 
 
+def sim_arrivals(a: Arrivals) -> sim.Arrivals:
+    """A class's arrivals in the engine's terms (seconds; unset parameters take the engine defaults)."""
+    given = {key: value for key, value in (
+        ("cv", a.cv), ("on_s", a.on), ("off_s", a.off), ("amplitude", a.amplitude),
+        ("period_s", a.period), ("peak_at_s", a.peak_at), ("start_s", a.start)) if value is not None}
+    return sim.Arrivals(process=a.process, rate_per_s=a.rate, **given)
+
+
 def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
     """The serving model: each placed replica of each serving service, and the request classes."""
     if scenario.workload is None:
@@ -84,7 +92,7 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
     classes = tuple(
         sim.RequestClass(
             name=c.name, service=c.service,
-            arrivals=sim.Arrivals(process=c.arrivals.process, rate_per_s=c.arrivals.rate),
+            arrivals=sim_arrivals(c.arrivals),
             priority=c.priority, tenant=c.tenant, weight=c.weight,
             slo_target_s=c.slo.target_s if c.slo else None,
             slo_quantile=c.slo.quantile if c.slo else None,

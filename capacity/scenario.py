@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -127,9 +128,35 @@ class Service(_Model):
 
 # ---------------------------------------------------------------------------------------------- workload
 
+ArrivalProcessName = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal"]
+
+
 class Arrivals(_Model):
-    process: Literal["poisson", "deterministic"] = "poisson"
+    """How a class arrives: a process at a mean ``rate``, with the parameters of that process only.
+
+    ``gamma``: ``cv`` of the gaps (required). ``onoff``: mean ``on`` and ``off`` periods (required; ``rate``
+    is the long-run mean). ``diurnal``: ``amplitude`` (required), ``period`` (24h), ``peak_at`` (time of day
+    of the peak, 14h) and ``start`` (time of day at t = 0, 0 = midnight). See `capacity.sim.arrivals`.
+    """
+
+    process: ArrivalProcessName = "poisson"
     rate: Rate
+    cv: float | None = Field(default=None, gt=0, le=100)
+    on: PositiveDuration | None = None
+    off: PositiveDuration | None = None
+    amplitude: Fraction | None = None
+    period: PositiveDuration | None = None
+    peak_at: Duration | None = None
+    start: Duration | None = None
+
+
+#: The parameters each arrival process accepts, and which of them it requires.
+ARRIVAL_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "poisson": (), "deterministic": (), "gamma": ("cv",), "onoff": ("on", "off"),
+    "diurnal": ("amplitude", "period", "peak_at", "start"),
+}
+ARRIVAL_REQUIRED: dict[str, tuple[str, ...]] = {"gamma": ("cv",), "onoff": ("on", "off"),
+                                                 "diurnal": ("amplitude",)}
 
 
 class SLO(_Model):
@@ -258,6 +285,15 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.2 booleans: only true/false. PyYAML follows YAML 1.1, where on/off/yes/no are booleans too, which
+# would turn the onoff arrival keys ``on:``/``off:`` (and label values such as ``spot: yes``) into True/False.
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
 
 
 def _line_map(node: yaml.Node | None, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict:
@@ -383,7 +419,7 @@ def apply_overrides(data: Any, overrides: Iterable[str], file: str) -> tuple[Any
         key, _, text = item.partition("=")
         key = key.strip()
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
+            value = yaml.load(text, Loader=_LineLoader) if text.strip() else ""
         except yaml.YAMLError:
             value = text
         container, last, path = _resolve_override(data, key, file)
@@ -510,6 +546,7 @@ def _check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                 problems.append((("workload", "classes", i, "service"),
                                  f"service {cls.service!r} has no 'serving' section, so it cannot "
                                  "serve requests"))
+            problems.extend(_arrival_problems(cls.arrivals, ("workload", "classes", i, "arrivals")))
     if isinstance(s.placement.headroom, Mapping):
         known = {r for p in s.cluster.pools for r in p.resources}
         for r in s.placement.headroom:
@@ -521,6 +558,28 @@ def _check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             if p.cost is None:
                 problems.append((("cluster", "pools", i, "cost"),
                                  "objective min-cost needs a cost on every pool"))
+    return problems
+
+
+def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Parameters given to a process that does not use them, required ones missing, times of day."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    accepted = ARRIVAL_PARAMETERS[a.process]
+    for key in ("cv", "on", "off", "amplitude", "period", "peak_at", "start"):
+        if getattr(a, key) is not None and key not in accepted:
+            users = [p for p, keys in ARRIVAL_PARAMETERS.items() if key in keys]
+            problems.append(((*where, key), f"{key!r} applies to process {' or '.join(users)}, "
+                                            f"not {a.process}"))
+    for key in ARRIVAL_REQUIRED.get(a.process, ()):
+        if getattr(a, key) is None:
+            problems.append(((*where, key), f"process {a.process} needs {key!r}"))
+    if a.process == "diurnal":
+        period = a.period if a.period is not None else 86_400.0
+        for key in ("peak_at", "start"):
+            value = getattr(a, key)
+            if value is not None and value >= period:
+                problems.append(((*where, key), f"{key} is a time of day and must be shorter than the "
+                                                f"period ({value:g}s >= {period:g}s)"))
     return problems
 
 

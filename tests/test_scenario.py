@@ -74,6 +74,24 @@ def test_loads_units_into_base_units(write_scenario):
         ("  headroom: {cpu: 10%}\n", "  headroom: {gpu: 10%}\n", 27, "placement.headroom.gpu",
          "no pool declares"),
         ("    replicas: 1\n", "", 18, "services.batch.replicas", "required field is missing"),
+        ("rate: 1200/min", "rate: 1200/min, cv: 2", 25, "workload.classes.api.arrivals.cv",
+         "'cv' applies to process gamma, not poisson"),
+        ("rate: 1200/min", "process: gamma, rate: 1200/min, cv: 0", 25, "workload.classes.api.arrivals.cv",
+         "greater than 0"),
+        ("rate: 1200/min", "process: gamma, rate: 1200/min", 25, "workload.classes.api.arrivals.cv",
+         "process gamma needs 'cv'"),
+        ("rate: 1200/min", "process: onoff, rate: 1200/min, on: 2s", 25,
+         "workload.classes.api.arrivals.off", "process onoff needs 'off'"),
+        ("rate: 1200/min", "process: onoff, rate: 1200/min, on: 2s, off: 0s", 25,
+         "workload.classes.api.arrivals.off", "greater than 0"),
+        ("rate: 1200/min", "process: diurnal, rate: 1200/min, amplitude: 100%", 25,
+         "workload.classes.api.arrivals.amplitude", "less than 1"),
+        ("rate: 1200/min", "process: diurnal, rate: 1200/min, amplitude: 0.5, peak_at: 25h", 25,
+         "workload.classes.api.arrivals.peak_at", "time of day"),
+        ("rate: 1200/min", "process: gamma, rate: 1200/min, cv: 2, amplitude: 0.5", 25,
+         "workload.classes.api.arrivals.amplitude", "applies to process diurnal, not gamma"),
+        ("rate: 1200/min", "process: bursty, rate: 1200/min", 25,
+         "workload.classes.api.arrivals.process", "'gamma'"),
     ],
 )
 def test_bad_fields_name_file_line_and_path(write_scenario, old, new, line, path, words):
@@ -170,3 +188,47 @@ def test_min_cost_needs_costs(write_scenario):
 def test_cv_only_for_lognormal(write_scenario):
     err, _ = error_of(write_scenario, BASE.replace("dist: lognormal", "dist: exponential"))
     assert err.path == "services.web.serving.service_time.cv"
+
+
+BLOCK_CLASS = """\
+    - name: burst
+      service: web
+      arrivals:
+        process: onoff
+        rate: 5/s
+        on: 2s
+        off: 8s
+        cv: 3
+"""
+
+
+def test_arrival_parameters_load_and_name_their_line(write_scenario):
+    api = "slo: {p99: 100ms}}\n"
+    assert api in BASE
+    text = BASE.replace(api, api + BLOCK_CLASS)
+    err, _ = error_of(write_scenario, text)
+    assert err.path == "workload.classes.burst.arrivals.cv", err.one_line()
+    assert err.line == text.splitlines().index("        cv: 3") + 1, err.one_line()
+    s = load_scenario(write_scenario(text.replace("        cv: 3\n", "")))
+    burst = s.workload.classes[1].arrivals
+    # `on:` and `off:` are keys here, not the YAML 1.1 booleans True and False.
+    assert (burst.process, burst.rate, burst.on, burst.off) == ("onoff", 5.0, 2.0, 8.0)
+
+
+def test_yes_no_are_strings_not_booleans(write_scenario):
+    text = BASE.replace("      cost: 0.5\n", "      cost: 0.5\n      labels: {spot: yes}\n")
+    s = load_scenario(write_scenario(text))
+    assert s.pool("cpu").labels == {"spot": "yes"}
+
+
+def test_arrival_parameters_by_override(write_scenario):
+    path = write_scenario(BASE)
+    s = load_scenario(path, ["workload.classes.api.arrivals.process=diurnal",
+                             "workload.classes.api.arrivals.amplitude=30%",
+                             "workload.classes.api.arrivals.start=6h"])
+    a = s.workload.classes[0].arrivals
+    assert (a.process, a.amplitude, a.start, a.period, a.peak_at) == ("diurnal", 0.3, 21600.0, None, None)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path, ["workload.classes.api.arrivals.on=1s"])
+    assert err.value.path == "workload.classes.api.arrivals.on"
+    assert "--set" in err.value.file

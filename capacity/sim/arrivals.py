@@ -10,17 +10,38 @@ times of one class in ``[0, duration_s)``, drawn all at once with numpy (no per-
   time is computed as ``k / rate``, so rounding does not accumulate). No random draw and no phase: two
   deterministic classes with the same rate arrive at the same instants, which keeps hand-computed cases
   exact. Ties between classes are broken by class order (see `capacity.sim.engine`).
+* ``gamma`` — a renewal process whose gaps are gamma distributed with mean ``1/rate`` and coefficient of
+  variation ``cv`` (shape ``1/cv²``): ``cv = 1`` is Poisson, ``cv > 1`` bursty, ``cv < 1`` smoother.
+* ``onoff`` — bursts: the source alternates ON and OFF periods, exponentially distributed with means
+  ``on_s`` and ``off_s`` seconds, and sends a Poisson stream only while ON. ``rate`` is the **long-run mean**
+  rate, so the ON rate is ``rate · (on_s + off_s) / on_s``.
+* ``diurnal`` — a non-homogeneous Poisson process whose rate follows a daily curve,
+  ``rate(t) = rate · (1 + amplitude · cos(2π (start_s + t − peak_at_s) / period_s))`` per second, where
+  ``start_s`` is the time of day at ``t = 0`` (0: midnight) and ``peak_at_s`` the time of day of the peak
+  (``rate · (1 + amplitude)``; the trough is ``rate · (1 − amplitude)``, half a period later). ``rate`` is
+  the mean over a whole period.
 
-Each process is a small class registered in `ARRIVAL_PROCESSES` under its scenario name; adding one is one
-class and one dict entry.
+The renewal and on/off processes start **stationary** (as if they had been running forever), so the mean
+rate holds from time 0 and a warm-up is not needed for the arrivals themselves: ``gamma`` draws its first
+gap from the equilibrium (residual-life) distribution, ``onoff`` starts ON with probability
+``on_s / (on_s + off_s)`` (by memorylessness the period in progress has the full exponential length).
+
+Each process is a small frozen dataclass registered in `ARRIVAL_PROCESSES` under its scenario name; its
+fields are its parameters, named as the fields of `capacity.sim.model.Arrivals` they come from, so
+`arrival_process` builds one from an ``Arrivals`` without a per-process table. Adding a process is one class
+and one dict entry.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 import numpy as np
+
+from capacity.sim.model import Arrivals
 
 
 class ArrivalProcess(Protocol):
@@ -33,18 +54,25 @@ class ArrivalProcess(Protocol):
         ...
 
 
+def _poisson_times(rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
+    """Sorted times of a homogeneous Poisson process of ``rate_per_s`` on ``[0, duration_s)``."""
+    n = int(rng.poisson(rate_per_s * duration_s)) if rate_per_s > 0 else 0
+    t = rng.uniform(0.0, duration_s, n)
+    t.sort()
+    return t
+
+
+@dataclass(frozen=True)
 class Poisson:
     """Poisson arrivals: exponential gaps of mean ``1/rate_per_s`` seconds."""
 
     name: ClassVar[str] = "poisson"
 
     def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
-        n = int(rng.poisson(rate_per_s * duration_s)) if rate_per_s > 0 else 0
-        t = rng.uniform(0.0, duration_s, n)
-        t.sort()
-        return t
+        return _poisson_times(rng, rate_per_s, duration_s)
 
 
+@dataclass(frozen=True)
 class Deterministic:
     """One arrival every ``1/rate_per_s`` seconds, the first at time 0."""
 
@@ -57,7 +85,122 @@ class Deterministic:
         return t[t < duration_s]
 
 
+@dataclass(frozen=True)
+class Gamma:
+    """Renewal arrivals with gamma gaps: mean ``1/rate_per_s`` seconds, coefficient of variation ``cv``.
+
+    Gaps are drawn in chunks (about ``rate · duration`` plus a margin, then more if the horizon is not
+    reached) and cumulated. The first arrival comes after ``U · L``, with ``U`` uniform and ``L`` a
+    length-biased gap (gamma with shape ``k + 1``): that is the residual life of a stationary renewal
+    process, so arrivals are stationary from time 0.
+    """
+
+    name: ClassVar[str] = "gamma"
+    cv: float = 1.0                        # of the gaps (dimensionless, > 0)
+
+    def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
+        if rate_per_s <= 0:
+            return np.empty(0)
+        shape = 1.0 / self.cv**2
+        scale = 1.0 / (rate_per_s * shape)    # s: mean gap shape·scale = 1/rate
+        first = rng.uniform() * rng.gamma(shape + 1.0, scale)
+        if first >= duration_s:
+            return np.empty(0)
+        expected = rate_per_s * (duration_s - first)
+        chunks = [np.array([first])]
+        end = first
+        while end < duration_s:
+            n = int(expected + 5.0 * math.sqrt(expected) * self.cv + 16)
+            t = end + np.cumsum(rng.gamma(shape, scale, n))
+            chunks.append(t)
+            end = float(t[-1])
+            expected = rate_per_s * max(duration_s - end, 0.0)
+        t = np.concatenate(chunks)
+        return t[t < duration_s]
+
+
+@dataclass(frozen=True)
+class OnOff:
+    """Bursts: exponential ON and OFF periods of means ``on_s`` and ``off_s`` seconds; Poisson while ON.
+
+    ``rate_per_s`` is the long-run mean rate; while ON requests arrive at ``rate · (on_s + off_s) / on_s``
+    per second and while OFF none do. Periods are drawn in chunks until they cover the horizon; each ON
+    period then gets a Poisson count of arrivals placed uniformly in it.
+    """
+
+    name: ClassVar[str] = "onoff"
+    on_s: float | None = None              # mean ON period (s, > 0)
+    off_s: float | None = None             # mean OFF period (s, > 0)
+
+    def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
+        if self.on_s is None or self.off_s is None:
+            raise ValueError("onoff arrivals need on_s and off_s")
+        if rate_per_s <= 0:
+            return np.empty(0)
+        cycle = self.on_s + self.off_s
+        peak = rate_per_s * cycle / self.on_s
+        start_on = bool(rng.uniform() < self.on_s / cycle)
+        # Periods alternate ON, OFF, ON, ... starting with ON or OFF: even positions have the first state.
+        means = (self.on_s, self.off_s) if start_on else (self.off_s, self.on_s)
+        lengths: list[np.ndarray] = []
+        covered = 0.0
+        while covered < duration_s:
+            n = 2 * (int((duration_s - covered) / cycle) + 8)   # even, so the alternation continues
+            chunk = rng.exponential(1.0, n) * np.tile(means, n // 2)
+            lengths.append(chunk)
+            covered += float(chunk.sum())
+        length = np.concatenate(lengths)
+        begin = np.concatenate(([0.0], np.cumsum(length)[:-1]))
+        on = slice(0 if start_on else 1, None, 2)
+        a = begin[on]
+        b = np.minimum(a + length[on], duration_s)
+        keep = a < duration_s
+        a, b = a[keep], b[keep]
+        counts = rng.poisson(peak * (b - a))
+        t = np.repeat(a, counts) + rng.uniform(0.0, 1.0, int(counts.sum())) * np.repeat(b - a, counts)
+        t.sort()
+        return t[t < duration_s]
+
+
+@dataclass(frozen=True)
+class Diurnal:
+    """Poisson arrivals whose rate follows a daily cosine (see the module docstring for the curve).
+
+    Drawn by thinning (Lewis–Shedler), vectorised: a homogeneous Poisson stream at the peak rate
+    ``rate · (1 + amplitude)`` of which each time ``t`` is kept with probability ``rate(t) / peak``.
+    Times of day are seconds since midnight; ``period_s`` defaults to 24 h and ``peak_at_s`` to 14:00.
+    """
+
+    name: ClassVar[str] = "diurnal"
+    amplitude: float = 0.0                 # relative swing around the mean rate, in [0, 1)
+    period_s: float = 86_400.0             # s: length of one cycle (a day)
+    peak_at_s: float = 14 * 3600.0         # s: time of day of the peak
+    start_s: float = 0.0                   # s: time of day at t = 0
+
+    def rate_at(self, rate_per_s: float, t: np.ndarray) -> np.ndarray:
+        """The instantaneous rate (per second) at run times ``t`` (s)."""
+        phase = 2.0 * np.pi * (self.start_s + t - self.peak_at_s) / self.period_s
+        return rate_per_s * (1.0 + self.amplitude * np.cos(phase))
+
+    def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
+        peak = rate_per_s * (1.0 + self.amplitude)
+        t = _poisson_times(rng, peak, duration_s)
+        if len(t) == 0:
+            return t
+        return t[rng.uniform(0.0, peak, len(t)) < self.rate_at(rate_per_s, t)]
+
+
 ARRIVAL_PROCESSES: dict[str, type[ArrivalProcess]] = {
     Poisson.name: Poisson,
     Deterministic.name: Deterministic,
+    Gamma.name: Gamma,
+    OnOff.name: OnOff,
+    Diurnal.name: Diurnal,
 }
+
+
+def arrival_process(arrivals: Arrivals) -> ArrivalProcess:
+    """The process of ``arrivals``, its parameters taken from the `Arrivals` fields of the same names."""
+    cls = ARRIVAL_PROCESSES[arrivals.process]
+    params = {f.name: getattr(arrivals, f.name) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**params)

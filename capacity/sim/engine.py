@@ -79,9 +79,9 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT, Event
 
-from capacity.sim.arrivals import ARRIVAL_PROCESSES
+from capacity.sim.arrivals import ARRIVAL_PROCESSES, arrival_process
 from capacity.sim.disciplines import DISCIPLINES, EMPTY, QueueContext, is_preemptive
-from capacity.sim.model import ServingService, SimModel
+from capacity.sim.model import Arrivals, ServingService, SimModel
 from capacity.sim.result import SimResult, busy_in_window
 from capacity.sim.routing import ROUTINGS, Central
 from capacity.sim.service_times import SERVICE_TIMES
@@ -163,6 +163,7 @@ def validate_model(model: SimModel) -> None:
         if not finite(c.arrivals.rate_per_s) or c.arrivals.rate_per_s < 0:
             raise bad(f"{where}.arrivals.rate_per_s", "must be a finite rate >= 0 per second",
                       c.arrivals.rate_per_s)
+        _validate_arrivals(c.arrivals, f"{where}.arrivals", bad, finite)
         if not isinstance(c.priority, int) or isinstance(c.priority, bool):
             raise bad(f"{where}.priority", "must be an integer", c.priority)
         if not finite(c.weight) or c.weight <= 0:
@@ -176,6 +177,26 @@ def validate_model(model: SimModel) -> None:
         if c.slo_quantile is not None and (not finite(c.slo_quantile)
                                            or not 0 < c.slo_quantile <= 1):
             raise bad(f"{where}.slo_quantile", "must be in (0, 1]", c.slo_quantile)
+
+
+def _validate_arrivals(a: Arrivals, where: str, bad: Callable[[str, str, object], ValueError],
+                      finite: Callable[[object], bool]) -> None:
+    """The process parameters of one class (only those its process reads)."""
+    if a.process == "gamma" and (not finite(a.cv) or a.cv <= 0):
+        raise bad(f"{where}.cv", "must be a finite number > 0", a.cv)
+    if a.process == "onoff":
+        for key in ("on_s", "off_s"):
+            value = getattr(a, key)
+            if not finite(value) or value <= 0:
+                raise bad(f"{where}.{key}", "onoff needs a finite number of seconds > 0", value)
+    if a.process == "diurnal":
+        if not finite(a.amplitude) or not 0 <= a.amplitude < 1:
+            raise bad(f"{where}.amplitude", "must be in [0, 1)", a.amplitude)
+        if not finite(a.period_s) or a.period_s <= 0:
+            raise bad(f"{where}.period_s", "must be a finite number of seconds > 0", a.period_s)
+        for key in ("peak_at_s", "start_s"):
+            if not finite(getattr(a, key)):
+                raise bad(f"{where}.{key}", "must be a finite number of seconds", getattr(a, key))
 
 
 # --------------------------------------------------------------------------- drawing requests
@@ -220,7 +241,7 @@ def generate_requests(model: SimModel) -> RequestStream:
     classes, arrivals, services = [], [], []
     for k, c in enumerate(model.classes):
         st = service_of[c.service].service_time
-        t = ARRIVAL_PROCESSES[c.arrivals.process]().times(
+        t = arrival_process(c.arrivals).times(
             class_rng(model.seed, c.name, ARRIVALS_STREAM), c.arrivals.rate_per_s, model.duration_s)
         s = SERVICE_TIMES[st.dist]().sample(
             class_rng(model.seed, c.name, SERVICE_STREAM), len(t), st.mean_s, st.cv)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Dist = Literal["exponential", "deterministic", "lognormal"]
-Process = Literal["poisson", "deterministic"]
+Process = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal"]
 Discipline = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
 Routing = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
 Preemption = Literal["resume", "restart"]
@@ -57,8 +57,17 @@ class ServingService:
 
 @dataclass(frozen=True)
 class Arrivals:
+    """How one class arrives: a process at a mean ``rate_per_s``; each process reads only its own fields."""
+
     process: Process
-    rate_per_s: float
+    rate_per_s: float                      # mean rate (per second)
+    cv: float = 1.0                        # gamma: cv of the gaps (1 is Poisson)
+    on_s: float | None = None              # onoff: mean ON period (s)
+    off_s: float | None = None             # onoff: mean OFF period (s)
+    amplitude: float = 0.0                 # diurnal: relative swing of the rate, in [0, 1)
+    period_s: float = 86_400.0             # diurnal: length of the cycle (s)
+    peak_at_s: float = 14 * 3600.0         # diurnal: time of day of the peak rate (s since midnight)
+    start_s: float = 0.0                   # diurnal: time of day at t = 0 (s since midnight)
 
 
 @dataclass(frozen=True)
