@@ -136,10 +136,10 @@ def _run(args: argparse.Namespace) -> int:
     report = result.report
     print(placement_summary(report))
     if getattr(args, "compare", False):
-        from capacity.pipeline import compare, packing_problem
+        from capacity.pipeline import compare
         from capacity.report.summary import with_compare
 
-        report = with_compare(report, packing_problem(scenario), compare(scenario, result.placement))
+        report = with_compare(report, result.problem, compare(result.problem, result.placement))
         print(compare_summary(report))
     if report.get("simulation"):
         print(simulation_summary(report))

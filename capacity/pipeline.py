@@ -48,10 +48,9 @@ def pack(scenario: Scenario) -> Placement:
     return packing.solve(packing_problem(scenario))
 
 
-def compare(scenario: Scenario, placement: Placement) -> dict[str, Placement]:
-    """Every greedy baseline's plan of the scenario (`packing.BASELINES`, in its order), then the
+def compare(problem: PackingProblem, placement: Placement) -> dict[str, Placement]:
+    """Every greedy baseline's plan of the problem (`packing.BASELINES`, in its order), then the
     optimiser's ``placement`` under the name ``optimiser``: the rows of ``capacity plan --compare``."""
-    problem = packing_problem(scenario)
     plans = {name: baseline(problem) for name, baseline in packing.BASELINES.items()}
     plans["optimiser"] = placement
     return plans
@@ -114,6 +113,7 @@ class RunResult:
     """Everything one run produced: the inputs, the placement, the simulation and the report."""
 
     scenario: Scenario
+    problem: PackingProblem
     placement: Placement
     model: SimModel | None
     sim_result: Any | None          # capacity.sim.SimResult (per-request arrays), None without workload
@@ -127,7 +127,8 @@ def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    placement = pack(scenario)
+    problem = packing_problem(scenario)
+    placement = packing.solve(problem)
     t1 = time.perf_counter()
     model = result = simulation = None
     if simulate_traffic and scenario.workload is not None:
@@ -136,5 +137,6 @@ def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
         simulation = sim.summarize(model, result)
     t2 = time.perf_counter()
     timings = {"pack_s": t1 - t0, "simulate_s": t2 - t1}
-    report = build_report(scenario, placement, simulation, started_at=started, timings=timings)
-    return RunResult(scenario, placement, model, result, report, timings)
+    report = build_report(scenario, problem, placement, simulation, started_at=started, timings=timings)
+    return RunResult(scenario=scenario, problem=problem, placement=placement, model=model, sim_result=result,
+                     report=report, timings=timings)

@@ -423,10 +423,7 @@ def apply_overrides(data: Any, overrides: Iterable[str], file: str) -> tuple[Any
         except yaml.YAMLError:
             value = text
         container, last, path = _resolve_override(data, key, file)
-        if isinstance(container, list):
-            container[last] = value  # type: ignore[index]
-        else:
-            container[last] = value
+        container[last] = value
         changed.append(path)
     return data, changed
 

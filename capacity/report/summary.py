@@ -14,7 +14,6 @@ from typing import Any
 from capacity._version import __version__
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.packing.stranded import stranded_by_pool, stranded_capacity, stranded_total
-from capacity.pipeline import packing_problem
 from capacity.scenario import Scenario
 
 
@@ -29,13 +28,12 @@ def _amounts(amounts: dict[str, float]) -> dict[str, float | int]:
     return {r: _num(v) for r, v in sorted(amounts.items())}
 
 
-def placement_section(scenario: Scenario, placement: Placement) -> dict[str, Any]:
+def placement_section(scenario: Scenario, problem: PackingProblem, placement: Placement) -> dict[str, Any]:
     """The ``placement`` section: status, bound, gap, cost and per-node / per-pool usage.
 
     ``nodes[].stranded`` and ``pools.NAME.stranded`` are the free capacity no replica could use
     (`capacity.packing.stranded`); a pool with no used node has an empty ``stranded``.
     """
-    problem = packing_problem(scenario)
     per_node = stranded_capacity(problem, placement)
     per_pool_stranded = stranded_by_pool(problem, placement, per_node)
     nodes = []
@@ -119,7 +117,8 @@ def compare_section(problem: PackingProblem, placements: dict[str, Placement]) -
     }
 
 
-def build_report(scenario: Scenario, placement: Placement, simulation: dict[str, Any] | None, *,
+def build_report(scenario: Scenario, problem: PackingProblem, placement: Placement,
+                 simulation: dict[str, Any] | None, *,
                  started_at: datetime | None = None,
                  timings: dict[str, float] | None = None) -> dict[str, Any]:
     """The whole report: ``scenario``, ``provenance``, ``placement``, ``simulation`` and ``run``."""
@@ -136,7 +135,7 @@ def build_report(scenario: Scenario, placement: Placement, simulation: dict[str,
             "seed": scenario.seed,
             "source": scenario.source,
         },
-        "placement": placement_section(scenario, placement),
+        "placement": placement_section(scenario, problem, placement),
         "simulation": simulation,
         "run": run,
     }

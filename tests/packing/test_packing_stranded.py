@@ -127,9 +127,10 @@ def test_report_lists_stranded_per_node_and_pool() -> None:
             ],
         }
     )
-    from capacity.pipeline import pack
+    from capacity.pipeline import packing_problem
 
-    section = placement_section(scenario, pack(scenario))
+    problem = packing_problem(scenario)
+    section = placement_section(scenario, problem, solve(problem))
     assert [n["stranded"] for n in section["nodes"]] == [{"cpu": 0, "memory": 12 * GiB}]
     assert section["pools"]["cpu"]["stranded"] == {"cpu": 0, "memory": 12 * GiB}
     assert section["pools"]["idle"]["stranded"] == {}
