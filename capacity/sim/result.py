@@ -47,6 +47,9 @@ class SimResult:
     window_s: tuple[float, float]     # (warmup_s, duration_s)
     timed_out: np.ndarray | None = None       # bool per request: left the queue after timeout_s
     busy_request_s: np.ndarray | None = None  # float64 per request: busy seconds in the window
+    input_tokens: np.ndarray | None = None    # int64 per request (token workloads only)
+    output_tokens: np.ndarray | None = None   # int64 per request (token workloads only)
+    first_token_s: np.ndarray | None = None   # float64 per request: time its first output token was out
 
     def __len__(self) -> int:
         return len(self.arrival_s)
