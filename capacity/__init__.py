@@ -9,6 +9,9 @@ The public API:
 * `load_scenario` — read and validate a scenario file (``--set`` style overrides optional).
 * `pack` — scenario → `Placement`; `simulate` — scenario and placement → the simulation summary.
 * `run` — both, plus the report dictionary written as ``report.json``.
+* `sweep` — every point of the scenario's ``whatif`` section (grid × cases, with replications), locally or
+  on a Dask cluster, into one table of results; `size` — the fewest replicas per service that meet every
+  SLO, then the cheapest placement; `max_rate` — the highest rate of a class the cluster serves within SLOs.
 * `ScenarioError`, `InfeasiblePlacement`, `SolverError` — the errors raised on purpose.
 """
 
@@ -17,6 +20,8 @@ from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
 from capacity.packing.problem import Placement
 from capacity.pipeline import RunResult, pack, run, simulate
 from capacity.scenario import Scenario, load_scenario, scenario_from_dict
+from capacity.sizing import max_rate, size
+from capacity.sweep import sweep
 
 __all__ = [
     "InfeasiblePlacement",
@@ -27,8 +32,11 @@ __all__ = [
     "SolverError",
     "__version__",
     "load_scenario",
+    "max_rate",
     "pack",
     "run",
     "scenario_from_dict",
     "simulate",
+    "size",
+    "sweep",
 ]

@@ -2,10 +2,17 @@
 
 Commands::
 
-    capacity run SCENARIO [-o DIR] [--set KEY=VALUE ...]      pack, simulate; write report.json, .md, plots
+    capacity run SCENARIO [-o DIR] [--set KEY=VALUE ...]      pack, simulate; report.json, .md, .html, plots
     capacity plan SCENARIO [--json FILE] [--compare] [--set ...]   placement only (--compare: and baselines)
     capacity simulate SCENARIO [--json FILE] [--set ...]      placement, then simulation (no plots)
     capacity validate SCENARIO [--set ...]                    load and check only
+    capacity import-k8s MANIFESTS... [--nodes FILE] [--pool NAME=SPEC ...] [--fill-from-limits] [-o FILE]
+                                                              Kubernetes manifests -> placement-only scenario
+    capacity plan SCENARIO --export k8s [--export-dir DIR]    ... and the plan as node assignments, patches
+    capacity report DIR [-o OUT]                              redraw plots, report.md/.html from report.json
+    capacity sweep SCENARIO [-o DIR] [--grid KEY=V1,V2 ...] [--case NAME KEY=VALUE ...] [--replications N]
+                   [--executor local|dask|serial] [--scheduler ADDRESS] [--workers N]   what-if points
+    capacity size SCENARIO [--json FILE] [--replications N] [--max-rate CLASS]   SLO-driven sizing
 
 Exit codes: 0 success; 2 bad input (one line ``error: FILE:LINE: field.path: what is wrong``);
 3 the services do not fit (naming each service and the resource that is short); 4 the solver failed;
@@ -43,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="override a scenario field, e.g. services.ranker.replicas=8 (repeatable)")
         return p
 
-    p = command("run", "pack, then simulate; write report.json, report.md and plots to DIR")
+    p = command("run", "pack, then simulate; write report.json, report.md, report.html and the plots to DIR")
     p.add_argument("-o", "--output", metavar="DIR", type=Path,
                    help="output directory (default: out/<scenario name>)")
     p = command("plan", "placement only: which replica goes on which node")
@@ -52,10 +59,175 @@ def _parser() -> argparse.ArgumentParser:
                    help="also run every greedy baseline (ffd, k8s-least-allocated, k8s-most-allocated, "
                         "tetris) on the same problem and print them beside the optimiser and the lower "
                         "bound (and add a 'compare' section to --json)")
+    p.add_argument("--export", choices=["k8s"],
+                   help="k8s: also write the plan as per-node assignments (nodes.yaml) and one patch per "
+                        "workload (patches/, apply.sh) to --export-dir")
+    p.add_argument("--export-dir", metavar="DIR", type=Path,
+                   help="where --export writes (default: out/<scenario name>/k8s)")
     p = command("simulate", "placement, then simulation (same as run, without plots)")
     p.add_argument("--json", metavar="FILE", type=Path, help="write the report as JSON")
     command("validate", "load and check the scenario only")
+    p = sub.add_parser("report", help="redraw the plots, report.md and report.html of a run's output "
+                                      "directory from its report.json (no re-run)",
+                       description="Redraw the plots, report.md and report.html from DIR/report.json, "
+                                   "as 'capacity run -o DIR' wrote it, without running anything again.")
+    p.add_argument("directory", metavar="DIR", type=Path, help="a directory written by 'capacity run -o DIR'")
+    p.add_argument("-o", "--output", metavar="OUT", type=Path,
+                   help="write the redrawn files to OUT instead of DIR")
+    _sweep_parser(command)
+    _size_parser(command)
+    _import_k8s_parser(sub)
     return parser
+
+
+# ---------------------------------------------------------------------------------------------- sweep, size
+
+def _sweep_parser(command: Any) -> None:
+    p = command("sweep", "run every what-if point of the scenario (its whatif section, --grid, --case), "
+                         "with replications; write a table of results, per-run reports and report.md")
+    p.add_argument("-o", "--output", metavar="DIR", type=Path,
+                   help="output directory (default: out/<scenario name>-sweep); a sweep started again over "
+                        "the same DIR reuses the runs already done there")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="sweep a key over values (read as YAML), e.g. services.ranker.replicas=4,6,8 "
+                        "(repeatable; adds to or replaces the file's whatif.grid)")
+    p.add_argument("--case", action="append", nargs="+", default=[], metavar="NAME KEY=VALUE",
+                   help="a named case setting several keys, e.g. --case peak "
+                        "workload.classes.search.arrivals.rate=900/s services.ranker.replicas=12 "
+                        "(repeatable; put it after SCENARIO)")
+    p.add_argument("--replications", type=int, metavar="N",
+                   help="runs per point, with seeds seed, seed+1, ... (default: whatif.replications or 1)")
+    p.add_argument("--executor", default="local", help="local (processes, default) | dask | serial")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --executor dask: an existing cluster, e.g. tcp://HOST:8786 (default: start a "
+                        "local Dask cluster)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar with ETA on stderr (default: when stderr is a terminal)")
+
+
+def _size_parser(command: Any) -> None:
+    p = command("size", "fewest replicas of each service that meet every SLO of the classes it serves "
+                        "(simulated search), then the cheapest placement of the result")
+    p.add_argument("--json", metavar="FILE", type=Path, help="write the sizing (services, placement, slos)")
+    p.add_argument("--replications", type=int, default=3, metavar="N",
+                   help="seeds tried at the boundary (default 3)")
+    p.add_argument("--pass-rule", default="all", metavar="RULE",
+                   help="all (every replication meets every SLO; default) | mean (mean attainment) | ci "
+                        "(the lower end of the 95%% t-interval of the mean attainment)")
+    p.add_argument("--slo-on", default="latency", choices=["latency", "wait"],
+                   help="measure each SLO on latency (default) or on the wait in queue")
+    p.add_argument("--max-rate", metavar="CLASS",
+                   help="instead: the highest arrival rate of CLASS that the scenario's replicas serve "
+                        "within every SLO of its service")
+
+
+def _parse_value(text: str) -> Any:
+    """A ``KEY=VALUE`` value, read as YAML like ``--set`` (``8``, ``600/s``, ``[cpu, gpu]``)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _parse_values(text: str) -> list[Any]:
+    """``--grid`` values: ``4,6,8`` or a YAML list ``[4, 6, 8]``."""
+    import yaml
+
+    body = text.strip()
+    try:
+        values = yaml.safe_load(body if body.startswith("[") else f"[{body}]")
+    except yaml.YAMLError:
+        values = [v.strip() for v in body.split(",")]
+    return values if isinstance(values, list) else [values]
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from capacity.scenario import load_scenario
+    from capacity.sweep import SweepError, SweepInterrupted, sweep
+
+    grid: dict[str, list[Any]] = {}
+    for item in args.grid:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError(f"--grid {item!r}: expected KEY=V1,V2, e.g. services.ranker.replicas=4,6,8",
+                                file=args.scenario)
+        grid[key.strip()] = _parse_values(text)
+    cases: dict[str, dict[str, Any]] = {}
+    for name, *settings in args.case:
+        if not settings or any("=" not in s for s in settings):
+            raise ScenarioError(f"--case {name}: expected NAME KEY=VALUE [KEY=VALUE ...]", file=args.scenario)
+        cases[name] = {k.strip(): _parse_value(v) for k, _, v in (s.partition("=") for s in settings)}
+    scenario = load_scenario(args.scenario, args.overrides)
+    out = args.output or Path("out") / f"{scenario.name}-sweep"
+    try:
+        result = sweep(scenario, out, grid=grid, cases=cases, replications=args.replications,
+                       executor=args.executor, scheduler=args.scheduler, workers=args.workers,
+                       progress=args.progress)
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SweepInterrupted as exc:
+        print(f"interrupted: {exc.done} of {exc.total} runs done, kept in {out}; run the same command "
+              "again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(sweep_summary(result))
+    print(f"wrote {out / 'results.csv'}, {out / 'summary.csv'}, {out / 'report.md'} and "
+          f"{len(result.rows)} run reports under {out / 'runs'}")
+    return EXIT_SOLVER if result.errors else EXIT_OK
+
+
+def sweep_summary(result: Any) -> str:
+    """The points, one line each: nodes, cost, p99 per class, SLO verdict; the cheapest marked."""
+    reused = f", {result.reused} reused from an earlier run" if result.reused else ""
+    lines = [f"sweep {result.scenario.name}: {len(result.points)} points × {result.replications} "
+             f"replications = {result.total} runs ({result.done} done{reused})"]
+    for row, point in zip(result.summary, result.points, strict=True):
+        mark = "*" if row["point"] == result.cheapest else " "
+        nodes = "does not fit" if row["status"] == "infeasible" else f"{row['nodes']} nodes"
+        cost = "" if row["cost_per_hour"] is None else f" {row['cost_per_hour']:.2f}/h"
+        p99 = " ".join(f"{c} p99 {format_duration(row[f'{c}.p99_s'])}" for c in result.classes
+                       if row[f"{c}.p99_s"] is not None)
+        verdict = {True: "SLOs met", False: "SLO MISSED", None: "no SLO"}[row["slo_met"]]
+        lines.append(f" {mark}{row['point']}  {point.label}: {nodes}{cost}  {p99}  {verdict}")
+    if result.cheapest:
+        lines.append(f"  * cheapest point meeting every SLO: {result.cheapest}")
+    for key, message in result.errors:
+        lines.append(f"  error in run {key}: {message}")
+    return "\n".join(lines)
+
+
+def _size(args: argparse.Namespace) -> int:
+    from capacity.report import write_json
+    from capacity.scenario import load_scenario
+    from capacity.sizing import PASS_RULES, SizingError, max_rate, size
+
+    if args.pass_rule not in PASS_RULES:
+        print(f"error: --pass-rule {args.pass_rule!r}: use one of {', '.join(PASS_RULES)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    scenario = load_scenario(args.scenario, args.overrides)
+    try:
+        if args.max_rate:
+            found = max_rate(scenario, args.max_rate, replications=args.replications,
+                             pass_rule=args.pass_rule, measure=args.slo_on)
+        else:
+            found = size(scenario, replications=args.replications, pass_rule=args.pass_rule,
+                         measure=args.slo_on)
+    except SizingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    print(found.text())
+    if args.json:
+        write_json(args.json, found.to_dict())
+        print(f"wrote {args.json}")
+    if getattr(found, "shortages", None):
+        print("error: the sized services do not fit on the cluster:", file=sys.stderr)
+        for shortage in found.shortages:
+            print(f"  {shortage}", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    return EXIT_OK
 
 
 def _fmt_pct(x: float | None) -> str:
@@ -74,9 +246,26 @@ def placement_summary(report: dict[str, Any]) -> str:
         stranded = "" if stranded == "-" else f"  stranded {stranded}"
         lines.append(f"  pool {name:<12} {pool['nodes_used']:>4} / {pool['count']:<4} nodes  {alloc}"
                      + stranded)
+    if p["objective"] in _OTHER_OBJECTIVES:
+        lines.append(f"  objective {p['objective']} ({_OTHER_OBJECTIVES[p['objective']]}): "
+                     f"{_objective_text(p['objective_value'])}, "
+                     f"bound {_objective_text(p['objective_bound'])}")
+    if p.get("moves") is not None:
+        moved = ", ".join(f"{s} {k}" for s, k in p.get("moved", {}).items())
+        lines.append(f"  moves: {p['moves']}" + (f" ({moved})" if moved else ""))
     if p["unplaced"]:
         lines.append(f"  unplaced: {', '.join(p['unplaced'])}")
+    for service, why in p.get("unplaced_reasons", {}).items():
+        lines.append(f"    {service}: {why}")
     return "\n".join(lines)
+
+
+_OTHER_OBJECTIVES = {"fit": "unplaced priority weight", "balance": "highest node utilisation",
+                     "min-moves": "moved replicas"}
+
+
+def _objective_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def compare_summary(report: dict[str, Any]) -> str:
@@ -90,6 +279,8 @@ def compare_summary(report: dict[str, Any]) -> str:
         label = name if name != "optimiser" else f"optimiser ({m['solver']})"
         cost = "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}"
         status = m["status"] + (f", {m['unplaced']} unplaced" if m["unplaced"] else "")
+        if c["objective"] in _OTHER_OBJECTIVES:
+            status += f", {c['objective']} {_objective_text(m['objective_value'])}"
         lines.append(f"  {label:<22} {m['nodes_used']:>5} {cost:>8}  {status:<24} "
                      f"{format_duration(times.get(name)):>8}  {stranded_text(m['stranded'])}")
     bound = "-"
@@ -122,9 +313,17 @@ def simulation_summary(report: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from capacity.pipeline import run
-    from capacity.report import render_markdown, write_json, write_text
+    from capacity.report import write_json
     from capacity.scenario import load_scenario
 
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "size":
+        return _size(args)
+    if args.command == "report":
+        return _report(args)
+    if args.command == "import-k8s":
+        return _import_k8s(args)
     scenario = load_scenario(args.scenario, args.overrides)
     if args.command == "validate":
         n = sum(s.replicas for s in scenario.services)
@@ -146,16 +345,110 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("plan", "simulate") and args.json:
         write_json(args.json, report)
         print(f"wrote {args.json}")
+    if args.command == "plan" and args.export == "k8s":
+        _export_k8s(scenario, result.placement, args.export_dir or Path("out") / scenario.name / "k8s")
     if args.command == "run":
-        from capacity.report.plots import write_plots
+        from capacity.report.html import write_outputs
+        from capacity.report.series import plot_data
 
         out = args.output or Path("out") / scenario.name
-        write_json(out / "report.json", report)
-        write_text(out / "report.md", render_markdown(report))
-        pngs = write_plots(result, out)
-        print(f"wrote {out / 'report.json'}, {out / 'report.md'}"
-              + (f" and {len(pngs)} plots" if pngs else ""))
+        paths = write_outputs({**report, **plot_data(result)}, out)
+        print(f"wrote {_written(paths)}")
     return EXIT_OK
+
+
+def _written(paths: Sequence[Path]) -> str:
+    """``out/report.json, report.md, report.html and 5 plots``."""
+    if not paths:
+        return "nothing"
+    pngs = [p for p in paths if p.suffix == ".png"]
+    others = [p.name for p in paths if p.suffix != ".png"]
+    return f"{paths[0].parent}/{{{', '.join(others)}}}" + (f" and {len(pngs)} plots" if pngs else "")
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``capacity report DIR``: redraw a run's pictures and pages from its saved report.json."""
+    import json
+
+    from capacity.report.html import write_outputs
+
+    source = args.directory / "report.json"
+    try:
+        report = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        print(f"error: {source}: no such file (write it with 'capacity run SCENARIO -o {args.directory}')",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"error: {source}: not a readable report ({exc})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not isinstance(report, dict) or not isinstance(report.get("placement"), dict):
+        print(f"error: {source}: not a capacity report (no placement section)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = args.output or args.directory
+    paths = write_outputs(report, out, write_json=out != args.directory)
+    print(f"wrote {_written(paths)}")
+    if not (report.get("input") or {}).get("scenario"):
+        print("note: the report has no input section (written by an older capacity): plots skipped",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- kubernetes
+
+def _import_k8s_parser(sub: Any) -> None:
+    text = ("build a placement-only scenario from Kubernetes manifests (Deployments, StatefulSets, "
+            "ReplicaSets, Pods; DaemonSets as per-node overhead) and nodes (kubectl get nodes -o json) or "
+            "--pool shapes")
+    p = sub.add_parser("import-k8s", help=text, description=text)
+    p.add_argument("manifests", metavar="MANIFESTS", nargs="+",
+                   help="YAML or JSON files (multi-document, List kinds) or directories (read recursively)")
+    p.add_argument("--nodes", metavar="FILE", help="the output of kubectl get nodes -o json (or -o yaml)")
+    p.add_argument("--pool", dest="pools", action="append", default=[], metavar="NAME=SPEC",
+                   help="a pool of hypothetical nodes, e.g. cpu=cpu:16,memory:64Gi,pods:110,count:10 "
+                        "(also cost:X, label:K=V, taint:K=V:NoSchedule; repeatable)")
+    p.add_argument("--fill-from-limits", action="store_true",
+                   help="a container with a limit but no request requests its limit (as the API server "
+                        "does); without it, the request counts 0 and is reported")
+    p.add_argument("--name", help="scenario name (default: the output file's stem, or 'imported')")
+    p.add_argument("-o", "--output", metavar="FILE", type=Path,
+                   help="write the scenario here (default: print it)")
+
+
+def _import_k8s(args: argparse.Namespace) -> int:
+    """``capacity import-k8s``: manifests and nodes in, a validated scenario file out."""
+    import re
+
+    from capacity.k8s import import_k8s, parse_pool_option, scenario_yaml, summary_lines
+    from capacity.report import write_text
+
+    name = args.name or (re.sub(r"[^A-Za-z0-9._-]+", "-", args.output.stem).strip("-._")[:63]
+                         if args.output else "") or "imported"
+    result = import_k8s(args.manifests, nodes_path=args.nodes,
+                        pools=[parse_pool_option(text) for text in args.pools],
+                        fill_from_limits=args.fill_from_limits, name=name)
+    text = scenario_yaml(result)
+    if args.output is not None:
+        write_text(args.output, text)
+    out = sys.stderr if args.output is None else sys.stdout
+    print("\n".join(summary_lines(result)), file=out)
+    if args.output is None:
+        print(text, end="")
+    else:
+        print(f"wrote {args.output}", file=out)
+    return EXIT_OK
+
+
+def _export_k8s(scenario: Any, placement: Any, directory: Path) -> None:
+    """``plan --export k8s``: write nodes.yaml, patches/ and apply.sh to ``directory``."""
+    from capacity.k8s import export_plan
+    from capacity.report import write_text
+
+    files, lines = export_plan(scenario, placement)
+    for name, text in files.items():
+        write_text(directory / name, text)
+    print("\n".join(lines))
+    print(f"wrote {directory}/nodes.yaml, apply.sh and {len(files) - 2} patches")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,15 +13,20 @@ Each step is a plain function from values to values (no file I/O):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from capacity import packing, sim
 from capacity.packing.problem import PackingProblem, Placement
-from capacity.scenario import Arrivals, Scenario
+from capacity.scenario import Arrivals, Batching, Scenario, ServiceTime, resolve_path
+from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import SimModel
+from capacity.sim.traces import Trace, TraceError, read_trace, replay_window
 
 
 def packing_problem(scenario: Scenario) -> PackingProblem:
@@ -33,14 +38,22 @@ def packing_problem(scenario: Scenario) -> PackingProblem:
     )
     services = tuple(
         packing.Service(name=s.name, replicas=s.replicas, demand=dict(s.resources),
-                        pools=tuple(s.pools) if s.pools else None, max_per_node=s.max_per_node)
+                        pools=tuple(s.pools) if s.pools else None, max_per_node=s.max_per_node,
+                        node_selector=dict(s.node_selector) if s.node_selector else None,
+                        priority=s.priority,
+                        spread=packing.Spread(s.spread.topology, s.spread.max_skew) if s.spread else None,
+                        survive=packing.Survive(
+                            "node" if s.survive.failures == "1 node" else "zone", s.survive.keep,
+                            s.survive.topology or "zone") if s.survive else None)
         for s in scenario.services
     )
     resources = sorted({r for p in pools for r in p.capacity} | {r for s in services for r in s.demand})
     opts = scenario.placement
     return PackingProblem(pools=pools, services=services, objective=opts.objective,
                           headroom=opts.headroom_for(resources), solver=opts.solver,
-                          time_limit_s=opts.time_limit)
+                          time_limit_s=opts.time_limit,
+                          existing={node: dict(counts) for node, counts in opts.existing.items()},
+                          move_cost=opts.move_cost)
 
 
 def pack(scenario: Scenario) -> Placement:
@@ -56,12 +69,100 @@ def compare(problem: PackingProblem, placement: Placement) -> dict[str, Placemen
     return plans
 
 
-def sim_arrivals(a: Arrivals) -> sim.Arrivals:
-    """A class's arrivals in the engine's terms (seconds; unset parameters take the engine defaults)."""
+def sim_arrivals(a: Arrivals, trace: Trace | None = None, duration_s: float | None = None) -> sim.Arrivals:
+    """A class's arrivals in the engine's terms (seconds; unset parameters take the engine defaults).
+
+    Trace arrivals need the ``trace`` (`read_class_trace`) and the run's ``duration_s``: their
+    ``rate_per_s`` is the replay's expected mean rate over the run (the replay itself does not read it).
+    """
     given = {key: value for key, value in (
         ("cv", a.cv), ("on_s", a.on), ("off_s", a.off), ("amplitude", a.amplitude),
-        ("period_s", a.period), ("peak_at_s", a.peak_at), ("start_s", a.start)) if value is not None}
-    return sim.Arrivals(process=a.process, rate_per_s=a.rate, **given)
+        ("period_s", a.period), ("peak_at_s", a.peak_at), ("start_s", a.start),
+        ("time_scale", a.time_scale), ("rate_scale", a.rate_scale)) if value is not None}
+    if a.process != "trace":
+        if a.rate is None:
+            raise ValueError(f"{a.process} arrivals need a rate")
+        return sim.Arrivals(process=a.process, rate_per_s=a.rate, **given)
+    if trace is None or duration_s is None:
+        raise ValueError("trace arrivals need the trace and the run's duration")
+    arrivals = sim.Arrivals(process="trace", rate_per_s=0.0, trace=trace, **given)
+    rate = arrival_process(arrivals).mean_rate_per_s(duration_s)  # type: ignore[attr-defined]
+    return dataclasses.replace(arrivals, rate_per_s=rate)
+
+
+def read_class_trace(scenario: Scenario, index: int) -> Trace:
+    """Read the trace that ``workload.classes[index]`` replays (a relative path is relative to the
+    scenario file). A problem raises `ScenarioError` naming the class's field and the trace's file and
+    line."""
+    assert scenario.workload is not None
+    c = scenario.workload.classes[index]
+    where = ("workload", "classes", index, "arrivals")
+    if c.arrivals.file is None:
+        raise scenario.error("trace arrivals need a file", (*where, "file"))
+    path = resolve_path(scenario.source, c.arrivals.file)
+    try:
+        trace = read_trace(path, c.arrivals.format or "auto", c.tenants.column if c.tenants else None)
+    except TraceError as exc:
+        raise scenario.error(f"trace {exc}", (*where, "file")) from None
+    start = c.arrivals.start or 0.0
+    if start > trace.end_s:
+        raise scenario.error(f"start ({start:g}s) is past the end of the trace ({trace.end_s:g}s on the "
+                             "trace's clock)", (*where, "start"))
+    return trace
+
+
+def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
+    """The workload's request classes in the engine's terms, reading the traces they replay (each file
+    once). A trace class with ``tenants`` becomes one class per tenant, named ``CLASS@TENANT``, each
+    replaying its tenant's share of one replay (see `capacity.sim.arrivals`); the others map one to one."""
+    assert scenario.workload is not None
+    duration = scenario.workload.duration
+    traces: dict[tuple[str, str | None, str | None], Trace] = {}
+    classes: list[sim.RequestClass] = []
+    for index, c in enumerate(scenario.workload.classes):
+        trace = None
+        if c.arrivals.process == "trace":
+            key = (str(resolve_path(scenario.source, c.arrivals.file or "")), c.arrivals.format,
+                   c.tenants.column if c.tenants else None)
+            if key not in traces:
+                traces[key] = read_class_trace(scenario, index)
+            trace = traces[key]
+        arrivals = sim_arrivals(c.arrivals, trace, duration)
+        common = {
+            "service": c.service, "priority": c.priority,
+            "slo_target_s": c.slo.target_s if c.slo else None,
+            "slo_quantile": c.slo.quantile if c.slo else None,
+            "admission": c.admission,
+            "tokens": sim.Tokens(*(sim.TokenCount(dist=t.dist, mean=t.mean, cv=t.effective_cv, min=t.min,
+                                                  max=t.max) for t in (c.tokens.input, c.tokens.output)))
+            if c.tokens is not None else None,
+        }
+        if c.tenants is None or trace is None:
+            classes.append(sim.RequestClass(name=c.name, arrivals=arrivals, tenant=c.tenant,
+                                            weight=c.weight, **common))
+            continue
+        weights = c.tenants.weights or {}
+        if c.tenants.column is not None:
+            names, odds = trace.tenant_names, None
+            unknown = [t for t in weights if t not in names]
+            if unknown:
+                raise scenario.error(
+                    f"tenant {unknown[0]!r} never appears in the trace's column {c.tenants.column!r} "
+                    f"(tenants: {', '.join(names)})", ("workload", "classes", index, "tenants", "weights",
+                                                        unknown[0]))
+            _, rows, _ = replay_window(trace, duration, arrivals.time_scale, arrivals.start_s)
+            assert trace.tenant is not None
+            counts = np.bincount(trace.tenant[rows], minlength=len(names))
+            shares = counts / max(len(rows), 1)
+        else:
+            names, odds = tuple(weights), tuple(weights.values())
+            shares = np.asarray(odds) / sum(odds)
+        for k, tenant in enumerate(names):
+            split = dataclasses.replace(arrivals, tenant_weights=odds, tenant_index=k, stream=c.name,
+                                        rate_per_s=arrivals.rate_per_s * float(shares[k]))
+            classes.append(sim.RequestClass(name=f"{c.name}@{tenant}", arrivals=split, tenant=tenant,
+                                            weight=weights.get(tenant, c.weight), **common))
+    return tuple(classes)
 
 
 def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
@@ -69,37 +170,73 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
     if scenario.workload is None:
         raise ValueError(f"scenario {scenario.name!r} has no workload section to simulate")
     pool_of = {n.name: n.pool for n in placement.nodes}
+    speed_of = {p.name: p.speed for p in scenario.cluster.pools}
     services = []
     for s in scenario.services:
         if s.serving is None:
             continue
         replicas = tuple(
-            sim.Replica(name=r, node=placement.assignment[r], pool=pool_of[placement.assignment[r]])
+            sim.Replica(name=r, node=placement.assignment[r], pool=pool_of[placement.assignment[r]],
+                        speed=speed_of[pool_of[placement.assignment[r]]])
             for r in (f"{s.name}-{i}" for i in range(s.replicas))
             if r in placement.assignment
         )
-        st = s.serving.service_time
         services.append(sim.ServingService(
             name=s.name, replicas=replicas, concurrency=s.serving.concurrency,
-            service_time=sim.ServiceTime(dist=st.dist, mean_s=st.mean, cv=st.effective_cv),
+            service_time=sim_service_time(s.serving.service_time),
+            batching=sim_batching(s.serving.batching),
             discipline=s.serving.queue.discipline or scenario.scheduling.discipline,
             routing=s.serving.routing or scenario.scheduling.routing,
             max_length=s.serving.queue.max_length,
             timeout_s=s.serving.queue.timeout,
             preemption=s.serving.queue.preemption,
+            queue_cost=s.serving.queue.cost,
+            admission=s.serving.queue.admission,
+            on_failure=s.serving.on_failure or scenario.scheduling.on_failure,
         ))
-    classes = tuple(
-        sim.RequestClass(
-            name=c.name, service=c.service,
-            arrivals=sim_arrivals(c.arrivals),
-            priority=c.priority, tenant=c.tenant, weight=c.weight,
-            slo_target_s=c.slo.target_s if c.slo else None,
-            slo_quantile=c.slo.quantile if c.slo else None,
-        )
-        for c in scenario.workload.classes
-    )
+    classes = sim_classes(scenario)
     return SimModel(services=tuple(services), classes=classes, duration_s=scenario.workload.duration,
-                    warmup_s=scenario.workload.warmup, seed=scenario.seed)
+                    warmup_s=scenario.workload.warmup, seed=scenario.seed,
+                    failures=sim_failures(scenario, placement), interval_s=scenario.metrics.interval)
+
+
+def sim_service_time(st: ServiceTime) -> sim.ServiceTime:
+    """A service time in the engine's terms (seconds at speed 1): a distribution, a batch latency (the
+    per-item draw, plus ``base_s`` per batch) or a token time."""
+    if st.form == "tokens":
+        return sim.ServiceTime(dist="tokens", base_s=st.base or 0.0,
+                               per_input_token_s=st.per_input_token or 0.0,
+                               per_output_token_s=st.per_output_token or 0.0)
+    if st.form == "batch":
+        assert st.per_item is not None
+        return sim.ServiceTime(dist=st.distribution, mean_s=st.per_item, cv=st.effective_cv,
+                               base_s=st.base or 0.0)
+    assert st.mean is not None
+    return sim.ServiceTime(dist=st.distribution, mean_s=st.mean, cv=st.effective_cv)
+
+
+def sim_batching(b: Batching | None) -> sim.Batching | None:
+    """A service's batching in the engine's terms (unset options take the engine defaults)."""
+    if b is None:
+        return None
+    return sim.Batching(mode=b.mode, max_size=b.max_size, max_delay_s=b.max_delay or 0.0,
+                        step_growth=b.step_growth or 0.0)
+
+
+def sim_failures(scenario: Scenario, placement: Placement) -> tuple[sim.Failure, ...]:
+    """The scenario's failures in the engine's terms: each one's nodes in this placement (a zone or a pool:
+    every node of the plan in it; a node the plan does not use: none), in the order listed."""
+    zone_of = {p.name: p.labels.get("zone") for p in scenario.cluster.pools}
+    failures = []
+    for f in scenario.failures:
+        if f.node is not None:
+            nodes = tuple(n.name for n in placement.nodes if n.name == f.node)
+        elif f.zone is not None:
+            nodes = tuple(n.name for n in placement.nodes if zone_of.get(n.pool) == f.zone)
+        else:
+            nodes = tuple(n.name for n in placement.nodes if n.pool == f.pool)
+        failures.append(sim.Failure(at_s=f.at, nodes=nodes, recover_s=f.recover, target=f.target))
+    return tuple(failures)
 
 
 def simulate(scenario: Scenario, placement: Placement) -> dict[str, Any]:
@@ -119,6 +256,26 @@ class RunResult:
     sim_result: Any | None          # capacity.sim.SimResult (per-request arrays), None without workload
     report: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+
+    def requests_frame(self) -> Any:
+        """One row per simulated request as a pandas DataFrame (`capacity.frames.requests`; needs pandas:
+        ``pip install 'capacity[frames]'``)."""
+        from capacity import frames
+
+        return frames.requests(self)
+
+    def classes_frame(self) -> Any:
+        """One row per request class (counts, latency, SLO) as a DataFrame (`capacity.frames.classes`)."""
+        from capacity import frames
+
+        return frames.classes(self)
+
+    def full_report(self) -> dict[str, Any]:
+        """The report with the plot data that ``capacity run`` adds to report.json
+        (`capacity.report.series.full_report`): what the plots and `capacity.report.html` draw from."""
+        from capacity.report.series import full_report
+
+        return full_report(self)
 
 
 def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:

@@ -6,13 +6,21 @@ A scenario is a YAML document with these sections (all quantities in the units o
   (``resources``: cpu, memory and any other named resource), an hourly ``cost`` and ``labels``.
 * ``services`` — what runs: ``replicas`` identical replicas, each requesting ``resources``; optional
   ``pools`` (node selector) and ``max_per_node`` (anti-affinity); ``serving`` says how one replica serves
-  requests (``concurrency`` slots, a ``service_time`` distribution, an optional queue ``discipline``).
+  requests (``concurrency`` slots, a ``service_time`` — a distribution, a batch latency or a token time —
+  optional ``batching``, dynamic or continuous, and an optional queue ``discipline``). A pool's ``speed``
+  divides the service times of the replicas placed on it.
 * ``workload`` — request ``classes`` (each a tenant's traffic to one service at a priority, arriving by a
   stochastic process, with an optional latency SLO), the simulated ``duration`` and the ``warmup`` excluded
   from statistics.
 * ``scheduling`` — how requests are routed to replicas and the default queue discipline.
 * ``placement`` — the packer's ``objective``, ``headroom`` kept free on every node, ``solver`` and
   ``time_limit``.
+* ``whatif`` — variations of the scenario for ``capacity sweep``: a ``grid`` of dotted keys (as ``--set``)
+  to value lists, named ``cases`` (each sets several keys) and ``replications`` per point. Every grid value
+  and every case is applied and validated at load, so a bad key is refused before any run
+  (`capacity.sweep` expands and runs the points).
+* ``kubernetes`` — written by ``capacity import-k8s``: the object behind each service and the existing
+  nodes of each pool, for ``capacity plan --export k8s`` (`capacity.k8s`).
 
 Loading is strict: unknown keys, wrong types, bad units and dangling references are refused with a
 `ScenarioError` that names the file, the line, the field path (list items by their ``name``, e.g.
@@ -71,6 +79,7 @@ class Pool(_Model):
     resources: dict[ResourceName, Quantity] = Field(min_length=1)
     cost: float | None = Field(default=None, ge=0)
     labels: dict[str, str] = Field(default_factory=dict)
+    speed: float = Field(default=1.0, gt=0, le=1000)       # service times on these nodes are divided by it
 
 
 class Cluster(_Model):
@@ -80,19 +89,83 @@ class Cluster(_Model):
 # ---------------------------------------------------------------------------------------------- services
 
 class ServiceTime(_Model):
-    """Time one request occupies one slot of a replica: a distribution with a mean (and a cv)."""
+    """How long work takes on a replica of speed 1, in one of three forms told apart by their keys:
 
-    dist: Literal["exponential", "deterministic", "lognormal"] = "exponential"
-    mean: PositiveDuration
+    * a **distribution** ``{dist, mean, cv}``: each request draws its time (dist defaults to exponential);
+    * a **batch latency** ``{base, per_item, dist, cv}`` (with dynamic batching): a batch of ``k`` requests
+      takes ``base`` plus each request's own time, drawn from ``dist`` with mean ``per_item``
+      (deterministic by default: exactly ``base + per_item · k``);
+    * a **token time** ``{base, per_input_token, per_output_token}``: a request with ``in`` input and
+      ``out`` output tokens takes ``base + in · per_input_token + out · per_output_token``.
+    """
+
+    dist: Literal["exponential", "deterministic", "lognormal"] | None = None
+    mean: PositiveDuration | None = None
     cv: float | None = Field(default=None, ge=0, le=100)
+    base: Duration | None = None
+    per_item: PositiveDuration | None = None
+    per_input_token: Duration | None = None
+    per_output_token: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ServiceTime:
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if self.form == "tokens":
+            other = [k for k in given if k in ("dist", "mean", "cv", "per_item")]
+            if other:
+                raise ValueError(f"{other[0]!r} does not apply to a token service time (give base, "
+                                 "per_input_token, per_output_token)")
+        elif self.form == "batch":
+            if self.mean is not None:
+                raise ValueError("give per_item (the mean time each request adds to its batch), not mean, "
+                                 "with base")
+        elif self.mean is None:
+            raise ValueError("give a distribution {dist, mean, cv}, a batch latency {base, per_item} "
+                             "(dynamic batching) or a token time {base, per_input_token, per_output_token}")
+        elif self.base is not None:
+            raise ValueError("base applies to a batch latency {base, per_item} or a token time "
+                             "{base, per_input_token, per_output_token}, not to a distribution with a mean")
+        return self
+
+    @property
+    def form(self) -> Literal["distribution", "batch", "tokens"]:
+        if self.per_input_token is not None or self.per_output_token is not None:
+            return "tokens"
+        if self.per_item is not None:
+            return "batch"
+        return "distribution"
+
+    @property
+    def distribution(self) -> Literal["exponential", "deterministic", "lognormal"]:
+        """The distribution drawn per request (the default depends on the form)."""
+        if self.dist is not None:
+            return self.dist
+        return "deterministic" if self.form == "batch" else "exponential"
 
     @property
     def effective_cv(self) -> float:
-        if self.dist == "exponential":
+        if self.distribution == "exponential":
             return 1.0
-        if self.dist == "deterministic":
+        if self.distribution == "deterministic":
             return 0.0
         return 1.0 if self.cv is None else self.cv
+
+
+class Batching(_Model):
+    """How a replica batches requests (see `capacity.sim.batching`).
+
+    ``dynamic`` (Triton-style; needs a batch-latency service time): a free slot takes up to ``max_size``
+    waiting requests at once, waiting up to ``max_delay`` after the oldest one arrived for a fuller batch.
+    ``continuous`` (vLLM-style; needs a token service time): each slot runs prefill and decode iterations
+    over up to ``max_size`` requests, which join between iterations and leave when their output is done;
+    a decode step of ``b`` requests takes ``per_output_token · (1 + step_growth · (b − 1))``.
+    """
+
+    mode: Literal["dynamic", "continuous"] = "dynamic"
+    max_size: int = Field(ge=1, le=100_000)
+    max_delay: Duration | None = None                      # dynamic (default 0: no waiting for more)
+    step_growth: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=100)] | None = None
+    # continuous: how much longer a decode step gets per extra request (4% or 0.04; default 0)
 
 
 DisciplineName = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
@@ -106,6 +179,8 @@ class Queue(_Model):
     max_length: int | None = Field(default=None, ge=0)     # waiting places; a full queue rejects
     timeout: PositiveDuration | None = None                # a request still waiting this long leaves
     preemption: Literal["resume", "restart"] = "resume"    # what an interrupted request does
+    admission: Literal["accept", "deadline"] = "accept"    # deadline: drop arrivals that would miss the SLO
+    cost: Literal["time", "tokens"] = "time"               # what fair/drr/priority-fair charge a request
 
 
 class Serving(_Model):
@@ -113,8 +188,28 @@ class Serving(_Model):
 
     concurrency: int = Field(default=1, ge=1, le=100_000)
     service_time: ServiceTime
+    batching: Batching | None = None                       # dynamic or continuous batching
     queue: Queue = Field(default_factory=Queue)
     routing: RoutingName | None = None                     # defaults to scheduling.routing
+    on_failure: Literal["retry", "lost"] | None = None     # defaults to scheduling.on_failure
+
+
+LabelKey = Annotated[str, Field(min_length=1, max_length=253)]
+
+
+class Spread(_Model):
+    """Replica counts per value of a pool label (``topology``) differ by at most ``max_skew``."""
+
+    topology: LabelKey
+    max_skew: int = Field(default=1, ge=1)
+
+
+class Survive(_Model):
+    """After losing any one node (or zone), at least ``keep`` of the service's replicas remain."""
+
+    failures: Literal["1 node", "1 zone"]
+    keep: Fraction
+    topology: LabelKey | None = None                       # the zone label (failures: 1 zone); "zone"
 
 
 class Service(_Model):
@@ -122,13 +217,17 @@ class Service(_Model):
     replicas: int = Field(ge=1, le=1_000_000)
     resources: dict[ResourceName, Quantity] = Field(min_length=1)
     pools: list[Name] | None = Field(default=None, min_length=1)
+    node_selector: dict[LabelKey, str] | None = Field(default=None, min_length=1)
     max_per_node: int | None = Field(default=None, ge=1)
+    priority: int = Field(default=1, ge=1, le=1_000_000)  # objective fit: higher is more important
+    spread: Spread | None = None
+    survive: Survive | None = None
     serving: Serving | None = None
 
 
 # ---------------------------------------------------------------------------------------------- workload
 
-ArrivalProcessName = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal"]
+ArrivalProcessName = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace"]
 
 
 class Arrivals(_Model):
@@ -137,10 +236,13 @@ class Arrivals(_Model):
     ``gamma``: ``cv`` of the gaps (required). ``onoff``: mean ``on`` and ``off`` periods (required; ``rate``
     is the long-run mean). ``diurnal``: ``amplitude`` (required), ``period`` (24h), ``peak_at`` (time of day
     of the peak, 14h) and ``start`` (time of day at t = 0, 0 = midnight). See `capacity.sim.arrivals`.
+    ``trace`` (no ``rate``: the trace has its own): ``file`` (required; a relative path is relative to the
+    scenario file's folder), ``format`` (auto | azure | plain), ``time_scale`` and ``rate_scale`` (1) and
+    ``start`` (the trace time replayed at t = 0). See `capacity.sim.traces`.
     """
 
     process: ArrivalProcessName = "poisson"
-    rate: Rate
+    rate: Rate | None = None
     cv: float | None = Field(default=None, gt=0, le=100)
     on: PositiveDuration | None = None
     off: PositiveDuration | None = None
@@ -148,15 +250,22 @@ class Arrivals(_Model):
     period: PositiveDuration | None = None
     peak_at: Duration | None = None
     start: Duration | None = None
+    file: str | None = Field(default=None, min_length=1, max_length=4096)
+    format: Literal["auto", "azure", "plain"] | None = None
+    time_scale: float | None = Field(default=None, gt=0, le=1e6)
+    rate_scale: float | None = Field(default=None, gt=0, le=1000)
 
 
 #: The parameters each arrival process accepts, and which of them it requires.
 ARRIVAL_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "poisson": (), "deterministic": (), "gamma": ("cv",), "onoff": ("on", "off"),
-    "diurnal": ("amplitude", "period", "peak_at", "start"),
+    "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
+    "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude", "period", "peak_at", "start"),
+    "trace": ("file", "format", "time_scale", "rate_scale", "start"),
 }
-ARRIVAL_REQUIRED: dict[str, tuple[str, ...]] = {"gamma": ("cv",), "onoff": ("on", "off"),
-                                                 "diurnal": ("amplitude",)}
+ARRIVAL_REQUIRED: dict[str, tuple[str, ...]] = {
+    "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
+    "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude"), "trace": ("file",),
+}
 
 
 class SLO(_Model):
@@ -188,6 +297,51 @@ class SLO(_Model):
         return float(getattr(self, self.key))
 
 
+class TokenCount(_Model):
+    """Token counts of synthetic requests: a distribution with a ``mean`` (tokens), rounded to whole
+    tokens and clipped to ``[min, max]``."""
+
+    dist: Literal["exponential", "deterministic", "lognormal"] = "exponential"
+    mean: float = Field(gt=0, le=1e9)
+    cv: float | None = Field(default=None, ge=0, le=100)
+    min: int = Field(default=1, ge=0)
+    max: int | None = Field(default=None, ge=1)
+
+    @property
+    def effective_cv(self) -> float:
+        if self.dist == "exponential":
+            return 1.0
+        if self.dist == "deterministic":
+            return 0.0
+        return 1.0 if self.cv is None else self.cv
+
+
+class Tokens(_Model):
+    """Input (prompt) and output (generated) tokens of each request of a synthetic class."""
+
+    input: TokenCount
+    output: TokenCount
+
+
+class TenantSplit(_Model):
+    """How a trace class's requests are shared among tenants: by a ``column`` of the trace (each value a
+    tenant), or drawn with odds ``weights`` (seeded). ``weights`` are also the tenants' fair-queueing
+    weights (with a column: tenants not listed get the class's ``weight``)."""
+
+    column: str | None = Field(default=None, min_length=1, max_length=200)
+    weights: dict[Name, Annotated[float, Field(gt=0, le=1e9)]] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _column_or_weights(self) -> TenantSplit:
+        if self.column is None and self.weights is None:
+            raise ValueError("give a tenant column of the trace, or weights to draw tenants with")
+        return self
+
+
+AdmissionName = Literal["accept", "deadline"]
+OnFailureName = Literal["retry", "lost"]
+
+
 class RequestClass(_Model):
     name: Name
     service: Name
@@ -196,6 +350,9 @@ class RequestClass(_Model):
     weight: float = Field(default=1.0, gt=0)
     arrivals: Arrivals
     slo: SLO | None = None
+    admission: AdmissionName | None = None                 # overrides the service's queue.admission
+    tokens: Tokens | None = None                           # synthetic token counts (a trace has its own)
+    tenants: TenantSplit | None = None                     # trace classes: split among tenants
 
 
 class Workload(_Model):
@@ -208,19 +365,95 @@ class Workload(_Model):
 class Scheduling(_Model):
     routing: RoutingName = "central"
     discipline: DisciplineName = "fifo"
+    on_failure: OnFailureName = "retry"                    # default for services that name none
+
+
+class Failure(_Model):
+    """A what-if failure: at ``at``, one ``node`` (named as in the placement, ``POOL-INDEX``), every node
+    of the pools whose label ``zone`` is ``zone``, or every node of ``pool``, goes down; after
+    ``recover`` (if given) it comes back. See `capacity.sim.failures`."""
+
+    at: Duration
+    node: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    zone: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    pool: Name | None = None
+    recover: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Failure:
+        given = [k for k in ("node", "zone", "pool") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of node, zone, pool (got {len(given)})")
+        return self
+
+    @property
+    def target(self) -> str:
+        """``node gpu-2``, ``zone b`` or ``pool gpu``."""
+        key = next(k for k in ("node", "zone", "pool") if getattr(self, k) is not None)
+        return f"{key} {getattr(self, key)}"
+
+
+class Metrics(_Model):
+    """Options of the simulation's statistics: ``interval``, the width of the time-series windows
+    (default: the statistics window in 60 equal windows)."""
+
+    interval: PositiveDuration | None = None
 
 
 class PlacementOptions(_Model):
-    objective: Literal["min-nodes", "min-cost"] = "min-nodes"
+    objective: Literal["min-nodes", "min-cost", "min-moves", "fit", "balance"] = "min-nodes"
     headroom: Fraction | dict[ResourceName, Fraction] = 0.0
     solver: Literal["highs", "cbc"] = "highs"
     time_limit: PositiveDuration = 30.0
+    existing: dict[str, dict[Name, int]] = Field(default_factory=dict)  # node -> service -> replicas
+    move_cost: float = Field(default=0.0, ge=0)                         # per moved replica
 
     def headroom_for(self, resources: Iterable[str]) -> dict[str, float]:
         """Headroom per resource: one fraction for all, or the per-resource map (others 0)."""
         if isinstance(self.headroom, Mapping):
             return {r: float(self.headroom.get(r, 0.0)) for r in resources}
         return {r: float(self.headroom) for r in resources}
+
+
+# ---------------------------------------------------------------------------------------------- whatif
+
+WhatIfKey = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class WhatIf(_Model):
+    """What-if variations, run by ``capacity sweep`` (`capacity.sweep` expands them into points).
+
+    ``grid`` maps dotted keys (``--set`` syntax, list items by name) to the values to try; every combination
+    is a point. ``cases`` are named sets of ``key: value``; each case is crossed with the grid (with no grid,
+    each case is one point). A key may be in the grid or in cases, not both. ``replications`` runs each point
+    with the seeds ``seed, seed + 1, ..., seed + replications - 1``.
+    """
+
+    grid: dict[WhatIfKey, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
+    cases: dict[Name, dict[WhatIfKey, Any]] = Field(default_factory=dict)   # {} is the scenario as is
+    replications: int = Field(default=1, ge=1, le=1000)
+
+
+# ---------------------------------------------------------------------------------------------- kubernetes
+
+K8sName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+
+
+class KubernetesWorkload(_Model):
+    """The Kubernetes object a service was imported from (``capacity import-k8s``)."""
+
+    kind: Literal["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "Pod"]
+    namespace: K8sName = "default"
+    name: K8sName
+
+
+class KubernetesSection(_Model):
+    """Where an imported scenario came from, read by ``capacity plan --export k8s``: the object behind each
+    service, and the existing nodes of each pool (node ``{pool}-{j}`` of a plan is ``nodes[pool][j]``; a
+    plan that uses more nodes than the list holds needs new ones). See `capacity.k8s`."""
+
+    workloads: dict[Name, KubernetesWorkload] = Field(default_factory=dict)
+    nodes: dict[Name, list[K8sName]] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- scenario
@@ -237,13 +470,25 @@ class Scenario(_Model):
     workload: Workload | None = None
     scheduling: Scheduling = Field(default_factory=Scheduling)
     placement: PlacementOptions = Field(default_factory=PlacementOptions)
+    failures: list[Failure] = Field(default_factory=list)  # what-ifs: nodes that go down during the run
+    metrics: Metrics = Field(default_factory=Metrics)
+    whatif: WhatIf | None = None
+    kubernetes: KubernetesSection | None = None
 
     _source: str = PrivateAttr(default="<scenario>")
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str:
         """The file the scenario was loaded from (or ``<dict>``)."""
         return self._source
+
+    def error(self, message: str, loc: tuple[str | int, ...]) -> ScenarioError:
+        """A `ScenarioError` at field ``loc`` (``("workload", "classes", 0, "arrivals", "file")``), with
+        its line in the file when known: for problems found after loading (reading a trace)."""
+        line = _line_of(self._lines, loc) if self._lines else None
+        return ScenarioError(message, file=self._source, line=line,
+                             path=display_path(self.model_dump(include={loc[0]}), loc))
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -368,6 +613,11 @@ def _resolve_override(data: Any, key: str, file: str) -> tuple[Any, str | int, P
     i = 0
     while i < len(parts):
         last = i == len(parts) - 1
+        if isinstance(node, dict) and (path == ["whatif", "grid"]
+                                       or (path[:2] == ["whatif", "cases"] and len(path) == 3)):
+            # The keys of a what-if grid or case are dotted keys themselves: the rest is one key.
+            candidate = ".".join(parts[i:])
+            return node, candidate, (*path, candidate)
         if isinstance(node, dict):
             # Resource names may contain dots (nvidia.com/gpu): take the longest key that exists.
             for j in range(len(parts), i, -1):
@@ -519,9 +769,12 @@ def _check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     pools = {p.name for p in s.cluster.pools}
     for i, svc in enumerate(s.services):
         st = svc.serving.service_time if svc.serving else None
-        if st is not None and st.cv is not None and st.dist != "lognormal" and st.cv != st.effective_cv:
+        if svc.serving is not None:
+            problems.extend(_serving_problems(s, svc.serving, ("services", i, "serving")))
+        if (st is not None and st.cv is not None and st.distribution != "lognormal"
+                and st.cv != st.effective_cv):
             problems.append((("services", i, "serving", "service_time", "cv"),
-                             f"the cv of the {st.dist} distribution is {st.effective_cv:g}; "
+                             f"the cv of the {st.distribution} distribution is {st.effective_cv:g}; "
                              "use dist: lognormal for another cv"))
         for j, pool in enumerate(svc.pools or []):
             if pool not in pools:
@@ -544,6 +797,16 @@ def _check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                                  f"service {cls.service!r} has no 'serving' section, so it cannot "
                                  "serve requests"))
             problems.extend(_arrival_problems(cls.arrivals, ("workload", "classes", i, "arrivals")))
+            serving = svc.serving if svc is not None else None
+            if (serving is not None and serving.service_time.form == "tokens" and cls.tokens is None
+                    and cls.arrivals.process != "trace"):
+                problems.append((("workload", "classes", i, "tokens"),
+                                 f"service {cls.service!r} has a token service time: give the class "
+                                 "token counts (tokens: {input: ..., output: ...}) or trace arrivals"))
+            if serving is not None and serving.batching is not None and cls.admission == "deadline":
+                problems.append((("workload", "classes", i, "admission"),
+                                 "deadline-aware admission is not available with batching"))
+        problems.extend(_token_problems(s))
     if isinstance(s.placement.headroom, Mapping):
         known = {r for p in s.cluster.pools for r in p.resources}
         for r in s.placement.headroom:
@@ -555,6 +818,150 @@ def _check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             if p.cost is None:
                 problems.append((("cluster", "pools", i, "cost"),
                                  "objective min-cost needs a cost on every pool"))
+    if s.kubernetes is not None:
+        problems.extend(_kubernetes_problems(s, s.kubernetes))
+    problems.extend(_failure_admission_problems(s))
+    problems.extend(_placement_constraint_problems(s))
+    return problems
+
+
+def _placement_constraint_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Label selectors, spread, survive, existing placements and move costs (`capacity.packing`)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    labels = sorted({k for p in s.cluster.pools for k in p.labels})
+    known = f"(labels: {', '.join(labels) or 'none'})"
+    for i, svc in enumerate(s.services):
+        for key in svc.node_selector or {}:
+            if key not in labels:
+                problems.append((("services", i, "node_selector", key), f"no pool has label {key!r} {known}"))
+        if svc.spread is not None and svc.spread.topology not in labels:
+            problems.append((("services", i, "spread", "topology"),
+                             f"no pool has label {svc.spread.topology!r} {known}"))
+        if svc.survive is not None:
+            if svc.survive.failures == "1 node" and svc.survive.topology is not None:
+                problems.append((("services", i, "survive", "topology"),
+                                 "topology applies to failures: 1 zone"))
+            zone = svc.survive.topology or "zone"
+            if svc.survive.failures == "1 zone" and zone not in labels:
+                key = "topology" if svc.survive.topology else "failures"
+                problems.append((("services", i, "survive", key),
+                                 f"failures: 1 zone needs pools labelled {zone!r} {known}"))
+    pools = {p.name: p for p in s.cluster.pools}
+    services = {svc.name for svc in s.services}
+    for node, counts in s.placement.existing.items():
+        pool, sep, index = node.rpartition("-")
+        where = ("placement", "existing", node)
+        if not sep or pool not in pools or not index.isdigit() or (len(index) > 1 and index[0] == "0"):
+            problems.append((where, f"a node name is <pool>-<index> of a pool (pools: {', '.join(pools)})"))
+        elif int(index) >= pools[pool].count:
+            problems.append((where, f"pool {pool!r} has {pools[pool].count} nodes, numbered from 0"))
+        for name, k in counts.items():
+            if name not in services:
+                problems.append(((*where, name),
+                                 f"no service named {name!r} (services: {', '.join(services)})"))
+            elif k < 0:
+                problems.append(((*where, name), f"replicas must be 0 or more (got {k})"))
+    objective = s.placement.objective
+    if objective == "min-moves" and not s.placement.existing:
+        problems.append((("placement", "objective"),
+                         "min-moves needs placement.existing (the running placement)"))
+    if s.placement.move_cost and objective not in ("min-nodes", "min-cost"):
+        problems.append((("placement", "move_cost"),
+                         f"move_cost applies to objectives min-nodes and min-cost, not {objective}"))
+    return problems
+
+
+def _failure_admission_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Failures name nodes that a plan can have (``POOL-INDEX``, index below the pool's count), zones
+    that some pool is labelled with, existing pools, and a time inside the workload; a class with
+    ``admission: deadline`` has an SLO."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    counts = {p.name: p.count for p in s.cluster.pools}
+    zones = sorted({p.labels["zone"] for p in s.cluster.pools if "zone" in p.labels})
+    for i, f in enumerate(s.failures):
+        where: tuple[str | int, ...] = ("failures", i)
+        if s.workload is None:
+            problems.append((where, "failures need a workload to simulate"))
+        elif f.at >= s.workload.duration:
+            problems.append(((*where, "at"), f"must be before the end of the workload "
+                                            f"({f.at:g}s >= duration {s.workload.duration:g}s)"))
+        if f.node is not None:
+            pool, _, index = f.node.rpartition("-")
+            if (pool not in counts or not index.isdigit() or str(int(index)) != index
+                    or int(index) >= counts[pool]):
+                ranges = ", ".join(f"{p}-0..{p}-{c - 1}" for p, c in counts.items())
+                problems.append(((*where, "node"), f"no node {f.node!r}: nodes are named POOL-INDEX as in "
+                                                   f"the placement (nodes: {ranges})"))
+        if f.zone is not None and f.zone not in zones:
+            problems.append(((*where, "zone"), f"no pool has the label zone: {f.zone} "
+                                               f"(zones: {', '.join(zones) or 'none'})"))
+        if f.pool is not None and f.pool not in counts:
+            problems.append(((*where, "pool"), f"no pool named {f.pool!r} (pools: {', '.join(counts)})"))
+    if s.workload is not None:
+        for i, cls in enumerate(s.workload.classes):
+            if cls.admission == "deadline" and cls.slo is None:
+                problems.append((("workload", "classes", i, "admission"),
+                                 "deadline admission drops requests that would miss the SLO: "
+                                 "give the class an slo"))
+    return problems
+
+
+def _kubernetes_problems(s: Scenario, k8s: KubernetesSection) -> list[tuple[tuple[str | int, ...], str]]:
+    """The ``kubernetes`` section names existing services and pools, and no more nodes than a pool has."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    services = {svc.name for svc in s.services}
+    for name in k8s.workloads:
+        if name not in services:
+            problems.append((("kubernetes", "workloads", name), f"no service named {name!r}"))
+    counts = {p.name: p.count for p in s.cluster.pools}
+    seen: set[str] = set()
+    for pool, nodes in k8s.nodes.items():
+        if pool not in counts:
+            problems.append((("kubernetes", "nodes", pool), f"no pool named {pool!r}"))
+        elif len(nodes) > counts[pool]:
+            problems.append((("kubernetes", "nodes", pool),
+                             f"{len(nodes)} nodes listed but the pool has count {counts[pool]}"))
+        for j, node in enumerate(nodes):
+            if node in seen:
+                problems.append((("kubernetes", "nodes", pool, j), f"node {node!r} is listed twice"))
+            seen.add(node)
+    return problems
+
+
+def _serving_problems(s: Scenario, serving: Serving, where: tuple[str | int, ...]
+                      ) -> list[tuple[tuple[str | int, ...], str]]:
+    """Batching and service-time forms that do not go together (see `ServiceTime` and `Batching`)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    st, b = serving.service_time, serving.batching
+    form = st.form
+    mode = b.mode if b is not None else None
+    discipline = serving.queue.discipline or s.scheduling.discipline
+    if form == "batch" and mode is None:
+        problems.append(((*where, "service_time", "per_item"),
+                         "a batch latency {base, per_item} needs dynamic batching: add batching: "
+                         "{max_size: ..., max_delay: ...}"))
+    if mode == "dynamic" and form != "batch":
+        problems.append(((*where, "batching", "mode"),
+                         "dynamic batching needs a batch latency: service_time: {base: ..., per_item: ...} "
+                         "(a batch of k takes base + per_item·k)"))
+    if mode == "continuous" and form != "tokens":
+        problems.append(((*where, "batching", "mode"),
+                         "continuous batching needs a token service time: service_time: {base: ..., "
+                         "per_input_token: ..., per_output_token: ...}"))
+    if b is not None and b.max_delay is not None and mode != "dynamic":
+        problems.append(((*where, "batching", "max_delay"), "max_delay applies to mode dynamic"))
+    if b is not None and b.step_growth is not None and mode != "continuous":
+        problems.append(((*where, "batching", "step_growth"), "step_growth applies to mode continuous"))
+    if discipline == "preemptive" and (b is not None or form == "tokens"):
+        at = (*where, "queue", "discipline") if serving.queue.discipline else ("scheduling", "discipline")
+        what = "a batching service" if b is not None else "a token service"
+        problems.append((at, f"{what} cannot use the preemptive discipline"))
+    if b is not None and serving.queue.max_length == 0:
+        problems.append(((*where, "queue", "max_length"),
+                         "a batching service needs waiting places (>= 1): requests wait to form a batch"))
+    if b is not None and serving.queue.admission == "deadline":
+        problems.append(((*where, "queue", "admission"),
+                         "deadline-aware admission is not available with batching"))
     return problems
 
 
@@ -562,9 +969,14 @@ def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[t
     """Parameters given to a process that does not use them, required ones missing, times of day."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     accepted = ARRIVAL_PARAMETERS[a.process]
-    for key in ("cv", "on", "off", "amplitude", "period", "peak_at", "start"):
+    for key in ("rate", "cv", "on", "off", "amplitude", "period", "peak_at", "start", "file", "format",
+                "time_scale", "rate_scale"):
         if getattr(a, key) is not None and key not in accepted:
             users = [p for p, keys in ARRIVAL_PARAMETERS.items() if key in keys]
+            if key == "rate":
+                problems.append(((*where, key), "a trace brings its own rate: change it with rate_scale "
+                                                "(more or fewer requests) or time_scale (stretch time)"))
+                continue
             problems.append(((*where, key), f"{key!r} applies to process {' or '.join(users)}, "
                                             f"not {a.process}"))
     for key in ARRIVAL_REQUIRED.get(a.process, ()):
@@ -577,6 +989,132 @@ def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[t
             if value is not None and value >= period:
                 problems.append(((*where, key), f"{key} is a time of day and must be shorter than the "
                                                 f"period ({value:g}s >= {period:g}s)"))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------- whatif points
+
+def whatif_point(base: Mapping[str, Any], values: Mapping[str, Any], *, source: str,
+                 where: Path_ = ("whatif",), lines: Mapping[Path_, int] | None = None,
+                 label: str = "") -> Scenario:
+    """The scenario ``base`` (a document, its ``whatif`` section ignored) with ``values`` (dotted key →
+    value, addressed as ``--set`` does) applied, validated exactly like a file.
+
+    A problem raises `ScenarioError` at the what-if entry ``where`` (its line when ``lines`` has it), e.g.
+    ``whatif.grid.services.rankr.replicas: services has no item named 'rankr'``; ``label`` (``value 8``,
+    ``point p03``) is put before the message.
+    """
+    data = json.loads(json.dumps({k: v for k, v in base.items() if k != "whatif"}, default=str))
+    line = (lines or {}).get(tuple(where))
+    path = display_path({}, where)
+    prefix = f"{label}: " if label else ""
+    changed: list[Path_] = []
+    for key, value in values.items():
+        if key == "whatif" or key.startswith("whatif."):
+            raise ScenarioError(f"{prefix}a what-if key cannot change the whatif section", file=source,
+                                line=line, path=path)
+        try:
+            container, last, at = _resolve_override(data, key, source)
+        except ScenarioError as exc:
+            message = exc.message.removeprefix(f"--set {key!r}: ").removeprefix(f"--set {key}: ")
+            raise ScenarioError(f"{prefix}{message}", file=source, line=line, path=path) from None
+        container[last] = json.loads(json.dumps(value, default=str))
+        changed.append(at)
+    try:
+        return scenario_from_dict(data, source=source, overridden=changed)
+    except ScenarioError as exc:
+        inner = f"{exc.path}: " if exc.path and exc.path != path.removeprefix("whatif.grid.") else ""
+        raise ScenarioError(f"{prefix}{inner}{exc.message}", file=source, line=line, path=path) from None
+
+
+def field_value(data: Any, key: str, *, source: str = "<dict>") -> Any:
+    """The value at a dotted key (``--set`` syntax, list items by name) of a scenario document."""
+    container, last, _ = _resolve_override(json.loads(json.dumps(data, default=str)), key, source)
+    return container[last] if isinstance(container, list) or last in container else None
+
+
+def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_, int], source: str) -> None:
+    """Apply every grid value and every case alone to the scenario and validate it (see `whatif_point`)."""
+    for key, values in whatif.grid.items():
+        for value in values:
+            whatif_point(data, {key: value}, source=source, where=("whatif", "grid", key), lines=lines,
+                         label=f"value {value!r}")
+    for name, case in whatif.cases.items():
+        for key in case:
+            if key in whatif.grid:
+                where: Path_ = ("whatif", "cases", name, key)
+                raise ScenarioError("this key is also in whatif.grid: set it in the grid or in cases, not "
+                                    "both", file=source, line=lines.get(where), path=display_path({}, where))
+        whatif_point(data, case, source=source, where=("whatif", "cases", name), lines=lines)
+
+
+def _token_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Token specs, tenant splits and token-priced queues: what each needs of the rest of the scenario."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if s.workload is None:
+        return problems
+    for i, cls in enumerate(s.workload.classes):
+        where: tuple[str | int, ...] = ("workload", "classes", i)
+        trace = cls.arrivals.process == "trace"
+        if cls.tokens is not None and trace:
+            problems.append(((*where, "tokens"), "a trace gives each request's token counts: remove "
+                                                 "tokens (or use a synthetic process)"))
+        for part in ("input", "output"):
+            spec = getattr(cls.tokens, part) if cls.tokens is not None else None
+            if spec is None:
+                continue
+            if spec.cv is not None and spec.dist != "lognormal" and spec.cv != spec.effective_cv:
+                problems.append(((*where, "tokens", part, "cv"),
+                                 f"the cv of the {spec.dist} distribution is {spec.effective_cv:g}; "
+                                 "use dist: lognormal for another cv"))
+            if spec.max is not None and spec.max < spec.min:
+                problems.append(((*where, "tokens", part, "max"),
+                                 f"max ({spec.max}) must be at least min ({spec.min})"))
+        if cls.tenants is not None:
+            if not trace:
+                problems.append(((*where, "tenants"), "tenants splits a trace's requests; for "
+                                                      "synthetic traffic give one class per tenant"))
+            if "tenant" in cls.model_fields_set:
+                problems.append(((*where, "tenant"), "the tenants section names the tenants: remove "
+                                                     "tenant"))
+            if cls.tenants.weights is not None and "weight" in cls.model_fields_set:
+                problems.append(((*where, "weight"), "tenants.weights gives each tenant's weight: "
+                                                     "remove weight"))
+    for i, svc in enumerate(s.services):
+        if svc.serving is None or svc.serving.queue.cost != "tokens":
+            continue
+        discipline = svc.serving.queue.discipline or s.scheduling.discipline
+        if discipline not in ("fair", "drr", "priority-fair"):
+            problems.append((("services", i, "serving", "queue", "cost"),
+                             f"cost applies to the fair disciplines (fair, drr, priority-fair), not "
+                             f"{discipline}"))
+        for j, cls in enumerate(s.workload.classes):
+            if cls.service == svc.name and cls.tokens is None and cls.arrivals.process != "trace":
+                problems.append((("workload", "classes", j, "tokens"),
+                                 f"service {svc.name!r} charges tokens (queue.cost: tokens), so this "
+                                 "class needs token counts: a tokens section, or trace arrivals"))
+    return problems
+
+
+def resolve_path(source: str, file: str) -> Path:
+    """A file named in a scenario: absolute, or relative to the scenario file's folder (to the working
+    directory when the scenario did not come from a file)."""
+    path = Path(file).expanduser()
+    if path.is_absolute() or source.startswith("<"):
+        return path
+    return Path(source).parent / path
+
+
+def _trace_file_problems(s: Scenario, source: str) -> list[tuple[tuple[str | int, ...], str]]:
+    """Trace files that do not exist (the pipeline reads them; loading only looks)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for i, cls in enumerate(s.workload.classes if s.workload is not None else []):
+        if cls.arrivals.process == "trace" and cls.arrivals.file is not None:
+            path = resolve_path(source, cls.arrivals.file)
+            if not path.is_file():
+                what = "is not a file" if path.exists() else "does not exist"
+                problems.append((("workload", "classes", i, "arrivals", "file"),
+                                 f"trace file {str(path)!r} {what}"))
     return problems
 
 
@@ -600,13 +1138,16 @@ def scenario_from_dict(data: Any, *, source: str = "<dict>", lines: Mapping[Path
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _from_validation(exc, data, lines, source, overridden) from None
-    problems = _check_references(scenario)
+    problems = _check_references(scenario) or _trace_file_problems(scenario, source)
     if problems:
         loc, msg = problems[0]
         if len(problems) > 1:
             msg += f" (and {len(problems) - 1} more)"
         raise _located(msg, loc, data, lines, source, overridden)
+    if scenario.whatif is not None:
+        _check_whatif(scenario.whatif, data, lines, source)
     scenario._source = source
+    scenario._lines = dict(lines)
     return scenario
 
 

@@ -1,9 +1,10 @@
 """Units of the scenario file, parsed into plain floats in base units.
 
 * **Quantities** follow the Kubernetes rules for every resource (CPU, memory, GPUs, anything else):
-  a number with an optional suffix. Decimal suffixes ``m`` (milli, 10⁻³), ``k``, ``M``, ``G``, ``T``, ``P``,
-  ``E``; binary suffixes ``Ki``, ``Mi``, ``Gi``, ``Ti``, ``Pi``, ``Ei`` (powers of 1024); or an exponent
-  (``1e9``, ``128974848``). So CPU ``500m`` is 0.5 cores and memory ``8Gi`` is 8 589 934 592 bytes.
+  a number with an optional suffix. Decimal suffixes ``n`` (nano, 10⁻⁹), ``u`` (micro, 10⁻⁶), ``m`` (milli,
+  10⁻³), ``k``, ``M``, ``G``, ``T``, ``P``, ``E``; binary suffixes ``Ki``, ``Mi``, ``Gi``, ``Ti``, ``Pi``,
+  ``Ei`` (powers of 1024); or an exponent (``1e9``, ``128974848``). So CPU ``500m`` is 0.5 cores and
+  memory ``8Gi`` is 8 589 934 592 bytes.
 * **Durations** are seconds: ``50ms``, ``250us``, ``2s``, ``10m`` (minutes — a duration is not a quantity),
   ``1h``, ``1d``; a bare number is seconds.
 * **Rates** are per second: ``40/s``, ``1200/min``, ``3600/h``, ``40/ms``; a bare number is per second.
@@ -17,11 +18,16 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
-_DECIMAL = {"m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+            "E": 1e18}
+_DECIMAL_EXACT = {k: Fraction(10) ** e for k, e in
+                  (("n", -9), ("u", -6), ("m", -3), ("", 0), ("k", 3), ("M", 6), ("G", 9), ("T", 12),
+                   ("P", 15), ("E", 18))}
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)"
-_QUANTITY_RE = re.compile(rf"^({_NUMBER})(?:(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$")
+_QUANTITY_RE = re.compile(rf"^({_NUMBER})(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$")
 
 _DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0,
                    "h": 3600.0, "d": 86400.0}
@@ -65,6 +71,20 @@ def parse_quantity(value: object) -> float:
     if suffix in _BINARY:
         return _finite(float(base) * _BINARY[suffix], value)
     return _finite(float(base) * _DECIMAL[suffix or ""], value)
+
+
+def parse_quantity_exact(value: object) -> Fraction:
+    """A Kubernetes quantity as an exact `Fraction` in base units (``100m`` → 1/10), for sums that must not
+    drift (pod requests, allocatable minus DaemonSet overhead). Accepts what `parse_quantity` accepts."""
+    parse_quantity(value)  # the same checks and messages
+    if isinstance(value, int | float):
+        return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    base, suffix, exponent = _QUANTITY_RE.match(str(value).strip()).groups()  # type: ignore[union-attr]
+    if exponent is not None:
+        return Fraction(base) * Fraction(10) ** int(exponent)
+    if suffix in _BINARY:
+        return Fraction(base) * _BINARY[suffix]
+    return Fraction(base) * _DECIMAL_EXACT[suffix or ""]
 
 
 def parse_duration(value: object) -> float:

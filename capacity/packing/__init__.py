@@ -20,7 +20,7 @@ placement leaves free but unusable on its nodes (``stranded.py``); an impossible
 from capacity.packing.baselines import BASELINES, first_fit_decreasing
 from capacity.packing.bounds import lower_bound
 from capacity.packing.engine import solve
-from capacity.packing.problem import NodeUsage, PackingProblem, Placement, Pool, Service
+from capacity.packing.problem import NodeUsage, PackingProblem, Placement, Pool, Service, Spread, Survive
 from capacity.packing.stranded import stranded_by_pool, stranded_capacity
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "Placement",
     "Pool",
     "Service",
+    "Spread",
+    "Survive",
     "first_fit_decreasing",
     "lower_bound",
     "solve",

@@ -30,6 +30,20 @@ bound under ``min-nodes``, and the larger of the combinatorial cost bound and th
 relative 1e-6), whatever the solver said, and ``feasible`` otherwise. A bound is never reported above the
 value it bounds: if a solver claims one, it is logged and ignored.
 
+**Routing.** ``formulation="auto"`` sends a problem to the pattern formulation only when it has nothing
+but what the patterns express (objectives ``min-nodes``/``min-cost``; selectors by pool or label, which
+are pool eligibility; ``max_per_node``; headroom). Spread, survive, an existing placement, ``move_cost``
+and the objectives ``fit``, ``balance`` and ``min-moves`` (`PackingProblem.general_features`) go to the
+aggregated model, whose rows for them are in `capacity.packing.model`. The greedy plan there honours
+every constraint too (`capacity.packing.baselines`), and both are re-checked by `violations`.
+
+**Objectives beyond nodes and cost.** Under ``fit`` nothing is infeasible: what cannot be placed is
+listed in ``unplaced`` with a reason per service (`capacity.packing.feasibility.unplaced_reasons`), and
+the plan is topped up greedily (a replica that still fits somewhere is placed) before it is returned.
+The bound on each objective is the larger of the combinatorial one (`objective_bound`) and the
+solver's dual bound in the objective's units (`AggregatedModel.objective_bound`); ``lower_bound`` stays a
+bound on the nodes of a complete plan (0 for a partial ``fit`` plan).
+
 **Determinism.** The same problem gives the same `Placement` (but ``solve_time_s``) as long as the
 solver finishes before its time limit; a run cut by the time limit returns whatever the solver had then.
 The time limit covers the whole call: the solver gets what is left after the checks, the greedy plan
@@ -47,9 +61,9 @@ import numpy as np
 
 from capacity.errors import InfeasiblePlacement
 from capacity.packing.backends import BACKENDS, SolverOutcome, choose_backend
-from capacity.packing.baselines import ffd_plan, heuristic_placement, meets, objective_bound
+from capacity.packing.baselines import ffd_plan, fill_plan, heuristic_placement, meets, objective_bound
 from capacity.packing.bounds import Bounds, compute_bounds
-from capacity.packing.feasibility import explain_unplaced, shortages
+from capacity.packing.feasibility import explain_unplaced, shortages, unplaced_reasons
 from capacity.packing.instance import Instance
 from capacity.packing.model import FORMULATIONS
 from capacity.packing.plan import NodePlan, objective_value, to_placement, violations
@@ -106,7 +120,8 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     placement was found in time, and `SolverError` when the solver itself fails.
     """
     started = time.perf_counter()
-    if formulation == "auto" and choose_backend(problem.solver) == "highs":
+    general = problem.general_features()
+    if formulation == "auto" and not general and choose_backend(problem.solver) == "highs":
         from capacity.packing.patterns import solve_patterns  # imports this package's modules
 
         try:
@@ -136,6 +151,10 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     if formulation == "auto":
         formulation = "aggregated"
     if formulation == "patterns":
+        if general:
+            raise ValueError(
+                f"formulation: patterns cannot express {', '.join(general)}; use auto or aggregated"
+            )
         from capacity.packing.patterns import solve_patterns
 
         return solve_patterns(problem)
@@ -143,31 +162,63 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation: must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
     backend = choose_backend(problem.solver)
-    bounds, greedy, greedy_unplaced, empty = prepare(inst, backend, started)
-    if empty is not None:
-        return empty
+    fit = problem.objective == "fit"
+    bounds = compute_bounds(inst)
+    found = shortages(inst, bounds)
+    if found and not fit:
+        raise InfeasiblePlacement(shortages=found)
+    greedy, greedy_unplaced = ffd_plan(inst)
+    if wrong := violations(inst, greedy, greedy_unplaced):
+        log.warning("first-fit decreasing made an invalid plan, ignored: %s", "; ".join(wrong[:3]))
+        greedy, greedy_unplaced = [], {s: int(n) for s, n in enumerate(inst.replicas) if n > 0}
+    if int(inst.replicas.sum()) == 0:
+        return to_placement(inst, [], {}, status="optimal", solver=backend, lower_bound=0,
+                            objective_bound=0.0, solve_time_s=time.perf_counter() - started)
 
     complete = not greedy_unplaced
-    model = FORMULATIONS[formulation](
-        inst, bounds, candidate_nodes(inst, bounds, greedy if complete else None)
-    )
-    start = model.start(greedy) if complete and warm_start else None
+    usable = complete or fit  # the greedy plan is an answer
+    # The greedy plan bounds the nodes an optimal plan needs only when nodes or cost are all it costs.
+    cut = complete and problem.objective in ("min-nodes", "min-cost")
+    cut = cut and not (problem.move_cost and inst.existing)
+    model = FORMULATIONS[formulation](inst, bounds, candidate_nodes(inst, bounds, greedy if cut else None))
+    start = model.start(greedy) if usable and warm_start else None
     left = max(_MIN_SOLVER_TIME_S, problem.time_limit_s - (time.perf_counter() - started))
     outcome = BACKENDS[backend](model.prob, left, start)
     log.debug("%s: %s, dual bound %s", backend, outcome.detail, outcome.dual_bound)
 
     mip = model.plan() if outcome.has_solution else None
-    if mip is not None and (wrong := violations(inst, mip, {})):
+    mip_unplaced = _unplaced(inst, mip) if mip is not None and fit else {}
+    if mip is not None and (wrong := violations(inst, mip, mip_unplaced)):
         log.warning("%s returned an invalid plan, ignored: %s", backend, "; ".join(wrong[:3]))
         mip = None
-    if outcome.proved_infeasible and complete:
+    if outcome.proved_infeasible and usable:
         log.warning(
-            "%s claims the model is infeasible, but first-fit decreasing placed "
-            "everything; its answer is ignored",
+            "%s claims the model is infeasible, but first-fit decreasing found a plan; its answer is ignored",
             backend,
         )
         outcome = SolverOutcome(backend, False, False, False, None, outcome.detail)
 
+    plans = [(mip, mip_unplaced)] if mip is not None else []
+    if usable:
+        plans.append((greedy, greedy_unplaced))
+    if plans and fit:
+        nodes, unplaced = min(plans, key=lambda t: (objective_value(inst, *t), len(t[0])))
+        plans = [(nodes, unplaced), fill_plan(inst, nodes, unplaced)]
+    if plans and problem.general_features():
+        best_nodes, best_unplaced = min(plans, key=lambda t: (objective_value(inst, *t), len(_used(t[0]))))
+        value = objective_value(inst, best_nodes, best_unplaced)
+        lower, bound = _bounds(inst, bounds, outcome, value, model, complete=not best_unplaced)
+        return to_placement(
+            inst,
+            best_nodes,
+            best_unplaced,
+            status="optimal" if meets(value, bound) else "feasible",
+            solver=backend,
+            lower_bound=lower,
+            objective_bound=bound,
+            solve_time_s=time.perf_counter() - started,
+            unplaced_reasons=unplaced_reasons(inst, best_nodes, best_unplaced, found),
+        )
     best = _better(inst, mip, greedy if complete else None)
     if best is None:
         partial = heuristic_placement(inst, bounds, greedy, greedy_unplaced, "ffd", started)
@@ -184,7 +235,7 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
         )
 
     value = objective_value(inst, best)
-    lower, bound = _bounds(inst, bounds, outcome, value)
+    lower, bound = _bounds(inst, bounds, outcome, value, model)
     return to_placement(
         inst,
         best,
@@ -232,17 +283,38 @@ def _better(
     return min(plans, key=lambda p: (objective_value(inst, p), len(p)))
 
 
-def _bounds(inst: Instance, bounds: Bounds, outcome: SolverOutcome, value: float) -> tuple[int, float | None]:
+def _used(nodes: list[NodePlan]) -> list[NodePlan]:
+    return [n for n in nodes if any(n.counts.values())]
+
+
+def _unplaced(inst: Instance, nodes: list[NodePlan]) -> dict[int, int]:
+    placed = np.zeros(len(inst.services), dtype=np.int64)
+    for n in nodes:
+        for s, k in n.counts.items():
+            placed[s] += k
+    wanted = inst.replicas
+    return {s: int(wanted[s] - placed[s]) for s in range(len(inst.services)) if placed[s] < wanted[s]}
+
+
+def _bounds(
+    inst: Instance, bounds: Bounds, outcome: SolverOutcome, value: float, model: object, complete: bool = True
+) -> tuple[int, float | None]:
     """(lower bound on nodes, bound on the objective), combining ours and the solver's."""
-    lower = bounds.nodes
+    problem = inst.problem
+    lower = bounds.nodes if complete else 0
     bound = objective_bound(inst, bounds)
     dual = outcome.dual_bound
+    plain = problem.objective in ("min-nodes", "min-cost") and not (problem.move_cost and inst.existing)
+    if dual is not None and not plain:
+        dual = model.objective_bound(dual)  # type: ignore[attr-defined]
     if dual is not None and dual > value + 1e-6 * max(1.0, abs(value)):
         log.warning(
             "%s reports a dual bound %s above the plan's objective %s; ignored", outcome.solver, dual, value
         )
         dual = None
-    if dual is not None:
+    if dual is not None and not plain:
+        bound = dual if bound is None else max(bound, dual)
+    elif dual is not None:
         if inst.problem.objective == "min-nodes":
             lower = max(lower, math.ceil(dual - 1e-6))
             bound = float(lower)

@@ -2,7 +2,14 @@
 
 `shortages` runs before any solver and finds the problems that need no search to prove:
 
-* **selector** — a service's node selector names no existing pool;
+* **selector** — a service's node selector names no existing pool, its ``node_selector`` labels match no
+  pool, or no allowed pool carries the label its ``spread`` or zone ``survive`` is over;
+* **survive** — one replica cannot survive the loss of its node (``keep`` > 0 of a single replica), or
+  ``floor((1 - keep) * replicas)`` per zone times the zones the service may use (each zone also holding
+  at most what its nodes take) is less than the replicas;
+* **spread** — with ``H_a`` the most replicas the nodes of domain ``a`` can take (alone), the domains
+  together hold at most ``sum_a min(H_a, min_b H_b + max_skew)`` under the skew limit, fewer than the
+  replicas;
 * **one replica too large** — a replica needs more of a resource than the largest node its selector
   allows offers after headroom (or no allowed node offers all its resources at once);
 * **anti-affinity** — ``max_per_node`` times the nodes where a replica fits is less than the replicas
@@ -14,6 +21,9 @@
 Each shortage names the service and the resource (or ``selector``, ``anti-affinity``), with amounts in the
 resource's units (memory in binary multiples of bytes, ``Gi``). `explain_unplaced` words the case the
 checks above cannot see: the solver proved that the replicas do not pack (or found no plan in time).
+`unplaced_reasons` says, under objective ``fit``, why each service's unplaced replicas are not placed:
+its shortages, or what stops one more replica on every node that may take it (a resource, a per-node
+limit, spread, survive) and that no unused node is left.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ import numpy as np
 
 from capacity.errors import Shortage
 from capacity.packing.bounds import Bounds, Evidence
-from capacity.packing.instance import Instance, fits
+from capacity.packing.instance import NO_LIMIT, Instance, fits, keep_cap
+from capacity.packing.plan import NodePlan
 
 _BYTE_RESOURCES = ("memory", "ephemeral-storage", "storage")
 _PRIORITY = {"per-node": 0, "capacity": 1, "large-replicas": 2, "conflicts": 3}
@@ -78,6 +89,8 @@ def shortages(inst: Instance, bounds: Bounds) -> list[Shortage]:
             continue
         if not inst.selected[s].any():
             out.append(_selector(inst, s))
+        elif inst.node_limit[s] == 0:
+            out.append(_single_replica(inst, s))
         elif not inst.placeable[s].any():
             out.extend(_too_large(inst, s))
     seen: set[tuple[str, str]] = set()
@@ -90,19 +103,105 @@ def shortages(inst: Instance, bounds: Bounds) -> list[Shortage]:
             seen.add((sh.service, sh.resource))
             out.append(sh)
         named |= {sh.service for sh in out}
+    out.extend(sh for sh in constraint_shortages(inst) if sh.service not in named)
+    return out
+
+
+def _percent(f: float) -> str:
+    return f"{_number(f * 100)}%"
+
+
+def _single_replica(inst: Instance, s: int) -> Shortage:
+    svc = inst.services[s]
+    keep = svc.survive.keep if svc.survive else 0.0
+    return Shortage(
+        svc.name, "survive",
+        f"survive 1 node keeping {_percent(keep)} of {svc.replicas} replica"
+        f"{'s' if svc.replicas != 1 else ''} leaves no replica that a node may lose "
+        f"(losing any one must keep {svc.replicas - keep_cap(keep, svc.replicas)}); "
+        "add replicas or lower keep",
+    )
+
+
+def _hold(inst: Instance, s: int, domain: np.ndarray) -> np.ndarray:
+    """[domain] most replicas of ``s`` the nodes of each domain take (the service alone)."""
+    out = np.zeros(int(domain.max()) + 1 if len(domain) else 0, dtype=np.int64)
+    for p, d in enumerate(domain):
+        if d >= 0:
+            out[d] += int(inst.count[p]) * int(inst.per_node[s, p])
+    return out
+
+
+def constraint_shortages(inst: Instance) -> list[Shortage]:
+    """Spread and zone-survive shortages (see the module docstring), for services a replica of which fits
+    somewhere (the others are explained by `shortages`)."""
+    out = []
+    for s, svc in enumerate(inst.services):
+        n = int(inst.replicas[s])
+        if n == 0 or not inst.placeable[s].any():
+            continue
+        if svc.spread is not None:
+            hold = _hold(inst, s, inst.spread_domain[s])
+            names = inst.domain_names(s, "spread")
+            most = int(np.minimum(hold, hold.min() + svc.spread.max_skew).sum())
+            if hold.sum() >= n > most:
+                low = int(np.argmin(hold))
+                out.append(Shortage(
+                    svc.name, "spread",
+                    f"spread over {svc.spread.topology} with max_skew {svc.spread.max_skew}: "
+                    f"{svc.spread.topology} {names[low]} holds at most {int(hold[low])} replicas, so each "
+                    f"other {svc.spread.topology} at most {int(hold[low]) + svc.spread.max_skew}: at most "
+                    f"{most} of the {n} replicas across {', '.join(names)}",
+                ))
+        if svc.survive is not None and svc.survive.failure == "zone":
+            cap = keep_cap(svc.survive.keep, n)
+            hold = _hold(inst, s, inst.zone[s])
+            names = inst.domain_names(s, "zone")
+            most = int(np.minimum(hold, cap).sum())
+            if hold.sum() >= n > most:
+                label = svc.survive.topology
+                zones = f"{len(names)} {label}{'s' if len(names) != 1 else ''} ({', '.join(names)})"
+                out.append(Shortage(
+                    svc.name, "survive",
+                    f"survive 1 {label} keeping {_percent(svc.survive.keep)} allows at most {cap} of the {n} "
+                    f"replicas in one {label}; the service may use {zones}, which hold at most {most}",
+                ))
     return out
 
 
 def _selector(inst: Instance, s: int) -> Shortage:
     svc = inst.services[s]
     existing = ", ".join(p.name for p in inst.pools) or "none"
-    if svc.pools is None:
-        reason = "the cluster has no pools"
-    elif not svc.pools:
-        reason = "the node selector allows no pool"
-    else:
-        reason = f"the node selector names {', '.join(svc.pools)}, no such pool exists (pools: {existing})"
-    return Shortage(svc.name, "selector", reason)
+    by_name = [p for p in inst.pools if svc.pools is None or p.name in svc.pools]
+    if not inst.pools:
+        return Shortage(svc.name, "selector", "the cluster has no pools")
+    if svc.pools is not None and not svc.pools:
+        return Shortage(svc.name, "selector", "the node selector allows no pool")
+    if not by_name:
+        return Shortage(
+            svc.name, "selector",
+            f"the node selector names {', '.join(svc.pools or ())}, no such pool exists (pools: {existing})",
+        )
+    wanted = dict(svc.node_selector or {})
+    by_label = [p for p in by_name if all(p.labels.get(k) == v for k, v in wanted.items())]
+    if not by_label:
+        among = f" among pools {', '.join(p.name for p in by_name)}" if svc.pools is not None else ""
+        have = "; ".join(
+            f"{p.name} {{{', '.join(f'{k}: {v}' for k, v in sorted(p.labels.items()))}}}" for p in by_name
+        )
+        asked = ", ".join(f"{k}: {v}" for k, v in wanted.items())
+        return Shortage(svc.name, "selector",
+                        f"node_selector {{{asked}}} matches no pool{among} (labels: {have})")
+    for label, what in ((svc.spread.topology if svc.spread else None, "spread"),
+                        (svc.survive.topology if svc.survive and svc.survive.failure == "zone" else None,
+                         "survive")):
+        if label is not None and not any(label in p.labels for p in by_label):
+            return Shortage(
+                svc.name, what,
+                f"{what} over label {label!r} needs pools that carry it; none of the allowed pools "
+                f"({', '.join(p.name for p in by_label)}) has it",
+            )
+    return Shortage(svc.name, "selector", "no pool is allowed")
 
 
 def _too_large(inst: Instance, s: int) -> list[Shortage]:
@@ -184,12 +283,17 @@ def _per_node(inst: Instance, e: Evidence) -> Shortage:
     svc = inst.services[s]
     if e.available == 0:
         return Shortage(svc.name, "nodes", f"{_have(inst, e.pools, 0)}, and a replica fits only there")
-    k = svc.max_per_node
-    if k is not None and k * e.available < svc.replicas:
+    k = int(inst.node_limit[s])
+    if k < NO_LIMIT and k * e.available < svc.replicas:
+        if svc.max_per_node is not None and svc.max_per_node == k:
+            what, rule = "anti-affinity", f"max_per_node {k}"
+        else:
+            keep = svc.survive.keep if svc.survive else 0.0
+            what, rule = "survive", f"survive 1 node keeping {_percent(keep)} (at most {k} per node)"
         return Shortage(
             svc.name,
-            "anti-affinity",
-            f"max_per_node {k} allows at most {k * e.available} replicas on the "
+            what,
+            f"{rule} allows at most {k * e.available} replicas on the "
             f"{e.available} nodes of {_pools(inst, e.pools)} where a replica fits, "
             f"{svc.replicas} are requested",
         )
@@ -277,3 +381,93 @@ def _tightest(inst: Instance, evidence: tuple[Evidence, ...]) -> Evidence | None
         ):
             best = e
     return best
+
+
+def unplaced_reasons(
+    inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int], found: list[Shortage]
+) -> dict[str, str]:
+    """{service: why its unplaced replicas are not placed} (see the module docstring)."""
+    out = {}
+    placed = np.zeros(len(inst.services), dtype=np.int64)
+    for node in nodes:
+        for t, k in node.counts.items():
+            placed[t] += k
+    for s, k in sorted(unplaced.items()):
+        if k <= 0:
+            continue
+        svc = inst.services[s]
+        head = f"{k} of {svc.replicas} replicas not placed (priority {svc.priority})"
+        mine = [sh for sh in found if sh.service == svc.name]
+        if mine:
+            out[svc.name] = head + ": " + "; ".join(f"{sh.resource}: {sh.reason}" for sh in mine)
+        else:
+            out[svc.name] = head + ": " + _blocked(inst, nodes, s, placed)
+    return out
+
+
+def _blocked(inst: Instance, nodes: list[NodePlan], s: int, placed: np.ndarray) -> str:
+    """What stops one more replica of ``s`` on every node that may take one."""
+    svc = inst.services[s]
+    reasons: dict[str, int] = {}
+    used_per_pool = np.zeros(len(inst.pools), dtype=np.int64)
+    domains = np.zeros(max(inst.domain_count(s), 1), dtype=np.int64)
+    zones = np.zeros(max(inst.zone_count(s), 1), dtype=np.int64)
+    for node in nodes:
+        used_per_pool[node.pool] += 1
+        here = node.counts.get(s, 0)
+        if here and svc.spread is not None:
+            domains[inst.spread_domain[s, node.pool]] += here
+        if here and svc.survive is not None and svc.survive.failure == "zone":
+            zones[inst.zone[s, node.pool]] += here
+
+    def spread_blocks(p: int) -> bool:
+        return svc.spread is not None and (
+            domains[inst.spread_domain[s, p]] + 1 - domains.min() > svc.spread.max_skew
+        )
+
+    def survive_blocks(p: int, here: int) -> bool:
+        if svc.survive is None:
+            return False
+        cap = keep_cap(svc.survive.keep, int(placed[s]) + 1)
+        if svc.survive.failure == "node":
+            return here + 1 > cap
+        return zones[inst.zone[s, p]] + 1 > cap
+
+    def note(reason: str) -> None:
+        reasons[reason] = reasons.get(reason, 0) + 1
+
+    for node in nodes:
+        p = node.pool
+        if not inst.placeable[s, p]:
+            continue
+        here = node.counts.get(s, 0)
+        used = node.used(inst) + inst.demand[s]
+        short = [inst.resources[r] for r in np.flatnonzero(~fits(used, inst.usable[p]))]
+        if short:
+            note("no room for " + " and ".join(short))
+        elif here >= inst.per_node[s, p]:
+            note("at max_per_node" if svc.max_per_node is not None else "at the per-node limit")
+        elif spread_blocks(p):
+            note(f"spread over {svc.spread.topology} at max_skew")  # type: ignore[union-attr]
+        elif survive_blocks(p, here):
+            note(f"at the survive 1 {svc.survive.failure} limit")  # type: ignore[union-attr]
+        else:
+            note("room left (the solver stopped before using it)")
+    ranked = sorted(reasons.items(), key=lambda t: -t[1])
+    parts = [f"{k} used node{'s' if k != 1 else ''} {why}" for why, k in ranked]
+    allowed = [p for p in range(len(inst.pools)) if inst.placeable[s, p]]
+    idle = {p: int(inst.count[p] - used_per_pool[p]) for p in allowed if inst.count[p] > used_per_pool[p]}
+    if not allowed:
+        parts.append("no pool may take it")
+    elif not idle:
+        parts.append(f"no unused node left in {_pools(inst, allowed)}")
+    else:
+        blocked = [p for p in idle if spread_blocks(p) or survive_blocks(p, 0)]
+        if blocked:
+            parts.append(
+                f"the unused nodes of {_pools(inst, blocked)} would break its spread or survive rule"
+            )
+        free = [p for p in idle if p not in blocked]
+        if free:
+            parts.append(f"unused nodes of {_pools(inst, free)} left (the solver stopped before using them)")
+    return "; ".join(parts)

@@ -12,8 +12,15 @@ starts from the same `Instance`, so that they agree on three things:
   at most the node's usable capacity times ``1 + FIT_RTOL`` (one part in a billion: a few bytes of a
   memory size, a nano-core of a CPU). `fits` is the one place where this tolerance lives.
 * **How many replicas of a service one node of a pool can take** (`Instance.per_node`): zero when the
-  node selector excludes the pool or one replica does not fit an empty node; otherwise the largest count
-  that fits every resource, capped by ``max_per_node`` (anti-affinity) and by the service's replicas.
+  node selectors exclude the pool or one replica does not fit an empty node; otherwise the largest count
+  that fits every resource, capped by the service's replicas and by `Instance.node_limit`: the smaller of
+  ``max_per_node`` (anti-affinity) and, under ``survive`` with ``failure="node"``, the most replicas one
+  node may hold so that losing it keeps ``keep`` of them (`keep_cap`).
+
+The constraints beyond one node are compiled too: the **domains** of each service's ``spread`` label and
+the **zones** of its ``survive`` label (`Instance.domains`: per service and pool, the index of the label's
+value among the values on the pools the service may use, or -1), and the **existing** placement
+(`ExistingNode`: pool index, node index within the pool, replicas per service index).
 
 Indices follow the problem: service ``s`` is ``problem.services[s]``, pool ``p`` is ``problem.pools[p]``
 and resource ``r`` is ``problem.resources()[r]``.
@@ -26,13 +33,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from capacity.packing.problem import PackingProblem, Pool, Service
+from capacity.packing.problem import OBJECTIVES, PackingProblem, Pool, Service
 
 FIT_RTOL = 1e-9
 """Relative tolerance of every capacity comparison (see the module docstring)."""
 
-_OBJECTIVES = ("min-nodes", "min-cost")
+NO_LIMIT = 2**40
+"""`Instance.node_limit` of a service without a per-node limit."""
+
 _SOLVERS = ("highs", "cbc")
+
+
+def keep_cap(keep: float, placed: int) -> int:
+    """Most of ``placed`` replicas that one failure may take so that ``ceil(keep * placed)`` remain."""
+    return int(placed) - math.ceil(keep * placed - 1e-9)
+
+
+def split_node_name(name: str) -> tuple[str, int] | None:
+    """``"gpu-a-3"`` -> ``("gpu-a", 3)``; None when the name does not end in ``-<index>``."""
+    pool, sep, index = name.rpartition("-")
+    if not sep or not pool or not index.isdigit() or (len(index) > 1 and index[0] == "0"):
+        return None
+    return pool, int(index)
+
+
+@dataclass(frozen=True)
+class ExistingNode:
+    """One node of the running placement: pool index, index within the pool, replicas per service."""
+
+    pool: int
+    index: int
+    counts: dict[int, int]
 
 
 def fits(amount: float | np.ndarray, usable: float | np.ndarray) -> bool | np.ndarray:
@@ -65,6 +96,43 @@ class Instance:
     count: np.ndarray  # [pool] nodes available
     selected: np.ndarray  # [service, pool] bool: the node selector allows the pool
     per_node: np.ndarray  # [service, pool] most replicas of the service on one node of the pool
+    node_limit: np.ndarray  # [service] max_per_node and survive-node cap (NO_LIMIT: none)
+    priority: np.ndarray  # [service] weight under "fit"
+    spread_domain: np.ndarray  # [service, pool] domain index of the spread label, -1: none
+    zone: np.ndarray  # [service, pool] zone index of the survive-zone label, -1: none
+    existing: tuple[ExistingNode, ...]
+
+    @property
+    def fixed_cluster(self) -> bool:
+        """Every node of every pool is provisioned (objectives fit and balance)."""
+        return self.problem.objective in ("fit", "balance")
+
+    def domain_count(self, s: int) -> int:
+        """How many spread domains service ``s`` has (0: no spread)."""
+        return int(self.spread_domain[s].max()) + 1 if len(self.pools) else 0
+
+    def zone_count(self, s: int) -> int:
+        return int(self.zone[s].max()) + 1 if len(self.pools) else 0
+
+    def zone_cap(self, s: int, placed: int | None = None) -> int:
+        """Most replicas of ``s`` in one zone (survive zone), for ``placed`` replicas (default: all)."""
+        svc = self.services[s]
+        n = int(self.replicas[s]) if placed is None else placed
+        if svc.survive is None or svc.survive.failure != "zone":
+            return n
+        return keep_cap(svc.survive.keep, n)
+
+    def domain_names(self, s: int, which: str = "spread") -> list[str]:
+        """The label values of service ``s``'s domains (``spread``) or zones (``zone``), by index."""
+        svc = self.services[s]
+        arr = self.spread_domain if which == "spread" else self.zone
+        label = (svc.spread.topology if which == "spread" and svc.spread else
+                 svc.survive.topology if svc.survive else "")
+        names = [""] * (int(arr[s].max()) + 1 if len(self.pools) else 0)
+        for p, d in enumerate(arr[s]):
+            if d >= 0:
+                names[d] = self.pools[p].labels[label]
+        return names
 
     @property
     def pools(self) -> tuple[Pool, ...]:
@@ -98,22 +166,63 @@ class Instance:
         count = np.array([p.count for p in pools], dtype=np.int64)
         selected = np.zeros((len(services), len(pools)), dtype=bool)
         per_node = np.zeros((len(services), len(pools)), dtype=np.int64)
+        node_limit = np.full(len(services), NO_LIMIT, dtype=np.int64)
         for si, s in enumerate(services):
+            if s.max_per_node is not None:
+                node_limit[si] = s.max_per_node
+            if s.survive is not None and s.survive.failure == "node":
+                node_limit[si] = min(node_limit[si], keep_cap(s.survive.keep, s.replicas))
             allowed = {p.name for p in problem.allowed_pools(s)}
             for pi, p in enumerate(pools):
                 selected[si, pi] = p.name in allowed
                 if not selected[si, pi] or s.replicas == 0:
                     continue
                 k = _max_copies(demand[si], usable[pi])
-                limit = s.replicas if s.max_per_node is None else min(s.replicas, s.max_per_node)
+                limit = min(s.replicas, int(node_limit[si]))
                 per_node[si, pi] = limit if k < 0 else min(k, limit)
-        return cls(problem, resources, usable, capacity, demand, replicas, count, selected, per_node)
+        spread_domain = np.full((len(services), len(pools)), -1, dtype=np.int64)
+        zone = np.full((len(services), len(pools)), -1, dtype=np.int64)
+        for si, s in enumerate(services):
+            if s.spread is not None:
+                spread_domain[si] = _domains(pools, s.spread.topology, per_node[si] > 0)
+            if s.survive is not None and s.survive.failure == "zone":
+                zone[si] = _domains(pools, s.survive.topology, per_node[si] > 0)
+        priority = np.array([s.priority for s in services], dtype=np.int64)
+        index = {p.name: i for i, p in enumerate(pools)}
+        service_index = {s.name: i for i, s in enumerate(services)}
+        existing = []
+        for node, counts in sorted(problem.existing.items(), key=lambda t: _node_key(t[0], index)):
+            pool_name, j = split_node_name(node)  # type: ignore[misc]  # checked by validate
+            wanted = {service_index[name]: int(k) for name, k in counts.items() if k > 0}
+            existing.append(ExistingNode(index[pool_name], j, dict(sorted(wanted.items()))))
+        return cls(problem, resources, usable, capacity, demand, replicas, count, selected, per_node,
+                   node_limit, priority, spread_domain, zone, tuple(existing))
+
+
+def _node_key(name: str, index: dict[str, int]) -> tuple[int, int]:
+    pool, j = split_node_name(name) or ("", 0)
+    return index.get(pool, -1), j
+
+
+def _domains(pools: tuple[Pool, ...], label: str, placeable: np.ndarray) -> np.ndarray:
+    """[pool] index of the pool's ``label`` value among the values on ``placeable`` pools (sorted), -1
+    for pools that are not placeable."""
+    values = sorted({p.labels[label] for p, ok in zip(pools, placeable, strict=True) if ok})
+    out = np.full(len(pools), -1, dtype=np.int64)
+    for i, (p, ok) in enumerate(zip(pools, placeable, strict=True)):
+        if ok:
+            out[i] = values.index(p.labels[label])
+    return out
 
 
 def validate(problem: PackingProblem) -> None:
     """Raise `ValueError` naming the pool, service or field when ``problem`` is malformed."""
-    if problem.objective not in _OBJECTIVES:
-        raise ValueError(f"objective: must be one of {', '.join(_OBJECTIVES)}, got {problem.objective!r}")
+    if problem.objective not in OBJECTIVES:
+        raise ValueError(f"objective: must be one of {', '.join(OBJECTIVES)}, got {problem.objective!r}")
+    if not (problem.move_cost >= 0 and math.isfinite(problem.move_cost)):
+        raise ValueError(f"move_cost: must be a non-negative number, got {problem.move_cost!r}")
+    if problem.move_cost and problem.objective not in ("min-nodes", "min-cost"):
+        raise ValueError(f"move_cost: applies to objectives min-nodes and min-cost, not {problem.objective}")
     if problem.solver not in _SOLVERS:
         raise ValueError(f"solver: must be one of {', '.join(_SOLVERS)}, got {problem.solver!r}")
     if not (problem.time_limit_s > 0 and math.isfinite(problem.time_limit_s)):
@@ -158,3 +267,52 @@ def validate(problem: PackingProblem) -> None:
             raise ValueError(f"{where}: max_per_node must be a positive integer, got {s.max_per_node!r}")
         if s.pools is not None and isinstance(s.pools, str):
             raise ValueError(f"{where}: pools must be a tuple of pool names, got the string {s.pools!r}")
+        _validate_service_constraints(s, where)
+    _validate_existing(problem)
+
+
+def _is_int(v: object) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | np.integer)
+
+
+def _validate_service_constraints(s: Service, where: str) -> None:
+    if not _is_int(s.priority) or s.priority < 1:
+        raise ValueError(f"{where}: priority must be a positive integer, got {s.priority!r}")
+    if s.node_selector is not None and not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in s.node_selector.items()
+    ):
+        raise ValueError(f"{where}: node_selector must map label names to values (strings)")
+    if s.spread is not None:
+        if not isinstance(s.spread.topology, str) or not s.spread.topology:
+            raise ValueError(f"{where}: spread.topology must be a label name, got {s.spread.topology!r}")
+        if not _is_int(s.spread.max_skew) or s.spread.max_skew < 1:
+            raise ValueError(
+                f"{where}: spread.max_skew must be a positive integer, got {s.spread.max_skew!r}"
+            )
+    if s.survive is not None:
+        if s.survive.failure not in ("node", "zone"):
+            raise ValueError(f"{where}: survive.failure must be node or zone, got {s.survive.failure!r}")
+        if not 0.0 <= s.survive.keep < 1.0:
+            raise ValueError(f"{where}: survive.keep must be a fraction in [0, 1), got {s.survive.keep!r}")
+        named = isinstance(s.survive.topology, str) and s.survive.topology
+        if s.survive.failure == "zone" and not named:
+            raise ValueError(f"{where}: survive.topology must be a label name, got {s.survive.topology!r}")
+
+
+def _validate_existing(problem: PackingProblem) -> None:
+    pools = {p.name: p for p in problem.pools}
+    services = {s.name for s in problem.services}
+    for node, counts in problem.existing.items():
+        where = f"existing node {node!r}"
+        parsed = split_node_name(node) if isinstance(node, str) else None
+        if parsed is None or parsed[0] not in pools:
+            raise ValueError(f"{where}: a node name is <pool>-<index> of an existing pool "
+                             f"(pools: {', '.join(pools) or 'none'})")
+        if parsed[1] >= pools[parsed[0]].count:
+            raise ValueError(f"{where}: pool {parsed[0]!r} has {pools[parsed[0]].count} nodes, "
+                             f"numbered from 0")
+        for name, k in counts.items():
+            if name not in services:
+                raise ValueError(f"{where}: no service named {name!r}")
+            if not _is_int(k) or k < 0:
+                raise ValueError(f"{where}: replicas of {name!r} must be a non-negative integer, got {k!r}")

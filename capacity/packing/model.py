@@ -50,6 +50,32 @@ under a second without it, with it HiGHS was still 1 to 7 nodes above the optimu
 60-item instances of ``data/vbp`` it found no solution of its own. It blocks the solver's primal
 heuristics, so it is left out. Capacity rows are scaled by the node's capacity because memory is in
 bytes (1e10) and CPU in cores (1): unscaled rows would span ten orders of magnitude.
+
+Objectives and constraints beyond one node (`capacity.packing.problem`; rows only where used)
+    ``N`` = candidate nodes in all (the variables ``y``); ``eps = 1 / (N + 1)``.
+
+    ``fit``       ``demand_{s}`` becomes ``sum x <= n_s``; minimise
+                  ``sum_s w_s (n_s - sum_{p,j} x[s,p,j]) + eps sum y`` (``w_s`` = priority, an integer, so
+                  the unplaced weight is an integer and ``eps sum y < 1`` only breaks ties by nodes);
+    ``min-moves`` minimise ``sum r + eps sum y`` (moves, then nodes);
+    ``move_cost`` adds ``move_cost sum r`` to ``min-nodes`` / ``min-cost``;
+    ``balance``   minimise ``U`` with ``util_{r}_{node}``: ``sum_s (d[s,r] / C[p,r]) x[s,p,j] <= U``
+                  (``C`` = capacity before headroom);
+    ``spread_lo/hi_{s}_{a}``  ``m_s <= sum_{p in a, j} x[s,p,j] <= m_s + max_skew`` for every domain ``a``
+                  of the service (``m_s`` continuous: the counts differ by at most ``max_skew``);
+    ``zone_{s}_{z}``  ``sum_{p in z, j} x[s,p,j] <= floor((1 - keep) n_s)`` (survive a zone);
+    survive a node: ``u[s,p]`` already caps ``x`` at ``floor((1 - keep) n_s)`` (`Instance.node_limit`);
+    under ``fit`` the placed count ``P_s = sum x`` is a variable and both caps read
+    ``<= (1 - keep) P_s`` (exact for integers: ``P - x >= ceil(keep P)``);
+    ``moved_{s}_{node}``  ``r[s,node] >= e[s,node] - x[s,node]``, ``r >= 0``: replicas leaving an existing
+                  node (``e`` = existing count); moves = ``sum r - max(0, E_s - n_s)``, the constant kept
+                  in `AggregatedModel.offset`.
+
+    Existing nodes keep their identity: the candidate nodes of a pool are its existing nodes (their
+    indices) and then the lowest free indices, and the ``order`` rows hold among the fresh ones only.
+    Under ``fit`` and ``balance`` the pools are a fixed cluster, so the component bound rows
+    (``min_nodes``/``min_cost``) are left out for ``fit`` (a partial plan may use fewer nodes).
+
 """
 
 from __future__ import annotations
@@ -101,17 +127,33 @@ class AggregatedModel:
 
     def __init__(self, inst: Instance, bounds: Bounds, candidates: np.ndarray) -> None:
         self.inst = inst
-        self.candidates = candidates
         problem = inst.problem
+        objective = problem.objective
+        fit = objective == "fit"
         names = _Names()
         var = _Names()
         prob = pulp.LpProblem(names("placement"), pulp.LpMinimize)
         pools, services, resources = inst.pools, inst.services, inst.resources
 
+        # Candidate nodes: each pool's existing nodes first (by index), then the lowest free indices.
+        self.slots: list[list[int]] = []
+        self.fresh_from: list[int] = []
+        for p in range(len(pools)):
+            own = sorted(e.index for e in inst.existing if e.pool == p)
+            want = max(int(candidates[p]), len(own))
+            taken, fresh, j = set(own), [], 0
+            while len(own) + len(fresh) < want:
+                if j not in taken:
+                    fresh.append(j)
+                j += 1
+            self.slots.append(own + fresh)
+            self.fresh_from.append(len(own))
+        self.candidates = np.array([len(sl) for sl in self.slots], dtype=np.int64)
+
         self.y: dict[tuple[int, int], pulp.LpVariable] = {}
         self.x: dict[tuple[int, int, int], pulp.LpVariable] = {}
         for p, pool in enumerate(pools):
-            for j in range(int(candidates[p])):
+            for j in range(len(self.slots[p])):
                 self.y[p, j] = prob.add_variable(var(f"y_{pool.name}_{j}"), cat=pulp.LpBinary)
                 for s, svc in enumerate(services):
                     u = int(inst.per_node[s, p])
@@ -124,8 +166,19 @@ class AggregatedModel:
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, names(name), rhs))
 
         le, ge, eq = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
-        price = [(pool.cost or 0.0) if problem.objective == "min-cost" else 1.0 for pool in pools]
-        prob.setObjective(pulp.LpAffineExpression([(v, price[p]) for (p, _), v in self.y.items()]))
+        self.eps = 1.0 / (len(self.y) + 1)
+        self.offset = 0.0  # objective = solver objective + offset
+        if objective == "min-cost":
+            price = [(pool.cost or 0.0) for pool in pools]
+        elif objective == "min-nodes":
+            price = [1.0] * len(pools)
+        elif objective in ("min-moves", "fit"):
+            price = [self.eps] * len(pools)
+        else:  # balance
+            price = [0.0] * len(pools)
+        objective_terms: list[tuple[pulp.LpVariable, float]] = [
+            (v, price[p]) for (p, _), v in self.y.items() if price[p]
+        ]
 
         on_node: dict[tuple[int, int], list[int]] = {}
         of_service: dict[int, list[pulp.LpVariable]] = {}
@@ -134,12 +187,15 @@ class AggregatedModel:
             of_service.setdefault(s, []).append(v)
         for s, svc in enumerate(services):
             if inst.replicas[s] > 0:
-                row(
-                    [(v, 1.0) for v in of_service.get(s, [])],
-                    eq,
-                    float(inst.replicas[s]),
-                    f"demand_{svc.name}",
-                )
+                terms = [(v, 1.0) for v in of_service.get(s, [])]
+                if fit:
+                    w = float(inst.priority[s])
+                    self.offset += w * float(inst.replicas[s])
+                    objective_terms.extend((v, -w) for v, _ in terms)
+                    if terms:
+                        row(terms, le, float(inst.replicas[s]), f"demand_{svc.name}")
+                else:
+                    row(terms, eq, float(inst.replicas[s]), f"demand_{svc.name}")
         for (p, j), y in self.y.items():
             node = f"{pools[p].name}-{j}"
             here = on_node.get((p, j), [])
@@ -158,35 +214,150 @@ class AggregatedModel:
                     0.0,
                     f"link_{services[s].name}_{node}",
                 )
-            if (p, j + 1) in self.y:
+            if j >= self.fresh_from[p] and (p, j + 1) in self.y:
                 row([(y, 1.0), (self.y[p, j + 1], -1.0)], ge, 0.0, f"order_{node}")
-        for k, comp in enumerate(bounds.components):
-            ys = [(v, price[p]) for (p, _), v in self.y.items() if p in comp.pools]
-            if comp.nodes > 0 and ys:
-                row([(v, 1.0) for v, _ in ys], ge, float(comp.nodes), f"min_nodes_{k}")
-            if problem.objective == "min-cost" and comp.cost and ys:
-                row(ys, ge, float(comp.cost), f"min_cost_{k}")
+        if not fit:
+            for k, comp in enumerate(bounds.components):
+                ys = [(v, (pools[p].cost or 0.0)) for (p, _), v in self.y.items() if p in comp.pools]
+                if comp.nodes > 0 and ys:
+                    row([(v, 1.0) for v, _ in ys], ge, float(comp.nodes), f"min_nodes_{k}")
+                if objective == "min-cost" and comp.cost and ys:
+                    row(ys, ge, float(comp.cost), f"min_cost_{k}")
+
+        # Placed replicas as a variable (fit with survive only): P_s = sum x.
+        placed: dict[int, pulp.LpVariable] = {}
+        for s, svc in enumerate(services):
+            if fit and svc.survive is not None and of_service.get(s):
+                placed[s] = prob.add_variable(var(f"placed_{svc.name}"), lowBound=0,
+                                              upBound=float(inst.replicas[s]), cat=pulp.LpContinuous)
+                row([(placed[s], 1.0), *((v, -1.0) for v in of_service[s])], eq, 0.0, f"placed_{svc.name}")
+        self.placed = placed
+
+        self.m: dict[int, pulp.LpVariable] = {}
+        for s, svc in enumerate(services):
+            if not of_service.get(s):
+                continue
+            if svc.spread is not None:
+                self.m[s] = prob.add_variable(
+                    var(f"spread_min_{svc.name}"), lowBound=0, cat=pulp.LpContinuous
+                )
+                for a in range(inst.domain_count(s)):
+                    terms = [(v, 1.0) for (t, p, _), v in self.x.items()
+                             if t == s and inst.spread_domain[s, p] == a]
+                    row([*terms, (self.m[s], -1.0)], ge, 0.0, f"spread_lo_{svc.name}_{a}")
+                    skew = float(svc.spread.max_skew)
+                    row([*terms, (self.m[s], -1.0)], le, skew, f"spread_hi_{svc.name}_{a}")
+            if svc.survive is not None:
+                keep = svc.survive.keep
+                if svc.survive.failure == "zone":
+                    for z in range(inst.zone_count(s)):
+                        terms = [
+                            (v, 1.0) for (t, p, _), v in self.x.items() if t == s and inst.zone[s, p] == z
+                        ]
+                        if s in placed:
+                            row([*terms, (placed[s], -(1.0 - keep))], le, 0.0, f"zone_{svc.name}_{z}")
+                        else:
+                            row(terms, le, float(inst.zone_cap(s)), f"zone_{svc.name}_{z}")
+                elif s in placed:
+                    for (t, p, j), v in self.x.items():
+                        if t == s:
+                            row([(v, 1.0), (placed[s], -(1.0 - keep))], le, 0.0,
+                                f"survive_{svc.name}_{pools[p].name}-{j}")
+
+        # Moves: r >= existing - x on every existing node.
+        self.r: dict[tuple[int, int, int], pulp.LpVariable] = {}
+        move_weight = 1.0 if objective == "min-moves" else problem.move_cost
+        running: dict[int, int] = {}
+        for e in inst.existing:
+            j = self.slots[e.pool].index(e.index)
+            for s, k in e.counts.items():
+                running[s] = running.get(s, 0) + k
+                if (s, e.pool, j) not in self.x:
+                    self.offset += move_weight * k  # no longer allowed there: all of them leave
+                    continue
+                r = prob.add_variable(var(f"moved_{services[s].name}_{pools[e.pool].name}-{e.index}"),
+                                      lowBound=0, cat=pulp.LpContinuous)
+                self.r[s, e.pool, j] = r
+                row([(r, 1.0), (self.x[s, e.pool, j], 1.0)], ge, float(k),
+                    f"moved_{services[s].name}_{pools[e.pool].name}-{e.index}")
+                if move_weight:
+                    objective_terms.append((r, move_weight))
+        if not fit:
+            for s, k in running.items():
+                self.offset -= move_weight * max(0, k - int(inst.replicas[s]))
+
+        self.u: pulp.LpVariable | None = None
+        if objective == "balance":
+            self.u = prob.add_variable(var("max_utilisation"), lowBound=0, cat=pulp.LpContinuous)
+            objective_terms.append((self.u, 1.0))
+            for (p, j) in self.y:
+                node = f"{pools[p].name}-{j}"
+                here = on_node.get((p, j), [])
+                for r, res in enumerate(resources):
+                    if inst.capacity[p, r] <= 0:
+                        continue
+                    terms = [(self.x[s, p, j], float(inst.demand[s, r] / inst.capacity[p, r]))
+                             for s in here if inst.demand[s, r] > 0]
+                    if terms:
+                        row([*terms, (self.u, -1.0)], le, 0.0, f"util_{res}_{node}")
+
+        prob.setObjective(pulp.LpAffineExpression(objective_terms))
         self.prob = prob
 
+    def objective_bound(self, dual: float) -> float:
+        """A proven bound on the objective (`capacity.packing.plan.objective_value`) from the solver's
+        dual bound on the model's objective."""
+        value = dual + self.offset
+        if self.inst.problem.objective in ("fit", "min-moves"):
+            # integer part + eps * nodes with eps * nodes < 1: the integer part is at least this
+            return float(max(0, math.ceil(value - self.eps * len(self.y) - 1e-6)))
+        return value
+
     def start(self, nodes: list[NodePlan]) -> dict[pulp.LpVariable, float]:
-        """Variable values of a complete plan (each pool's nodes on its first candidates)."""
+        """Variable values of a plan (each pool's nodes on its first candidates, or on their own index
+        when they have one)."""
+        inst = self.inst
         values: dict[pulp.LpVariable, float] = {v: 0.0 for v in self.prob.variables()}
-        for p in range(len(self.inst.pools)):
+        for p in range(len(inst.pools)):
             mine = [n for n in nodes if n.pool == p and any(n.counts.values())]
             if len(mine) > self.candidates[p]:
                 raise ValueError(
                     f"warm start uses {len(mine)} nodes of pool {p}, the model has {self.candidates[p]}"
                 )
-            for j, node in enumerate(mine):
+            free = iter(j for j in range(self.fresh_from[p], len(self.slots[p])))
+            for node in mine:
+                j = self.slots[p].index(node.index) if node.index in self.slots[p] else next(free)
                 values[self.y[p, j]] = 1.0
                 for s, k in node.counts.items():
                     if k:
                         values[self.x[s, p, j]] = float(k)
+        for s, v in self.placed.items():
+            values[v] = sum(values[x] for (t, _, _), x in self.x.items() if t == s)
+        for s, v in self.m.items():
+            per = np.zeros(inst.domain_count(s))
+            for (t, p, _), x in self.x.items():
+                if t == s:
+                    per[inst.spread_domain[s, p]] += values[x]
+            values[v] = float(per.min()) if len(per) else 0.0
+        for key, v in self.r.items():
+            e = next(
+                e for e in inst.existing
+                if e.pool == key[1] and self.slots[e.pool].index(e.index) == key[2]
+            )
+            values[v] = max(0.0, e.counts[key[0]] - values[self.x[key]])
+        if self.u is not None:
+            for (p, j) in self.y:
+                for r in range(len(inst.resources)):
+                    if inst.capacity[p, r] > 0:
+                        used = sum(values[x] * inst.demand[t, r] for (t, q, i), x in self.x.items()
+                                   if q == p and i == j)
+                        values[self.u] = max(values[self.u], used / inst.capacity[p, r])
         return values
 
     def plan(self) -> list[NodePlan] | None:
         """The plan in the variables' values; None when they are missing or not integral."""
         nodes: dict[tuple[int, int], NodePlan] = {}
+        named = bool(self.inst.existing)
         for (s, p, j), v in self.x.items():
             value = v.varValue
             if value is None or not math.isfinite(value):
@@ -195,7 +366,8 @@ class AggregatedModel:
             if abs(value - k) > _INTEGRALITY_TOL:
                 return None
             if k > 0:
-                nodes.setdefault((p, j), NodePlan(p)).counts[s] = k
+                node = nodes.setdefault((p, j), NodePlan(p, index=self.slots[p][j] if named else None))
+                node.counts[s] = k
         return [nodes[key] for key in sorted(nodes)]
 
 

@@ -137,11 +137,14 @@ _FIRST_EXACT_ROUNDS = 2
 _DIVE_SHARE = 0.55
 _BOUND_SHARE = 0.80
 _DISCREPANCY = 3
+_ROUNDINGS = (0.5, 0.3, 0.7, 1e-6)  # root roundings: lambda_j + each, rounded down
 _ROUND_UP = 0.2  # a dive fixes a column at round(lambda + 0.2) down: 2.8 nodes become 3 without branching
 _DIVE_ROUNDS = 8  # column-generation rounds per residual LP in a dive (the pool is rich by then)
 _REPAIR_SHARE = 0.03
 _MAX_DISCREPANCY = 11
+_MIP_FULL_SIZE = 200_000  # columns x classes above which price-and-branch uses only the LP's columns
 _RESERVE_SHARE = 0.05  # of the time limit, kept for the last repair and the Placement
+_EVACUATE_TRIES = 40  # failed evacuations in a row after which `Loads.empty_nodes` gives up
 
 
 # --------------------------------------------------------------------------------------------------
@@ -302,50 +305,89 @@ class Loads:
             if placed[c] < self.inst.replicas[c]
         }
 
-    def fill(self, wanted: dict[int, int], count: np.ndarray, min_cost: bool) -> dict[int, int]:
+    def fill(
+        self, wanted: dict[int, int], count: np.ndarray, min_cost: bool, prices: np.ndarray | None = None
+    ) -> dict[int, int]:
         """Place ``wanted`` replicas (by class): free capacity first (best fit), then new nodes.
 
-        New nodes come from pools with free nodes (``count`` minus the nodes in the plan), the cheapest
-        first under ``min-cost``, the one that holds the most replicas of the class otherwise. Returns
-        what could not be placed.
+        New nodes are opened one pattern at a time (a *sequential heuristic*): for every pool with free
+        nodes (``count`` minus the nodes in the plan), the greedy pricer (`greedy_patterns`) looks for
+        the pattern of the replicas still wanted that is worth most, and the pool with the most worth per
+        node cost wins; the pattern is repeated as often as the replicas left allow. A replica is worth
+        its class's ``prices`` (the LP's duals: what it costs the LP at the margin) when given, and its
+        size (summed share of the largest node) otherwise or when its price is zero. Mixing replicas
+        heavy in different resources on one node is what first-fit decreasing, class by class, misses.
+        Returns what could not be placed.
         """
         inst = self.inst
-        opened = np.bincount(np.asarray(self.pool, dtype=np.int64), minlength=len(inst.pools))
-        unplaced: dict[int, int] = {}
+        left = dict(wanted)
         for c in _size_order(inst, list(wanted)):
-            left = wanted[c]
-            while left > 0:
+            while left[c] > 0:
                 room = self.room(c)
                 room[~inst.placeable[c, np.asarray(self.pool, dtype=np.int64)]] = 0
-                if room.any():
-                    # best fit: the node with the least free capacity left after taking replicas
-                    load = self.load()
-                    i = int(np.lexsort((np.arange(len(room)), -load, room == 0))[0])
-                    take = int(min(left, room[i]))
-                    self.add(i, c, take)
-                    left -= take
-                    continue
-                pools = [p for p in range(len(inst.pools)) if inst.placeable[c, p] and opened[p] < count[p]]
-                if not pools:
-                    unplaced[c] = left
+                if not room.any():
                     break
-                if min_cost:
-                    p = min(pools, key=lambda p: (inst.cost(p) or 0.0, -inst.per_node[c, p], p))
-                else:
-                    p = min(pools, key=lambda p: (-inst.per_node[c, p], p))
-                opened[p] += 1
-                i = self.open(p)
-                take = int(min(left, inst.per_node[c, p]))
+                # best fit: the most loaded node that takes replicas
+                load = self.load()
+                i = int(np.lexsort((np.arange(len(room)), -load, room == 0))[0])
+                take = int(min(left[c], room[i]))
                 self.add(i, c, take)
-                left -= take
-        return unplaced
+                left[c] -= take
+        return self._open_nodes({c: k for c, k in left.items() if k > 0}, count, min_cost, prices)
 
-    def empty_nodes(self, deadline: float, min_cost: bool) -> int:
-        """Move every replica of a lightly loaded (or costly) node into the others; returns nodes freed."""
+    def _open_nodes(
+        self, left: dict[int, int], count: np.ndarray, min_cost: bool, prices: np.ndarray | None
+    ) -> dict[int, int]:
+        """The new-node part of `fill`."""
+        inst = self.inst
+        opened = np.bincount(np.asarray(self.pool, dtype=np.int64), minlength=len(inst.pools))
+        largest = inst.usable.max(axis=0) if len(inst.pools) else np.ones(len(inst.resources))
+        size = (inst.demand / np.where(largest > 0, largest, 1.0)).sum(axis=1)
+        worth = size.copy() if prices is None else np.maximum(prices, 1e-4 * size * max(prices.max(), 1e-9))
+        want = np.zeros(len(inst.services), dtype=np.int64)
+        for c, k in left.items():
+            want[c] = k
+        shapes: dict[int, PoolShape] = {}
+        while want.any():
+            best: tuple[float, int, int, np.ndarray] | None = None
+            for p in range(len(inst.pools)):
+                if opened[p] >= count[p] or not inst.placeable[want > 0, p].any():
+                    continue
+                shape = shapes.setdefault(p, PoolShape.build(inst, p))
+                cap = np.minimum(shape.per_node, want[shape.classes])
+                node_cost = (inst.cost(p) or 0.0) if min_cost else 1.0
+                found = greedy_patterns(shape, worth[shape.classes], cap, starts=16, improve=1)
+                for a in found:
+                    full = np.zeros(len(inst.services), dtype=np.int64)
+                    full[shape.classes] = np.minimum(a, cap)
+                    if not full.any() or not pattern_fits(inst, p, full):
+                        continue
+                    score = float(worth @ full) / max(node_cost, 1e-12)
+                    if best is None or score > best[0] + 1e-12:
+                        best = (score, p, 0, full)
+            if best is None:
+                break
+            _, p, _, a = best
+            used = a > 0
+            k = int(min(count[p] - opened[p], (want[used] // a[used]).min()))
+            for _ in range(max(k, 1)):
+                i = self.open(p)
+                for c in np.flatnonzero(used):
+                    self.add(i, int(c), int(a[c]))
+            opened[p] += max(k, 1)
+            want -= max(k, 1) * a
+        return {int(c): int(want[c]) for c in np.flatnonzero(want > 0)}
+
+    def empty_nodes(self, deadline: float, min_cost: bool, patience: int = _EVACUATE_TRIES) -> int:
+        """Move every replica of a lightly loaded (or costly) node into the others; returns nodes freed.
+
+        Victims are tried by decreasing cost, then increasing load; the search stops after ``patience``
+        failures in a row (the fuller nodes left will not empty either) or at ``deadline``.
+        """
         inst = self.inst
         freed = 0
         tried: set[int] = set()
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and len(tried) < patience:
             alive = [i for i in range(len(self.pool)) if any(k > 0 for k in self.counts[i].values())]
             if len(alive) < 2:
                 break
@@ -407,13 +449,19 @@ def _size_order(inst: Instance, classes: list[int]) -> list[int]:
 
 
 def repair(
-    inst: Instance, nodes: list[NodePlan], count: np.ndarray, *, deadline: float, min_cost: bool
+    inst: Instance,
+    nodes: list[NodePlan],
+    count: np.ndarray,
+    *,
+    deadline: float,
+    min_cost: bool,
+    prices: np.ndarray | None = None,
 ) -> tuple[list[NodePlan], dict[int, int]]:
     """A complete plan from a column solution (see the module docstring), and what stays unplaced."""
     loads = Loads(inst, nodes)
     loads.remove_surplus()
     loads = Loads(inst, loads.plan())
-    unplaced = loads.fill(loads.missing(), count, min_cost)
+    unplaced = loads.fill(loads.missing(), count, min_cost, prices)
     if not unplaced:
         loads.empty_nodes(deadline, min_cost)
     return loads.plan(), unplaced
@@ -445,6 +493,7 @@ class _Search:
     best: RootBound = field(init=False)
     comp_of_pool: np.ndarray = field(init=False)
     comp_of_class: np.ndarray = field(init=False)
+    support: set[int] = field(init=False, default_factory=set)  # columns some LP solution used
 
     def __post_init__(self) -> None:
         inst = self.inst
@@ -467,6 +516,18 @@ class _Search:
         for k, comp in enumerate(self.bounds.components):
             self.comp_of_pool[list(comp.pools)] = k
             self.comp_of_class[list(comp.services)] = k
+
+    def solve_lp(self) -> LpSolution | None:
+        """`Master.solve`, remembering the columns the solution uses (`support`)."""
+        sol = self.master.solve()
+        if sol is not None:
+            self.support.update(int(j) for j in np.flatnonzero(sol.columns > 1e-9))
+        return sol
+
+    @property
+    def grid_priced(self) -> bool:
+        """Every pool is priced exactly by dynamic programming (cheap: no need to ration exact rounds)."""
+        return all(pricer.grid is not None for pricer in self.pricers.values())
 
     # -- columns -----------------------------------------------------------------------------
 
@@ -535,7 +596,7 @@ class _Search:
                 value = float(prices @ a)
                 if value > limit:
                     found.append((-value, a.tobytes(), a))
-            if not found and heavy:
+            if not found and heavy and self.pricers[p].grid is None:  # the grid pricer is cheaper
                 for a in pair_patterns(shape, prices, cap):
                     value = float(prices @ a)
                     if value > limit:
@@ -668,7 +729,7 @@ class _Search:
         sol = None
         rounds = 0
         while not best.converged:
-            sol = self.master.solve()
+            sol = self.solve_lp()
             if sol is None or time.perf_counter() >= deadline:
                 break
             added, upper = self.price_heuristic(sol, bound, self.count)
@@ -689,7 +750,7 @@ class _Search:
                 if added == 0 or self._settled(sol, best, incumbent_value):
                     break
         if sol is None:
-            sol = self.master.solve()
+            sol = self.solve_lp()
         return sol, best
 
     def _settled(self, sol: LpSolution, best: RootBound, incumbent_value: float) -> bool:
@@ -709,7 +770,7 @@ class _Search:
         self.master.set_rhs(demand, count)
         sol = None
         for _ in range(max_rounds):
-            sol = self.master.solve()
+            sol = self.solve_lp()
             if sol is None or time.perf_counter() >= deadline:
                 break
             if self.price_heuristic(sol, demand, count, heavy=False)[0] == 0:
@@ -737,6 +798,7 @@ class _Search:
         target: float,
         offer: Callable[[list[NodePlan]], float],
         max_discrepancy: int = 3,
+        rounding: bool = False,
     ) -> None:
         """Diving with limited discrepancy search (see the module docstring).
 
@@ -746,7 +808,9 @@ class _Search:
         forbidden, as long as the count of such detours on the path stays within ``max_discrepancy``.
         A subtree is cut when the nodes fixed plus the residual LP (rounded up) cannot beat the best
         plan. Every complete dive goes to ``offer``, which returns the best objective so far; the search
-        stops at ``deadline`` or when a plan meets ``target`` (the proven bound).
+        stops at ``deadline`` or when a plan meets ``target`` (the proven bound). With ``rounding``,
+        every node also offers its residual LP rounded to nearest (`repair` completes it): on large
+        problems a dive is long, and these plans come at every step.
         """
         inst, master = self.inst, self.master
         best = [incumbent_value]
@@ -783,6 +847,16 @@ class _Search:
             lam = np.zeros(len(master))  # columns priced after the last solve are at 0
             lam[: len(sol.columns)] = sol.columns
             real = np.array([p >= 0 for p in master.pools])
+            if rounding:  # the residual LP rounded to nearest and repaired: a plan at every dive node
+                near = dict(fixed)
+                for j in np.flatnonzero(np.floor(lam + 0.5) * real):
+                    near[int(j)] = near.get(int(j), 0) + int(np.floor(lam[j] + 0.5))
+                whole_lam = np.zeros(len(master), dtype=np.int64)
+                for j, t in near.items():
+                    whole_lam[j] = t
+                best[0] = min(best[0], offer(self.columns_to_nodes(whole_lam)))
+                if meets(best[0], target):
+                    return True
             whole = np.floor(lam + _ROUND_UP).astype(np.int64) * real
             if whole.any():
                 child = dict(fixed)
@@ -879,7 +953,8 @@ def solve_patterns(problem: PackingProblem) -> Placement:
         search.seed_columns()
         limit_s = problem.time_limit_s
         first = started + _ROOT_SHARE * limit_s
-        sol, root_bound = search.root(first, value, exact_rounds=_FIRST_EXACT_ROUNDS)
+        exact_rounds = math.inf if search.grid_priced else _FIRST_EXACT_ROUNDS
+        sol, root_bound = search.root(first, value, exact_rounds=exact_rounds)
         lb = bound_total(root_bound.per_component)
         log.debug(
             "patterns: root LP %s, bound %s, converged %s, %d columns",
@@ -889,10 +964,18 @@ def solve_patterns(problem: PackingProblem) -> Placement:
             len(search.master),
         )
         if sol is not None and not search.uses_artificial(sol) and not meets(value, lb):
-            offer(search.columns_to_nodes(np.floor(sol.columns + 1e-6).astype(np.int64)), "rounding")
+            for up in _ROUNDINGS:  # lambda rounded at several points, each completed by `repair`
+                offer(search.columns_to_nodes(np.floor(sol.columns + up).astype(np.int64)), "rounding")
+                if meets(value, lb):
+                    break
         if not meets(value, lb):
             search.dive(
-                started + _DIVE_SHARE * limit_s, value, lb, lambda nodes: offer(nodes, "dive"), _DISCREPANCY
+                started + _DIVE_SHARE * limit_s,
+                value,
+                lb,
+                lambda nodes: offer(nodes, "dive"),
+                _DISCREPANCY,
+                True,
             )
         if not meets(value, lb) and not root_bound.converged:
             sol, root_bound = search.root(started + _BOUND_SHARE * limit_s, value)
@@ -907,7 +990,16 @@ def solve_patterns(problem: PackingProblem) -> Placement:
             if start is not None and len(start) < len(search.master):
                 start = np.concatenate([start, np.zeros(len(search.master) - len(start), np.int64)])
             floor = lb if math.isfinite(lb) else None
-            mip = search.master.mip(left, start=start, floor=floor, integral_costs=not min_cost)
+            keep = None
+            if len(search.master) * len(cinst.services) > _MIP_FULL_SIZE:
+                # Big: only the columns some LP used and the plan's (HiGHS's root cuts, once it knows
+                # a plan, take ~10 s on 2,000 columns x 170 rows whatever its time limit).
+                keep = sorted(
+                    search.support | {int(j) for j in np.flatnonzero(start)}
+                    if start is not None
+                    else search.support
+                )
+            mip = search.master.mip(left, start=start, floor=floor, integral_costs=not min_cost, keep=keep)
             log.debug(
                 "patterns: MIP over %d columns: %s, value %s", len(search.master), mip.detail, mip.value
             )
@@ -921,7 +1013,9 @@ def solve_patterns(problem: PackingProblem) -> Placement:
             # Time left and a gap: dive again, more widely (the column pool has grown), then the MIP.
             discrepancy += 2
             now = time.perf_counter()
-            search.dive(now + 0.6 * (end - now), value, lb, lambda nodes: offer(nodes, "dive"), discrepancy)
+            search.dive(
+                now + 0.6 * (end - now), value, lb, lambda nodes: offer(nodes, "dive"), discrepancy, True
+            )
             last = discrepancy >= _MAX_DISCREPANCY
             price_and_branch(end if last else min(end, time.perf_counter() + 0.5 * (end - now)))
 

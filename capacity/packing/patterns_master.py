@@ -122,13 +122,20 @@ class Master:
         )
 
     def mip(
-        self, time_limit_s: float, *, start: np.ndarray | None, floor: float | None, integral_costs: bool
+        self,
+        time_limit_s: float,
+        *,
+        start: np.ndarray | None,
+        floor: float | None,
+        integral_costs: bool,
+        keep: list[int] | None = None,
     ) -> MipSolution:
         """Integer ``lambda`` over the current columns (artificial ones excluded), under a time limit.
 
         ``start``: a feasible integer ``lambda`` to begin from. ``floor``: a proven lower bound on the
         objective, added as a row (it cuts off no plan and lets HiGHS stop as soon as a plan meets it).
         ``integral_costs``: every plan's objective is an integer (min-nodes), so a gap below 1 is closed.
+        ``keep``: only these columns may be used (the others are fixed at 0); all when None.
         """
         lp = self.h.getLp()
         h = highspy.Highs()
@@ -144,7 +151,8 @@ class Master:
         h.changeColsIntegrality(
             n, np.arange(n, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * n)
         )
-        artificial = np.array([j for j, p in enumerate(self.pools) if p < 0], dtype=np.int32)
+        kept = set(range(n)) if keep is None else set(keep)
+        artificial = np.array([j for j, p in enumerate(self.pools) if p < 0 or j not in kept], dtype=np.int32)
         if artificial.size:
             h.changeColsBounds(
                 len(artificial), artificial, np.zeros(len(artificial)), np.zeros(len(artificial))

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import highspy
 import numpy as np
@@ -49,6 +50,8 @@ from capacity.packing.instance import FIT_RTOL, Instance, fits
 
 PRICE_EPS = 1e-9
 """Prices below this count as zero."""
+GRID_MAX_WORK = 4e8
+"""`GridKnapsack` prices a pool when its cells times its 0/1 items stay below this (about a second)."""
 
 
 @dataclass(frozen=True)
@@ -351,6 +354,99 @@ def seed_patterns(shape: PoolShape) -> list[np.ndarray]:
 
 
 @dataclass(frozen=True)
+class GridKnapsack:
+    """Exact pricing of one pool by dynamic programming over its capacity grid (see the module docstring).
+
+    Every size of every class that may go on the pool is a whole multiple of a **unit** per resource (the
+    greatest common divisor of the sizes: 0.25 cores, 256 MiB, 1 GPU ...), so a pattern fits exactly when
+    its sizes in units add up to at most ``cells[r] = floor(usable[r] / unit[r])``. ``dp[c]`` is then the
+    most a pattern using at most ``c`` cells of each resource is worth; each class enters as a few 0/1
+    items (binary splitting of its bound: 1, 2, 4, ... replicas). `build` returns None when the sizes
+    have no common unit or the grid has more than ``max_states`` cells; the MIP prices those pools.
+    """
+
+    classes: np.ndarray  # [k] the shape's classes
+    weights: np.ndarray  # [k, R'] cells per replica, in the shape's resources
+    cells: tuple[int, ...]  # [R'] cells of one node
+
+    @property
+    def states(self) -> int:
+        return int(np.prod([c + 1 for c in self.cells]))
+
+    @classmethod
+    def build(cls, inst: Instance, shape: PoolShape, max_states: int = 1_100_000) -> GridKnapsack | None:
+        if len(shape.classes) == 0 or len(shape.resources) == 0:
+            return None
+        weights = np.zeros((len(shape.classes), len(shape.resources)), dtype=np.int64)
+        cells = []
+        states = 1
+        for t, r in enumerate(shape.resources):
+            sizes = inst.demand[shape.classes, r]
+            unit = _common_unit(sizes[sizes > 0])
+            if unit is None:
+                return None
+            w = sizes / unit
+            if np.any(np.abs(w - np.rint(w)) > 1e-6 * np.maximum(1.0, w)):
+                return None
+            weights[:, t] = np.rint(w).astype(np.int64)
+            # a hair upwards: one cell too many only loosens the bound (patterns are re-checked)
+            limit = (inst.usable[shape.pool, r] * (1.0 + FIT_RTOL) + 1e-12) / unit
+            cells.append(math.floor(limit + 1e-7))
+            states *= cells[-1] + 1
+            if states > max_states:
+                return None
+        return cls(shape.classes, weights, tuple(cells))
+
+    def solve(self, prices: np.ndarray, bound: np.ndarray) -> tuple[float, np.ndarray]:
+        """(z, a): the most valuable pattern at ``prices`` ([k]) with ``a <= bound`` ([k]), and its value.
+
+        ``z`` is the exact optimum of the knapsack (up to floating-point sums).
+        """
+        cells = np.asarray(self.cells, dtype=np.int64)
+        dp = np.zeros(tuple(c + 1 for c in self.cells))
+        chunks: list[tuple[int, int, np.ndarray, tuple[int, ...], np.ndarray]] = []
+        for i in np.flatnonzero((prices > PRICE_EPS) & (bound > 0)):
+            w = self.weights[i]
+            most = int(bound[i])
+            if (w > 0).any():
+                most = min(most, int((cells[w > 0] // w[w > 0]).min()))
+            size = 1
+            while most > 0:
+                take = min(size, most)
+                most -= take
+                size *= 2
+                ww = w * take
+                hi = tuple(slice(int(x), None) for x in ww)
+                lo = tuple(slice(0, int(c + 1 - x)) for c, x in zip(cells, ww, strict=True))
+                cand = dp[lo] + take * float(prices[i])
+                sub = dp[hi]
+                better = cand > sub
+                sub[better] = cand[better]
+                chunks.append((int(i), take, ww, better.shape, np.packbits(better, axis=None)))
+        counts = np.zeros(len(self.classes), dtype=np.int64)
+        state = cells.copy()
+        for i, take, ww, hi_shape, packed in reversed(chunks):
+            if np.all(state >= ww):
+                at = int(np.ravel_multi_index(tuple(state - ww), hi_shape))
+                if (packed[at >> 3] >> (7 - (at & 7))) & 1:
+                    counts[i] += take
+                    state -= ww
+        return float(dp.flat[-1]), counts
+
+
+def _common_unit(sizes: np.ndarray) -> float | None:
+    """The largest amount of which every size is a whole multiple (sizes as fractions), or None."""
+    num, den = 0, 1
+    for x in np.unique(sizes):
+        f = Fraction(float(x)).limit_denominator(10**6)
+        if abs(float(f) - float(x)) > 1e-9 * max(1.0, abs(float(x))):
+            return None
+        num = math.gcd(num, f.numerator)
+        den = den * f.denominator // math.gcd(den, f.denominator)
+    return num / den if num > 0 else None
+
+
+@dataclass(frozen=True)
 class Priced:
     """The exact pricer's answer for one pool: the patterns it found and a bound on z_p."""
 
@@ -369,6 +465,7 @@ class ExactPricer:
         self.mip = self._model(integer=True)
         self.lp = self._model(integer=False)
         self._cut_row: int | None = None
+        self.grid = GridKnapsack.build(inst, shape)
 
     def _model(self, *, integer: bool) -> highspy.Highs:
         shape = self.shape
@@ -432,6 +529,17 @@ class ExactPricer:
         value = float(h.getInfo().objective_function_value)
         return value, np.asarray(sol.col_value), np.abs(np.asarray(sol.row_dual))
 
+    def _price_grid(self, prices: np.ndarray, mine: np.ndarray, ub: np.ndarray) -> Priced:
+        """The exact maximum by `GridKnapsack`; ``upper`` is it plus a hair for floating-point sums."""
+        assert self.grid is not None
+        z, a = self.grid.solve(mine, np.rint(ub).astype(np.int64))
+        full = np.zeros(len(self.inst.services), dtype=np.int64)
+        full[self.shape.classes] = a
+        full = trim(self.inst, self.shape.pool, full, prices)
+        value = float(prices @ full)
+        upper = max(z, value) * (1.0 + 1e-12) + 1e-12
+        return Priced([full] if full.any() else [], value, upper, True)
+
     def price(self, prices: np.ndarray, bound: np.ndarray, time_limit_s: float, threshold: float) -> Priced:
         """A pattern worth more than ``threshold`` at ``prices``, or a proof that none exists.
 
@@ -451,6 +559,10 @@ class ExactPricer:
         trivial = float((mine * ub).sum())
         if trivial <= threshold:
             return Priced([], 0.0, trivial, True)
+        if self.grid is not None:
+            chunks = np.ceil(np.log2(ub[ub > 0] + 1)).sum()
+            if self.grid.states * chunks <= GRID_MAX_WORK:
+                return self._price_grid(prices, mine, ub)
         cut = threshold + 1e-9 * max(1.0, abs(threshold))
         if self._cut_row is None:
             self._cut_row = h.getNumRow()

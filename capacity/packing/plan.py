@@ -6,11 +6,16 @@ names to nodes and replicas, always in the same way, so that the same plan gives
 
 * nodes are listed in pool order, then in the order the packer listed them, and renumbered
   ``{pool}-0, {pool}-1, ...`` within each pool (nodes of a pool are identical, so this is only a name);
+  a node with an ``index`` (a node of the existing placement, whose name matters) keeps
+  ``{pool}-{index}``, and the others take the lowest indices left (`assign_indices`);
 * replicas are numbered per service along that node order: the first node that holds service ``a`` gets
   ``a-0, a-1, ...``, the next one continues the count.
 
-`violations` re-checks a plan against the problem (capacity after headroom, selector, ``max_per_node``,
-every replica placed once, pool sizes). The engine runs it on every solver answer before trusting it.
+`violations` re-checks a plan against the problem (capacity after headroom, selectors, ``max_per_node``,
+``spread``, ``survive``, every replica placed once or counted unplaced, pool sizes, distinct node
+indices). The engine runs it on every solver answer and on every greedy plan before trusting it.
+`objective_value` is the objective of `capacity.packing.problem` for a plan, `moves` counts moved
+replicas against the existing placement, and `max_utilisation` is the objective of ``balance``.
 """
 
 from __future__ import annotations
@@ -19,16 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from capacity.packing.instance import Instance, fits
+from capacity.packing.instance import Instance, fits, keep_cap
 from capacity.packing.problem import NodeUsage, Placement, Status
 
 
 @dataclass
 class NodePlan:
-    """One used node: its pool (index) and how many replicas of each service (index) it holds."""
+    """One used node: its pool (index), how many replicas of each service (index) it holds, and its
+    index within the pool when that matters (None: any free index)."""
 
     pool: int
     counts: dict[int, int] = field(default_factory=dict)
+    index: int | None = None
 
     def used(self, inst: Instance) -> np.ndarray:
         """[resource] amount used on this node."""
@@ -38,11 +45,86 @@ class NodePlan:
         return total
 
 
-def objective_value(inst: Instance, nodes: list[NodePlan]) -> float:
-    """Nodes used (``min-nodes``) or cost per hour (``min-cost``) of a plan."""
-    if inst.problem.objective == "min-cost":
-        return float(sum(inst.cost(n.pool) or 0.0 for n in nodes))
-    return float(len(nodes))
+def _used(nodes: list[NodePlan]) -> list[NodePlan]:
+    return [n for n in nodes if any(k > 0 for k in n.counts.values())]
+
+
+def objective_value(inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int] | None = None) -> float:
+    """The plan's objective (see `capacity.packing.problem`): nodes or cost per hour (plus ``move_cost``
+    per moved replica), moved replicas, unplaced weight, or the highest utilisation."""
+    problem = inst.problem
+    objective = problem.objective
+    if objective == "fit":
+        return float(sum(int(inst.priority[s]) * k for s, k in (unplaced or {}).items()))
+    if objective == "balance":
+        return max_utilisation(inst, nodes)
+    if objective == "min-moves":
+        return float(sum(moves(inst, nodes, unplaced).values()))
+    used = _used(nodes)
+    if objective == "min-cost":
+        value = float(sum(inst.cost(n.pool) or 0.0 for n in used))
+    else:
+        value = float(len(used))
+    if problem.move_cost and inst.existing:
+        value += problem.move_cost * sum(moves(inst, nodes, unplaced).values())
+    return value
+
+
+def max_utilisation(inst: Instance, nodes: list[NodePlan]) -> float:
+    """Highest ``used / capacity`` (capacity before headroom) over the nodes and their resources."""
+    best = 0.0
+    for node in nodes:
+        cap = inst.capacity[node.pool]
+        used = node.used(inst)
+        has = cap > 0
+        if has.any():
+            best = max(best, float((used[has] / cap[has]).max()))
+    return best
+
+
+def assign_indices(inst: Instance, nodes: list[NodePlan]) -> list[int]:
+    """The index within its pool of each node of ``nodes`` (see the module docstring)."""
+    taken: list[set[int]] = [set() for _ in inst.pools]
+    for n in nodes:
+        if n.index is not None:
+            taken[n.pool].add(n.index)
+    following = [0] * len(inst.pools)
+    out = []
+    for n in nodes:
+        if n.index is not None:
+            out.append(n.index)
+            continue
+        j = following[n.pool]
+        while j in taken[n.pool]:
+            j += 1
+        taken[n.pool].add(j)
+        following[n.pool] = j + 1
+        out.append(j)
+    return out
+
+
+def moves(inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int] | None = None) -> dict[int, int]:
+    """{service: moved replicas} against the existing placement (only services with moves); see
+    `capacity.packing.problem` for the definition."""
+    if not inst.existing:
+        return {}
+    used = _used(nodes)
+    where = {(n.pool, j): n for n, j in zip(used, assign_indices(inst, used), strict=True)}
+    removed: dict[int, int] = {}
+    running: dict[int, int] = {}
+    for e in inst.existing:
+        node = where.get((e.pool, e.index))
+        for s, k in e.counts.items():
+            running[s] = running.get(s, 0) + k
+            now = node.counts.get(s, 0) if node is not None else 0
+            removed[s] = removed.get(s, 0) + max(0, k - now)
+    out = {}
+    for s, r in removed.items():
+        placed = int(inst.replicas[s]) - (unplaced or {}).get(s, 0)
+        moved = r - max(0, running[s] - placed)
+        if moved > 0:
+            out[s] = moved
+    return out
 
 
 def cost_per_hour(inst: Instance, nodes: list[NodePlan]) -> float | None:
@@ -83,6 +165,53 @@ def violations(inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int]) 
     for p in range(len(inst.pools)):
         if per_pool[p] > inst.count[p]:
             problems.append(f"pool {p}: {per_pool[p]} nodes used, only {inst.count[p]} exist")
+    problems.extend(_index_violations(inst, nodes))
+    problems.extend(_spread_and_survive_violations(inst, nodes, placed))
+    return problems
+
+
+def _index_violations(inst: Instance, nodes: list[NodePlan]) -> list[str]:
+    problems = []
+    seen: set[tuple[int, int]] = set()
+    for i, (node, j) in enumerate(zip(nodes, assign_indices(inst, nodes), strict=True)):
+        if not 0 <= j < inst.count[node.pool]:
+            problems.append(f"node {i}: index {j} outside pool {node.pool}'s {inst.count[node.pool]} nodes")
+        if (node.pool, j) in seen:
+            problems.append(f"node {i}: index {j} of pool {node.pool} used twice")
+        seen.add((node.pool, j))
+    return problems
+
+
+def _spread_and_survive_violations(inst: Instance, nodes: list[NodePlan], placed: np.ndarray) -> list[str]:
+    problems = []
+    for s, svc in enumerate(inst.services):
+        if svc.spread is None and svc.survive is None:
+            continue
+        here = [(node.pool, node.counts.get(s, 0)) for node in nodes if node.counts.get(s, 0) > 0]
+        total = int(placed[s])
+        if svc.spread is not None and inst.domain_count(s):
+            per = np.zeros(inst.domain_count(s), dtype=np.int64)
+            for p, k in here:
+                per[inst.spread_domain[s, p]] += k  # a pool outside the domains is a selector violation
+            if per.max() - per.min() > svc.spread.max_skew:
+                problems.append(
+                    f"service {s}: spread over {svc.spread.topology} has skew {per.max() - per.min()} "
+                    f"> max_skew {svc.spread.max_skew} (counts {per.tolist()})"
+                )
+        if svc.survive is not None:
+            cap = keep_cap(svc.survive.keep, total)
+            if svc.survive.failure == "node":
+                worst = max((k for _, k in here), default=0)
+            else:
+                per = np.zeros(max(inst.zone_count(s), 1), dtype=np.int64)
+                for p, k in here:
+                    per[max(inst.zone[s, p], 0)] += k
+                worst = int(per.max())
+            if worst > cap:
+                problems.append(
+                    f"service {s}: losing one {svc.survive.failure} loses {worst} of {total} replicas, "
+                    f"more than the {cap} that keep {svc.survive.keep:g} allows"
+                )
     return problems
 
 
@@ -96,23 +225,23 @@ def to_placement(
     lower_bound: int,
     objective_bound: float | None,
     solve_time_s: float,
+    unplaced_reasons: dict[str, str] | None = None,
 ) -> Placement:
     """Name nodes and replicas (see the module docstring) and fill every field of `Placement`.
 
     Nodes that hold no replica are dropped. ``objective_value`` is None when replicas are unplaced
-    (a partial plan has no comparable objective).
+    (a partial plan has no comparable objective), except under ``fit`` where that is the point.
     """
     problem = inst.problem
-    used_nodes = [n for n in nodes if any(k > 0 for k in n.counts.values())]
-    ordered = sorted(enumerate(used_nodes), key=lambda t: (t[1].pool, t[0]))  # pool, then listed
+    used_nodes = _used(nodes)
+    indices = assign_indices(inst, used_nodes)
+    ordered = sorted(zip(indices, used_nodes, strict=True), key=lambda t: (t[1].pool, t[0]))
     next_replica = [0] * len(inst.services)
-    next_node = [0] * len(inst.pools)
     usages: list[NodeUsage] = []
     assignment: dict[str, str] = {}
-    for _, node in ordered:
+    for j, node in ordered:
         pool = inst.pools[node.pool]
-        name = f"{pool.name}-{next_node[node.pool]}"
-        next_node[node.pool] += 1
+        name = f"{pool.name}-{j}"
         names: list[str] = []
         for s in sorted(node.counts):
             for _ in range(node.counts[s]):
@@ -135,17 +264,23 @@ def to_placement(
         for s in sorted(unplaced)
         for i in range(inst.replicas[s] - unplaced[s], inst.replicas[s])
     ]
+    moved = moves(inst, used_nodes, unplaced)
+    partial = bool(unplaced_names) and problem.objective != "fit"
     return Placement(
         status=status,
         solver=solver,
         objective=problem.objective,
         nodes_used=len(usages),
         lower_bound=int(lower_bound),
-        objective_value=None if unplaced_names else objective_value(inst, used_nodes),
+        objective_value=None if partial else objective_value(inst, used_nodes, unplaced),
         objective_bound=objective_bound,
         cost_per_hour=cost_per_hour(inst, used_nodes),
         solve_time_s=solve_time_s,
         nodes=usages,
         unplaced=unplaced_names,
         assignment=assignment,
+        unplaced_reasons=dict(unplaced_reasons or {}),
+        moves=sum(moved.values()) if inst.existing else None,
+        moved={inst.services[s].name: k for s, k in sorted(moved.items())},
+        max_utilisation=max_utilisation(inst, used_nodes),
     )

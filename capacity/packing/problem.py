@@ -3,9 +3,40 @@
 A **pool** is a set of ``count`` identical nodes: each node offers ``capacity`` of every named resource
 (CPU in cores, memory in bytes, GPUs, anything else as a plain number) and costs ``cost`` per hour.
 A **service** asks for ``replicas`` identical replicas, each requesting ``demand`` of some resources; it may
-be restricted to some pools (a node selector) and to at most ``max_per_node`` replicas on one node
-(anti-affinity). **Headroom** keeps a fraction of each resource of every node free: a node with 16 cores and
-10 % CPU headroom offers 14.4 cores to the packer.
+be restricted to some pools (a node selector by pool name, ``pools``, and by pool labels, ``node_selector``:
+a pool is allowed when its labels carry every key with the given value) and to at most ``max_per_node``
+replicas on one node (anti-affinity). **Headroom** keeps a fraction of each resource of every node free: a
+node with 16 cores and 10 % CPU headroom offers 14.4 cores to the packer.
+
+Constraints beyond one node (each described where it is checked, `capacity.packing.plan.violations`):
+
+* **spread** (`Spread`) — like a Kubernetes ``topologySpreadConstraint`` with ``DoNotSchedule``: the
+  replica counts of the service in the **domains** of a topology label (the values of ``zone`` on the pools)
+  differ by at most ``max_skew``. The domains that count are the values of the label on the pools where a
+  replica of the service may go (selectors, and a replica fits an empty node), empty ones included; a pool
+  without the label is not allowed for the service (as Kubernetes refuses nodes without the topology key).
+* **survive** (`Survive`) — failure tolerance: after losing any one node (``failure="node"``) or every node
+  of any one zone (``failure="zone"``: the pools with one value of the ``topology`` label), at least
+  ``keep`` of the service's placed replicas are left, i.e. ``placed - lost >= ceil(keep * placed)``. This
+  is linear: at most ``floor((1 - keep) * placed)`` replicas on one node (zone). The stronger
+  "re-host" variant (the surviving nodes' free capacity can take the lost replicas) is not implemented.
+* **existing** — the placement running today (``{node name: {service: count}}``, node names
+  ``{pool}-{j}``). A replica is **moved** when it stops on its node and starts on another; with ``E``
+  replicas of a service running, ``P`` placed by the new plan and ``removed`` those that leave their node,
+  ``moved = removed - max(0, E - P)`` (a scale-down removes replicas without moving them).
+
+**Objectives** (the `Placement`'s ``objective_value``, always minimised):
+
+* ``min-nodes`` — nodes used, plus ``move_cost`` per moved replica;
+* ``min-cost`` — cost per hour of the nodes used, plus ``move_cost`` per moved replica;
+* ``min-moves`` — moved replicas (then, as a tie-break with no proof attached, fewest nodes);
+* ``fit`` — the pools are a **fixed cluster** that may not hold everything: place as many replicas as
+  possible, weighted by the service ``priority`` (a positive integer, higher is more important: one
+  replica of priority 10 is worth ten of priority 1); the value is the **unplaced weight**
+  ``sum priority * unplaced replicas`` (then, as a tie-break, fewest nodes);
+* ``balance`` — the pools are a fixed cluster (every node of every pool may be used): minimise the
+  highest **utilisation**, ``used / capacity`` (capacity before headroom, as ``allocated`` in the report)
+  over every node and resource; the value is that fraction.
 
 A `Placement` is the answer: which replica is on which node, how much of each node is used, the solver's
 status, the objective, a proven lower bound on the number of nodes and the gap between them.
@@ -19,7 +50,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Objective = Literal["min-nodes", "min-cost"]
+Objective = Literal["min-nodes", "min-cost", "min-moves", "fit", "balance"]
+OBJECTIVES: tuple[str, ...] = ("min-nodes", "min-cost", "min-moves", "fit", "balance")
+FIXED_CLUSTER_OBJECTIVES = ("fit", "balance")
+"""Objectives that treat every node of every pool as provisioned (the cluster exists)."""
 Status = Literal["optimal", "feasible", "infeasible"]
 
 
@@ -33,15 +67,53 @@ class Pool:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """Replica counts per domain of the ``topology`` label differ by at most ``max_skew``."""
+
+    topology: str                          # a pool label key, e.g. "zone"
+    max_skew: int = 1
+
+
+@dataclass(frozen=True)
+class Survive:
+    """After losing any one node (or zone), at least ``keep`` of the placed replicas remain."""
+
+    failure: Literal["node", "zone"]
+    keep: float                            # fraction in [0, 1)
+    topology: str = "zone"                 # the label whose values are zones (failure "zone")
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     replicas: int
     demand: Mapping[str, float]            # resource -> request per replica
     pools: tuple[str, ...] | None = None   # allowed pools (None: every pool)
     max_per_node: int | None = None
+    node_selector: Mapping[str, str] | None = None  # pool labels that must match (None: any)
+    priority: int = 1                      # weight under objective "fit" (higher: more important)
+    spread: Spread | None = None
+    survive: Survive | None = None
 
     def replica_names(self) -> list[str]:
         return [f"{self.name}-{i}" for i in range(self.replicas)]
+
+    def topology_labels(self) -> list[str]:
+        """Labels a pool must carry to be allowed for this service (spread, zone survival)."""
+        out = []
+        if self.spread is not None:
+            out.append(self.spread.topology)
+        if self.survive is not None and self.survive.failure == "zone":
+            out.append(self.survive.topology)
+        return out
+
+    def selects(self, pool: Pool) -> bool:
+        """True when the node selectors (pool names and labels) and the topology labels allow ``pool``."""
+        if self.pools is not None and pool.name not in self.pools:
+            return False
+        if self.node_selector and any(pool.labels.get(k) != v for k, v in self.node_selector.items()):
+            return False
+        return all(label in pool.labels for label in self.topology_labels())
 
 
 @dataclass(frozen=True)
@@ -52,6 +124,24 @@ class PackingProblem:
     headroom: Mapping[str, float] = field(default_factory=dict)  # resource -> fraction kept free
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_s: float = 30.0
+    existing: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # node -> service -> count
+    move_cost: float = 0.0                 # added to min-nodes / min-cost per moved replica
+
+    def general_features(self) -> list[str]:
+        """What only the general (aggregated) model handles: objectives beyond min-nodes/min-cost and
+        constraints beyond one node and one pool (the pattern formulation expresses neither)."""
+        out = []
+        if self.objective not in ("min-nodes", "min-cost"):
+            out.append(f"objective {self.objective}")
+        if any(s.spread is not None for s in self.services):
+            out.append("spread")
+        if any(s.survive is not None for s in self.services):
+            out.append("survive")
+        if self.existing:
+            out.append("existing")
+        if self.move_cost:
+            out.append("move_cost")
+        return out
 
     def resources(self) -> list[str]:
         """Every resource named by a pool or a service, sorted."""
@@ -67,9 +157,7 @@ class PackingProblem:
         return pool.capacity.get(resource, 0.0) * (1.0 - self.headroom.get(resource, 0.0))
 
     def allowed_pools(self, service: Service) -> list[Pool]:
-        if service.pools is None:
-            return list(self.pools)
-        return [p for p in self.pools if p.name in service.pools]
+        return [p for p in self.pools if service.selects(p)]
 
 
 @dataclass
@@ -88,13 +176,17 @@ class Placement:
     objective: Objective
     nodes_used: int
     lower_bound: int                       # proven lower bound on nodes_used
-    objective_value: float | None          # nodes (min-nodes) or cost per hour (min-cost)
+    objective_value: float | None          # see the module docstring (None: a partial plan, not "fit")
     objective_bound: float | None          # proven bound on objective_value
     cost_per_hour: float | None            # None when some used pool has no cost
     solve_time_s: float
     nodes: list[NodeUsage]                 # used nodes only, in pool order then index
     unplaced: list[str] = field(default_factory=list)
     assignment: dict[str, str] = field(default_factory=dict)  # replica -> node
+    unplaced_reasons: dict[str, str] = field(default_factory=dict)  # service -> why some are unplaced
+    moves: int | None = None               # moved replicas (None: no existing placement was given)
+    moved: dict[str, int] = field(default_factory=dict)  # service -> moved replicas (non-zero only)
+    max_utilisation: float | None = None   # highest used / capacity over used nodes and resources
 
     @property
     def gap(self) -> float | None:

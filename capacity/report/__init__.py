@@ -1,10 +1,14 @@
-"""Reports: the report dictionary (pure), its writers (JSON, Markdown) and plots (matplotlib).
+"""Reports: the report dictionary (pure), its plot data, its writers (JSON, Markdown, HTML) and plots.
 
 Only the writers touch the disk, and they write atomically: to a temporary file in the target directory,
-then renamed, so an interrupted run never leaves a half-written report.
+then renamed, so an interrupted run never leaves a half-written report. `full_report` adds the plot data
+(`capacity.report.series`) to a run's report; `write_outputs` writes a whole report directory.
 """
 
+from capacity.report.html import render_html, write_outputs
+from capacity.report.series import full_report
 from capacity.report.summary import build_report, strip_runtime
 from capacity.report.writers import render_markdown, write_json, write_text
 
-__all__ = ["build_report", "render_markdown", "strip_runtime", "write_json", "write_text"]
+__all__ = ["build_report", "full_report", "render_html", "render_markdown", "strip_runtime", "write_json",
+           "write_outputs", "write_text"]

@@ -31,6 +31,12 @@ def _amounts(amounts: dict[str, float]) -> dict[str, float | int]:
 def placement_section(scenario: Scenario, problem: PackingProblem, placement: Placement) -> dict[str, Any]:
     """The ``placement`` section: status, bound, gap, cost and per-node / per-pool usage.
 
+    ``objective_value``/``objective_bound`` are in the objective's units (nodes, cost per hour, moved
+    replicas, unplaced priority weight, or utilisation for ``balance``). ``max_utilisation`` is the highest
+    used / capacity over used nodes and resources; ``moves`` (null without ``existing``) and ``moved``
+    count replicas that leave their existing node; ``unplaced_reasons`` says per service why its
+    ``unplaced`` replicas are not placed (objective ``fit``).
+
     ``nodes[].stranded`` and ``pools.NAME.stranded`` are the free capacity no replica could use
     (`capacity.packing.stranded`); a pool with no used node has an empty ``stranded``.
     """
@@ -85,6 +91,10 @@ def placement_section(scenario: Scenario, problem: PackingProblem, placement: Pl
         "nodes": nodes,
         "pools": pools,
         "unplaced": list(placement.unplaced),
+        "unplaced_reasons": dict(sorted(placement.unplaced_reasons.items())),
+        "max_utilisation": None if placement.max_utilisation is None else _num(placement.max_utilisation),
+        "moves": placement.moves,
+        "moved": dict(sorted(placement.moved.items())),
     }
 
 
@@ -117,6 +127,25 @@ def compare_section(problem: PackingProblem, placements: dict[str, Placement]) -
     }
 
 
+def simulation_section(simulation: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ``simulation`` section: `capacity.sim.summarize`'s dictionary (keys and definitions in
+    `capacity.sim.metrics`: per class and tenant the outcomes ``arrived = completed + rejected + timed_out
+    + dropped + lost`` and ``retried``, throughput, goodput, latency / wait / TTFT summaries and the SLO;
+    utilisation and ``down_s`` per replica, node, pool and service; ``failures``; the ``over_time``
+    windows), with every float rounded to 12 significant digits (stable text; counts stay integers)."""
+
+    def rounded(x: Any) -> Any:
+        if isinstance(x, float):
+            return float(f"{x:.12g}")
+        if isinstance(x, dict):
+            return {k: rounded(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [rounded(v) for v in x]
+        return x
+
+    return None if simulation is None else rounded(simulation)
+
+
 def build_report(scenario: Scenario, problem: PackingProblem, placement: Placement,
                  simulation: dict[str, Any] | None, *,
                  started_at: datetime | None = None,
@@ -136,7 +165,7 @@ def build_report(scenario: Scenario, problem: PackingProblem, placement: Placeme
             "source": scenario.source,
         },
         "placement": placement_section(scenario, problem, placement),
-        "simulation": simulation,
+        "simulation": simulation_section(simulation),
         "run": run,
     }
 

@@ -15,12 +15,24 @@ from typing import Any
 from capacity.units import format_duration, format_quantity
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of written files: what ``open()`` would give (0666 less the umask); a temporary file
+#: alone would be private (0600), and a report is meant to be shared.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -128,12 +140,14 @@ def simulation_markdown(s: dict[str, Any]) -> str:
             slo_text = (f"p{100 * slo['quantile']:g} ≤ {format_duration(slo['target_s'])}: "
                         f"{_pct(slo['attained'])} within, {verdict}")
         rows.append([name, str(c["arrived"]), str(c["completed"]), str(c["rejected"]), str(c["timed_out"]),
+                     str(c.get("dropped", 0)), str(c.get("lost", 0)),
                      format_duration(lat["mean"]), format_duration(lat["p50"]),
                      format_duration(lat["p95"]), format_duration(lat["p99"]),
                      format_duration(lat["max"]), format_duration(c["wait_s"]["mean"]), slo_text])
     out += ["### Latency per class", "", _table(
-        ["class", "arrived", "completed", "rejected", "timed out", "mean", "p50", "p95", "p99", "max",
-         "mean wait", "SLO"], rows), ""]
+        ["class", "arrived", "completed", "rejected", "timed out", "dropped", "lost", "mean", "p50", "p95",
+         "p99", "max", "mean wait", "SLO"], rows), ""]
+    out += _throughput_markdown(s)
     if s.get("tenants"):
         out += ["### Tenants", "", _table(
             ["tenant", "completed", "share of service", "p50", "p99"],
@@ -142,16 +156,50 @@ def simulation_markdown(s: dict[str, Any]) -> str:
         ), ""]
         if "fairness" in s:
             out += [f"Jain's fairness index over weighted tenant shares: {s['fairness']['jain']:.3f}", ""]
+    out += _failures_markdown(s)
     out += ["### Utilisation", "", _table(
         ["pool", "busy"], [[name, _pct(p["utilisation"])] for name, p in s.get("pools", {}).items()],
     ), "", _table(
         ["service", "replicas", "busy"],
         [[name, str(v.get("replicas")), _pct(v["utilisation"])] for name, v in s.get("services", {}).items()],
     ), "", _table(
-        ["replica", "node", "served", "busy"],
-        [[name, r["node"], str(r["served"]), _pct(r["utilisation"])] for name, r in s["replicas"].items()],
+        ["replica", "node", "served", "busy", "down"],
+        [[name, r["node"], str(r["served"]), _pct(r["utilisation"]),
+          format_duration(r["down_s"]) if r.get("down_s") else "-"] for name, r in s["replicas"].items()],
     ), ""]
     return "\n".join(out)
+
+
+def _throughput_markdown(s: dict[str, Any]) -> list[str]:
+    """Throughput, goodput (completed within the SLO, per second), retries and TTFT per class."""
+    classes = s["classes"]
+    ttft = any("ttft_s" in c for c in classes.values())
+    rows = []
+    for name, c in classes.items():
+        goodput = c.get("goodput_per_s")
+        row = [name, f"{c.get('throughput_per_s', 0.0):.4g}", "-" if goodput is None else f"{goodput:.4g}",
+               str(c.get("retried", 0))]
+        if ttft:
+            t = c.get("ttft_s") or {}
+            row += [format_duration(t.get("p50")), format_duration(t.get("p99"))]
+        rows.append(row)
+    header = ["class", "throughput /s", "goodput /s (within SLO)", "retried after a failure"]
+    header += ["TTFT p50", "TTFT p99"] if ttft else []
+    return ["### Throughput", "", _table(header, rows), ""]
+
+
+def _failures_markdown(s: dict[str, Any]) -> list[str]:
+    """The failures of the run: when, what, which replicas, what became of their requests."""
+    failures = s.get("failures") or []
+    if not failures:
+        return []
+    rows = [[format_duration(f["at_s"]), f["target"], ", ".join(f["replicas"]) or "(none placed there)",
+             "-" if f["recover_at_s"] is None else format_duration(f["recover_at_s"]),
+             str(f["retried"]), str(f["lost"])] for f in failures]
+    return ["### Failures", "", _table(["at", "what failed", "replicas down", "back at", "retried", "lost"],
+                                       rows), "",
+            "Latency per time window (p50/p99 of the requests arriving in it) is in report.json "
+            "`simulation.over_time`.", ""]
 
 
 def render_markdown(report: dict[str, Any]) -> str:

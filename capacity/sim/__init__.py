@@ -8,9 +8,10 @@ it into the report's ``simulation`` section (`capacity.sim.metrics`). Times are 
 To replay requests drawn elsewhere (hand-made cases, traces), build a `RequestStream` and call
 `simulate_requests`.
 
-Concepts, one module each: ``arrivals`` (arrival processes), ``service_times`` (distributions),
-``disciplines`` (queue order), ``routing`` (which replica serves), ``engine`` (the replay), ``result``
-(the records), ``metrics`` (the summary).
+Concepts, one module each: ``arrivals`` (arrival processes), ``service_times`` (distributions, token
+times), ``disciplines`` (queue order), ``routing`` (which replica serves), ``batching`` (dynamic and
+continuous batching replicas), ``engine`` (the replay), ``result``
+(the records), ``metrics`` (the summary), ``traces`` (recorded requests: CSV formats and replay).
 """
 
 from capacity.sim.engine import (
@@ -23,16 +24,24 @@ from capacity.sim.engine import (
 from capacity.sim.metrics import summarize
 from capacity.sim.model import (
     Arrivals,
+    Batching,
+    Failure,
     Replica,
     RequestClass,
     ServiceTime,
     ServingService,
     SimModel,
+    TokenCount,
+    Tokens,
 )
-from capacity.sim.result import SimResult
+from capacity.sim.result import FailureRecord, SimResult
+from capacity.sim.traces import Trace, TraceError, read_trace
 
 __all__ = [
     "Arrivals",
+    "Batching",
+    "Failure",
+    "FailureRecord",
     "Replica",
     "RequestClass",
     "RequestStream",
@@ -40,7 +49,12 @@ __all__ = [
     "ServingService",
     "SimModel",
     "SimResult",
+    "TokenCount",
+    "Tokens",
+    "Trace",
+    "TraceError",
     "generate_requests",
+    "read_trace",
     "simulate_model",
     "simulate_requests",
     "summarize",

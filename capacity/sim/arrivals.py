@@ -20,6 +20,13 @@ times of one class in ``[0, duration_s)``, drawn all at once with numpy (no per-
   ``start_s`` is the time of day at ``t = 0`` (0: midnight) and ``peak_at_s`` the time of day of the peak
   (``rate · (1 + amplitude)``; the trough is ``rate · (1 − amplitude)``, half a period later). ``rate`` is
   the mean over a whole period.
+* ``trace`` — replay of recorded requests (`capacity.sim.traces`: formats, ``time_scale``, ``rate_scale``,
+  ``start_s``): the times are the trace's, not drawn, and each request brings its input and output tokens.
+  ``rate`` is not used (the pipeline sets it to the replay's expected mean rate, for information). A trace
+  class may be split among tenants: each request's tenant is the trace's tenant column or a seeded draw
+  with odds ``tenant_weights``; the class then replays only the requests of tenant ``tenant_index``. The
+  classes of one split draw from one stream (`capacity.sim.model.Arrivals.stream`), so they replay the same
+  requests and partition them. Draws, in order: the replay's (shifts and thinning), then the tenants'.
 
 The renewal and on/off processes start **stationary** (as if they had been running forever), so the mean
 rate holds from time 0 and a warm-up is not needed for the arrivals themselves: ``gamma`` draws its first
@@ -42,6 +49,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from capacity.sim.model import Arrivals
+from capacity.sim.traces import Trace, replay, replay_window
 
 
 class ArrivalProcess(Protocol):
@@ -190,12 +198,59 @@ class Diurnal:
         return t[rng.uniform(0.0, peak, len(t)) < self.rate_at(rate_per_s, t)]
 
 
+@dataclass(frozen=True)
+class TraceReplay:
+    """Replay of a recorded trace (see `capacity.sim.traces`), optionally one tenant's share of it."""
+
+    name: ClassVar[str] = "trace"
+    trace: Trace | None = None
+    time_scale: float = 1.0                # run seconds per trace second
+    rate_scale: float = 1.0                # rate multiplier: thinning (< 1), shifted copies (> 1)
+    start_s: float = 0.0                   # trace time at t = 0 (s)
+    tenant_weights: tuple[float, ...] | None = None   # tenants drawn with these odds (else the column)
+    tenant_index: int | None = None        # keep only this tenant's requests (None: all)
+
+    def _trace(self) -> Trace:
+        if self.trace is None:
+            raise ValueError("trace arrivals need the trace's requests (see capacity.sim.traces)")
+        return self.trace
+
+    def sample(self, rng: np.random.Generator, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted run times in ``[0, duration_s)`` and the trace row of each request of this class."""
+        trace = self._trace()
+        t, rows = replay(trace, rng, duration_s, time_scale=self.time_scale,
+                         rate_scale=self.rate_scale, start_s=self.start_s)
+        if self.tenant_index is None:
+            return t, rows
+        keep = self.tenants(rng, rows) == self.tenant_index
+        return t[keep], rows[keep]
+
+    def tenants(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+        """The tenant index of each replayed request: drawn with ``tenant_weights``, or the trace's."""
+        if self.tenant_weights is not None:
+            p = np.asarray(self.tenant_weights, dtype=np.float64)
+            return rng.choice(len(p), size=len(rows), p=p / p.sum())
+        tenant = self._trace().tenant
+        if tenant is None:
+            raise ValueError("a tenant split needs tenant_weights or a trace with a tenant column")
+        return tenant[rows]
+
+    def mean_rate_per_s(self, duration_s: float) -> float:
+        """Expected requests per second of the whole replay over ``[0, duration_s)`` (all tenants)."""
+        _, rows, _ = replay_window(self._trace(), duration_s, self.time_scale, self.start_s)
+        return len(rows) * self.rate_scale / duration_s
+
+    def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
+        return self.sample(rng, duration_s)[0]
+
+
 ARRIVAL_PROCESSES: dict[str, type[ArrivalProcess]] = {
     Poisson.name: Poisson,
     Deterministic.name: Deterministic,
     Gamma.name: Gamma,
     OnOff.name: OnOff,
     Diurnal.name: Diurnal,
+    TraceReplay.name: TraceReplay,
 }
 
 

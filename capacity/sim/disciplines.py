@@ -20,8 +20,11 @@ order (arrival time, then class order; see `capacity.sim.engine`), which is also
 * ``priority-fair`` — strict non-preemptive priority across levels, ``fair`` (SFQ, one virtual time per
   level) among the tenants inside a level: order ``(priority, start_tag, sequence)``.
 
-The **cost** of a request for the fair disciplines is its service time in seconds, and a tenant's
-**weight** is the sum of the weights of its classes that use the service. ``fifo``, ``priority`` and
+The **cost** of a request for the fair disciplines is, per service (``queue_cost``), its service time in
+seconds (``time``, the default) or its input + output tokens (``tokens``, for LLM-style services: a tenant
+is then entitled to a share of the tokens processed, whatever they cost in time; a prompt token and a
+generated token count the same). A tenant's **weight** is the sum of the weights of its classes that use
+the service. ``fifo``, ``priority`` and
 ``preemptive`` have a static key (`key`); the order of ``fair``, ``drr`` and ``priority-fair`` depends on
 what was served before, so it is stated as the rule of the class instead.
 
@@ -67,16 +70,17 @@ class QueueContext:
     """What the tenant-aware disciplines need to know about requests, indexed by request id.
 
     ``tenant[i]`` is the index of request ``i``'s tenant (0..T-1), ``tenant_weight[t]`` tenant ``t``'s
-    weight, ``cost[i]`` request ``i``'s cost (its service time, seconds), ``gone[i]`` true once request
-    ``i`` has left without being served (timed out; may be None when nothing can leave), and
-    ``quantum_s`` the DRR quantum of a tenant of the smallest weight (seconds of service per turn).
+    weight, ``cost[i]`` request ``i``'s cost (its service time in seconds, or its tokens), ``gone[i]``
+    true once request ``i`` has left without being served (timed out; may be None when nothing can
+    leave), and ``quantum`` the DRR quantum of a tenant of the smallest weight (cost per turn, in the
+    unit of ``cost``; the engine uses the mean cost of the service's requests).
     """
 
     tenant: Sequence[int]
     tenant_weight: Sequence[float]
     cost: Sequence[float]
     gone: Sequence[int] | None = None
-    quantum_s: float = 1.0
+    quantum: float = 1.0
 
     @classmethod
     def single_tenant(cls) -> QueueContext:
@@ -191,8 +195,8 @@ class FairQueue:
     ``S = max(V, F_t)``, set when it becomes the head; ``V``, the virtual time, is the start tag of the
     most recently served request (0 at first). `pop` serves the head with the smallest
     ``(S, sequence)`` and sets ``V = S`` and ``F_t = S + cost / w_t``. Two tenants that stay backlogged
-    therefore receive service (in cost, here seconds) in proportion to their weights, to within one
-    request's cost over any interval. A gone head is dropped without changing ``V`` or ``F_t``.
+    therefore receive service (in cost: seconds or tokens) in proportion to their weights, to within
+    one request's cost over any interval. A gone head is dropped without changing ``V`` or ``F_t``.
     """
 
     name: ClassVar[str] = "fair"
@@ -242,7 +246,7 @@ class DeficitRoundRobin:
     """Deficit round robin across tenants; FIFO within a tenant; priorities are ignored.
 
     Backlogged tenants take turns in a round-robin list, in the order they became backlogged. Tenant
-    ``t``'s quantum is ``quantum_s · w_t / min_u w_u`` (seconds of service; proportional to its weight).
+    ``t``'s quantum is ``quantum · w_t / min_u w_u`` (in cost units; proportional to its weight).
     At the start of its turn a tenant's deficit grows by its quantum; it is then served head first while
     its head request's cost is at most its deficit (each served request's cost is subtracted), and the
     turn passes to the next tenant when the head costs more than what is left. A tenant whose queue
@@ -256,7 +260,7 @@ class DeficitRoundRobin:
         ctx = context or QueueContext.single_tenant()
         self._tenant, self._cost, self._gone = ctx.tenant, ctx.cost, ctx.gone
         smallest = min(ctx.tenant_weight)
-        self._quantum = [ctx.quantum_s * w / smallest for w in ctx.tenant_weight]
+        self._quantum = [ctx.quantum * w / smallest for w in ctx.tenant_weight]
         self._queues: list[deque[int]] = [deque() for _ in ctx.tenant_weight]
         self._deficit = [0.0] * len(ctx.tenant_weight)
         self._active: deque[int] = deque()     # backlogged tenants; the first one has the turn

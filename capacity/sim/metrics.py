@@ -2,27 +2,44 @@
 
 All statistics use the window ``[warmup_s, duration_s]`` (see `capacity.sim.result`): counts, latencies
 and waits are over the *measured* requests (arrived in ``[warmup_s, duration_s)``); busy time and
-utilisation over slot-seconds of service inside the window. Times are seconds.
+utilisation over slot-seconds of service inside the window. Times are seconds, rates per second.
 
-* **Per class**: ``arrived`` (measured), ``completed`` (measured and served; every request that neither
-  is rejected nor times out completes because the run drains), ``rejected`` (measured, refused on
-  arrival: its service has no replica, or its queue was full at ``max_length``), ``timed_out``
-  (measured, left the queue after waiting ``timeout_s``), so ``arrived = completed + rejected +
-  timed_out``; ``throughput_per_s = completed / window length``,
-  ``latency_s`` (wait plus service) and ``wait_s`` (time in queue) summaries, and the SLO: ``attained`` is
-  the fraction of measured requests whose latency is at most ``target_s`` (a rejected request counts as a
-  miss), ``met = attained >= quantile``.
+* **Per class**: the outcome counts of its measured requests — ``arrived = completed + rejected +
+  timed_out + dropped + lost`` (`capacity.sim.result` defines each outcome: *rejected* on arrival by a
+  full queue or a service with no live replica, *timed out* in the queue, *dropped* by deadline-aware
+  admission, *lost* to a node failure) — and ``retried`` (how many of them a failure sent to another
+  replica; they are also counted by their final outcome).
+  ``throughput_per_s = completed / window length``; ``goodput_per_s`` = requests **completed within
+  their SLO target** per second of the window (``None`` for a class without an SLO): the useful work,
+  throughput minus the requests that were served too late. ``latency_s`` (wait plus service) and
+  ``wait_s`` (time before the first service) summarise the completed requests, ``ttft_s`` (time to first
+  token, ``first_token_s − arrival``) too when the run has token timings (key absent otherwise). The
+  SLO: ``attained`` is the fraction of measured requests whose latency is at most ``target_s`` (a request
+  that did not complete counts as a miss), ``met = attained >= quantile``.
 * A **summary** ``{mean, p50, p95, p99, max}`` uses numpy's default (linear interpolation) percentiles;
   every value is ``None`` when there is no sample.
-* **Per tenant**: ``completed`` and ``latency_s`` over its classes' measured requests; ``share`` is the
+* **Per tenant**: the same counts, throughput, latency, wait and TTFT over its classes' measured
+  requests; ``goodput_per_s`` sums its classes that have an SLO (``None`` if none has); ``share`` is the
   tenant's fraction of all busy slot-seconds delivered in the window (``None`` if nothing was served).
 * **Per replica / node / pool / service**: utilisation is busy slot-seconds / (slots × window length);
-  ``served`` counts the measured requests the replica served. A service with no replica has utilisation
-  ``None``.
+  ``served`` counts the measured requests the replica completed; ``down_s`` the seconds of the window it
+  was down (failures). A service with no replica has utilisation ``None``.
 * **Fairness**: Jain's index ``(Σx)² / (n·Σx²)`` over the weighted shares ``x_i = share_i / weight_i``
   of the ``n`` tenants, where a tenant's weight is the **sum** of its classes' weights (two classes of
   weight 1 are entitled to as much as one class of weight 2). 1.0 means shares exactly proportional to
   weights, ``1/n`` the least fair. 1.0 with one tenant (or none); ``None`` if nothing was served.
+* **Failures**: one entry per failure, in the order they happened: ``at_s``, ``target``, the
+  ``replicas`` it took down, ``recover_at_s`` and how many requests it ``retried`` and ``lost`` (all
+  requests, the warm-up included).
+* **Over time** (``over_time``): the window cut into consecutive windows of ``interval_s`` (the model's
+  ``interval_s``, default the window / 60; the last may be shorter), ``edges_s`` their bounds. Per class
+  and window, over the measured requests that **arrived** in it: the outcome counts and the latency
+  ``p50``/``p99`` of those that completed (``None`` when none did) — a failure shows as a spike in the
+  window of the requests it hit. Per replica, node, pool and service and window: utilisation, the busy
+  slot-seconds inside that window / (slots × its length), where a request's busy time is spread evenly
+  over its service ``[start, end]`` (or its segments, when cut). Counts sum to the class totals and
+  busy time to the utilisation totals (the window-length-weighted mean of a utilisation series is its
+  total). Floats in ``over_time`` are rounded to 6 significant digits.
 
 Every value is a plain Python ``int``, ``float``, ``str``, ``list``, ``dict`` or ``None`` (JSON-ready), and
 the same result always gives the same dictionary.
@@ -30,6 +47,7 @@ the same result always gives the same dictionary.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -38,6 +56,10 @@ from capacity.sim.model import SimModel
 from capacity.sim.result import SimResult, busy_in_window
 
 QUANTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+DEFAULT_WINDOWS = 60
+"""The statistics window is cut into this many time-series windows unless the model sets ``interval_s``."""
+
+OUTCOMES = ("completed", "rejected", "timed_out", "dropped", "lost")
 
 
 def summary(values: np.ndarray) -> dict[str, float | None]:
@@ -64,16 +86,189 @@ def jain_index(x: list[float]) -> float | None:
 def mean_in_system(result: SimResult, start: float, end: float) -> float:
     """Time-average number of requests in the system (waiting or in service) over ``[start, end]``.
 
-    Each admitted request (served, or timed out) is present from its arrival to its end (completion
-    or timeout); rejected requests never enter. This is the ``L`` of Little's law.
+    Each admitted request (completed, timed out or lost) is present from its arrival to its end
+    (completion, timeout or loss); requests refused on arrival (rejected, dropped) never enter. This is
+    the ``L`` of Little's law, ``L = λ W`` with λ the rate of admitted requests and W their mean time in
+    the system.
     """
     entered = ~np.isnan(result.end_s)
     present = busy_in_window(result.arrival_s[entered], result.end_s[entered], start, end)
     return float(present.sum() / (end - start))
 
 
-def _utilisation(busy_s: float, slot_seconds: float) -> float | None:
-    return float(busy_s / slot_seconds) if slot_seconds > 0 else None
+def outcomes(result: SimResult) -> dict[str, np.ndarray]:
+    """Boolean mask per outcome (``completed``, ``rejected``, ``timed_out``, ``dropped``, ``lost``); each
+    request is in exactly one."""
+    return {"completed": result.completed, "rejected": result.refused,
+            "timed_out": result.timed_out_mask, "dropped": result.dropped_mask, "lost": result.lost_mask}
+
+
+def window_edges(lo: float, hi: float, interval_s: float | None) -> np.ndarray:
+    """Edges ``[lo, lo + w, ..., hi]`` of the time-series windows (the last may be shorter)."""
+    if interval_s is None:
+        return np.linspace(lo, hi, DEFAULT_WINDOWS + 1)
+    count = max(1, math.ceil((hi - lo) / interval_s - 1e-9))
+    edges = lo + interval_s * np.arange(count + 1, dtype=np.float64)
+    edges[-1] = hi
+    return edges
+
+
+def busy_by_window(replica: np.ndarray, start: np.ndarray, end: np.ndarray, weight: np.ndarray,
+                   edges: np.ndarray, n_replicas: int) -> np.ndarray:
+    """Busy slot-seconds per replica and window (shape ``(n_replicas, windows)``): each interval
+    ``[start, end]`` on ``replica`` contributes ``weight`` × its overlap with every window."""
+    lo, hi = float(edges[0]), float(edges[-1])
+    windows = len(edges) - 1
+    s = np.clip(start, lo, hi)
+    e = np.clip(end, lo, hi)
+    keep = e > s
+    r, s, e, w = replica[keep].astype(np.int64), s[keep], e[keep], weight[keep]
+    first = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, windows - 1)
+    last = np.clip(np.searchsorted(edges, e, side="left") - 1, 0, windows - 1)
+    size = n_replicas * windows
+    same = first == last
+    out = np.zeros(size)
+    out += np.bincount(r[same] * windows + first[same], weights=w[same] * (e[same] - s[same]),
+                       minlength=size)
+    r, s, e, w, first, last = r[~same], s[~same], e[~same], w[~same], first[~same], last[~same]
+    out += np.bincount(r * windows + first, weights=w * (edges[first + 1] - s), minlength=size)
+    out += np.bincount(r * windows + last, weights=w * (e - edges[last]), minlength=size)
+    # windows wholly covered: a difference array of weights, summed along the windows
+    inner = last > first + 1
+    cover = np.zeros((n_replicas, windows + 1))
+    np.add.at(cover, (r[inner], first[inner] + 1), w[inner])
+    np.add.at(cover, (r[inner], last[inner]), -w[inner])
+    widths = np.diff(edges)
+    return out.reshape(n_replicas, windows) + np.cumsum(cover, axis=1)[:, :windows] * widths
+
+
+def busy_intervals(result: SimResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every busy interval of the run: (replica, start, end, weight). A request served in one piece is
+    busy over ``[start, end]`` with weight ``busy seconds / clipped length`` (1 unless the engine
+    weighted it, e.g. a batch); a cut request over its segments, weight 1."""
+    lo, hi = result.window_s
+    whole = result.completed.copy()
+    if result.segments is not None:
+        whole[result.segments[0]] = False
+    start, end = result.start_s[whole], result.end_s[whole]
+    weight = np.ones(len(start))
+    if result.busy_request_s is not None:
+        length = busy_in_window(start, end, lo, hi)
+        inside = length > 0
+        weight[inside] = result.busy_request_s[whole][inside] / length[inside]
+    replica = result.replica[whole]
+    if result.segments is not None:
+        _, seg_replica, seg_start, seg_end = result.segments
+        replica = np.concatenate([replica, seg_replica])
+        start = np.concatenate([start, seg_start])
+        end = np.concatenate([end, seg_end])
+        weight = np.concatenate([weight, np.ones(len(seg_start))])
+    return replica, start, end, weight
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else float(f"{x:.6g}")
+
+
+def _counts(masks: dict[str, np.ndarray], mine: np.ndarray) -> dict[str, int]:
+    return {k: int(np.count_nonzero(mine & m)) for k, m in masks.items()}
+
+
+def _group_stats(model: SimModel, result: SimResult, mine: np.ndarray, masks: dict[str, np.ndarray],
+                 span: float, goodput_hits: int | None) -> dict[str, Any]:
+    """Counts, throughput, goodput and latency / wait / TTFT summaries of the measured requests ``mine``."""
+    counts = _counts(masks, mine)
+    served = mine & masks["completed"]
+    out: dict[str, Any] = {"arrived": int(np.count_nonzero(mine)), **counts,
+                           "retried": int(np.count_nonzero(mine & result.retried_mask)),
+                           "throughput_per_s": counts["completed"] / span,
+                           "goodput_per_s": None if goodput_hits is None else goodput_hits / span,
+                           "latency_s": summary(result.latency_s[served]),
+                           "wait_s": summary(result.wait_s[served])}
+    ttft = result.ttft_s
+    if ttft is not None:
+        values = ttft[served]
+        out["ttft_s"] = summary(values[~np.isnan(values)])
+    return out
+
+
+def _over_time(model: SimModel, result: SimResult, masks: dict[str, np.ndarray],
+               edges: np.ndarray) -> dict[str, Any]:
+    """The ``over_time`` section (module docstring)."""
+    lo = float(edges[0])
+    windows = len(edges) - 1
+    measured = result.measured
+    index = np.clip(np.searchsorted(edges, result.arrival_s, side="right") - 1, 0, windows - 1)
+    latency = result.latency_s
+    classes: dict[str, Any] = {}
+    for k, c in enumerate(model.classes):
+        mine = measured & (result.cls == k)
+        row: dict[str, Any] = {name: np.bincount(index[mine & m], minlength=windows).tolist()
+                               for name, m in masks.items()}
+        row["arrived"] = np.bincount(index[mine], minlength=windows).tolist()
+        served = mine & masks["completed"]
+        b, lat = index[served], latency[served]
+        order = np.lexsort((lat, b))
+        b, lat = b[order], lat[order]
+        bounds = np.searchsorted(b, np.arange(windows + 1))
+        p50: list[float | None] = []
+        p99: list[float | None] = []
+        for w in range(windows):
+            chunk = lat[bounds[w]:bounds[w + 1]]
+            if len(chunk):
+                q50, q99 = np.percentile(chunk, [50.0, 99.0])
+                p50.append(_round(float(q50)))
+                p99.append(_round(float(q99)))
+            else:
+                p50.append(None)
+                p99.append(None)
+        row["latency_p50_s"], row["latency_p99_s"] = p50, p99
+        classes[c.name] = row
+
+    n_replicas = len(result.replica_names)
+    busy = busy_by_window(*busy_intervals(result), edges, n_replicas)
+    widths = np.diff(edges)
+    slots = result.replica_slots.astype(np.float64)
+
+    def utilisation(rows: list[int]) -> list[float | None]:
+        capacity = float(slots[rows].sum())
+        if not rows or capacity <= 0:
+            return [None] * windows
+        return [_round(float(x)) for x in busy[rows].sum(axis=0) / (capacity * widths)]
+
+    replicas, nodes, pools, services = {}, {}, {}, {}
+    g = 0
+    node_rows: dict[str, list[int]] = {}
+    pool_rows: dict[str, list[int]] = {}
+    for s in model.services:
+        rows = list(range(g, g + len(s.replicas)))
+        for r, rep in zip(rows, s.replicas, strict=True):
+            replicas[rep.name] = utilisation([r])
+            node_rows.setdefault(rep.node, []).append(r)
+            pool_rows.setdefault(rep.pool, []).append(r)
+        services[s.name] = utilisation(rows)
+        g += len(s.replicas)
+    for name, rows in node_rows.items():
+        nodes[name] = utilisation(rows)
+    for name, rows in pool_rows.items():
+        pools[name] = utilisation(rows)
+    return {
+        "interval_s": _round(float(widths[0])) if windows else None,
+        "edges_s": [_round(float(x)) for x in edges],
+        "start_s": _round(lo),
+        "classes": classes,
+        "utilisation": {"replicas": replicas, "nodes": nodes, "pools": pools, "services": services},
+    }
+
+
+def _down_in_window(result: SimResult) -> np.ndarray:
+    """Seconds of the window each replica was down."""
+    lo, hi = result.window_s
+    down = np.zeros(len(result.replica_names))
+    if result.downtime is not None:
+        replica, start, end = result.downtime
+        np.add.at(down, replica, busy_in_window(start, end, lo, hi))
+    return down
 
 
 def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
@@ -81,30 +276,24 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
     lo, hi = result.window_s
     span = hi - lo
     measured = result.measured
-    done = measured & ~result.rejected
+    masks = outcomes(result)
+    done = masks["completed"]
     latency = result.latency_s
-    wait = result.wait_s
-    timed_out = result.timed_out_mask
 
     classes: dict[str, Any] = {}
+    hits_of_class: list[int | None] = []
     for k, c in enumerate(model.classes):
         mine = measured & (result.cls == k)
         arrived = int(np.count_nonzero(mine))
-        served = mine & done
-        completed = int(np.count_nonzero(served))
-        left = int(np.count_nonzero(mine & timed_out))
-        slo = None
+        slo = hits = None
         if c.slo_target_s is not None and c.slo_quantile is not None:
-            hits = int(np.count_nonzero(latency[served] <= c.slo_target_s))
+            hits = int(np.count_nonzero(latency[mine & done] <= c.slo_target_s))
             attained = hits / arrived if arrived else None
             slo = {"target_s": float(c.slo_target_s), "quantile": float(c.slo_quantile),
                    "attained": attained,
                    "met": None if attained is None else bool(attained >= c.slo_quantile)}
-        classes[c.name] = {
-            "arrived": arrived, "completed": completed, "rejected": arrived - completed - left,
-            "timed_out": left, "throughput_per_s": completed / span,
-            "latency_s": summary(latency[served]), "wait_s": summary(wait[served]), "slo": slo,
-        }
+        hits_of_class.append(hits)
+        classes[c.name] = {**_group_stats(model, result, mine, masks, span, hits), "slo": slo}
 
     # tenants: busy slot-seconds inside the window, whichever request delivered them
     busy_per_request = result.busy_per_request()
@@ -116,12 +305,14 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         ks = [k for k, c in enumerate(model.classes) if c.tenant == t]
         of_tenant = np.isin(result.cls, ks)
         share = float(busy_per_request[of_tenant].sum()) / total_busy if total_busy > 0 else None
-        served = of_tenant & done
-        tenants[t] = {"completed": int(np.count_nonzero(served)), "share": share,
-                      "latency_s": summary(latency[served])}
+        hits = [hits_of_class[k] for k in ks if hits_of_class[k] is not None]
+        tenants[t] = {**_group_stats(model, result, of_tenant & measured, masks, span,
+                                     sum(hits) if hits else None),  # type: ignore[arg-type]
+                      "share": share}
         weight = sum(model.classes[k].weight for k in ks)
         weighted.append((share or 0.0) / weight)
 
+    down = _down_in_window(result)
     replicas: dict[str, Any] = {}
     nodes: dict[str, dict[str, Any]] = {}
     pools: dict[str, list[float]] = {}
@@ -132,7 +323,7 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         for r in s.replicas:
             busy, slots = float(result.busy_s[g]), s.concurrency * span
             replicas[r.name] = {"node": r.node, "pool": r.pool, "utilisation": busy / slots,
-                                "served": int(result.served[g])}
+                                "served": int(result.served[g]), "down_s": float(down[g])}
             node = nodes.setdefault(r.node, {"pool": r.pool, "busy": 0.0, "slots": 0.0,
                                              "replicas": []})
             node["busy"] += busy
@@ -156,5 +347,13 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         "pools": {name: {"utilisation": _utilisation(b, s)} for name, (b, s) in pools.items()},
         "services": services,
         "fairness": {"jain": jain_index(weighted)},
+        "failures": [{"at_s": f.at_s, "target": f.target, "replicas": list(f.replicas),
+                      "recover_at_s": f.recover_at_s, "retried": f.retried, "lost": f.lost}
+                     for f in result.failures],
         "window_s": {"start": float(lo), "end": float(hi)},
+        "over_time": _over_time(model, result, masks, window_edges(lo, hi, model.interval_s)),
     }
+
+
+def _utilisation(busy_s: float, slot_seconds: float) -> float | None:
+    return float(busy_s / slot_seconds) if slot_seconds > 0 else None

@@ -11,7 +11,24 @@ replicas (`capacity.sim.routing`: one shared queue, or one queue per replica), `
 places per queue, not counting requests in service: an arrival that finds the queue full is rejected),
 ``timeout_s`` (a request that has waited that long without starting leaves, *timed out*) and, for the
 ``preemptive`` discipline, whether an interrupted request later resumes or restarts its service.
-Every one of these defaults to the behaviour of a plain unbounded FIFO queue.
+Every one of these defaults to the behaviour of a plain unbounded FIFO queue. ``admission`` says whether
+an arrival is always queued (``accept``) or dropped when it cannot meet its class's SLO target
+(``deadline``; a class may override it, see `capacity.sim.engine`).
+
+**Token workloads.** A class that replays a trace (``process: trace``, `capacity.sim.traces`) takes each
+request's input and output tokens from the trace; a synthetic class may draw them (``tokens``). A trace
+class split among tenants becomes one class per tenant, each replaying its tenant's share of one replay
+(``tenant_index``, drawn from the ``stream`` of the class it came from). A service's ``queue_cost`` says
+what the fair disciplines charge a request: its service seconds or its input + output tokens.
+
+A **failure** (`Failure`) is a what-if: at ``at_s`` the listed nodes go down and every replica on them
+stops serving; the requests queued on or served by those replicas are retried on the service's other
+replicas or lost, as the service's ``on_failure`` says; after ``recover_s`` (if given) the replicas come
+back, empty. See `capacity.sim.failures`.
+
+A replica may **batch** (`Batching`: dynamic or continuous, see `capacity.sim.batching`), and its
+``speed`` (its pool's) divides every service time it runs. A **token service** (``ServiceTime.dist ==
+"tokens"``) takes ``base_s + in · per_input_token_s + out · per_output_token_s`` per request.
 
 Everything is in seconds; rates are per second. Every random draw comes from ``seed``.
 """
@@ -21,18 +38,58 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from capacity.sim.traces import Trace
+
 Dist = Literal["exponential", "deterministic", "lognormal"]
-Process = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal"]
+ServiceDist = Literal["exponential", "deterministic", "lognormal", "tokens"]
+BatchMode = Literal["dynamic", "continuous"]
+Process = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace"]
 Discipline = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
 Routing = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
 Preemption = Literal["resume", "restart"]
+QueueCost = Literal["time", "tokens"]
+Admission = Literal["accept", "deadline"]
+OnFailure = Literal["retry", "lost"]
 
 
 @dataclass(frozen=True)
 class ServiceTime:
-    dist: Dist
-    mean_s: float
+    """How long work takes on a replica of speed 1 (seconds); see `capacity.sim.service_times`.
+
+    A distribution (``dist``, ``mean_s``, ``cv``): each request draws its time. With dynamic batching the
+    draw is the request's own part of its batch's latency, and a batch takes ``base_s`` + the sum of its
+    requests' draws. ``dist="tokens"``: a request takes ``base_s + input_tokens · per_input_token_s +
+    output_tokens · per_output_token_s`` (``mean_s`` is then filled in by the engine from the requests).
+    """
+
+    dist: ServiceDist
+    mean_s: float = 0.0
     cv: float = 1.0                        # used by lognormal; exponential has cv 1, deterministic 0
+    base_s: float = 0.0                    # dynamic batching: fixed part of a batch; tokens: of a request
+    per_input_token_s: float = 0.0         # tokens: prefill time per input token
+    per_output_token_s: float = 0.0        # tokens: time per output token (one decode step alone)
+
+    @property
+    def tokens(self) -> bool:
+        """Whether a request's time comes from its token counts."""
+        return self.dist == "tokens"
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How a replica batches requests; see `capacity.sim.batching`.
+
+    ``dynamic``: a free slot takes up to ``max_size`` waiting requests as one batch, waiting up to
+    ``max_delay_s`` after the oldest waiting request's arrival for a fuller one. ``continuous``: each slot
+    runs iterations over a batch of up to ``max_size`` requests that join after their prefill and leave
+    when their output is done; a decode step with ``b`` requests takes
+    ``per_output_token_s · (1 + step_growth · (b − 1))``.
+    """
+
+    mode: BatchMode = "dynamic"
+    max_size: int = 8
+    max_delay_s: float = 0.0               # dynamic only
+    step_growth: float = 0.0               # continuous only
 
 
 @dataclass(frozen=True)
@@ -40,6 +97,7 @@ class Replica:
     name: str                              # "{service}-{i}"
     node: str
     pool: str
+    speed: float = 1.0                     # the pool's speed: every service time here is divided by it
 
 
 @dataclass(frozen=True)
@@ -53,6 +111,10 @@ class ServingService:
     max_length: int | None = None          # waiting places per queue (None: unbounded; 0: no waiting)
     timeout_s: float | None = None         # a request that waits this long leaves (None: never)
     preemption: Preemption = "resume"      # what an interrupted request does ("preemptive" discipline)
+    batching: Batching | None = None       # dynamic or continuous batching (None: one request per slot)
+    queue_cost: QueueCost = "time"         # fair disciplines charge service seconds, or input+output tokens
+    admission: Admission = "accept"        # "deadline": drop an arrival that cannot meet its SLO target
+    on_failure: OnFailure = "retry"        # what a failed replica's requests do: retried elsewhere or lost
 
 
 @dataclass(frozen=True)
@@ -67,7 +129,33 @@ class Arrivals:
     amplitude: float = 0.0                 # diurnal: relative swing of the rate, in [0, 1)
     period_s: float = 86_400.0             # diurnal: length of the cycle (s)
     peak_at_s: float = 14 * 3600.0         # diurnal: time of day of the peak rate (s since midnight)
-    start_s: float = 0.0                   # diurnal: time of day at t = 0 (s since midnight)
+    start_s: float = 0.0                   # diurnal: time of day at t = 0 (s since midnight);
+                                           # trace: trace time at t = 0 (s on the trace's clock)
+    trace: Trace | None = None             # trace: the recorded requests (read by the pipeline)
+    time_scale: float = 1.0                # trace: run seconds per trace second (2: half the rate)
+    rate_scale: float = 1.0                # trace: rate multiplier (thinning < 1, shifted copies > 1)
+    tenant_weights: tuple[float, ...] | None = None  # trace: draw each request's tenant with these odds
+    tenant_index: int | None = None        # trace: replay only this tenant's requests (None: all)
+    stream: str | None = None              # the class name whose arrival stream is drawn (None: own)
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A distribution of token counts: drawn like a service time, rounded, clipped to ``[min, max]``."""
+
+    dist: Dist
+    mean: float                            # tokens (before rounding and clipping)
+    cv: float = 1.0                        # used by lognormal
+    min: int = 1
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Input (prompt) and output (generated) tokens per request, drawn independently."""
+
+    input: TokenCount
+    output: TokenCount
 
 
 @dataclass(frozen=True)
@@ -80,6 +168,18 @@ class RequestClass:
     weight: float = 1.0                    # fair share; a tenant's weight is the sum over its classes
     slo_target_s: float | None = None      # latency target ...
     slo_quantile: float | None = None      # ... that this fraction of requests must meet (0.99 for p99)
+    tokens: Tokens | None = None           # token counts of synthetic LLM requests (trace classes: None)
+    admission: Admission | None = None     # overrides the service's admission for this class
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Nodes that go down at ``at_s`` (and come back ``recover_s`` later, if given): a what-if."""
+
+    at_s: float                            # in [0, duration_s)
+    nodes: tuple[str, ...]                 # the nodes that fail (a zone: every node of its pools)
+    recover_s: float | None = None         # down for this long, then back (None: for the rest of the run)
+    target: str = ""                       # what failed, for the report: "node gpu-2", "zone b"
 
 
 @dataclass(frozen=True)
@@ -89,3 +189,5 @@ class SimModel:
     duration_s: float                      # arrivals happen in [0, duration_s)
     warmup_s: float = 0.0
     seed: int = 0
+    failures: tuple[Failure, ...] = ()     # what-if node failures, in the order they are listed
+    interval_s: float | None = None        # width of the report's time-series windows (None: 60 windows)

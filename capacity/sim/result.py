@@ -1,22 +1,45 @@
 """The outcome of one simulation run: one record per request, and per-replica totals.
 
 Request ``i`` (its *sequence* number: requests are numbered in arrival order, ties by class order) has a
-class, an arrival time, a drawn service time, and, unless its service rejected it, the time its service
-started, the time it ended and the replica that served it. All times are seconds since the start of the
-run; a request that was never served has ``start_s = NaN`` and ``replica = -1``, and either was
-*rejected* on arrival (no replica, or a full queue: ``end_s = NaN``) or *timed out* while waiting
-(``timed_out`` is true and ``end_s`` is the time it left). Derived per request:
-``wait = start − arrival`` (time in queue before its first service) and ``latency = end − arrival``
-(sojourn: waits plus service, including any time spent interrupted under preemption).
+class, an arrival time, a drawn service time, and, if it completed, the time its service started, the time
+it ended and the replica that served it. All times are seconds since the start of the run. Every request
+has exactly one **outcome**:
+
+* *completed* — served to the end (``replica >= 0``);
+* *rejected* — refused on arrival: its service had no live replica, or its queue was full at
+  ``max_length`` (``end_s = NaN``);
+* *timed out* — left the queue after waiting ``timeout_s`` (``timed_out``; ``end_s`` is when it left);
+* *dropped* — refused on arrival by deadline-aware admission: it was predicted to miss its SLO target
+  (``dropped``; ``end_s = NaN``);
+* *lost* — admitted, then lost to a node failure: it was queued on or served by a replica that failed
+  and its service does not retry, or the retry found no live replica or a full queue (``lost``; ``end_s``
+  is the failure time).
+
+A request that never completed has ``replica = -1`` and ``start_s = NaN`` unless it had started (a lost
+request may have been in service when its replica failed). A completed request that was *retried* after a
+failure (``retried``) keeps its original arrival time, so its latency includes the failure. Derived per
+request: ``wait = start − arrival`` (time before its first service) and ``latency = end − arrival``
+(sojourn: waits plus service, including any time spent interrupted by preemption or a failure).
 
 **The statistics window** is ``[warmup_s, duration_s]``. Arrivals stop at ``duration_s``; the run then
-drains, so every admitted request completes. *Measured* requests are those that arrived in
-``[warmup_s, duration_s)``: counts, latencies and waits are over them. *Busy time* is slot-seconds of service
-inside the window (a request served from 9.5 s to 10.5 s in the window [0, 10] counts 0.5 s), whichever
-request it belongs to; a replica's utilisation is its busy time / (concurrency × window length). When a
-request was interrupted (preemption), only its service segments count, and ``busy_request_s`` holds every
-request's busy seconds inside the window (it is None when no service preempts, and then equals the
-clipped ``[start_s, end_s]``).
+drains, so every admitted request ends (completes, times out or is lost). *Measured* requests are those
+that arrived in ``[warmup_s, duration_s)``: counts, latencies and waits are over them. *Busy time* is
+slot-seconds of service inside the window (a request served from 9.5 s to 10.5 s in the window [0, 10]
+counts 0.5 s), whichever request it belongs to; a replica's utilisation is its busy time / (concurrency ×
+window length). A request served in one piece is busy over ``[start_s, end_s]``; a request whose service
+was cut (preemption, failure) is busy over its **segments** only (``segments``: request, replica, start,
+end of every segment of such requests, unclipped). ``busy_request_s`` holds every request's busy seconds
+inside the window when any segment exists or the engine weighted requests otherwise (e.g. batches); it is
+None when it equals the clipped ``[start_s, end_s]``. For time series, a request's busy seconds are spread
+evenly over ``[start_s, end_s]`` (or its segments).
+
+**Memory.** The records are flat numpy arrays, O(n) in the number of requests: 41 bytes per request kept
+in the result (class 4, arrival, service, start and end 8 each, replica 4, one byte per outcome flag),
+and a peak of 120 bytes per request while drawing and replaying (the hot loop also reads Python lists of
+the arrival and service times), measured with tracemalloc on the 1M-request benchmark
+(``benchmarks/sim_throughput.py --memory``). Compact arrays rather than streaming aggregation: exact
+percentiles, per-tenant and per-window statistics and the cross-checks in the tests all need the
+per-request records, and at this size ten million requests fit in about 1.2 GB.
 """
 
 from __future__ import annotations
@@ -24,6 +47,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """What one failure did: when, to what, which replicas went down, what became of their requests."""
+
+    at_s: float                       # when the nodes failed
+    target: str                       # what failed ("node gpu-2", "zone b")
+    replicas: tuple[str, ...]         # replicas it took down (those already down from an earlier failure too)
+    recover_at_s: float | None        # when they came back (None: never)
+    retried: int                      # requests it removed that were re-admitted on a live replica
+    lost: int                         # requests it removed that were lost
 
 
 @dataclass(eq=False)
@@ -35,10 +70,10 @@ class SimResult:
 
     cls: np.ndarray                   # int32: index of the request's class in model.classes
     arrival_s: np.ndarray             # float64: arrival time
-    service_s: np.ndarray             # float64: drawn service time (also for rejected requests)
-    start_s: np.ndarray               # float64: service start, NaN if rejected
-    end_s: np.ndarray                 # float64: service end, NaN if rejected
-    replica: np.ndarray               # int32: global replica index, -1 if rejected
+    service_s: np.ndarray             # float64: drawn service time (also for requests never served)
+    start_s: np.ndarray               # float64: (first) service start, NaN if it never started
+    end_s: np.ndarray                 # float64: service end, or when it left; NaN if refused on arrival
+    replica: np.ndarray               # int32: global replica index that completed it, -1 if none did
     replica_names: tuple[str, ...]    # global replica index -> replica name
     replica_service: np.ndarray       # int32 per replica: index of its service in model.services
     replica_slots: np.ndarray         # int64 per replica: its concurrency
@@ -50,6 +85,16 @@ class SimResult:
     input_tokens: np.ndarray | None = None    # int64 per request (token workloads only)
     output_tokens: np.ndarray | None = None   # int64 per request (token workloads only)
     first_token_s: np.ndarray | None = None   # float64 per request: time its first output token was out
+    dropped: np.ndarray | None = None         # bool per request: refused by deadline-aware admission
+    lost: np.ndarray | None = None            # bool per request: lost to a failure
+    retried: np.ndarray | None = None         # bool per request: re-admitted after a failure
+    # every service segment of the requests whose service was cut (preemption, failure), unclipped:
+    # (request int64, replica int32, start float64, end float64); None when there is none
+    segments: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    failures: tuple[FailureRecord, ...] = ()
+    # the intervals when replicas were down: (replica int32, start float64, end float64; end = inf if
+    # it never came back)
+    downtime: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -61,16 +106,43 @@ class SimResult:
         return (self.arrival_s >= lo) & (self.arrival_s < hi)
 
     @property
+    def completed(self) -> np.ndarray:
+        """Boolean mask of the requests that completed."""
+        return self.replica >= 0
+
+    @property
     def rejected(self) -> np.ndarray:
-        """Boolean mask of the requests that no replica served (rejected on arrival or timed out)."""
+        """Boolean mask of the requests that did **not** complete, whatever the reason (rejected on
+        arrival, timed out, dropped or lost): ``~completed``. `refused` is rejection on arrival only."""
         return self.replica < 0
+
+    @property
+    def refused(self) -> np.ndarray:
+        """Boolean mask of the requests rejected on arrival (no live replica, or a full queue)."""
+        return (self.replica < 0) & ~self.timed_out_mask & ~self.dropped_mask & ~self.lost_mask
+
+    def _mask(self, values: np.ndarray | None) -> np.ndarray:
+        return np.zeros(len(self), dtype=bool) if values is None else values
 
     @property
     def timed_out_mask(self) -> np.ndarray:
         """Boolean mask of the requests that timed out while waiting (all false if none can)."""
-        if self.timed_out is None:
-            return np.zeros(len(self), dtype=bool)
-        return self.timed_out
+        return self._mask(self.timed_out)
+
+    @property
+    def dropped_mask(self) -> np.ndarray:
+        """Boolean mask of the requests dropped by deadline-aware admission (all false if none can)."""
+        return self._mask(self.dropped)
+
+    @property
+    def lost_mask(self) -> np.ndarray:
+        """Boolean mask of the requests lost to a failure (all false if none can)."""
+        return self._mask(self.lost)
+
+    @property
+    def retried_mask(self) -> np.ndarray:
+        """Boolean mask of the requests re-admitted after a failure (all false if none was)."""
+        return self._mask(self.retried)
 
     def busy_per_request(self) -> np.ndarray:
         """Per request, its busy seconds inside the window (0 for requests never served)."""
@@ -84,13 +156,21 @@ class SimResult:
 
     @property
     def wait_s(self) -> np.ndarray:
-        """Time in queue per request (NaN if rejected)."""
+        """Time before the first service per request (NaN if it never started)."""
         return self.start_s - self.arrival_s
 
     @property
     def latency_s(self) -> np.ndarray:
-        """Time in system per request, wait plus service (NaN if rejected)."""
+        """Time in system per request, wait plus service (NaN if refused; for requests that did not
+        complete, the time until they left)."""
         return self.end_s - self.arrival_s
+
+    @property
+    def ttft_s(self) -> np.ndarray | None:
+        """Time to first token per request (``first_token_s − arrival``), None for non-token runs."""
+        if self.first_token_s is None:
+            return None
+        return self.first_token_s - self.arrival_s
 
 
 def busy_in_window(start_s: np.ndarray, end_s: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -100,7 +100,7 @@ def test_arrival_process_takes_the_parameters_of_its_process():
     assert arrival_process(a) == Diurnal(amplitude=0.2, start_s=60.0)
     assert arrival_process(Arrivals("gamma", 2.0, cv=3.0)) == Gamma(cv=3.0)
     assert arrival_process(Arrivals("onoff", 2.0, on_s=1.0, off_s=2.0)) == OnOff(1.0, 2.0)
-    assert set(ARRIVAL_PROCESSES) == {"poisson", "deterministic", "gamma", "onoff", "diurnal"}
+    assert set(ARRIVAL_PROCESSES) == {"poisson", "deterministic", "gamma", "onoff", "diurnal", "trace"}
 
 
 @pytest.mark.parametrize(("arrivals", "path"), [

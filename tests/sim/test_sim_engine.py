@@ -225,13 +225,14 @@ def test_summary_is_plain_json() -> None:
     s = summarize(m, simulate_model(m))
     assert json.loads(json.dumps(s, allow_nan=False)) == s
     assert set(s) == {"classes", "tenants", "replicas", "nodes", "pools", "services", "fairness",
-                      "window_s"}
-    assert set(s["classes"]["interactive"]) == {"arrived", "completed", "rejected", "timed_out",
-                                                "throughput_per_s", "latency_s", "wait_s", "slo"}
+                      "failures", "window_s", "over_time"}
+    counts = {"arrived", "completed", "rejected", "timed_out", "dropped", "lost", "retried",
+              "throughput_per_s", "goodput_per_s", "latency_s", "wait_s"}
+    assert set(s["classes"]["interactive"]) == counts | {"slo"}
     assert set(s["classes"]["interactive"]["slo"]) == {"target_s", "quantile", "attained", "met"}
     assert s["classes"]["bulk"]["slo"] is None
-    assert set(s["tenants"]["web"]) == {"completed", "share", "latency_s"}
-    assert set(s["replicas"]["svc-0"]) == {"node", "pool", "utilisation", "served"}
+    assert set(s["tenants"]["web"]) == counts | {"share"}
+    assert set(s["replicas"]["svc-0"]) == {"node", "pool", "utilisation", "served", "down_s"}
     assert set(s["nodes"]["node-0"]) == {"pool", "utilisation", "replicas"}
     assert sum(t["share"] for t in s["tenants"].values()) == pytest.approx(1.0)
     assert sum(v["served"] for v in s["replicas"].values()) == sum(

@@ -1,0 +1,558 @@
+"""Kubernetes manifests and nodes → a placement-only scenario (``capacity import-k8s``).
+
+What becomes what:
+
+* **Workloads** — Deployments, StatefulSets, ReplicaSets, ReplicationControllers and bare Pods (the kinds in
+  `WORKLOAD_KINDS`) — become services: ``replicas`` from ``spec.replicas`` (default 1; a Pod is one
+  replica), ``resources`` the pod's request (`capacity.k8s.pods`), plus ``pods: 1`` when every pool counts
+  pod slots (nodes' ``allocatable.pods``). An object whose controller (``ownerReferences``) is in the input
+  too is counted through its owner only (a ``kubectl get all`` dump lists Deployment, ReplicaSets and Pods).
+* **Where a service may run** is resolved at import into its explicit ``pools`` list: the pools whose labels
+  satisfy its ``nodeSelector`` and required node affinity and whose taints it tolerates (omitted when that is
+  every pool): that covers every operator and taint exactly, which the scenario's label map
+  ``node_selector`` could not. Required anti-affinity against its own pods on ``kubernetes.io/hostname``, a
+  ``DoNotSchedule`` spread over hostnames, and ``hostPort`` become ``max_per_node``; a ``DoNotSchedule``
+  spread of its own pods over another label (a zone) becomes ``spread: {topology: LABEL, max_skew: N}``,
+  and that label is then kept on the pools.
+* **DaemonSets** run one pod on every node they match, so each one's request is taken off the allocatable of
+  every pool whose labels it selects, whose taints it tolerates and on which it fits (listed on the terminal).
+* **LimitRanges** (default requests) and **RuntimeClasses** (pod overhead, node selector, tolerations) in the
+  input are applied to the pods of their namespace/class, as the API server would.
+* **Everything else** — Services, ConfigMaps, HPAs, PodDisruptionBudgets, Jobs, ... and the fields of a pod
+  that the planner does not model (limits, preferred affinity, pod affinity, ...) — is listed in
+  `ImportResult.ignored`, never dropped silently.
+
+The scenario has no ``workload`` section (placement only: ``capacity plan`` packs it) and carries a
+``kubernetes`` section (each service's object, each pool's node names) for ``capacity plan --export k8s``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from capacity._version import __version__
+from capacity.errors import ScenarioError
+from capacity.k8s import quantities as q
+from capacity.k8s.manifests import Manifest, read_manifests
+from capacity.k8s.nodes import Node, PoolDraft, group_nodes, read_nodes
+from capacity.k8s.pods import (
+    LimitDefaults,
+    PodContext,
+    PodInfo,
+    RuntimeClass,
+    fits,
+    node_constraint,
+    read_pod,
+    resource_list,
+    tolerations,
+)
+from capacity.k8s.selectors import untolerated
+from capacity.scenario import Scenario, scenario_from_dict
+
+# ---------------------------------------------------------------------------------------------- kinds
+
+
+class WorkloadKind:
+    """A kind of object whose pods the planner places: how many replicas, where the pod template is."""
+
+    kind: ClassVar[str]
+    template_at: ClassVar[str] = "spec.template."
+
+    def replicas(self, m: Manifest) -> int:
+        n = m.get("spec.replicas", int, 1)
+        if n < 0:
+            m.error("replicas cannot be negative", "spec.replicas")
+        return n
+
+    def template(self, m: Manifest) -> dict[str, Any]:
+        return m.get("spec.template", dict)
+
+    def ignored(self, m: Manifest) -> list[str]:
+        """Fields of the object (not of its pods) that the planner leaves out."""
+        return []
+
+
+class Deployment(WorkloadKind):
+    kind = "Deployment"
+
+
+class StatefulSet(WorkloadKind):
+    kind = "StatefulSet"
+
+    def ignored(self, m: Manifest) -> list[str]:
+        if m.get("spec.volumeClaimTemplates", list, []):
+            return ["volumeClaimTemplates (storage and its zone binding are not planned)"]
+        return []
+
+
+class ReplicaSet(WorkloadKind):
+    kind = "ReplicaSet"
+
+
+class ReplicationController(WorkloadKind):
+    kind = "ReplicationController"
+
+
+class Pod(WorkloadKind):
+    kind = "Pod"
+    template_at = ""
+
+    def replicas(self, m: Manifest) -> int:
+        return 1
+
+    def template(self, m: Manifest) -> dict[str, Any]:
+        return m.obj
+
+
+WORKLOAD_KINDS: dict[str, WorkloadKind] = {k.kind: k() for k in
+                                           (Deployment, StatefulSet, ReplicaSet, ReplicationController, Pod)}
+
+#: Kinds that hold no pods to place, and why each is left out.
+IGNORED_KINDS: dict[str, str] = {
+    "Service": "routes traffic; no pods of its own",
+    "Ingress": "routes traffic; no pods of its own",
+    "ConfigMap": "configuration; no pods",
+    "Secret": "configuration; no pods",
+    "ServiceAccount": "identity; no pods",
+    "PodDisruptionBudget": "limits voluntary disruptions; not part of a placement plan",
+    "HorizontalPodAutoscaler": "the plan uses spec.replicas of its target",
+    "VerticalPodAutoscaler": "the plan uses the requests in the manifests",
+    "Job": "runs to completion; not a standing service",
+    "CronJob": "runs to completion on a schedule; not a standing service",
+    "PersistentVolumeClaim": "storage is not planned",
+    "NetworkPolicy": "network rules; no pods",
+    "Namespace": "no pods",
+    "ResourceQuota": "a namespace budget; not enforced by the plan",
+    "PriorityClass": "preemption is not planned",
+}
+
+
+# ---------------------------------------------------------------------------------------------- result
+
+@dataclass
+class ImportedService:
+    name: str
+    manifest: Manifest
+    replicas: int
+    pod: PodInfo
+    pools: list[str] | None = None
+    requests: q.ResourceList = field(default_factory=dict)
+
+
+@dataclass
+class DaemonSetOverhead:
+    label: str
+    requests: q.ResourceList
+    pools: list[str]
+    not_fitting: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    """The scenario document (validated) and everything the terminal should show about the import."""
+
+    scenario: dict[str, Any]
+    services: list[ImportedService]
+    pools: list[PoolDraft]                     # allocatable after DaemonSet overhead
+    daemonsets: list[DaemonSetOverhead]
+    files: list[str]
+    ignored: dict[str, list[str]] = field(default_factory=dict)   # what is ignored -> the objects it is in
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def ignore(self, what: str, where: str) -> None:
+        self.ignored.setdefault(what, []).append(where)
+
+    def ignored_lines(self) -> list[str]:
+        """What was ignored, one line each, with the objects it was found in."""
+        return [f"{what}: {', '.join(where)}" for what, where in self.ignored.items()]
+
+    def validated(self) -> Scenario:
+        return scenario_from_dict(self.scenario, source="<import-k8s>")
+
+
+# ---------------------------------------------------------------------------------------------- import
+
+def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None = None,
+               pools: Sequence[PoolDraft] = (), fill_from_limits: bool = False,
+               name: str = "imported") -> ImportResult:
+    """Read manifests (files, directories) and nodes (a ``kubectl get nodes`` file and/or ``--pool``
+    drafts) and build a placement-only scenario. Bad input raises `ScenarioError` (one line)."""
+    manifests = read_manifests(manifest_paths)
+    nodes: list[Node] = []
+    notes: list[str] = []
+    if nodes_path is not None:
+        nodes, node_notes = read_nodes(nodes_path)
+        notes.extend(node_notes)
+    if not nodes and not pools:
+        raise ScenarioError("no nodes: give --nodes FILE (kubectl get nodes -o json) or --pool "
+                            "NAME=cpu:16,memory:64Gi,count:10")
+    return build(manifests, nodes, list(pools), fill_from_limits=fill_from_limits, name=name,
+                 files=[str(p) for p in manifest_paths], notes=notes)
+
+
+def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[PoolDraft], *,
+          fill_from_limits: bool = False, name: str = "imported", files: Sequence[str] = (),
+          notes: Iterable[str] = ()) -> ImportResult:
+    """The import proper, from objects already read (see the module docstring)."""
+    result = ImportResult(scenario={}, services=[], pools=[], daemonsets=[], files=list(files),
+                          notes=list(notes))
+    ctx = _context(manifests, fill_from_limits, result)
+    present = {m.ref for m in manifests}
+    workloads: list[tuple[Manifest, WorkloadKind, int, PodInfo]] = []
+    daemonsets: list[tuple[Manifest, PodInfo]] = []
+    for m in manifests:
+        owner = _controller(m)
+        if (m.kind in WORKLOAD_KINDS or m.kind == "DaemonSet") and owner is not None and owner in present:
+            result.notes.append(f"{m.label}: counted through its owner {owner[0]} {owner[1]}/{owner[2]}")
+            continue
+        if m.kind in WORKLOAD_KINDS:
+            kind = WORKLOAD_KINDS[m.kind]
+            replicas = kind.replicas(m)
+            pod = read_pod(m, kind.template(m), kind.template_at, ctx)
+            pod.ignored.extend(kind.ignored(m))
+            if replicas == 0:
+                result.ignore("0 replicas, nothing to place", m.label)
+                continue
+            workloads.append((m, kind, replicas, pod))
+        elif m.kind == "DaemonSet":
+            daemonsets.append((m, read_pod(m, m.get("spec.template", dict), "spec.template.", ctx)))
+        elif m.kind in ("LimitRange", "RuntimeClass"):
+            continue
+        elif m.kind == "HorizontalPodAutoscaler":
+            spec = m.get("spec", dict, {})
+            target = m.get("scaleTargetRef", dict, {}, obj=spec, at="spec.")
+            result.ignore("HorizontalPodAutoscaler (the plan uses spec.replicas of its target; try --set "
+                          "services.NAME.replicas=N)",
+                          f"{m.label.split(' ', 1)[1]} ({target.get('kind')} {target.get('name')}: "
+                          f"{spec.get('minReplicas', 1)} to {spec.get('maxReplicas')} replicas)")
+        else:
+            why = IGNORED_KINDS.get(m.kind, "no pods to place")
+            result.ignore(f"{m.kind} ({why})", m.label.split(" ", 1)[1])
+    if not workloads:
+        raise ScenarioError("no Deployment, StatefulSet, ReplicaSet or Pod with replicas in the input",
+                            file=", ".join(files) or None)
+
+    pods = [p for *_, p in workloads] + [p for _, p in daemonsets]
+    keys = set().union(*(p.node.keys() for p in pods), *({s.topology_key for s in p.spreads} for p in pods))
+    requested = {r for p in pods for r, v in p.requests.items() if v > 0}
+    if nodes:
+        grouped, group_notes = group_nodes(nodes, keys, requested | {"cpu", "memory", "pods"})
+        result.notes.extend(group_notes)
+        drafts = grouped + drafts
+    _check_pool_names(drafts)
+    resources = _resource_policy(drafts, pods, result)
+    result.daemonsets = [_daemonset(m, p, drafts, resources, result) for m, p in daemonsets]
+    for d in drafts:
+        for r, v in d.allocatable.items():
+            if v < 0:
+                result.notes.append(f"pool {d.name}: DaemonSets request more {r} than a node has; 0 left")
+                d.allocatable[r] = Fraction(0)
+    result.pools = drafts
+    names = _service_names([m for m, *_ in workloads])
+    for (m, _kind, replicas, pod), svc_name in zip(workloads, names, strict=True):
+        result.services.append(_service(m, svc_name, replicas, pod, drafts, resources, result))
+    _cross_workload_notes(result)
+    result.scenario = _scenario_document(result, name)
+    result.validated()  # a document that does not validate is a bug here, reported as a ScenarioError
+    return result
+
+
+def _controller(m: Manifest) -> tuple[str, str, str] | None:
+    for ref in m.metadata.get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("kind") and ref.get("name"):
+            return (str(ref["kind"]), m.namespace, str(ref["name"]))
+    return None
+
+
+def _context(manifests: Sequence[Manifest], fill_from_limits: bool, result: ImportResult) -> PodContext:
+    limit_ranges: dict[str, list[LimitDefaults]] = {}
+    runtime_classes: dict[str, RuntimeClass] = {}
+    for m in manifests:
+        if m.kind == "LimitRange":
+            defaults: q.ResourceList = {}
+            for i, limit in enumerate(m.get("spec.limits", list, [])):
+                if not isinstance(limit, dict) or limit.get("type") != "Container":
+                    continue
+                at = f"spec.limits[{i}]."
+                # The LimitRange's own defaults: default <- max; defaultRequest <- default, then <- min.
+                default = {**resource_list(m, limit.get("max"), at + "max"),
+                           **resource_list(m, limit.get("default"), at + "default")}
+                request = {**resource_list(m, limit.get("min"), at + "min"), **default,
+                           **resource_list(m, limit.get("defaultRequest"), at + "defaultRequest")}
+                defaults.update(request)
+            if defaults:
+                limit_ranges.setdefault(m.namespace, []).append(LimitDefaults(m.name, defaults))
+                result.notes.append(f"{m.label}: default container requests {q.describe(defaults)} applied "
+                                    f"to containers in namespace {m.namespace} that set none")
+        elif m.kind == "RuntimeClass":
+            scheduling = m.get("scheduling", dict, {})
+            rc = RuntimeClass(
+                name=m.name,
+                overhead=resource_list(m, m.get("overhead.podFixed", dict, {}), "overhead.podFixed"),
+                node=node_constraint(m, scheduling, "scheduling."),
+                tolerations=tolerations(m, scheduling.get("tolerations"), "scheduling.tolerations"))
+            runtime_classes[m.name] = rc
+            result.notes.append(f"{m.label}: overhead {q.describe(rc.overhead)} and scheduling applied to "
+                                "its pods")
+    return PodContext(fill_from_limits=fill_from_limits,
+                      limit_ranges={ns: tuple(v) for ns, v in limit_ranges.items()},
+                      runtime_classes=runtime_classes)
+
+
+def _check_pool_names(drafts: Sequence[PoolDraft]) -> None:
+    seen: set[str] = set()
+    for d in drafts:
+        if d.name in seen:
+            raise ScenarioError(f"--pool {d.name}: a pool of that name exists already (pools: "
+                                f"{', '.join(x.name for x in drafts)})")
+        seen.add(d.name)
+
+
+def _resource_policy(drafts: list[PoolDraft], pods: Sequence[PodInfo], result: ImportResult) -> set[str]:
+    """Decide which resources the scenario plans, and trim pools and pod requests to them.
+
+    cpu and memory always; ``pods`` (one slot per pod) when every pool counts slots; any other resource a
+    pod requests when some pool declares it — an extended resource (GPU) that no pool has is kept, so the
+    plan says it cannot fit, while an undeclared ``ephemeral-storage`` or ``hugepages-*`` is dropped (the
+    ``--pool`` did not describe it) and reported.
+    """
+    declared = {r for d in drafts for r, v in d.allocatable.items()}
+    requested = {r for p in pods for r, v in p.requests.items() if v > 0}
+    keep = {"cpu", "memory"}
+    if all("pods" in d.allocatable for d in drafts):
+        keep.add("pods")
+    elif any("pods" in d.allocatable for d in drafts):
+        result.notes.append("pod slots (allocatable pods) are not planned: some pools do not give them")
+    for r in sorted(requested - keep):
+        if r in declared or q.is_extended(r):
+            keep.add(r)
+            if r not in declared:
+                result.notes.append(f"no pool has {r}, which some pods request: they cannot be placed")
+        else:
+            result.notes.append(f"{r} requests are not planned: no pool declares {r} (add {r}:AMOUNT to "
+                                "--pool to plan it)")
+    keep |= {r for d in drafts for r, v in d.allocatable.items() if q.is_extended(r) and v > 0}
+    for d in drafts:
+        d.allocatable = {r: v for r, v in d.allocatable.items() if r in keep}
+    for p in pods:
+        p.requests = {r: v for r, v in p.requests.items() if r in keep}
+        if "pods" in keep:
+            p.requests["pods"] = Fraction(1)
+    return keep
+
+
+def _allowed(pod: PodInfo, drafts: Sequence[PoolDraft]) -> tuple[list[PoolDraft], list[str]]:
+    """Pools a pod may use, and for each other pool why not."""
+    ok, why = [], []
+    for d in drafts:
+        if not pod.node.matches(d.selectable_labels):
+            why.append(f"{d.name}: labels do not match")
+            continue
+        taints = untolerated(pod.tolerations, d.taints)
+        if taints:
+            why.append(f"{d.name}: taint {taints[0]} not tolerated")
+            continue
+        ok.append(d)
+    return ok, why
+
+
+def _daemonset(m: Manifest, pod: PodInfo, drafts: list[PoolDraft], resources: set[str],
+               result: ImportResult) -> DaemonSetOverhead:
+    allowed, _ = _allowed(pod, drafts)
+    requests = {r: v for r, v in pod.requests.items() if v > 0 and r in resources}
+    overhead = DaemonSetOverhead(m.label, requests, [])
+    for d in allowed:
+        if fits(requests, d.allocatable):
+            for r, v in requests.items():
+                d.allocatable[r] = d.allocatable[r] - v
+            overhead.pools.append(d.name)
+        else:
+            overhead.not_fitting.append(d.name)
+            result.notes.append(f"{m.label}: its pod does not fit on a node of pool {d.name} (it would stay "
+                                "pending there); no overhead taken")
+    for line in pod.missing:
+        result.missing.append(f"{m.label}: {line}")
+    return overhead
+
+
+def _service(m: Manifest, name: str, replicas: int, pod: PodInfo, drafts: list[PoolDraft],
+             resources: set[str], result: ImportResult) -> ImportedService:
+    allowed, why = _allowed(pod, drafts)
+    if not allowed:
+        raise ScenarioError(
+            f"no pool may run its pods ({pod.node}; tolerations: {len(pod.tolerations)}): "
+            + "; ".join(why) + " — give the pools the labels it selects (--pool ...,label:KEY=VALUE) "
+            "or check --nodes", file=m.file, line=m.line, path=m.where())
+    svc = ImportedService(name=name, manifest=m, replicas=replicas, pod=pod,
+                          pools=None if len(allowed) == len(drafts) else [d.name for d in allowed],
+                          requests={r: v for r, v in pod.requests.items() if r in resources})
+    for r, v in svc.requests.items():
+        if v > 0 and not any(d.allocatable.get(r, Fraction(0)) > 0 for d in allowed):
+            result.notes.append(f"{m.label}: requests {r}, which none of its pools "
+                                f"({', '.join(d.name for d in allowed)}) has: it cannot be placed")
+    if (not pod.node.empty or pod.tolerations) and svc.pools is not None:
+        result.notes.append(f"{m.label}: {pod.node} and its tolerations allow pools {', '.join(svc.pools)}")
+    for line in pod.missing:
+        result.missing.append(f"{m.label}: {line}")
+    for line in pod.filled:
+        result.notes.append(f"{m.label}: {line}")
+    for line in pod.ignored:
+        result.ignore(line, m.label)
+    for extra in pod.spreads[1:]:
+        result.ignore(f"a second topology spread (over {extra.topology_key}; the scenario takes one per "
+                      "service)", m.label)
+    if pod.spreads and pod.spreads[0].min_domains is not None:
+        result.ignore("topologySpreadConstraints minDomains", m.label)
+    return svc
+
+
+def _cross_workload_notes(result: ImportResult) -> None:
+    """Anti-affinity terms and host ports that involve other workloads' pods: not modelled, so listed."""
+    for svc in result.services:
+        for term in svc.pod.anti_affinity:
+            others = [o.manifest.label for o in result.services if o is not svc
+                      and term.selects(o.pod.labels, o.manifest.namespace)]
+            if others:
+                result.ignore(f"required pod anti-affinity over {term.topology_key} against "
+                              f"{', '.join(others)} (between workloads: not modelled)", svc.manifest.label)
+
+
+_NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _service_names(manifests: Sequence[Manifest]) -> list[str]:
+    """Service names: the object's name, ``namespace.name`` when names clash across namespaces, and
+    ``kind.namespace.name`` when they still clash; cut to 63 characters with a short hash."""
+    def clean(text: str) -> str:
+        text = _NAME_BAD.sub("-", text).strip("-._") or "workload"
+        if len(text) <= 63:
+            return text
+        return f"{text[:56].rstrip('-._')}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+
+    forms = [
+        lambda m: m.name,
+        lambda m: f"{m.namespace}.{m.name}",
+        lambda m: f"{m.kind.lower()}.{m.namespace}.{m.name}",
+    ]
+    names = [clean(forms[0](m)) for m in manifests]
+    for form in forms[1:]:
+        clashes = {n for n in names if names.count(n) > 1}
+        names = [clean(form(m)) if n in clashes else n for m, n in zip(manifests, names, strict=True)]
+    return names
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
+    files = ", ".join(Path(f).name for f in result.files[:5]) + (" ..." if len(result.files) > 5 else "")
+    pools = []
+    for d in result.pools:
+        pool: dict[str, Any] = {"name": d.name, "count": d.count,
+                                "resources": {r: q.scalar(r, v) for r, v in _ordered(d.allocatable)}}
+        if d.cost is not None:
+            pool["cost"] = d.cost
+        if d.labels:
+            pool["labels"] = dict(sorted(d.labels.items()))
+        pools.append(pool)
+    services = []
+    for s in result.services:
+        requests = dict(s.requests)
+        for r in ("cpu", "memory"):
+            requests.setdefault(r, Fraction(0))
+        svc: dict[str, Any] = {"name": s.name, "replicas": s.replicas,
+                               "resources": {r: q.scalar(r, v) for r, v in _ordered(requests)
+                                             if v > 0 or r in ("cpu", "memory")}}
+        if s.pools is not None:
+            svc["pools"] = s.pools
+        if s.pod.max_per_node is not None:
+            svc["max_per_node"] = s.pod.max_per_node
+        if s.pod.spreads:
+            spread = s.pod.spreads[0]
+            svc["spread"] = {"topology": spread.topology_key, "max_skew": spread.max_skew}
+        services.append(svc)
+    return {
+        "version": 1,
+        "name": name,
+        "description": f"Imported from Kubernetes manifests ({files}) by capacity import-k8s {__version__}",
+        "cluster": {"pools": pools},
+        "services": services,
+        "kubernetes": {
+            "workloads": {s.name: {"kind": s.manifest.kind, "namespace": s.manifest.namespace,
+                                   "name": s.manifest.name} for s in result.services},
+            "nodes": {d.name: list(d.nodes) for d in result.pools if d.nodes},
+        },
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, except lists of plain values (a service's pools), which fit on one line."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = all(isinstance(x, str | int | float) for x in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(list, _represent_list)
+
+
+def _ordered(amounts: q.ResourceList) -> list[tuple[str, Fraction]]:
+    return sorted(amounts.items(), key=lambda kv: (kv[0] not in ("cpu", "memory"), kv[0]))
+
+
+def scenario_yaml(result: ImportResult) -> str:
+    """The scenario file: a comment header (what was read, ignored, reported), then the document."""
+    lines = ["# Written by capacity import-k8s. Placement only (no workload section): capacity plan packs",
+             "# it; capacity plan --export k8s turns the plan back into node assignments and patches.",
+             "# Inputs: " + ", ".join(result.files)]
+    for title, items in (("Missing requests", result.missing), ("Ignored", result.ignored_lines()),
+                         ("Notes", result.notes)):
+        if items:
+            lines.append(f"# {title}:")
+            lines.extend(f"#   {item}" for item in items)
+    body = yaml.dump(result.scenario, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+    return "\n".join(lines) + "\n" + body
+
+
+def summary_lines(result: ImportResult) -> list[str]:
+    """What the terminal shows: services, pools, DaemonSet overhead, missing requests, ignored items."""
+    n = sum(s.replicas for s in result.services)
+    nodes = sum(d.count for d in result.pools)
+    out = [f"imported {len(result.services)} services ({n} replicas) onto {len(result.pools)} pools "
+           f"({nodes} nodes)"]
+    width = max(len(s.name) for s in result.services)
+    for s in result.services:
+        extra = []
+        if s.pools is not None:
+            extra.append(f"pools {', '.join(s.pools)}" if len(s.pools) <= 2
+                         else f"{len(s.pools)} of {len(result.pools)} pools")
+        if s.pod.max_per_node is not None:
+            extra.append(f"max {s.pod.max_per_node}/node")
+        if s.pod.spreads:
+            extra.append(f"spread over {s.pod.spreads[0].topology_key}, max skew {s.pod.spreads[0].max_skew}")
+        out.append(f"  {s.name:<{width}}  {s.replicas:>4} x {q.describe(s.requests)}"
+                   f"   [{s.manifest.label}]" + (f"  ({'; '.join(extra)})" if extra else ""))
+    out.append("pools (allocatable per node, after DaemonSet overhead):")
+    for d in result.pools:
+        taints = f"  taints {', '.join(map(str, d.taints))}" if d.taints else ""
+        out.append(f"  {d.name}  x{d.count}  {q.describe(d.allocatable)}{taints}")
+    if result.daemonsets:
+        out.append("DaemonSets (taken off every node of the pools they run on):")
+        for ds in result.daemonsets:
+            where = "every pool" if len(ds.pools) == len(result.pools) else ", ".join(ds.pools) or "no pool"
+            out.append(f"  {ds.label}: {q.describe(ds.requests)} per node on {where}")
+    for title, items in (("missing requests", result.missing), ("ignored", result.ignored_lines()),
+                         ("notes", result.notes)):
+        if items:
+            out.append(f"{title} ({len(items)}):")
+            out.extend(f"  {item}" for item in items)
+    return out

@@ -1,0 +1,203 @@
+"""Reading Kubernetes manifests: files and directories of YAML or JSON into a flat list of objects.
+
+A file may hold several YAML documents (``---``), JSON, or ``List`` objects (``kind: List`` or the
+``DeploymentList``/``NodeList`` that ``kubectl get -o yaml|json`` prints) whose ``items`` are objects again;
+a directory is read recursively (``*.yaml``, ``*.yml``, ``*.json``, in name order). Every object remembers
+where it came from (file, 1-based document index, line, item index), so a bad field is reported as one line
+``error: FILE:LINE: document N (Deployment shop/web) spec.replicas: what is wrong``.
+
+YAML is read as data only (``yaml.safe_load``); empty documents (a trailing ``---``) are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import yaml
+
+from capacity.errors import ScenarioError
+
+SUFFIXES = (".yaml", ".yml", ".json")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One Kubernetes object and where it was read."""
+
+    obj: dict[str, Any]
+    file: str
+    doc: int                   # 1-based document index in the file
+    line: int | None           # line where the object starts (YAML only)
+    item: int | None = None    # index in a List's items
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind") or "")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = self.obj.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or "")
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace") or "default")
+
+    @property
+    def label(self) -> str:
+        """``Deployment shop/web`` (cluster-scoped objects without a namespace: ``Node gpu-1``)."""
+        ns = self.metadata.get("namespace")
+        return f"{self.kind} {ns}/{self.name}" if ns else f"{self.kind} {self.name}"
+
+    @property
+    def ref(self) -> tuple[str, str, str]:
+        return (self.kind, self.namespace, self.name)
+
+    def where(self) -> str:
+        item = f" item {self.item}" if self.item is not None else ""
+        return f"document {self.doc}{item} ({self.label})"
+
+    def error(self, message: str, field: str = "") -> NoReturn:
+        raise ScenarioError(message, file=self.file, line=self.line,
+                            path=f"{self.where()}{' ' + field if field else ''}")
+
+    def get(self, path: str, kind: type[T], default: T | None = None, obj: Any = None, at: str = "") -> T:
+        """The value at dotted ``path`` (from ``obj``, default the object) if it has type ``kind``;
+        ``default`` when absent or null; otherwise a one-line error naming the field (``at`` + ``path``)."""
+        node: Any = self.obj if obj is None else obj
+        for part in path.split("."):
+            if not isinstance(node, dict):
+                node = None
+                break
+            node = node.get(part)
+        if node is None:
+            if default is None:
+                self.error("required field is missing", at + path)
+            return default
+        if kind is float and isinstance(node, int) and not isinstance(node, bool):
+            return node  # type: ignore[return-value]
+        if not isinstance(node, kind) or (kind is int and isinstance(node, bool)):
+            self.error(f"expected {_KIND_WORDS.get(kind, kind.__name__)}, got {node!r:.60}", at + path)
+        return node
+
+
+_KIND_WORDS = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number",
+               bool: "true or false"}
+
+
+def manifest_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to read: each file as given, each directory's manifest files recursively in name order."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                raise ScenarioError("directory holds no .yaml, .yml or .json file", file=str(path))
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise ScenarioError("no such file or directory", file=str(path))
+    return files
+
+
+def read_manifests(paths: Iterable[str | Path]) -> list[Manifest]:
+    """Every object in the files and directories ``paths`` (``List`` kinds flattened), in reading order."""
+    out: list[Manifest] = []
+    for path in manifest_files(paths):
+        out.extend(read_file(path))
+    return out
+
+
+def read_file(path: Path) -> list[Manifest]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read: {exc.strerror}", file=file) from None
+    out: list[Manifest] = []
+    for doc, (data, line, item_lines) in enumerate(_documents(text, file), start=1):
+        if data is None:
+            continue
+        found = _objects(data, file, doc, line, None)
+        if item_lines:  # a List in YAML: each item's own line
+            found = [m if m.item is None or m.item >= len(item_lines) or m.line != line
+                     else Manifest(obj=m.obj, file=m.file, doc=m.doc, line=item_lines[m.item], item=m.item)
+                     for m in found]
+        out.extend(found)
+    return out
+
+
+def _documents(text: str, file: str) -> Iterator[tuple[Any, int | None, list[int]]]:
+    """(data, start line, lines of its ``items``) per document: JSON when the text is JSON, else YAML."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            yield json.loads(text), None, []
+            return
+        except json.JSONDecodeError as exc:
+            if file.endswith(".json"):
+                raise ScenarioError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno) from None
+            # Flow-style YAML that is not JSON: read it as YAML below.
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            yield loader.construct_document(node), node.start_mark.line + 1, _item_lines(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ScenarioError(f"invalid YAML: {exc.problem or exc}", file=file,
+                            line=mark.line + 1 if mark is not None else None) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
+    finally:
+        loader.dispose()
+
+
+def _item_lines(node: yaml.Node) -> list[int]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if (isinstance(key, yaml.ScalarNode) and key.value == "items"
+                    and isinstance(value, yaml.SequenceNode)):
+                return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _objects(data: Any, file: str, doc: int, line: int | None, item: int | None) -> list[Manifest]:
+    where = f"document {doc}" + (f" item {item}" if item is not None else "")
+    if isinstance(data, list):  # a bare JSON/YAML array of objects
+        return [m for i, entry in enumerate(data) for m in _objects(entry, file, doc, line, i)]
+    if not isinstance(data, dict):
+        raise ScenarioError(f"expected a Kubernetes object (a mapping with kind:), got {data!r:.60}",
+                            file=file, line=line, path=where)
+    kind = data.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise ScenarioError("not a Kubernetes object: 'kind' is missing", file=file, line=line, path=where)
+    if kind == "List" or (kind.endswith("List") and "items" in data):
+        items = data.get("items") or []
+        if not isinstance(items, list):
+            raise ScenarioError(f"{kind}: 'items' must be a list", file=file, line=line, path=where)
+        return [m for i, entry in enumerate(items) for m in _objects(entry, file, doc, line, i)]
+    manifest = Manifest(obj=data, file=file, doc=doc, line=line, item=item)
+    meta = data.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        if not (isinstance(meta, dict) and meta.get("generateName")):
+            manifest.error("metadata.name is missing")
+        data = {**data, "metadata": {**meta, "name": str(meta["generateName"]).rstrip("-")}}
+        manifest = Manifest(obj=data, file=file, doc=doc, line=line, item=item)
+    return [manifest]

@@ -1,0 +1,409 @@
+"""One pod template, read the way the Kubernetes scheduler reads it: its request and where it may run.
+
+**The pod's request** (per resource; Kubernetes ``PodRequests``, with sidecars as in Kubernetes 1.29+):
+
+* the sum of its app containers' requests, plus the requests of its *sidecars* (init containers with
+  ``restartPolicy: Always``), which keep running beside the app containers;
+* or, if larger, the peak of the init phase: each ordinary init container runs alone beside the sidecars
+  declared before it, so the init peak is the largest ``init request + sidecars started so far``;
+* plus the pod ``overhead`` (``spec.overhead``, or the ``overhead.podFixed`` of its RuntimeClass);
+* a pod-level ``spec.resources.requests`` (Kubernetes 1.32+) replaces the container sum for its resources.
+
+**Missing requests.** A container that sets a limit but no request gets request = limit from the API server.
+The importer does that only with ``fill_from_limits`` (``--fill-from-limits``) and otherwise counts 0 and
+reports it; extended resources (``nvidia.com/gpu``) always take the limit, as Kubernetes requires them to be
+equal. A LimitRange of the namespace in the input supplies its default request (``defaultRequest``, else
+``default``, else ``max``, else ``min``, as the LimitRange defaults do) to containers that set neither.
+
+**Where it may run**: `capacity.k8s.selectors.NodeConstraint` (``nodeSelector`` and required node affinity),
+tolerations; ``max_per_node`` from required pod anti-affinity on ``kubernetes.io/hostname`` against its own
+pods (1), from a ``DoNotSchedule`` topology spread over ``kubernetes.io/hostname`` (``maxSkew``: with at
+most ``maxSkew`` per node the skew can never exceed it, so this is safe but can ask for more nodes than the
+scheduler would use when replicas outnumber nodes), and from a ``hostPort`` (1). Spread over other keys
+(zones) is kept as a `Spread`. What the planner does not model (preferred affinity, pod affinity, limits,
+``ScheduleAnyway`` spread, ...) is listed in ``ignored``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from capacity.k8s import quantities as q
+from capacity.k8s.manifests import Manifest
+from capacity.k8s.selectors import (
+    LABEL_SELECTOR_OPERATORS,
+    NODE_NAME_FIELD,
+    LabelSelector,
+    NodeConstraint,
+    Requirement,
+    Toleration,
+    check_requirement,
+)
+
+HOSTNAME = "kubernetes.io/hostname"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A ``DoNotSchedule`` topology spread of a workload's own pods over the label ``topology_key``."""
+
+    topology_key: str
+    max_skew: int
+    min_domains: int | None = None
+
+
+@dataclass(frozen=True)
+class AntiAffinity:
+    """A required pod anti-affinity term: keep off ``topology_key`` domains holding pods it selects."""
+
+    selector: LabelSelector | None
+    namespaces: tuple[str, ...] | None     # None: every namespace (an empty namespaceSelector)
+    topology_key: str
+
+    def selects(self, labels: Mapping[str, str], namespace: str) -> bool:
+        if self.selector is None:
+            return False
+        if self.namespaces is not None and namespace not in self.namespaces:
+            return False
+        return self.selector.matches(labels)
+
+
+@dataclass(frozen=True)
+class RuntimeClass:
+    name: str
+    overhead: q.ResourceList
+    node: NodeConstraint
+    tolerations: tuple[Toleration, ...]
+
+
+@dataclass(frozen=True)
+class LimitDefaults:
+    """The default container requests of one LimitRange (after the LimitRange's own defaulting)."""
+
+    name: str
+    requests: q.ResourceList
+
+
+@dataclass
+class PodInfo:
+    labels: dict[str, str]
+    requests: q.ResourceList
+    node: NodeConstraint
+    tolerations: tuple[Toleration, ...]
+    max_per_node: int | None = None
+    max_per_node_reasons: list[str] = field(default_factory=list)
+    spreads: list[Spread] = field(default_factory=list)
+    anti_affinity: list[AntiAffinity] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)     # requests missing (counted as 0)
+    filled: list[str] = field(default_factory=list)      # requests taken from limits or a LimitRange
+    ignored: list[str] = field(default_factory=list)     # fields the planner does not model
+    has_limits: bool = False
+
+    def cap_per_node(self, n: int, reason: str) -> None:
+        self.max_per_node = n if self.max_per_node is None else min(self.max_per_node, n)
+        self.max_per_node_reasons.append(reason)
+
+
+@dataclass(frozen=True)
+class PodContext:
+    """What the API server would add to a pod: LimitRange defaults and RuntimeClasses of the input."""
+
+    fill_from_limits: bool = False
+    limit_ranges: Mapping[str, tuple[LimitDefaults, ...]] = field(default_factory=dict)  # by namespace
+    runtime_classes: Mapping[str, RuntimeClass] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+def resource_list(m: Manifest, value: Any, where: str) -> q.ResourceList:
+    """``{cpu: 100m, memory: 64Mi}`` parsed exactly; a bad quantity is a one-line error at ``where``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        m.error(f"expected a mapping of resource quantities, got {value!r:.60}", where)
+    out: q.ResourceList = {}
+    for name, amount in value.items():
+        try:
+            out[str(name)] = q.parse(amount)
+        except ValueError as exc:
+            m.error(str(exc), f"{where}.{name}")
+        if out[str(name)] < 0:
+            m.error(f"a quantity cannot be negative (got {amount!r})", f"{where}.{name}")
+    return out
+
+
+def _label_map(m: Manifest, value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        m.error(f"expected a mapping of labels, got {value!r:.60}", where)
+    return {str(k): _label_value(v) for k, v in value.items()}
+
+
+def _label_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "" if v is None else str(v)
+
+
+def _requirements(m: Manifest, items: Any, where: str, allowed: tuple[str, ...]) -> tuple[Requirement, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        m.error("expected a list of {key, operator, values}", where)
+    out = []
+    for i, e in enumerate(items):
+        if not isinstance(e, dict):
+            m.error("expected {key, operator, values}", f"{where}[{i}]")
+        try:
+            req = check_requirement(e.get("key"), e.get("operator"), e.get("values"), allowed)
+        except ValueError as exc:
+            m.error(str(exc), f"{where}[{i}]")
+        out.append(req)
+    return tuple(out)
+
+
+def node_constraint(m: Manifest, spec: dict[str, Any], at: str) -> NodeConstraint:
+    """``nodeSelector`` and required node affinity of a pod spec at field path ``at``."""
+    selector = tuple(Requirement(k, "In", (v,)) for k, v in
+                     sorted(_label_map(m, spec.get("nodeSelector"), f"{at}nodeSelector").items()))
+    where = f"{at}affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    required = m.get("affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution", dict, {},
+                     obj=spec, at=at)
+    terms = None
+    if required:
+        raw_terms = m.get("nodeSelectorTerms", list, [], obj=required, at=f"{where}.")
+        built = []
+        for i, term in enumerate(raw_terms):
+            if not isinstance(term, dict):
+                m.error("expected {matchExpressions, matchFields}", f"{where}.nodeSelectorTerms[{i}]")
+            exprs = _requirements(m, term.get("matchExpressions"),
+                                  f"{where}.nodeSelectorTerms[{i}].matchExpressions", tuple(_NODE_OPS))
+            fields = _requirements(m, term.get("matchFields"),
+                                   f"{where}.nodeSelectorTerms[{i}].matchFields", ("In", "NotIn"))
+            for j, f in enumerate(fields):
+                if f.key != NODE_NAME_FIELD:
+                    m.error(f"matchFields supports only {NODE_NAME_FIELD}, got {f.key!r}",
+                            f"{where}.nodeSelectorTerms[{i}].matchFields[{j}]")
+            built.append(exprs + fields)
+        terms = tuple(built)
+    return NodeConstraint(selector, terms)
+
+
+_NODE_OPS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
+
+
+def tolerations(m: Manifest, value: Any, where: str) -> tuple[Toleration, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        m.error("expected a list of tolerations", where)
+    out = []
+    for i, t in enumerate(value):
+        if not isinstance(t, dict):
+            m.error("expected {key, operator, value, effect}", f"{where}[{i}]")
+        op = t.get("operator") or "Equal"
+        if op not in ("Equal", "Exists"):
+            m.error(f"operator {op!r} is not Equal or Exists", f"{where}[{i}].operator")
+        effect = t.get("effect") or ""
+        if effect not in ("", "NoSchedule", "PreferNoSchedule", "NoExecute"):
+            m.error(f"effect {effect!r} is not NoSchedule, PreferNoSchedule or NoExecute",
+                    f"{where}[{i}].effect")
+        out.append(Toleration(key=str(t.get("key") or ""), operator=op, value=_label_value(t.get("value")),
+                              effect=effect))
+    return tuple(out)
+
+
+def label_selector(m: Manifest, value: Any, where: str) -> LabelSelector | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        m.error("expected {matchLabels, matchExpressions}", where)
+    return LabelSelector(_label_map(m, value.get("matchLabels"), f"{where}.matchLabels"),
+                         _requirements(m, value.get("matchExpressions"), f"{where}.matchExpressions",
+                                       LABEL_SELECTOR_OPERATORS))
+
+
+# ---------------------------------------------------------------------------------------------- requests
+
+def _container_requests(m: Manifest, c: dict[str, Any], where: str, namespace: str, ctx: PodContext,
+                        info: PodInfo) -> q.ResourceList:
+    name = c.get("name") or where
+    if where.rsplit(".", 1)[-1].startswith("initContainers"):
+        name = f"{name} (init{', sidecar' if c.get('restartPolicy') == 'Always' else ''})"
+    resources = m.get("resources", dict, {}, obj=c, at=f"{where}.")
+    requests = resource_list(m, resources.get("requests"), f"{where}.resources.requests")
+    limits = resource_list(m, resources.get("limits"), f"{where}.resources.limits")
+    defaults = {r: (lr.name, v) for lr in ctx.limit_ranges.get(namespace, ()) for r, v in lr.requests.items()}
+    for r, limit in limits.items():
+        if r in requests:
+            continue
+        if q.is_extended(r):
+            requests[r] = limit   # Kubernetes requires request == limit for extended resources
+        elif ctx.fill_from_limits:
+            requests[r] = limit
+            info.filled.append(f"container {name}: {r} request = limit {q.format_quantity(r, limit)}")
+        else:
+            info.missing.append(f"container {name}: no {r} request (limit {q.format_quantity(r, limit)}; "
+                                "counted as 0, --fill-from-limits uses the limit)")
+    for r in sorted(set(defaults) | {"cpu", "memory"}):
+        if r in requests or r in limits:
+            continue
+        if r in defaults:
+            lr, amount = defaults[r]
+            requests[r] = amount
+            info.filled.append(f"container {name}: {r} request {q.format_quantity(r, amount)} from "
+                               f"LimitRange {namespace}/{lr}")
+        else:
+            info.missing.append(f"container {name}: no {r} request or limit (counted as 0)")
+    info.has_limits = info.has_limits or bool(limits)
+    return requests
+
+
+def pod_requests(m: Manifest, spec: dict[str, Any], at: str, namespace: str, ctx: PodContext,
+                 info: PodInfo) -> q.ResourceList:
+    """The pod's request per resource (see the module docstring for the rule)."""
+    containers = m.get("containers", list, [], obj=spec, at=at)
+    if not containers:
+        m.error("a pod needs at least one container", f"{at}containers")
+    reqs: q.ResourceList = {}
+    for i, c in enumerate(containers):
+        if not isinstance(c, dict):
+            m.error("expected a container", f"{at}containers[{i}]")
+        q.add(reqs, _container_requests(m, c, f"{at}containers[{i}]", namespace, ctx, info))
+    sidecars: q.ResourceList = {}
+    init_peak: q.ResourceList = {}
+    for i, c in enumerate(m.get("initContainers", list, [], obj=spec, at=at)):
+        if not isinstance(c, dict):
+            m.error("expected a container", f"{at}initContainers[{i}]")
+        own = _container_requests(m, c, f"{at}initContainers[{i}]", namespace, ctx, info)
+        if c.get("restartPolicy") == "Always":          # a sidecar: runs on beside the app containers
+            q.add(reqs, own)
+            q.add(sidecars, own)
+            q.larger(init_peak, sidecars)
+        else:
+            q.larger(init_peak, q.add(dict(own), sidecars))
+    q.larger(reqs, init_peak)
+    pod_level = m.get("resources", dict, {}, obj=spec, at=at)
+    if pod_level.get("requests"):
+        override = resource_list(m, pod_level.get("requests"), f"{at}resources.requests")
+        reqs.update(override)
+        info.filled.append(f"pod-level requests ({q.describe(override)}) replace the container sum")
+    overhead = resource_list(m, spec.get("overhead"), f"{at}overhead")
+    runtime = spec.get("runtimeClassName")
+    if runtime:
+        rc = ctx.runtime_classes.get(str(runtime))
+        if rc is None:
+            info.ignored.append(f"runtimeClassName {runtime} (no such RuntimeClass in the input: its "
+                                "overhead and scheduling are not applied)")
+        elif not overhead:
+            overhead = dict(rc.overhead)
+    if overhead:
+        q.add(reqs, overhead)
+    return reqs
+
+
+# ---------------------------------------------------------------------------------------------- the pod
+
+def read_pod(m: Manifest, template: dict[str, Any], at: str, ctx: PodContext) -> PodInfo:
+    """Read a pod (``at`` = "") or a pod template (``at`` = "spec.template.") of manifest ``m``."""
+    meta = m.get("metadata", dict, {}, obj=template, at=at)
+    spec = m.get("spec", dict, obj=template, at=at)
+    at_spec = f"{at}spec."
+    labels = _label_map(m, meta.get("labels"), f"{at}metadata.labels")
+    namespace = m.namespace
+    info = PodInfo(labels=labels, requests={}, node=node_constraint(m, spec, at_spec),
+                   tolerations=tolerations(m, spec.get("tolerations"), f"{at_spec}tolerations"))
+    info.requests = pod_requests(m, spec, at_spec, namespace, ctx, info)
+    if info.has_limits:
+        info.ignored.append("resource limits (the scheduler places pods by their requests)")
+    runtime = ctx.runtime_classes.get(str(spec.get("runtimeClassName") or ""))
+    if runtime is not None:
+        info.node = info.node.merged(runtime.node)
+        info.tolerations = info.tolerations + runtime.tolerations
+    _affinity(m, spec, at_spec, namespace, info)
+    _spreads(m, spec, at_spec, info)
+    for i, c in enumerate([*(spec.get("containers") or []), *(spec.get("initContainers") or [])]):
+        for port in (c.get("ports") or []) if isinstance(c, dict) else []:
+            if isinstance(port, dict) and port.get("hostPort"):
+                info.cap_per_node(1, f"hostPort {port['hostPort']} (container {c.get('name') or i})")
+    if spec.get("priorityClassName"):
+        info.ignored.append(f"priorityClassName {spec['priorityClassName']} (no preemption in the plan)")
+    if spec.get("nodeName"):
+        info.ignored.append(f"nodeName {spec['nodeName']} (the plan chooses the node)")
+    return info
+
+
+def _affinity(m: Manifest, spec: dict[str, Any], at: str, namespace: str, info: PodInfo) -> None:
+    affinity = m.get("affinity", dict, {}, obj=spec, at=at)
+    node_aff = m.get("nodeAffinity", dict, {}, obj=affinity, at=f"{at}affinity.")
+    if node_aff.get("preferredDuringSchedulingIgnoredDuringExecution"):
+        info.ignored.append("preferred node affinity (a preference, not a rule)")
+    pod_aff = m.get("podAffinity", dict, {}, obj=affinity, at=f"{at}affinity.")
+    if pod_aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
+        info.ignored.append("required pod affinity (co-location with other pods is not modelled)")
+    if pod_aff.get("preferredDuringSchedulingIgnoredDuringExecution"):
+        info.ignored.append("preferred pod affinity (a preference, not a rule)")
+    anti = m.get("podAntiAffinity", dict, {}, obj=affinity, at=f"{at}affinity.")
+    if anti.get("preferredDuringSchedulingIgnoredDuringExecution"):
+        info.ignored.append("preferred pod anti-affinity (a preference, not a rule)")
+    where = f"{at}affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    for i, term in enumerate(m.get("requiredDuringSchedulingIgnoredDuringExecution", list, [], obj=anti,
+                                   at=f"{at}affinity.podAntiAffinity.")):
+        if not isinstance(term, dict):
+            m.error("expected a pod affinity term", f"{where}[{i}]")
+        key = m.get("topologyKey", str, obj=term, at=f"{where}[{i}].")
+        namespaces: tuple[str, ...] | None = tuple(str(n) for n in term.get("namespaces") or ()) or None
+        ns_selector = term.get("namespaceSelector")
+        if namespaces is None and ns_selector is None:
+            namespaces = (namespace,)
+        elif ns_selector not in (None, {}):
+            info.ignored.append(f"pod anti-affinity term {i}: namespaceSelector (namespace labels are not "
+                                "known; only the listed namespaces are matched)")
+            namespaces = namespaces or (namespace,)
+        term_info = AntiAffinity(label_selector(m, term.get("labelSelector"), f"{where}[{i}].labelSelector"),
+                                 namespaces, key)
+        if term.get("matchLabelKeys") or term.get("mismatchLabelKeys"):
+            info.ignored.append(f"pod anti-affinity term {i}: matchLabelKeys/mismatchLabelKeys")
+        info.anti_affinity.append(term_info)
+        if term_info.selects(info.labels, namespace):
+            if key == HOSTNAME:
+                info.cap_per_node(1, "required pod anti-affinity on kubernetes.io/hostname")
+            else:
+                info.ignored.append(f"required pod anti-affinity of its own pods over {key} (at most one "
+                                    "pod per domain is not modelled)")
+
+
+def _spreads(m: Manifest, spec: dict[str, Any], at: str, info: PodInfo) -> None:
+    where = f"{at}topologySpreadConstraints"
+    for i, c in enumerate(m.get("topologySpreadConstraints", list, [], obj=spec, at=at)):
+        if not isinstance(c, dict):
+            m.error("expected a topology spread constraint", f"{where}[{i}]")
+        skew = m.get("maxSkew", int, obj=c, at=f"{where}[{i}].")
+        key = m.get("topologyKey", str, obj=c, at=f"{where}[{i}].")
+        if skew < 1:
+            m.error("maxSkew must be at least 1", f"{where}[{i}].maxSkew")
+        when = c.get("whenUnsatisfiable", "DoNotSchedule")
+        selector = label_selector(m, c.get("labelSelector"), f"{where}[{i}].labelSelector")
+        if when != "DoNotSchedule":
+            info.ignored.append(f"topology spread over {key} with whenUnsatisfiable {when} (a preference)")
+            continue
+        if selector is None or not selector.matches(info.labels):
+            info.ignored.append(f"topology spread over {key} of pods its labelSelector picks, which are "
+                                "not its own (not modelled)")
+            continue
+        for extra in ("matchLabelKeys", "nodeAffinityPolicy", "nodeTaintsPolicy"):
+            if c.get(extra) is not None:
+                info.ignored.append(f"topology spread over {key}: {extra}")
+        if key == HOSTNAME:
+            info.cap_per_node(skew, f"topology spread over kubernetes.io/hostname, maxSkew {skew}")
+        else:
+            min_domains = c.get("minDomains")
+            info.spreads.append(Spread(key, skew, int(min_domains) if isinstance(min_domains, int) else None))
+
+
+def fits(requests: Mapping[str, Fraction], allocatable: Mapping[str, Fraction]) -> bool:
+    return all(v <= allocatable.get(r, Fraction(0)) for r, v in requests.items() if v > 0)

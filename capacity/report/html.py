@@ -1,0 +1,345 @@
+"""The HTML report: one self-contained page (``report.html``) to share with people who decide budgets.
+
+`render_html` is pure (report dictionary and PNG bytes → text): the verdict at the top (nodes, cost, SLOs
+met or missed), the plots embedded as ``data:`` URIs (the page needs no other file and no network), tables
+for the placement and the latency per class, tenants and utilisation, provenance (package version,
+scenario hash, seed, source, start time, wall-clock timings) and the validated scenario echoed (units
+parsed: CPU in cores, memory in bytes, times in seconds, rates per second).
+
+Every string from the user (scenario, service, class, tenant, pool and node names, the description, the
+source path) is HTML-escaped where it is written (`_e`, and `_table` escapes every cell), so a name
+such as ``<script>`` shows as text. The page is built with plain string formatting rather than a template
+engine: it is one page with a fixed structure, and this keeps the package free of another dependency.
+
+`write_outputs` writes a report directory: ``report.json`` (optional), ``report.md``, the PNGs and
+``report.html``. ``capacity run -o DIR`` and ``capacity report DIR`` both use it, so a re-rendered directory
+is the same as the one the run wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from capacity.units import format_duration, format_quantity
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+padding:0 1rem;color:#212121;line-height:1.45}
+h1{margin-bottom:.2rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
+.muted{color:#666}.verdict{border-radius:6px;padding:.8rem 1rem;margin:1rem 0;font-size:1.05rem}
+.ok{background:#e8f5e9;border:1px solid #81c784}.bad{background:#ffebee;border:1px solid #e57373}
+.neutral{background:#f5f5f5;border:1px solid #bdbdbd}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem}
+th,td{border:1px solid #ddd;padding:.25rem .55rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.met{color:#2e7d32;font-weight:600}.missed{color:#c62828;font-weight:600}
+figure{margin:1rem 0 2rem}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.9rem;max-width:60rem}
+pre{background:#fafafa;border:1px solid #eee;padding:.8rem;overflow:auto;font-size:.85rem}
+code{font-size:.9em}
+"""
+
+#: What each plot answers, shown under it.
+CAPTIONS: dict[str, str] = {
+    "placement_map.png": "Each node is a group of columns, one per resource; each replica is a block (its "
+                         "request over the node's capacity, coloured by service). Above the blocks: free "
+                         "capacity that is usable, stranded (free, but no replica allowed there fits) and "
+                         "the headroom kept free.",
+    "node_usage.png": "Per node, the share of each resource allocated by the replicas' requests, stacked by "
+                      "service, beside the share of its serving slots busy in the simulation (hatched). A "
+                      "node with much allocated and little busy is reserved for nothing.",
+    "latency_cdf.png": "The fraction of measured requests served within each latency. A class meets its SLO "
+                       "when its curve passes left of and above its marker (circle: met, cross: missed).",
+    "latency_over_time.png": "p50 and p99 latency per class by arrival time: the warm-up (shaded, excluded "
+                             "from the statistics), bursts, and windows in which requests failed (crosses).",
+    "queue_length.png": "Requests waiting for a slot, per service: the time-average in each window and the "
+                        "most at any instant.",
+}
+
+
+def _e(value: Any) -> str:
+    """HTML-escaped text of a value (quotes too)."""
+    return html.escape(str(value), quote=True)
+
+
+def _cell(value: Any) -> str:
+    text = _e(value)
+    numeric = isinstance(value, int | float) or (isinstance(value, str) and value[:1].isdigit())
+    return f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], raw_columns: Sequence[int] = ()) -> str:
+    """An HTML table; every cell is escaped except those in ``raw_columns`` (markup built here)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = [f"<td>{v}</td>" if k in raw_columns else _cell(v) for k, v in enumerate(row)]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _stranded(amounts: Mapping[str, float]) -> str:
+    parts = [f"{r} {format_quantity(r, v)}" for r, v in amounts.items() if v > 0]
+    return ", ".join(parts) if parts else "-"
+
+
+def _slo_text(slo: Mapping[str, Any]) -> str:
+    return f"p{100 * slo['quantile']:g} ≤ {format_duration(slo['target_s'])}"
+
+
+def _slo_cell(slo: Mapping[str, Any] | None) -> str:
+    """Markup (escaped inside) for a class's SLO verdict."""
+    if not slo:
+        return "-"
+    if slo.get("met") is None:
+        return _e(f"{_slo_text(slo)}: no requests")
+    css, word = ("met", "met") if slo["met"] else ("missed", "MISSED")
+    return f'{_e(_slo_text(slo))}: {_e(_pct(slo["attained"]))} within, <span class="{css}">{word}</span>'
+
+
+def _nodes(n: Any) -> str:
+    return f"{n} node" if n == 1 else f"{n} nodes"
+
+
+# ---------------------------------------------------------------------------------------------- sections
+
+def _verdict(report: Mapping[str, Any]) -> str:
+    p = report["placement"]
+    cost = "" if p.get("cost_per_hour") is None else f", {p['cost_per_hour']:.2f} per hour"
+    gap = "" if not p.get("gap") else f", gap {100 * p['gap']:.2f}%"
+    parts = [f"<strong>{_e(_nodes(p['nodes_used']))}</strong>{_e(cost)} "
+             f"({_e(p['status'])}, {_e(p['solver'])}; proven lower bound {_e(_nodes(p['lower_bound']))}"
+             f"{_e(gap)})."]
+    css = "neutral"
+    if p.get("unplaced"):
+        css = "bad"
+        parts.append(f"<strong>{len(p['unplaced'])} replicas could not be placed:</strong> "
+                     f"{_e(', '.join(p['unplaced']))}.")
+    simulation = report.get("simulation")
+    if simulation:
+        slos = {name: c["slo"] for name, c in simulation["classes"].items() if c.get("slo")}
+        missed = {name: s for name, s in slos.items() if s.get("met") is False}
+        if slos:
+            css = "bad" if missed or css == "bad" else "ok"
+            parts.append(f"<strong>SLOs: {len(slos) - len(missed)} of {len(slos)} met.</strong>")
+            for name, s in missed.items():
+                parts.append(f'<span class="missed">Missed</span> {_e(name)}: {_e(_slo_text(s))}, '
+                             f"{_e(_pct(s['attained']))} within.")
+        else:
+            parts.append("No class has an SLO.")
+    return f'<div class="verdict {css}">' + " ".join(parts) + "</div>"
+
+
+def _provenance(report: Mapping[str, Any]) -> str:
+    prov = report.get("provenance", {})
+    run = report.get("run", {})
+    rows = [["capacity version", prov.get("capacity_version", "?")],
+            ["scenario sha256", prov.get("scenario_sha256", "?")],
+            ["seed", prov.get("seed", "?")],
+            ["scenario file", prov.get("source", "?")]]
+    if run.get("started_at"):
+        rows.append(["run started (UTC)", run["started_at"]])
+    for key, label in (("pack_s", "packing took"), ("simulate_s", "simulation took")):
+        if run.get(key) is not None:
+            rows.append([label, format_duration(run[key])])
+    return "<h2>Provenance</h2>" + _table(["", ""], rows)
+
+
+def _placement(p: Mapping[str, Any]) -> str:
+    out = ["<h2>Placement</h2>",
+           f"<p>Objective <code>{_e(p.get('objective', '?'))}</code>; {_e(_nodes(p['nodes_used']))}, "
+           f"{_e(p.get('replicas', '?'))} replicas.</p>", "<h3>Pools</h3>",
+           _table(["pool", "nodes used / count", "cost per hour", "allocated", "stranded"],
+                  [[name, f"{q['nodes_used']} / {q['count']}",
+                    "-" if q["cost_per_hour"] is None else f"{q['cost_per_hour']:.2f}",
+                    ", ".join(f"{r} {_pct(v)}" for r, v in q["allocated"].items()),
+                    _stranded(q.get("stranded", {}))] for name, q in p["pools"].items()]),
+           '<p class="muted">Stranded: free after headroom, but no replica of a service allowed there '
+           "would fit (one service scaling up at a time).</p>"]
+    resources = sorted({r for n in p["nodes"] for r in n["capacity"]})
+    rows = [[n["name"], n["pool"],
+             *[f"{format_quantity(r, n['used'].get(r, 0))} / {format_quantity(r, n['capacity'][r])}"
+               if n["capacity"].get(r) else "-" for r in resources],
+             _stranded(n.get("stranded", {})), ", ".join(n["replicas"])] for n in p["nodes"]]
+    out += ["<h3>Nodes</h3>", _table(["node", "pool", *resources, "stranded", "replicas"], rows)]
+    if p.get("unplaced"):
+        out.append(f'<p class="missed">Unplaced replicas: {_e(", ".join(p["unplaced"]))}</p>')
+    return "\n".join(out)
+
+
+def _compare(c: Mapping[str, Any]) -> str:
+    rows = []
+    for name, m in sorted(c["methods"].items(), key=lambda item: item[0] == "optimiser"):
+        status = m["status"] + (f" ({m['unplaced']} unplaced)" if m["unplaced"] else "")
+        rows.append([name if name != "optimiser" else f"optimiser ({m['solver']})", m["nodes_used"],
+                     "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}", status,
+                     _stranded(m["stranded"])])
+    return ("<h2>Compared with greedy baselines</h2>"
+            + _table(["method", "nodes", "cost per hour", "status", "stranded"], rows)
+            + f"<p>Proven lower bound: {_e(_nodes(c['lower_bound']))}.</p>")
+
+
+def _simulation(s: Mapping[str, Any]) -> str:
+    window = s.get("window_s") or {}
+    out = ["<h2>Latency and utilisation</h2>"]
+    if window:
+        span = f"[{format_duration(window['start'])}, {format_duration(window['end'])}]"
+        out.append(f"<p>Statistics over the requests that arrived in {_e(span)} (after the warm-up).</p>")
+    rows = []
+    for name, c in s["classes"].items():
+        lat = c["latency_s"]
+        rows.append([name, c["arrived"], c["completed"], c["rejected"], c["timed_out"],
+                     *[format_duration(lat[k]) for k in ("mean", "p50", "p95", "p99", "max")],
+                     format_duration(c["wait_s"]["mean"]), _slo_cell(c.get("slo"))])
+    out += ["<h3>Latency per class</h3>", _table(
+        ["class", "arrived", "completed", "rejected", "timed out", "mean", "p50", "p95", "p99", "max",
+         "mean wait", "SLO"], rows, raw_columns=(11,))]
+    if s.get("tenants"):
+        out += ["<h3>Tenants</h3>", _table(
+            ["tenant", "completed", "share of service", "p50", "p99"],
+            [[name, t["completed"], _pct(t["share"]), format_duration(t["latency_s"]["p50"]),
+              format_duration(t["latency_s"]["p99"])] for name, t in s["tenants"].items()])]
+        jain = (s.get("fairness") or {}).get("jain")
+        if jain is not None:
+            out.append(f"<p>Jain's fairness index over the weighted tenant shares: {jain:.3f} "
+                       "(1 = shares exactly proportional to weights).</p>")
+    out += ["<h3>Utilisation</h3>",
+            _table(["pool", "busy"], [[n, _pct(p["utilisation"])] for n, p in s.get("pools", {}).items()]),
+            _table(["service", "replicas", "busy"],
+                   [[n, v.get("replicas", "-"), _pct(v["utilisation"])]
+                    for n, v in s.get("services", {}).items()])]
+    return "\n".join(out)
+
+
+def _figures(images: Mapping[str, bytes], missing: Sequence[str]) -> str:
+    from capacity.report.plots import PLOTS
+
+    out = ["<h2>Plots</h2>"]
+    for name, png in images.items():
+        title = PLOTS[name].title if name in PLOTS else name
+        data = base64.b64encode(png).decode("ascii")
+        out.append(f'<figure id="{_e(name)}"><img src="data:image/png;base64,{data}" alt="{_e(title)}">'
+                   f"<figcaption><strong>{_e(title)}.</strong> {_e(CAPTIONS.get(name, ''))}</figcaption>"
+                   "</figure>")
+    if missing:
+        out.append(f'<p class="muted">Not drawn (the report lacks their data): {_e(", ".join(missing))}.</p>')
+    return "\n".join(out)
+
+
+_TOP = ("version", "name", "description", "seed", "cluster", "services", "workload", "scheduling",
+        "placement")
+
+
+def _tidy(value: Any, top: bool = False) -> Any:
+    """The echoed scenario without nulls, keys in one fixed order (``name`` first, then alphabetical; the
+    top level in the file format's order), so that a saved report echoes it exactly as a fresh run."""
+    if isinstance(value, Mapping):
+        keys = sorted((k for k, v in value.items() if v is not None),
+                      key=lambda k: (_TOP.index(k) if top and k in _TOP else len(_TOP), k != "name", k))
+        return {k: _tidy(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    return value
+
+
+def _scenario_echo(report: Mapping[str, Any]) -> str:
+    import yaml
+
+    scenario = (report.get("input") or {}).get("scenario")
+    if not scenario:
+        return ""
+    text = yaml.safe_dump(_tidy(scenario, top=True), sort_keys=False, allow_unicode=True, width=110)
+    return ("<h2>Scenario</h2><p class=\"muted\">As validated and run (after any <code>--set</code> "
+            "overrides; unset fields omitted). Units parsed: CPU in cores, memory in bytes, times in "
+            f"seconds, rates per second.</p><pre>{_e(text)}</pre>")
+
+
+def render_html(report: Mapping[str, Any], images: Mapping[str, bytes] | None = None) -> str:
+    """The self-contained HTML page of a report; ``images`` maps plot file names to PNG bytes."""
+    from capacity.report.plots import PLOTS
+
+    images = dict(images or {})
+    simulated = bool(report.get("simulation"))
+    missing = [spec.title for n, spec in PLOTS.items()
+               if n not in images and (simulated or not spec.needs_series)]
+    name = report.get("scenario", "?")
+    description = ((report.get("input") or {}).get("scenario") or {}).get("description")
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>Capacity report: {_e(name)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>Capacity report: {_e(name)}</h1>"]
+    if description:
+        parts.append(f'<p class="muted">{_e(description)}</p>')
+    parts.append(_verdict(report))
+    if images or missing:
+        parts.append(_figures(images, missing))
+    parts.append(_placement(report["placement"]))
+    if report.get("compare"):
+        parts.append(_compare(report["compare"]))
+    if report.get("simulation"):
+        parts.append(_simulation(report["simulation"]))
+    parts += [_provenance(report), _scenario_echo(report), "</body></html>"]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def _ordered(mapping: Mapping[str, Any], order: Sequence[str]) -> dict[str, Any]:
+    """``mapping`` with the names in ``order`` first, in that order, then the others as they come."""
+    first = [k for k in order if k in mapping]
+    return {**{k: mapping[k] for k in first}, **{k: v for k, v in mapping.items() if k not in first}}
+
+
+def in_scenario_order(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the report whose by-name sections follow the scenario's order (classes, tenants, services,
+    replicas, pools) rather than the alphabetical order of a saved report.json (it sorts its keys)."""
+    scenario = (report.get("input") or {}).get("scenario")
+    if not scenario:
+        return dict(report)
+    out = dict(report)
+    series = report.get("series") or {}
+    classes = [c["name"] for c in series.get("classes", [])] or [
+        c["name"] for c in (scenario.get("workload") or {}).get("classes", [])]
+    tenants = list(dict.fromkeys(c.get("tenant", "default")
+                                 for c in (scenario.get("workload") or {}).get("classes", [])))
+    services = [s["name"] for s in scenario["services"]]
+    replicas = [f"{s['name']}-{i}" for s in scenario["services"] for i in range(s["replicas"])]
+    pools = [p["name"] for p in scenario["cluster"]["pools"]]
+    placement = dict(report["placement"])
+    placement["pools"] = _ordered(placement.get("pools", {}), pools)
+    out["placement"] = placement
+    if report.get("simulation"):
+        sim = dict(report["simulation"])
+        for key, order in (("classes", classes), ("tenants", tenants), ("services", services),
+                           ("replicas", replicas), ("pools", pools)):
+            if isinstance(sim.get(key), Mapping):
+                sim[key] = _ordered(sim[key], order)
+        out["simulation"] = sim
+    return out
+
+
+def write_outputs(report: Mapping[str, Any], out: str | Path, *, write_json: bool = True) -> list[Path]:
+    """Write a report directory: report.json (if ``write_json``), report.md, the PNGs and report.html.
+
+    Every file is written atomically. Returns the paths written, in that order.
+    """
+    from capacity.report.plots import render_pngs
+    from capacity.report.writers import render_markdown, write_bytes, write_text
+    from capacity.report.writers import write_json as write_json_file
+
+    out = Path(out)
+    paths: list[Path] = []
+    if write_json:
+        paths.append(write_json_file(out / "report.json", report))
+    report = in_scenario_order(report)
+    paths.append(write_text(out / "report.md", render_markdown(report)))
+    images = render_pngs(report)
+    paths += [write_bytes(out / name, png) for name, png in images.items()]
+    paths.append(write_text(out / "report.html", render_html(report, images)))
+    return paths

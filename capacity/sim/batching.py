@@ -1,0 +1,747 @@
+"""Batching replicas: dynamic (Triton-style) and continuous (iteration-level, vLLM-style) batching.
+
+A service with ``batching`` runs here instead of the engine's one-request-per-slot paths
+(`capacity.sim.engine`). Its replicas have ``concurrency`` **slots**; a slot runs one batch at a time
+(dynamic) or one running batch of iterations (continuous: a slot is one inference engine). Requests wait in
+a queue with the service's discipline (`capacity.sim.disciplines`; ``preemptive`` is not available here):
+one queue for the service (``central`` routing) or one per replica (the other routings choose the replica
+on arrival from the replicas' outstanding requests, waiting plus in service, as in `capacity.sim.routing`).
+A batch always takes its requests in **discipline order**. ``max_length`` counts waiting requests (not yet
+in a batch): an arrival that finds that many is rejected. ``timeout_s``: a request still waiting that long
+after it was admitted leaves (timed out; its end time is its deadline; the deadline is inclusive, as in the
+engine).
+
+**Decision points.** Batches are formed at the end of an instant: after every completion (SimPy priority
+``URGENT``) and every arrival (``NORMAL``) at time ``t``, a decision event (priority `DECIDE`, after both)
+forms the batches of the group (queue) that changed. So requests that arrive at the very instant a slot
+frees, or a ``max_delay`` expires, are in time for that batch.
+
+**Dynamic batching** (`DynamicBatcher`). At a decision point at time ``t``, while the group has a free
+slot and requests wait:
+
+* ``max_size`` or more wait → a batch of ``max_size`` starts now;
+* fewer wait, and the oldest waiting request (by arrival time, then sequence) arrived at ``a`` with
+  ``a + max_delay_s <= t`` → a batch of all of them starts now;
+* otherwise a timer is set for ``a + max_delay_s`` (a decision point then) and nothing starts.
+
+The free slot is on the replica with the most free slots, ties to the lowest replica index (the rule of
+`capacity.sim.routing`). A batch of ``k`` requests on a replica of speed ``v`` takes
+``(base_s + fsum(service_s of its k requests)) / v`` seconds (``fsum``: the exactly rounded sum, so a
+deterministic ``per_item`` gives exactly ``base_s + per_item · k``); all its requests start and end
+together.
+
+**Continuous batching** (`ContinuousBatcher`, token services only; `capacity.sim.service_times`). A slot
+is an engine that runs **iterations** back to back while it has work:
+
+* a **prefill** iteration for the requests that join at a decision point:
+  ``(base_s + fsum(in_i · per_input_token_s)) / v``; the running requests produce nothing meanwhile;
+* otherwise a **decode** iteration in which each of the ``b`` running requests produces one token:
+  ``per_output_token_s · (1 + step_growth · (b − 1)) / v``.
+
+After a prefill the joiners run; a request's first token is out at the end of its first decode iteration,
+and it leaves at the end of the decode iteration that produces its last token (``output_tokens`` of them;
+a request with none leaves after its prefill). At a decision point (the end of any iteration, or an
+arrival while an engine idles) waiting requests join the engines that are between iterations, up to
+``max_size`` requests per engine (running plus joining), each one to the engine with the fewest, ties to
+the lowest slot number. A request alone on an engine of speed 1 therefore takes exactly the plain token
+time ``base + in · per_input + out · per_output``, and its first token comes ``base + in · per_input +
+per_output`` after it started. One event per iteration (and per decision point), not per token.
+
+**Busy time.** A slot is busy while it runs a batch or an iteration: a batch counts its duration once
+(one slot), however many requests it holds, so a replica's utilisation is the share of slot-time it was
+running batches. For tenant shares, a dynamic batch's busy time is split among its requests in
+proportion to their own ``service_s`` (equally when those are all 0); a prefill's in proportion to
+``base_s / k + in_i · per_input_token_s``; a decode iteration's equally among its running requests (kept
+as one running sum per engine, so a request's share costs O(1) when it joins and leaves).
+
+**Failures** (`capacity.sim.failures` calls these hooks). `Batcher.fail_replica` takes a replica out of
+service and returns, in sequence order, the requests queued for it (its own queue under per-replica
+routing; with ``central`` routing the shared queue only when no live replica is left) and those in flight
+on it (in a batch, prefilling or decoding): in-flight requests lose their progress, their records are
+cleared but for the first start time, and the busy time counts up to the failure. `Batcher.readmit`
+queues such a request again (it keeps its arrival time, which also dates its ``max_delay`` and its
+timeout) and says whether it got in; `Batcher.recover_replica` brings the replica back, idle. With
+replicas down, per-replica routing applies its rule to the live replicas only (drawing from the same
+generator), as the general path does; with none live, arrivals are rejected.
+
+Times are seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from heapq import heapify, heappop, heappush
+from typing import ClassVar
+
+import numpy as np
+import simpy
+from simpy.events import URGENT, Event
+
+from capacity.sim.disciplines import DISCIPLINES, EMPTY, QueueContext, is_preemptive
+from capacity.sim.model import ServingService, SimModel
+from capacity.sim.result import SimResult
+from capacity.sim.routing import ROUTINGS
+from capacity.sim.service_times import token_first_token_s
+
+DECIDE = 2
+"""SimPy priority of decision events: after completions (``URGENT`` 0) and arrivals (``NORMAL`` 1)."""
+
+# request states (BatchRecords.state)
+IDLE, WAITING, IN_SERVICE, GONE = 0, 1, 2, 3
+
+
+class _Tick(Event):
+    """An always-successful event scheduled with `simpy.Environment.schedule` (see the engine's `_Tick`)."""
+
+    def __init__(self, env: simpy.Environment, slot: int, at: float = 0.0) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        self.slot = slot
+        self.at = at                     # a timer's deadline
+
+
+class BatchRecords:
+    """The per-request and per-replica records of every batching service of one run."""
+
+    def __init__(self, model: SimModel, cls: np.ndarray, arrival: list[float], service: list[float],
+                 priority: list[int], start_s: np.ndarray, replica_of: np.ndarray,
+                 input_tokens: np.ndarray | None, output_tokens: np.ndarray | None) -> None:
+        n = len(arrival)
+        self.cls = cls
+        self.arrival, self.service, self.priority = arrival, service, priority
+        self.start_s, self.replica_of = start_s, replica_of
+        self.end_s = np.full(n, np.nan)
+        self.first_token_s = np.full(n, np.nan)
+        self.busy_request = np.zeros(n)
+        self.replica_busy = [0.0] * sum(len(s.replicas) for s in model.services)
+        self.timed_out = np.zeros(n, dtype=bool)
+        self.state = bytearray(n)
+        self.group = [0] * n
+        self.window = (float(model.warmup_s), float(model.duration_s))
+        self.input_tokens = input_tokens.tolist() if input_tokens is not None else []
+        self.output_tokens = output_tokens.tolist() if output_tokens is not None else []
+        # tenant of each request, numbered within its service, and each service's tenant weights
+        self.tenant_weights: dict[str, list[float]] = {}
+        tenant_of_class: list[int] = []
+        for c in model.classes:
+            local = list(dict.fromkeys(k.tenant for k in model.classes if k.service == c.service))
+            self.tenant_weights[c.service] = [
+                sum(k.weight for k in model.classes if k.service == c.service and k.tenant == t)
+                for t in local]
+            tenant_of_class.append(local.index(c.tenant))
+        self.tenant = (np.array(tenant_of_class, dtype=np.int64)[cls].tolist()
+                       if n and tenant_of_class else [])
+        self.services: list[Batcher] = []
+
+    def in_window(self, start: float, end: float) -> float:
+        """Seconds of ``[start, end]`` inside the statistics window."""
+        lo, hi = self.window
+        busy = min(end, hi) - max(start, lo)
+        return busy if busy > 0.0 else 0.0
+
+
+class _Gone:
+    """``gone[j]`` for the discipline of one group: request ``j`` is not waiting in group ``g``."""
+
+    def __init__(self, rec: BatchRecords, g: int) -> None:
+        self._state, self._group, self._g = rec.state, rec.group, g
+
+    def __getitem__(self, j: int) -> bool:
+        return self._state[j] != WAITING or self._group[j] != self._g
+
+
+class Batcher:
+    """What both batching modes share: queues, routing, timeouts, slots, decisions and failures.
+
+    Groups (queues) are numbered 0..G-1: one for ``central`` routing, one per replica otherwise. Slots
+    are numbered ``replica * concurrency + k`` within the service.
+    """
+
+    mode: ClassVar[str]
+
+    def __init__(self, env: simpy.Environment, model: SimModel, index: int, first_replica: int,
+                 rec: BatchRecords) -> None:
+        svc: ServingService = model.services[index]
+        assert svc.batching is not None
+        self.env, self.rec, self.svc, self.first_replica = env, rec, svc, first_replica
+        self.batching = svc.batching
+        self.max_size = svc.batching.max_size
+        self.c = c = svc.concurrency
+        self.n_replicas = n_replicas = len(svc.replicas)
+        routing = ROUTINGS[svc.routing]
+        self.per_replica = routing.per_replica
+        self.n_groups = n_groups = n_replicas if self.per_replica else 1
+        self.routing = routing
+        if self.per_replica:
+            from capacity.sim.engine import routing_rng
+            self.rng = routing_rng(model.seed, svc.name)
+            self.choose = routing.chooser(n_replicas, self.rng)
+        self.live_ids: list[int] | None = None           # with a replica down: the live ones
+        self.speed = [r.speed for r in svc.replicas]
+        self.alive = [True] * n_replicas
+        self.free = [list(range((r + 1) * c - 1, r * c - 1, -1)) for r in range(n_replicas)]  # stacks
+        # what the fair disciplines charge: service seconds (at speed 1), or input + output tokens; the
+        # DRR quantum is the mean charge of the service's requests
+        cost: Sequence[float] = rec.service
+        if svc.queue_cost == "tokens":
+            cost = [a + b for a, b in zip(rec.input_tokens, rec.output_tokens, strict=True)]
+        mine = np.isin(rec.cls, [k for k, rc in enumerate(model.classes) if rc.service == svc.name])
+        charges = np.asarray(cost, dtype=np.float64)[mine] if len(cost) else np.empty(0)
+        quantum = float(charges.mean()) if len(charges) and charges.mean() > 0 else 1.0
+        levels = [k.priority for k in model.classes if k.service == svc.name]
+        discipline = DISCIPLINES[svc.discipline]
+        weights = rec.tenant_weights.get(svc.name, [1.0])
+        self.queues = [discipline(levels, QueueContext(rec.tenant, weights, cost, _Gone(rec, g),
+                                                       quantum))
+                       for g in range(n_groups)]
+        self.waiting = [0] * n_groups                  # requests waiting in each group's queue
+        self.outstanding = [0] * n_replicas            # per replica: waiting for it + in service on it
+        self.oldest: list[list[tuple[float, int]]] = [[] for _ in range(n_groups)]  # (arrival, j) heaps
+        self.admitted_at: dict[int, float] = {}
+        self.max_length = svc.max_length if svc.max_length is not None else len(rec.arrival) + 1
+        self.timeout = svc.timeout_s
+        self.deadlines: list[tuple[float, int, int]] = []   # heap of (deadline, request, group)
+        self.pending = [False] * n_groups              # a decision event is scheduled for this instant
+        self.ticks: list[_Tick | None] = [None] * (n_replicas * c)
+        self._decide_callbacks = [[self._on_decide_event] for _ in range(n_groups)]
+        rec.services.append(self)
+
+    # ----------------------------------------------------------------------------------------- routing
+
+    def group_of_replica(self, r: int) -> int:
+        return r if self.per_replica else 0
+
+    def replicas_of(self, g: int) -> range:
+        return range(g, g + 1) if self.per_replica else range(self.n_replicas)
+
+    def _route(self) -> int:
+        """The group of a new arrival, or -1 if no replica is live."""
+        if not self.per_replica:
+            return 0 if any(self.alive) else -1
+        if self.live_ids is None:
+            return self.choose(self.outstanding)
+        if not self.live_ids:
+            return -1
+        return self.live_ids[self.choose([self.outstanding[r] for r in self.live_ids])]
+
+    def _set_live_routing(self) -> None:
+        """Per-replica routing with replicas down: route among the live ones (the routing rule over
+        them, drawing from the same generator), as the general path does."""
+        if not self.per_replica:
+            return
+        live = [r for r in range(self.n_replicas) if self.alive[r]]
+        self.live_ids = None if len(live) == self.n_replicas else live
+        self.choose = self.routing.chooser(len(live) if live else 1, self.rng)
+
+    # ----------------------------------------------------------------------------------------- arrivals
+
+    def admit(self, i: int) -> None:
+        """Request ``i`` arrives now: queue it, or reject it (no live replica, or a full queue)."""
+        self.readmit(i, self.env._now)
+
+    def readmit(self, i: int, now: float) -> bool:
+        """Queue request ``i`` at ``now`` (an arrival, or a retry after a failure, which keeps its
+        arrival time and its timeout deadline); False if it is rejected."""
+        g = self._route()
+        if g < 0:
+            return False                               # no live replica
+        if self.timeout is not None:
+            self.expire(now)
+        if self.waiting[g] >= self.max_length:
+            return False                               # the queue is full
+        rec = self.rec
+        rec.state[i] = WAITING
+        rec.group[i] = g
+        self.queues[g].push(i, rec.priority[i])
+        self.waiting[g] += 1
+        if self.per_replica:
+            self.outstanding[g] += 1
+        heappush(self.oldest[g], (rec.arrival[i], i))
+        if self.timeout is not None:
+            deadline = rec.arrival[i] + self.timeout
+            self.admitted_at[i] = deadline
+            heappush(self.deadlines, (deadline, i, g))
+        self.request_decision(g)
+        return True
+
+    def expire(self, now: float) -> None:
+        """Every waiting request whose deadline is at or before ``now`` leaves (timed out)."""
+        rec = self.rec
+        while self.deadlines and self.deadlines[0][0] <= now:
+            deadline, j, g = heappop(self.deadlines)
+            if rec.state[j] == WAITING and rec.group[j] == g and self.admitted_at.get(j) == deadline:
+                del self.admitted_at[j]
+                rec.state[j] = GONE
+                rec.timed_out[j] = True
+                rec.end_s[j] = deadline
+                self.waiting[g] -= 1
+                if self.per_replica:
+                    self.outstanding[g] -= 1
+
+    def take(self, g: int) -> int:
+        """The next waiting request of group ``g`` in discipline order (EMPTY if none)."""
+        state, group = self.rec.state, self.rec.group
+        pop = self.queues[g].pop
+        j = pop()
+        while j != EMPTY and (state[j] != WAITING or group[j] != g):
+            j = pop()
+        if j != EMPTY:
+            state[j] = IN_SERVICE
+            self.waiting[g] -= 1
+            if self.timeout is not None:
+                del self.admitted_at[j]                # its deadline no longer applies
+        return j
+
+    def oldest_arrival(self, g: int) -> float:
+        """Arrival time of the oldest request waiting in group ``g`` (only called when one waits)."""
+        heap, state, group = self.oldest[g], self.rec.state, self.rec.group
+        while state[heap[0][1]] != WAITING or group[heap[0][1]] != g:
+            heappop(heap)
+        return heap[0][0]
+
+    # ----------------------------------------------------------------------------------------- decisions
+
+    def request_decision(self, g: int) -> None:
+        """Schedule a decision for group ``g`` at the end of this instant (once per instant)."""
+        if not self.pending[g]:
+            self.pending[g] = True
+            tick = _Tick(self.env, g)
+            tick.callbacks = self._decide_callbacks[g]
+            self.env.schedule(tick, DECIDE, 0.0)
+
+    def _on_decide_event(self, tick: _Tick) -> None:
+        self.pending[tick.slot] = False
+        self.decide(tick.slot, self.env._now)
+
+    def decide(self, g: int, t: float) -> None:
+        raise NotImplementedError
+
+    def free_slot(self, g: int) -> int:
+        """A free slot of a live replica of group ``g``: the replica with the most free slots, then the
+        lowest index; -1 if none."""
+        best, most = -1, 0
+        for r in self.replicas_of(g):
+            k = len(self.free[r])
+            if k > most and self.alive[r]:
+                best, most = r, k
+        return self.free[best].pop() if best >= 0 else -1
+
+    def has_free_slot(self, g: int) -> bool:
+        return any(self.free[r] and self.alive[r] for r in self.replicas_of(g))
+
+    def release(self, slot: int) -> None:
+        self.free[slot // self.c].append(slot)
+
+    def begin_service(self, j: int, slot: int, now: float) -> None:
+        rec = self.rec
+        if rec.start_s[j] != rec.start_s[j]:            # NaN: its first start
+            rec.start_s[j] = now
+        rec.replica_of[j] = self.first_replica + slot // self.c
+
+    def finish(self, j: int, now: float) -> None:
+        """Request ``j`` is done at ``now``."""
+        rec = self.rec
+        rec.end_s[j] = now
+        rec.state[j] = IDLE
+        if self.per_replica:
+            self.outstanding[rec.replica_of[j] - self.first_replica] -= 1
+
+    def account(self, slot: int, start: float, now: float) -> float:
+        """Busy slot-seconds inside the window of a run on ``slot`` from ``start`` to ``now``."""
+        busy = self.rec.in_window(start, now)
+        self.rec.replica_busy[self.first_replica + slot // self.c] += busy
+        return busy
+
+    # ----------------------------------------------------------------------------------------- failures
+
+    def in_flight(self, slot: int) -> list[int]:
+        """Requests in service on ``slot`` (in the order they joined); stops their service at now."""
+        raise NotImplementedError
+
+    def fail_replica(self, replica_global_index: int, now: float) -> list[int]:
+        """Take the replica out of service; return the requests queued for it, then those in flight on
+        it (not done): their records are cleared (but for the first start), for the caller to retry or
+        drop. See the module docstring."""
+        r = replica_global_index - self.first_replica
+        if not 0 <= r < self.n_replicas or not self.alive[r]:
+            return []
+        self.alive[r] = False
+        rec = self.rec
+        g = self.group_of_replica(r)
+        out: list[int] = []
+        if self.per_replica or not any(self.alive):
+            while self.waiting[g]:
+                j = self.take(g)
+                if j == EMPTY:
+                    break
+                out.append(j)
+        flying: list[int] = []
+        for slot in range(r * self.c, (r + 1) * self.c):
+            flying.extend(self.in_flight(slot))
+            self.ticks[slot] = None                    # its pending event, if any, is ignored
+        self.free[r] = list(range((r + 1) * self.c - 1, r * self.c - 1, -1))
+        for j in flying:
+            rec.replica_of[j] = -1
+            rec.end_s[j] = np.nan
+            rec.first_token_s[j] = np.nan
+        for j in out + flying:
+            rec.state[j] = IDLE
+        if self.per_replica:
+            self.outstanding[r] = 0
+        self._set_live_routing()
+        return sorted(out + flying)
+
+    def recover_replica(self, replica_global_index: int, now: float) -> None:
+        """Bring a failed replica back, idle (all its slots free)."""
+        r = replica_global_index - self.first_replica
+        if 0 <= r < self.n_replicas and not self.alive[r]:
+            self.alive[r] = True
+            self._set_live_routing()
+            self.request_decision(self.group_of_replica(r))
+
+
+class DynamicBatcher(Batcher):
+    """Dynamic batching: see the module docstring."""
+
+    mode: ClassVar[str] = "dynamic"
+
+    def __init__(self, env: simpy.Environment, model: SimModel, index: int, first_replica: int,
+                 rec: BatchRecords) -> None:
+        super().__init__(env, model, index, first_replica, rec)
+        self.max_delay = self.batching.max_delay_s
+        self.base = self.svc.service_time.base_s
+        self.batch: list[list[int]] = [[] for _ in range(self.n_replicas * self.c)]
+        self.batch_start = [0.0] * (self.n_replicas * self.c)
+        self.armed = [math.nan] * self.n_groups         # deadline of the timer last set per group
+        self._timer_callbacks = [self._on_timer]
+        self._done_callbacks = [self._on_done]
+
+    def decide(self, g: int, t: float) -> None:
+        now = self.env._now
+        if self.timeout is not None:
+            self.expire(now)
+        while self.waiting[g] and self.has_free_slot(g):
+            if self.waiting[g] < self.max_size:
+                due = self.oldest_arrival(g) + self.max_delay
+                if due > t:
+                    if self.armed[g] != due:
+                        self.armed[g] = due
+                        timer = _Tick(self.env, g, due)
+                        timer.callbacks = self._timer_callbacks
+                        self.env.schedule(timer, DECIDE, due - now)
+                    return
+            self.dispatch(g, now)
+
+    def _on_timer(self, timer: _Tick) -> None:
+        # compare with the deadline the timer was set for: the clock may land an ulp before it
+        self.decide(timer.slot, max(self.env._now, timer.at))
+
+    def dispatch(self, g: int, now: float) -> None:
+        """Start a batch of up to ``max_size`` waiting requests (discipline order) on a free slot."""
+        slot = self.free_slot(g)
+        members: list[int] = []
+        while len(members) < self.max_size:
+            j = self.take(g)
+            if j == EMPTY:
+                break
+            members.append(j)
+            self.begin_service(j, slot, now)
+        service = self.rec.service
+        duration = (self.base + math.fsum(service[j] for j in members)) / self.speed[slot // self.c]
+        self.batch[slot] = members
+        self.batch_start[slot] = now
+        tick = self.ticks[slot] = _Tick(self.env, slot)
+        tick.callbacks = self._done_callbacks
+        self.env.schedule(tick, URGENT, duration)
+
+    def _share(self, slot: int, now: float) -> None:
+        """Account the batch on ``slot`` from its start to ``now`` and split it among its requests."""
+        members = self.batch[slot]
+        busy = self.account(slot, self.batch_start[slot], now)
+        if busy > 0.0 and members:
+            service = self.rec.service
+            total = math.fsum(service[j] for j in members)
+            for j in members:
+                self.rec.busy_request[j] += (busy * service[j] / total if total > 0.0
+                                             else busy / len(members))
+
+    def _on_done(self, tick: _Tick) -> None:
+        slot = tick.slot
+        if tick is not self.ticks[slot]:
+            return                                     # the batch of a failed replica
+        now = self.env._now
+        self._share(slot, now)
+        for j in self.batch[slot]:
+            self.finish(j, now)
+        self.batch[slot] = []
+        self.ticks[slot] = None
+        self.release(slot)
+        self.request_decision(self.group_of_replica(slot // self.c))
+
+    def in_flight(self, slot: int) -> list[int]:
+        members = self.batch[slot]
+        if members:
+            self._share(slot, self.env._now)
+            self.batch[slot] = []
+        return members
+
+
+class ContinuousBatcher(Batcher):
+    """Continuous (iteration-level) batching of token requests: see the module docstring."""
+
+    mode: ClassVar[str] = "continuous"
+
+    def __init__(self, env: simpy.Environment, model: SimModel, index: int, first_replica: int,
+                 rec: BatchRecords) -> None:
+        super().__init__(env, model, index, first_replica, rec)
+        st = self.svc.service_time
+        self.base, self.per_in, self.per_out = st.base_s, st.per_input_token_s, st.per_output_token_s
+        self.growth = self.batching.step_growth
+        n_slots = self.n_replicas * self.c
+        self.running: list[list[tuple[int, int]]] = [[] for _ in range(n_slots)]  # heaps (last step, j)
+        self.joiners: list[list[int]] = [[] for _ in range(n_slots)]    # in prefill (or about to be)
+        self.fresh: list[list[int]] = [[] for _ in range(n_slots)]      # waiting for their first token
+        self.steps = [0] * n_slots                     # decode iterations done
+        self.share = [0.0] * n_slots                   # running sum of decode busy per running request
+        self.phase_prefill = [False] * n_slots
+        self.iteration_start = [0.0] * n_slots
+        self.boundary: list[list[int]] = [[] for _ in range(self.n_groups)]   # slots between iterations
+        self._done_callbacks = [self._on_iteration]
+
+    def _load(self, slot: int) -> int:
+        return len(self.running[slot]) + len(self.joiners[slot])
+
+    def decide(self, g: int, t: float) -> None:
+        now = self.env._now
+        if self.timeout is not None:
+            self.expire(now)
+        ready = [s for s in self.boundary[g] if self.alive[s // self.c]]
+        self.boundary[g] = []
+        if self.waiting[g]:
+            # idle engines of live replicas are between iterations too
+            idle = [s for r in self.replicas_of(g) if self.alive[r] for s in self.free[r]]
+            for r in self.replicas_of(g):
+                self.free[r] = []
+            ready.extend(idle)
+            heap = [(self._load(s), s) for s in ready if self._load(s) < self.max_size]
+            heapify(heap)
+            while self.waiting[g] and heap:
+                load, s = heappop(heap)
+                j = self.take(g)
+                if j == EMPTY:
+                    break
+                self.joiners[s].append(j)
+                self.begin_service(j, s, now)
+                if load + 1 < self.max_size:
+                    heappush(heap, (load + 1, s))
+        for s in sorted(ready):
+            self.start_iteration(s, now)
+
+    def start_iteration(self, slot: int, now: float) -> None:
+        """Run the next iteration on ``slot``: a prefill of its joiners, else a decode step, else idle."""
+        speed = self.speed[slot // self.c]
+        if self.joiners[slot]:
+            inputs = self.rec.input_tokens
+            duration = (self.base + math.fsum(inputs[j] * self.per_in for j in self.joiners[slot])) / speed
+            self.phase_prefill[slot] = True
+        elif self.running[slot]:
+            b = len(self.running[slot])
+            step = self.per_out * (1.0 + self.growth * (b - 1)) if b > 1 else self.per_out
+            duration = step / speed
+            self.phase_prefill[slot] = False
+        else:
+            self.ticks[slot] = None
+            self.release(slot)                         # idle
+            return
+        self.iteration_start[slot] = now
+        tick = self.ticks[slot] = _Tick(self.env, slot)
+        tick.callbacks = self._done_callbacks
+        self.env.schedule(tick, URGENT, duration)
+
+    def _account_prefill(self, slot: int, now: float) -> None:
+        busy = self.account(slot, self.iteration_start[slot], now)
+        joiners = self.joiners[slot]
+        if busy > 0.0 and joiners:
+            inputs, k = self.rec.input_tokens, len(joiners)
+            weights = [self.base / k + inputs[j] * self.per_in for j in joiners]
+            total = math.fsum(weights)
+            for j, w in zip(joiners, weights, strict=True):
+                self.rec.busy_request[j] += busy * w / total if total > 0.0 else busy / k
+
+    def _on_iteration(self, tick: _Tick) -> None:
+        slot = tick.slot
+        if tick is not self.ticks[slot]:
+            return                                     # an iteration of a failed replica
+        now = self.env._now
+        rec = self.rec
+        running = self.running[slot]
+        if self.phase_prefill[slot]:
+            self._account_prefill(slot, now)
+            outputs, busy = rec.output_tokens, rec.busy_request
+            for j in self.joiners[slot]:
+                if outputs[j] <= 0:
+                    self.finish(j, now)                # nothing to generate
+                else:
+                    heappush(running, (self.steps[slot] + outputs[j], j))
+                    busy[j] -= self.share[slot]
+                    self.fresh[slot].append(j)
+            self.joiners[slot] = []
+        else:
+            busy_now = self.account(slot, self.iteration_start[slot], now)
+            self.share[slot] += busy_now / len(running)
+            self.steps[slot] += 1
+            for j in self.fresh[slot]:
+                rec.first_token_s[j] = now
+            self.fresh[slot] = []
+            steps, share = self.steps[slot], self.share[slot]
+            while running and running[0][0] <= steps:
+                j = heappop(running)[1]
+                rec.busy_request[j] += share
+                self.finish(j, now)
+        self.ticks[slot] = None
+        g = self.group_of_replica(slot // self.c)
+        self.boundary[g].append(slot)
+        self.request_decision(g)
+
+    def in_flight(self, slot: int) -> list[int]:
+        now = self.env._now
+        rec = self.rec
+        if self.ticks[slot] is not None:               # an iteration is under way: count it so far
+            if self.phase_prefill[slot]:
+                self._account_prefill(slot, now)
+            elif self.running[slot]:
+                busy_now = self.account(slot, self.iteration_start[slot], now)
+                self.share[slot] += busy_now / len(self.running[slot])
+        members = list(self.joiners[slot])
+        for _, j in sorted(self.running[slot]):
+            rec.busy_request[j] += self.share[slot]
+            members.append(j)
+        self.joiners[slot], self.running[slot], self.fresh[slot] = [], [], []
+        return members
+
+    def fail_replica(self, replica_global_index: int, now: float) -> list[int]:
+        r = replica_global_index - self.first_replica
+        g = self.group_of_replica(r) if 0 <= r < self.n_replicas else 0
+        out = super().fail_replica(replica_global_index, now)
+        # slots of the failed replica that were between iterations hold nothing any more
+        self.boundary[g] = [s for s in self.boundary[g] if s // self.c != r]
+        return out
+
+
+BATCHERS: dict[str, type[Batcher]] = {
+    DynamicBatcher.mode: DynamicBatcher,
+    ContinuousBatcher.mode: ContinuousBatcher,
+}
+
+
+def token_services(model: SimModel) -> list[int]:
+    """Indices of the services whose service time comes from token counts."""
+    return [k for k, s in enumerate(model.services) if s.service_time.tokens]
+
+
+def finalize(model: SimModel, result: SimResult, rec: BatchRecords | None,
+             input_tokens: np.ndarray | None, output_tokens: np.ndarray | None) -> SimResult:
+    """Put the batching services' records (and every token service's first-token times) into ``result``.
+
+    The engine's generic bookkeeping counts a request busy over ``[start_s, end_s]``; a batch is one slot
+    busy for its duration, so the replicas of batching services get the busy time the batchers measured
+    and their requests the shares described in the module docstring.
+    """
+    n = len(result)
+    result.input_tokens, result.output_tokens = input_tokens, output_tokens
+    if rec is not None:
+        batched_services = {b.svc.name for b in rec.services}
+        classes = [k for k, c in enumerate(model.classes) if c.service in batched_services]
+        mine = np.isin(result.cls, classes)
+        # end times: the batchers' (completed, timed out); a request lost to a failure keeps the time
+        # the failure driver gave it; any other never ended (refused on arrival)
+        ours = rec.end_s[mine]
+        lost = result.lost_mask[mine]
+        result.end_s[mine] = np.where(np.isnan(ours) & lost, result.end_s[mine], ours)
+        busy_request = np.array(result.busy_per_request(), dtype=np.float64, copy=True)
+        busy_request[mine] = rec.busy_request[mine]
+        result.busy_request_s = busy_request
+        replica_busy = np.asarray(rec.replica_busy)
+        for b in rec.services:
+            span = slice(b.first_replica, b.first_replica + b.n_replicas)
+            result.busy_s[span] = replica_busy[span]
+        timed_out = result.timed_out_mask.copy()
+        timed_out[mine] |= rec.timed_out[mine]
+        result.timed_out = timed_out
+    tokens = token_services(model)
+    if tokens and input_tokens is not None and output_tokens is not None:
+        first = np.full(n, np.nan) if rec is None else rec.first_token_s.copy()
+        speed = np.array([r.speed for s in model.services for r in s.replicas] or [1.0])
+        for k in tokens:
+            svc = model.services[k]
+            if svc.batching is not None:
+                continue                               # the batcher wrote them
+            st = svc.service_time
+            classes = [c for c, rc in enumerate(model.classes) if rc.service == svc.name]
+            served = np.isin(result.cls, classes) & (result.replica >= 0)
+            offset = token_first_token_s(st.base_s, st.per_input_token_s, st.per_output_token_s,
+                                         input_tokens[served], output_tokens[served])
+            first[served] = result.start_s[served] + offset / speed[result.replica[served]]
+        result.first_token_s = first
+    return result
+
+
+def validate_serving(model: SimModel, bad: Callable[[str, str, object], ValueError],
+                     finite: Callable[[object], bool]) -> None:
+    """The fields of this module and of token service times and pool speeds (`validate_model` calls it):
+    raise `ValueError` naming the first bad field."""
+    for s in model.services:
+        where = f"services.{s.name}"
+        st = s.service_time
+        for key in ("base_s", "per_input_token_s", "per_output_token_s"):
+            value = getattr(st, key)
+            if not finite(value) or value < 0:
+                raise bad(f"{where}.service_time.{key}", "must be a finite number of seconds >= 0", value)
+        if not st.tokens and (st.per_input_token_s or st.per_output_token_s):
+            raise bad(f"{where}.service_time.dist", "per-token times need dist 'tokens'", st.dist)
+        if st.base_s and not st.tokens and (s.batching is None or s.batching.mode != "dynamic"):
+            raise bad(f"{where}.service_time.base_s", "a base time applies to token service times and "
+                      "to dynamic batching", st.base_s)
+        for r in s.replicas:
+            if not finite(r.speed) or r.speed <= 0:
+                raise bad(f"{where}.replicas.{r.name}.speed", "must be a finite number > 0", r.speed)
+        if st.tokens:
+            for c in model.classes:
+                if c.service == s.name and c.tokens is None and c.arrivals.process != "trace":
+                    raise bad(f"classes.{c.name}.tokens", f"service {s.name} has a token service time, "
+                              "so its classes need token counts (a token spec or a trace)", None)
+        if st.tokens and is_preemptive(DISCIPLINES[s.discipline]):
+            raise bad(f"{where}.discipline", "a token service cannot preempt (the first-token time "
+                      "would need every service segment)", s.discipline)
+        b = s.batching
+        if b is None:
+            continue
+        where = f"{where}.batching"
+        if b.mode not in BATCHERS:
+            raise bad(f"{where}.mode", f"must be one of {sorted(BATCHERS)}", b.mode)
+        if not isinstance(b.max_size, int) or isinstance(b.max_size, bool) or b.max_size < 1:
+            raise bad(f"{where}.max_size", "must be an integer >= 1", b.max_size)
+        if not finite(b.max_delay_s) or b.max_delay_s < 0:
+            raise bad(f"{where}.max_delay_s", "must be a finite number of seconds >= 0", b.max_delay_s)
+        if not finite(b.step_growth) or b.step_growth < 0:
+            raise bad(f"{where}.step_growth", "must be a finite number >= 0", b.step_growth)
+        if b.mode == "continuous" and not st.tokens:
+            raise bad(f"{where}.mode", "continuous batching needs a token service time (dist 'tokens')",
+                      b.mode)
+        if b.mode == "dynamic" and st.tokens:
+            raise bad(f"{where}.mode", "a token service batches in mode 'continuous'", b.mode)
+        if b.mode == "continuous" and b.max_delay_s:
+            raise bad(f"{where}.max_delay_s", "applies to dynamic batching only", b.max_delay_s)
+        if b.mode == "dynamic" and b.step_growth:
+            raise bad(f"{where}.step_growth", "applies to continuous batching only", b.step_growth)
+        if is_preemptive(DISCIPLINES[s.discipline]):
+            raise bad(f"services.{s.name}.discipline", "a batching service cannot preempt", s.discipline)
+        if s.max_length == 0:
+            raise bad(f"services.{s.name}.max_length", "a batching service needs waiting places (>= 1): "
+                      "requests wait in the queue to form a batch", s.max_length)
+        if s.admission != "accept" or any(c.admission not in (None, "accept") for c in model.classes
+                                          if c.service == s.name):
+            raise bad(f"services.{s.name}.admission", "deadline-aware admission is not available with "
+                      "batching", s.admission)

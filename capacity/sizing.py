@@ -1,0 +1,531 @@
+"""SLO-driven sizing: the fewest replicas that meet every SLO, and the highest rate a cluster sustains.
+
+Concepts:
+
+* An **SLO check** measures one class's SLO (``p99: 200ms``: 99 % of its requests within 200 ms) over
+  simulation runs with different seeds (*replications*; replication ``k`` uses the seed ``seed + k``).
+  Per run, ``attained`` is the fraction of the class's measured requests (after warm-up) whose latency is
+  within the target, a rejected or timed-out request counting as a miss, exactly as ``slo.attained`` in
+  report.json; ``value_s`` is the latency at the SLO's quantile over the served requests. With ``measure
+  = "wait"`` the SLO's target bounds the wait in queue (time before service starts) instead of the latency.
+* A **pass rule** (`PASS_RULES`) decides from the runs whether the SLOs are met: ``all`` (default) every
+  run meets every SLO (``attained >= quantile``); ``mean`` the mean attainment over the runs reaches the
+  quantile; ``ci`` the lower end of the 95 % Student-t interval of the mean attainment does (with one run,
+  its attainment).
+* **Sizing a service** (`size`): services do not interact in the simulation, so each service with an SLO
+  is searched alone, on its own classes, with its replicas on a virtual node running at the speed of the
+  slowest pool the service may use (the SLOs then hold wherever the packer puts them); node failures, which
+  depend on the placement, are left to the final run. With one speed, the same seeds give the same numbers
+  as the whole scenario. The search starts at the
+  fewest replicas that can keep up with the offered load (``⌊Σ rate · mean service time / concurrency⌋ +
+  1``; fewer would queue without bound), doubles the count until the SLOs pass (*bracket*), then bisects,
+  each step with the scenario's seed alone; at the boundary it runs every replication, moving up until the
+  count passes and down while the count below it passes. If even a request served at once would miss the
+  target too often (its own service time), the search stops with `SizingError`. The result is then placed
+  by the packer (objective ``min-cost`` when every pool has a cost, else the scenario's own) and the whole
+  scenario simulated with every seed, for the SLOs reported.
+* **Maximum rate** (`max_rate`): with the scenario's replicas as placed, the highest arrival rate of one
+  class at which every SLO of its service passes: bracketed by doubling (or halving) the class's rate,
+  bisected to a relative tolerance with the scenario's seed, then confirmed with every replication
+  (stepping down by the tolerance until it passes).
+
+Units: times in seconds, rates per second, attainment a fraction in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from capacity import pipeline, sim
+from capacity.errors import CapacityError, InfeasiblePlacement
+from capacity.packing.problem import NodeUsage, Placement
+from capacity.scenario import SLO_QUANTILES, Scenario, scenario_from_dict
+from capacity.sim.model import RequestClass, ServingService, SimModel
+from capacity.sim.result import SimResult
+from capacity.sweep import as_document, mean_ci
+from capacity.units import format_duration
+
+
+class SizingError(CapacityError):
+    """The SLOs cannot be met (or the search cannot start): names the class, the service and why."""
+
+
+# ---------------------------------------------------------------------------------------------- measuring
+
+#: What an SLO target bounds: per request, its latency (wait plus service) or its wait in queue (seconds).
+MEASURES: dict[str, Callable[[SimResult], np.ndarray]] = {
+    "latency": lambda r: r.latency_s,
+    "wait": lambda r: r.wait_s,
+}
+
+
+@dataclass(frozen=True)
+class SloCheck:
+    """One class's SLO measured over runs (one entry per seed)."""
+
+    cls: str
+    service: str
+    key: str                                  # p99, p95, ...
+    quantile: float                           # 0.99
+    target_s: float
+    seeds: tuple[int, ...]
+    attained: tuple[float | None, ...]        # fraction of measured requests within the target
+    value_s: tuple[float | None, ...]         # the measure at ``quantile`` over served requests
+
+    @property
+    def mean_attained(self) -> float | None:
+        return mean_ci(self.attained)[0]
+
+    @property
+    def ci95(self) -> float | None:
+        return mean_ci(self.attained)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        mean, ci = mean_ci(self.attained)
+        return {"class": self.cls, "service": self.service, "slo": self.key, "quantile": self.quantile,
+                "target_s": self.target_s, "seeds": list(self.seeds), "attained": mean, "attained_ci95": ci,
+                "attained_per_seed": list(self.attained), "value_s": mean_ci(self.value_s)[0],
+                "value_per_seed_s": list(self.value_s),
+                "met_every_seed": all(a is not None and a >= self.quantile for a in self.attained)}
+
+
+def measure_slos(model: SimModel, results: Sequence[SimResult], seeds: Sequence[int],
+                 measure: str = "latency") -> list[SloCheck]:
+    """Every SLO of the model's classes, measured in each result (one result per seed)."""
+    metric = MEASURES[measure]
+    checks = []
+    for k, c in enumerate(model.classes):
+        if c.slo_target_s is None or c.slo_quantile is None:
+            continue
+        attained: list[float | None] = []
+        values: list[float | None] = []
+        for result in results:
+            mine = result.measured & (result.cls == k)
+            arrived = int(np.count_nonzero(mine))
+            served = metric(result)[mine & ~result.rejected]
+            attained.append(int(np.count_nonzero(served <= c.slo_target_s)) / arrived if arrived else None)
+            values.append(float(np.quantile(served, c.slo_quantile)) if len(served) else None)
+        key = next((name for name, q in SLO_QUANTILES.items() if q == c.slo_quantile), f"q{c.slo_quantile:g}")
+        checks.append(SloCheck(cls=c.name, service=c.service, key=key, quantile=c.slo_quantile,
+                               target_s=c.slo_target_s, seeds=tuple(seeds), attained=tuple(attained),
+                               value_s=tuple(values)))
+    return checks
+
+
+# ---------------------------------------------------------------------------------------------- pass rules
+
+class AllMeet:
+    """Every run meets every SLO."""
+
+    def __call__(self, checks: Sequence[SloCheck]) -> bool:
+        return all(a is not None and a >= c.quantile for c in checks for a in c.attained)
+
+
+class MeanMeets:
+    """The mean attainment over the runs reaches the quantile, for every SLO."""
+
+    def __call__(self, checks: Sequence[SloCheck]) -> bool:
+        return all(c.mean_attained is not None and c.mean_attained >= c.quantile for c in checks)
+
+
+class CiMeets:
+    """The lower end of the 95 % t-interval of the mean attainment reaches the quantile (one run: itself)."""
+
+    def __call__(self, checks: Sequence[SloCheck]) -> bool:
+        for c in checks:
+            mean, ci = mean_ci(c.attained)
+            if mean is None or mean - (ci or 0.0) < c.quantile:
+                return False
+        return True
+
+
+#: The pass rules by name (``--pass-rule``).
+PASS_RULES: dict[str, Callable[[Sequence[SloCheck]], bool]] = {
+    "all": AllMeet(), "mean": MeanMeets(), "ci": CiMeets(),
+}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One step of a search: a replica count (or a rate), the seeds run, the SLOs and the verdict."""
+
+    value: float
+    checks: tuple[SloCheck, ...]
+    passed: bool
+
+    def to_dict(self, what: str) -> dict[str, Any]:
+        return {what: self.value, "seeds": list(self.checks[0].seeds) if self.checks else [],
+                "passed": self.passed,
+                "attained": {c.cls: list(c.attained) for c in self.checks}}
+
+
+class _Evaluator:
+    """Runs a one-service model at a replica count or class rate with given seeds; caches per seed."""
+
+    def __init__(self, build: Callable[[float, int], SimModel], rule: Callable[[Sequence[SloCheck]], bool],
+                 measure: str) -> None:
+        self.build, self.rule, self.measure = build, rule, measure
+        self.cache: dict[tuple[float, int], tuple[SimModel, SimResult]] = {}
+        self.trials: list[Trial] = []
+
+    def run(self, value: float, seed: int) -> tuple[SimModel, SimResult]:
+        if (value, seed) not in self.cache:
+            model = self.build(value, seed)
+            self.cache[(value, seed)] = (model, sim.simulate_model(model))
+        return self.cache[(value, seed)]
+
+    def trial(self, value: float, seeds: Sequence[int]) -> Trial:
+        """The verdict at ``value`` over ``seeds`` (recorded in ``trials`` the first time it is asked)."""
+        known = next((t for t in self.trials if t.value == value and t.checks
+                      and t.checks[0].seeds == tuple(seeds)), None)
+        if known is not None:
+            return known
+        runs = [self.run(value, s) for s in seeds]
+        checks = tuple(measure_slos(runs[0][0], [r for _, r in runs], seeds, self.measure))
+        trial = Trial(value=value, checks=checks, passed=self.rule(checks))
+        self.trials.append(trial)
+        return trial
+
+
+def _seeds(scenario: Scenario, replications: int) -> list[int]:
+    if replications < 1:
+        raise SizingError(f"replications must be at least 1 (got {replications})")
+    return [(scenario.seed + k) % 2**63 for k in range(replications)]
+
+
+def _rule(pass_rule: str) -> Callable[[Sequence[SloCheck]], bool]:
+    if pass_rule not in PASS_RULES:
+        raise SizingError(f"unknown pass rule {pass_rule!r} (rules: {', '.join(PASS_RULES)})")
+    return PASS_RULES[pass_rule]
+
+
+def _service_classes(model: SimModel, service: str) -> tuple[RequestClass, ...]:
+    return tuple(c for c in model.classes if c.service == service)
+
+
+# ---------------------------------------------------------------------------------------------- size
+
+def _virtual_placement(scenario: Scenario) -> Placement:
+    """Each service's replicas on one virtual node of its slowest allowed pool: the search needs no packing
+    (the simulator reads only a replica's pool, for its speed)."""
+    nodes: dict[str, NodeUsage] = {}
+    assignment: dict[str, str] = {}
+    for s in scenario.services:
+        pool = _slowest_pool(scenario, s.name)
+        node = nodes.setdefault(pool, NodeUsage(name=f"virtual-{pool}", pool=pool, replicas=[], used={},
+                                                capacity={}))
+        for i in range(s.replicas):
+            node.replicas.append(f"{s.name}-{i}")
+            assignment[f"{s.name}-{i}"] = node.name
+    return Placement(status="feasible", solver="virtual", objective="min-nodes", nodes_used=len(nodes),
+                     lower_bound=0, objective_value=None, objective_bound=None, cost_per_hour=None,
+                     solve_time_s=0.0, nodes=list(nodes.values()), assignment=assignment)
+
+
+def _slowest_pool(scenario: Scenario, service: str) -> str:
+    """The slowest pool that ``service`` may be placed on (the first of them on a tie)."""
+    allowed = scenario.service(service).pools
+    pools = [p for p in scenario.cluster.pools if allowed is None or p.name in allowed]
+    return min(pools, key=lambda p: float(getattr(p, "speed", 1.0))).name
+
+
+@dataclass
+class ServiceSizing:
+    """One service's answer: ``replicas`` (the scenario had ``initial``) and the search's trials."""
+
+    name: str
+    replicas: int
+    initial: int
+    status: str                                   # sized | no SLO | not serving
+    trials: list[Trial] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"replicas": self.replicas, "initial_replicas": self.initial, "status": self.status,
+                "trials": [t.to_dict("replicas") for t in self.trials]}
+
+
+@dataclass
+class SizingResult:
+    """`size`'s answer: replicas per service, the placement of the sized scenario and its SLOs."""
+
+    scenario: Scenario                            # the sized scenario
+    services: dict[str, ServiceSizing]
+    report: dict[str, Any] | None                 # report.json of the sized scenario (first seed)
+    slos: list[SloCheck]
+    pass_rule: str
+    measure: str
+    seeds: list[int]
+    shortages: list[str] = field(default_factory=list)   # the sized services do not fit
+
+    def to_dict(self) -> dict[str, Any]:
+        placement = self.report["placement"] if self.report else None
+        return {"scenario": self.scenario.name, "pass_rule": self.pass_rule, "slo_on": self.measure,
+                "seeds": self.seeds, "services": {n: s.to_dict() for n, s in self.services.items()},
+                "placement": placement, "slos": [c.to_dict() for c in self.slos],
+                "fits": not self.shortages, "shortages": self.shortages}
+
+    def text(self) -> str:
+        lines = [f"sizing (SLOs on {self.measure}; pass rule {self.pass_rule}; {len(self.seeds)} seeds at "
+                 "the boundary):",
+                 f"  {'service':<16} {'replicas':>8} {'was':>5}  search (replicas: pass/fail, seeds)"]
+        for s in self.services.values():
+            steps = ", ".join(f"{int(t.value)} {'pass' if t.passed else 'fail'}"
+                              + (f" ×{len(t.checks[0].seeds)}" if t.checks and len(t.checks[0].seeds) > 1
+                                 else "") for t in s.trials)
+            lines.append(f"  {s.name:<16} {s.replicas:>8} {s.initial:>5}  {steps or s.status}")
+        if self.report:
+            p = self.report["placement"]
+            cost = "" if p["cost_per_hour"] is None else f", {p['cost_per_hour']:.2f}/h"
+            lines.append(f"placement: {p['nodes_used']} nodes{cost} ({p['status']}, {p['solver']}, objective "
+                         f"{p['objective']}, lower bound {p['lower_bound']})")
+        lines += slo_lines(self.slos)
+        return "\n".join(lines)
+
+
+def slo_lines(checks: Sequence[SloCheck]) -> list[str]:
+    """The SLO table: target, attained fraction (mean ± 95 % CI over seeds), measured quantile, verdict."""
+    if not checks:
+        return ["no SLOs"]
+    lines = [f"SLOs (over {len(checks[0].seeds)} seeds):",
+             f"  {'class':<16} {'service':<14} {'SLO':<16} {'attained':>17} {'measured':>10}  every seed"]
+    for c in checks:
+        mean, ci = mean_ci(c.attained)
+        attained = "-" if mean is None else f"{100 * mean:.2f}%"
+        attained += "" if mean is None or ci is None else f" ± {100 * ci:.2f}%"
+        slo = f"{c.key} <= {format_duration(c.target_s)}"
+        met = all(a is not None and a >= c.quantile for a in c.attained)
+        lines.append(f"  {c.cls:<16} {c.service:<14} {slo:<16} {attained:>17} "
+                     f"{format_duration(mean_ci(c.value_s)[0]):>10}  {'met' if met else 'MISSED'}")
+    return lines
+
+
+def _slowest_speed(scenario: Scenario, service: str) -> float:
+    """The speed of the slowest pool that ``service`` may be placed on (1 when pools have no speed)."""
+    return float(getattr(scenario.pool(_slowest_pool(scenario, service)), "speed", 1.0))
+
+
+def _size_service(svc: ServingService, classes: tuple[RequestClass, ...], model: SimModel, speed: float,
+                  seeds: list[int], rule: Callable[[Sequence[SloCheck]], bool], measure: str,
+                  max_replicas: int) -> tuple[int, list[Trial]]:
+    def build(n: float, seed: int) -> SimModel:
+        replicas = tuple(sim.Replica(name=f"{svc.name}-{i}", node="virtual", pool="virtual", speed=speed)
+                         for i in range(int(n)))
+        return replace(model, services=(replace(svc, replicas=replicas),), classes=classes, seed=seed,
+                       failures=())
+
+    ev = _Evaluator(build, rule, measure)
+    load = sum(c.arrivals.rate_per_s for c in classes) * svc.service_time.mean_s / speed / svc.concurrency
+    low = max(1, math.floor(load) + 1)
+    if low > max_replicas:
+        raise SizingError(f"service {svc.name!r}: its offered load needs more than {max_replicas} replicas")
+    _check_attainable(svc, ev, low, seeds[0], measure, speed)
+
+    def passes(n: int, reps: int) -> bool:
+        return ev.trial(n, seeds[:reps]).passed
+
+    lo, hi = low - 1, low                   # lo fails (or is below the stable minimum), hi is tried
+    while not passes(hi, 1):
+        if hi >= max_replicas:
+            raise SizingError(f"service {svc.name!r}: no replica count up to {max_replicas} meets its SLOs")
+        lo, hi = hi, min(2 * hi, max_replicas)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if passes(mid, 1):
+            hi = mid
+        else:
+            lo = mid
+    while not passes(hi, len(seeds)):       # the boundary, with every replication
+        if hi >= max_replicas:
+            raise SizingError(f"service {svc.name!r}: no replica count up to {max_replicas} meets its SLOs "
+                              f"with every seed")
+        hi += 1
+    while hi - 1 >= low and passes(hi - 1, len(seeds)):
+        hi -= 1
+    return hi, ev.trials
+
+
+def _check_attainable(svc: ServingService, ev: _Evaluator, n: int, seed: int, measure: str,
+                      speed: float) -> None:
+    """Stop when a class's own service times miss its latency target too often: no count can help."""
+    if measure != "latency":
+        return
+    model, result = ev.run(n, seed)
+    for k, c in enumerate(model.classes):
+        if c.slo_target_s is None or c.slo_quantile is None:
+            continue
+        mine = result.measured & (result.cls == k)
+        if not np.any(mine):
+            continue
+        best = float(np.mean(result.service_s[mine] / speed <= c.slo_target_s))
+        if best < c.slo_quantile:
+            raise SizingError(
+                f"class {c.name!r} (service {svc.name!r}): its SLO (p{100 * c.slo_quantile:g} <= "
+                f"{format_duration(c.slo_target_s)}) cannot be met by adding replicas: only "
+                f"{100 * best:.2f}% of its requests have a service time within the target")
+
+
+def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", measure: str = "latency",
+         max_replicas: int = 4096) -> SizingResult:
+    """The fewest replicas of each service that meet every SLO of its classes, then the cheapest placement
+    of the result (see the module docstring). Raises `SizingError` when an SLO cannot be met."""
+    rule = _rule(pass_rule)
+    if measure not in MEASURES:
+        raise SizingError(f"unknown measure {measure!r} (measures: {', '.join(MEASURES)})")
+    if scenario.workload is None:
+        raise SizingError(f"scenario {scenario.name!r} has no workload: there are no SLOs to size for")
+    seeds = _seeds(scenario, replications)
+    model = pipeline.serving_model(scenario, _virtual_placement(scenario))
+    sized: dict[str, ServiceSizing] = {}
+    for svc in model.services:
+        classes = _service_classes(model, svc.name)
+        initial = scenario.service(svc.name).replicas
+        if not any(c.slo_target_s is not None for c in classes):
+            sized[svc.name] = ServiceSizing(svc.name, initial, initial, "no SLO")
+            continue
+        n, trials = _size_service(svc, classes, model, _slowest_speed(scenario, svc.name), seeds, rule,
+                                  measure, max_replicas)
+        sized[svc.name] = ServiceSizing(svc.name, n, initial, "sized", trials)
+    for s in scenario.services:                      # services that serve no requests keep their replicas
+        sized.setdefault(s.name, ServiceSizing(s.name, s.replicas, s.replicas, "not serving"))
+    sized = {s.name: sized[s.name] for s in scenario.services}
+
+    doc = as_document(scenario)
+    doc.pop("whatif", None)
+    for s in doc["services"]:
+        if s["name"] in sized:
+            s["replicas"] = sized[s["name"]].replicas
+    if all(p.cost is not None for p in scenario.cluster.pools):
+        doc.setdefault("placement", {})["objective"] = "min-cost"
+    result_scenario = scenario_from_dict(doc, source=f"{scenario.source} [sized]")
+    common = {"scenario": result_scenario, "services": sized, "pass_rule": pass_rule, "measure": measure,
+              "seeds": seeds}
+    try:
+        run = pipeline.run(result_scenario)
+    except InfeasiblePlacement as exc:
+        return SizingResult(report=None, slos=[], shortages=[str(s) for s in exc.shortages] or [str(exc)],
+                            **common)
+    assert run.model is not None and run.sim_result is not None
+    results = [run.sim_result, *(sim.simulate_model(replace(run.model, seed=s)) for s in seeds[1:])]
+    return SizingResult(report=run.report, slos=measure_slos(run.model, results, seeds, measure), **common)
+
+
+# ---------------------------------------------------------------------------------------------- max rate
+
+def _scaled(arrivals: sim.Arrivals, rate: float) -> sim.Arrivals:
+    """The arrivals at mean ``rate``: a trace replay is thinned or multiplied by its ``rate_scale``."""
+    if arrivals.process == "trace":
+        factor = rate / arrivals.rate_per_s
+        return replace(arrivals, rate_per_s=rate, rate_scale=arrivals.rate_scale * factor)  # type: ignore[call-arg]
+    return replace(arrivals, rate_per_s=rate)
+
+
+@dataclass
+class MaxRateResult:
+    """`max_rate`'s answer: the highest rate of ``cls`` found to pass (``max_rate_per_s``) and the lowest
+    found to fail (``failed_rate_per_s``), the trials, and the SLOs at the maximum over every seed."""
+
+    scenario: Scenario
+    cls: str
+    service: str
+    base_rate_per_s: float
+    max_rate_per_s: float
+    failed_rate_per_s: float
+    trials: list[Trial]
+    slos: list[SloCheck]
+    pass_rule: str
+    measure: str
+    seeds: list[int]
+    report: dict[str, Any] | None = None          # report.json of the scenario as given (its placement)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario.name, "class": self.cls, "service": self.service,
+                "pass_rule": self.pass_rule, "slo_on": self.measure, "seeds": self.seeds,
+                "base_rate_per_s": self.base_rate_per_s, "max_rate_per_s": self.max_rate_per_s,
+                "failed_rate_per_s": self.failed_rate_per_s,
+                "scale": self.max_rate_per_s / self.base_rate_per_s,
+                "trials": [t.to_dict("rate_per_s") for t in self.trials],
+                "placement": self.report["placement"] if self.report else None,
+                "slos": [c.to_dict() for c in self.slos]}
+
+    def text(self) -> str:
+        lines = [f"max rate of class {self.cls} (service {self.service}; SLOs on {self.measure}; pass rule "
+                 f"{self.pass_rule}; {len(self.seeds)} seeds at the boundary):",
+                 f"  {self.max_rate_per_s:.4g}/s = {self.max_rate_per_s / self.base_rate_per_s:.3f} × the "
+                 f"scenario's {self.base_rate_per_s:.4g}/s (fails at {self.failed_rate_per_s:.4g}/s)",
+                 "  search: " + ", ".join(f"{t.value:.4g}/s {'pass' if t.passed else 'fail'}"
+                                          for t in self.trials)]
+        return "\n".join(lines + slo_lines(self.slos))
+
+
+def max_rate(scenario: Scenario, class_name: str, *, replications: int = 3, pass_rule: str = "all",
+             measure: str = "latency", rel_tol: float = 0.01, max_steps: int = 40) -> MaxRateResult:
+    """The highest arrival rate of ``class_name`` at which the scenario's placed replicas meet every SLO of
+    that class's service (see the module docstring). Raises `SizingError` if none is found."""
+    rule = _rule(pass_rule)
+    if measure not in MEASURES:
+        raise SizingError(f"unknown measure {measure!r} (measures: {', '.join(MEASURES)})")
+    if not 0 < rel_tol < 1:
+        raise SizingError(f"rel_tol must be in (0, 1) (got {rel_tol})")
+    if scenario.workload is None:
+        raise SizingError(f"scenario {scenario.name!r} has no workload")
+    names = [c.name for c in scenario.workload.classes]
+    if class_name not in names:
+        raise SizingError(f"no class named {class_name!r} (classes: {', '.join(names)})")
+    seeds = _seeds(scenario, replications)
+    run = pipeline.run(scenario, simulate_traffic=False)
+    model = pipeline.serving_model(scenario, run.placement)
+    target = next(c for c in model.classes if c.name == class_name)
+    svc = next(s for s in model.services if s.name == target.service)
+    classes = _service_classes(model, svc.name)
+    if not any(c.slo_target_s is not None for c in classes):
+        raise SizingError(f"service {svc.name!r} of class {class_name!r} serves no class with an SLO")
+
+    def build(rate: float, seed: int) -> SimModel:
+        scaled = tuple(replace(c, arrivals=_scaled(c.arrivals, rate)) if c.name == class_name else c
+                       for c in classes)
+        return replace(model, services=(svc,), classes=scaled, seed=seed)
+
+    ev = _Evaluator(build, rule, measure)
+
+    def passes(rate: float, reps: int) -> bool:
+        return ev.trial(rate, seeds[:reps]).passed
+
+    base = target.arrivals.rate_per_s
+    if passes(base, 1):
+        lo, hi = base, 2 * base
+        for _ in range(max_steps):
+            if not passes(hi, 1):
+                break
+            lo, hi = hi, 2 * hi
+        else:
+            raise SizingError(f"class {class_name!r} still meets the SLOs at {lo:g}/s: no limit found")
+    else:
+        lo, hi = base / 2, base
+        for _ in range(max_steps):
+            if passes(lo, 1):
+                break
+            lo, hi = lo / 2, lo
+        else:
+            raise SizingError(f"the SLOs of service {svc.name!r} are missed even at {lo:g}/s of class "
+                              f"{class_name!r}")
+    while hi / lo - 1 > rel_tol:
+        mid = (lo + hi) / 2
+        if passes(mid, 1):
+            lo = mid
+        else:
+            hi = mid
+    for _ in range(max_steps):                       # the boundary, with every replication
+        final = ev.trial(lo, seeds)
+        if final.passed:
+            break
+        lo, hi = lo / (1 + rel_tol), lo
+    else:
+        raise SizingError(f"no rate of class {class_name!r} passes with every seed")
+    return MaxRateResult(scenario=scenario, cls=class_name, service=svc.name, base_rate_per_s=base,
+                         max_rate_per_s=lo, failed_rate_per_s=hi, trials=ev.trials, slos=list(final.checks),
+                         pass_rule=pass_rule, measure=measure, seeds=seeds, report=run.report)

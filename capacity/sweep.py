@@ -1,0 +1,679 @@
+"""What-if sweeps: expand a scenario's ``whatif`` section into points, run each point, tabulate the results.
+
+Concepts:
+
+* A **point** is one variation of the scenario: a named *case* (a set of ``key: value``) and one value of
+  every *grid* key (``services.ranker.replicas: [4, 6, 8]``; keys are dotted as in ``--set``, list items by
+  name). Points are the cases crossed with the grid (cases outer, grid keys in file order, the last key
+  varying fastest); with no cases the grid alone, with no grid each case once, with neither the scenario
+  itself. Each point's scenario is the scenario with its values applied, validated exactly like a file
+  (`capacity.scenario.whatif_point`), its ``whatif`` section removed.
+* A **run** is one point with one seed. Replication ``k`` (``0 <= k < replications``) uses the seed
+  ``scenario seed + k``; the seed reaches every random draw of the simulation, so replications are
+  independent samples of the same point.
+* A run's **key** is the first 16 hex digits of the SHA-256 of its scenario in canonical JSON, seed included
+  (`Scenario.digest`). A finished run is written at once, atomically, to ``DIR/runs/KEY/report.json`` (the
+  usual report; ``infeasible.json`` when the services do not fit); a sweep started again over the same
+  ``DIR`` reuses every run whose record is there and whose digest matches, so an interrupted sweep loses
+  nothing. Records are keyed by content, not by position: adding a grid value reuses the runs already done,
+  and two points that come to the same scenario are run once (each still has its rows).
+  (A record says which capacity version wrote it; after an upgrade, delete ``DIR/runs`` to rerun.)
+* **Executors** run the runs: ``local`` (default: worker processes, one per core, each receiving the run's
+  plain scenario dict), ``dask`` (a Dask distributed cluster at ``scheduler``, or a local one started for
+  the sweep; every worker needs ``capacity`` installed), ``serial`` (in this process, one by one). A run's
+  result does not depend on the executor.
+
+Outputs (`write_outputs`; only with an output directory; every file written atomically, the tables again
+as runs finish):
+
+* ``results.csv`` / ``results.json`` — the tidy table, one row per run: ``point``, ``case``, one column per
+  swept key (the validated value, in report.json units: seconds, bytes, cores, per second), ``replication``,
+  ``seed``, ``key``, ``status`` (the placement's: optimal | feasible | infeasible), ``nodes``,
+  ``lower_bound``, ``cost_per_hour``, ``slo_met`` (every SLO of the run met; empty without SLOs) and per
+  class ``CLASS.mean_s``, ``.p50_s``, ``.p95_s``, ``.p99_s`` (latency), ``.throughput_per_s``,
+  ``.slo_attained``, ``.slo_met``, and ``report`` (the run's report, relative to ``DIR``).
+* ``summary.csv`` / ``summary.json`` — one row per point over its replications: the mean of each per-class
+  statistic and the half-width of its 95 % Student-t confidence interval (``CLASS.p99_s_ci95``:
+  ``t(0.975, n-1) · s / √n``, empty with one replication), ``replications`` done, ``complete``, ``nodes`` and
+  ``cost_per_hour`` (the largest over replications; packing does not depend on the seed, so they are
+  normally equal), and ``slo_met``: true when every replication met every SLO (the ``all`` rule of
+  `capacity.sizing`), false when one did not or the services did not fit.
+* ``report.md`` — the points side by side (cost, nodes, p99 per class, SLO pass/fail), marking the cheapest
+  point that meets every SLO (least cost per hour when every point has a cost, else fewest nodes; ties go
+  to the earlier point). ``sweep.json`` — the sweep's definition (points, their values and run keys).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import itertools
+import json
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from capacity._version import __version__
+from capacity.errors import CapacityError, InfeasiblePlacement, SolverError
+from capacity.scenario import Scenario, field_value, load_scenario, scenario_from_dict, whatif_point
+
+#: The per-class statistics in the table: column suffix → (section, key) of ``simulation.classes.NAME``.
+CLASS_STATS: dict[str, tuple[str, str]] = {
+    "mean_s": ("latency_s", "mean"), "p50_s": ("latency_s", "p50"), "p95_s": ("latency_s", "p95"),
+    "p99_s": ("latency_s", "p99"), "throughput_per_s": ("", "throughput_per_s"),
+    "slo_attained": ("slo", "attained"),
+}
+KEY_LENGTH = 16
+
+
+class SweepError(CapacityError):
+    """A sweep that cannot start: an unknown executor, or one whose package is missing."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: the finished runs are kept (and the tables written); ``done`` of ``total``."""
+
+    def __init__(self, done: int, total: int, out: Path | None) -> None:
+        super().__init__(f"{done} of {total} runs done")
+        self.done, self.total, self.out = done, total, out
+
+
+# ---------------------------------------------------------------------------------------------- points
+
+@dataclass(frozen=True)
+class Point:
+    """One variation of the scenario: its case, the values it sets (as given) and its scenario."""
+
+    index: int
+    name: str                               # p01, p02, ... (zero-padded to the number of points)
+    case: str | None
+    settings: dict[str, Any]                # dotted key -> value as written in the whatif section
+    scenario: Scenario                      # validated; seed = the scenario's seed (replication 0)
+
+    grid_keys: tuple[str, ...] = ()         # the keys of ``settings`` that come from the grid
+
+    @property
+    def label(self) -> str:
+        """``case=NAME, key=value, ...``: the case by name, then the grid values."""
+        return _label(self.case, {k: self.settings[k] for k in self.grid_keys})
+
+
+def _label(case: str | None, settings: Mapping[str, Any]) -> str:
+    parts = ([f"case={case}"] if case else []) + [f"{k}={v}" for k, v in settings.items()]
+    return ", ".join(parts) or "(the scenario as is)"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One point with one seed: what a worker receives (``doc``, ``source``) and where its record goes."""
+
+    point: Point
+    replication: int
+    seed: int
+    digest: str                             # sha256 of the run's scenario (canonical JSON, seed included)
+    doc: dict[str, Any]                     # the run's scenario as a plain dict
+
+    @property
+    def key(self) -> str:
+        return self.digest[:KEY_LENGTH]
+
+    @property
+    def source(self) -> str:
+        """The scenario file: relative paths in the scenario (traces) are relative to it."""
+        return self.point.scenario.source
+
+
+def as_document(scenario: Scenario) -> dict[str, Any]:
+    """The validated scenario as plain data, as it was given (fields left to their defaults left out; units
+    parsed: seconds, bytes, cores, per second): validating it again gives the same scenario (same digest)."""
+    return scenario.model_dump(mode="json", exclude_unset=True)
+
+
+def with_whatif(scenario: Scenario, *, grid: Mapping[str, Sequence[Any]] | None = None,
+                cases: Mapping[str, Mapping[str, Any]] | None = None,
+                replications: int | None = None) -> Scenario:
+    """The scenario with grid keys and cases added to (or replacing those of) its ``whatif`` section, and
+    ``replications`` set; validated again (an unknown key is a `ScenarioError` naming it)."""
+    if not grid and not cases and replications is None:
+        return scenario
+    doc = as_document(scenario)
+    whatif = doc.get("whatif") or {}
+    whatif["grid"] = {**whatif.get("grid", {}), **{k: list(v) for k, v in (grid or {}).items()}}
+    whatif["cases"] = {**whatif.get("cases", {}), **{k: dict(v) for k, v in (cases or {}).items()}}
+    if replications is not None:
+        whatif["replications"] = replications
+    doc["whatif"] = whatif
+    return scenario_from_dict(doc, source=scenario.source)
+
+
+def expand(scenario: Scenario) -> list[Point]:
+    """The points of the scenario's ``whatif`` section (see the module docstring), each validated."""
+    whatif = scenario.whatif
+    grid = dict(whatif.grid) if whatif else {}
+    cases: list[tuple[str | None, dict[str, Any]]] = list(whatif.cases.items()) if whatif and whatif.cases \
+        else [(None, {})]
+    base = as_document(scenario)
+    combos = list(itertools.product(*grid.values()))
+    total = len(cases) * len(combos)
+    width = max(2, len(str(total)))
+    points: list[Point] = []
+    for case, case_values in cases:
+        for combo in combos:
+            settings = {**case_values, **dict(zip(grid, combo, strict=True))}
+            index = len(points)
+            name = f"p{index + 1:0{width}d}"
+            label = _label(case, dict(zip(grid, combo, strict=True)))
+            point_scenario = whatif_point(base, settings, source=scenario.source,
+                                          label=f"point {name} ({label})")
+            points.append(Point(index=index, name=name, case=case, settings=settings,
+                                scenario=point_scenario, grid_keys=tuple(grid)))
+    return points
+
+
+def runs_of(points: Sequence[Point], replications: int) -> list[Run]:
+    """Every run: each point with the seeds ``seed + k`` for ``k < replications``, in point order."""
+    runs = []
+    for p in points:
+        for k in range(replications):
+            seed = (p.scenario.seed + k) % 2**63
+            s = p.scenario.model_copy(update={"seed": seed})
+            runs.append(Run(point=p, replication=k, seed=seed, digest=s.digest(), doc=as_document(s)))
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------- one run
+
+def run_one(doc: dict[str, Any], source: str) -> dict[str, Any]:
+    """Pack and simulate one run's scenario (a plain dict): what a worker executes.
+
+    Returns ``{"status": "done", "report": ...}``, ``{"status": "infeasible", "shortages": [...]}`` or
+    ``{"status": "error", "error": ...}`` (the solver failed; the run is not recorded, so it is retried
+    when the sweep is started again).
+    """
+    from capacity import pipeline
+
+    scenario = scenario_from_dict(doc, source=source)
+    try:
+        return {"status": "done", "report": pipeline.run(scenario).report}
+    except InfeasiblePlacement as exc:
+        return {"status": "infeasible", "shortages": [str(s) for s in exc.shortages] or [str(exc)]}
+    except SolverError as exc:
+        return {"status": "error", "error": f"solver failed: {exc}"}
+
+
+def _record(run: Run, outcome: dict[str, Any]) -> dict[str, Any]:
+    """What is stored for a finished run: the report, or the infeasibility with its provenance."""
+    if outcome["status"] == "done":
+        return outcome["report"]
+    return {"scenario": run.point.scenario.name, "status": "infeasible", "shortages": outcome["shortages"],
+            "provenance": {"capacity_version": __version__, "scenario_sha256": run.digest, "seed": run.seed,
+                           "source": run.source}}
+
+
+def _record_path(out: Path, run: Run, status: str) -> Path:
+    return out / "runs" / run.key / ("report.json" if status == "done" else "infeasible.json")
+
+
+def _load_record(out: Path, run: Run) -> dict[str, Any] | None:
+    """The outcome of a run already recorded in ``out`` (digest checked), or None."""
+    for status in ("done", "infeasible"):
+        path = _record_path(out, run, status)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if record.get("provenance", {}).get("scenario_sha256") != run.digest:
+            continue
+        if status == "done":
+            return {"status": "done", "report": record}
+        return {"status": "infeasible", "shortages": record.get("shortages", [])}
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- executors
+
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the sweep, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while child processes start (a process started with SIGINT ignored keeps it so)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class SerialExecutor:
+    """Every run in this process, one after the other (no parallelism; for debugging and small sweeps)."""
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None) -> None:
+        if scheduler is not None:
+            raise SweepError("--scheduler needs --executor dask")
+
+    def run(self, runs: Sequence[Run]) -> Iterator[tuple[Run, dict[str, Any]]]:
+        for r in runs:
+            yield r, run_one(r.doc, r.source)
+
+    def close(self, *, cancel: bool = False) -> None:
+        pass
+
+
+class LocalExecutor:
+    """Worker processes on this machine (`ProcessPoolExecutor`, default one per core), started by a fork
+    server so that no solver thread of this process is copied into a worker."""
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None) -> None:
+        if scheduler is not None:
+            raise SweepError("--scheduler needs --executor dask")
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, runs: Sequence[Run]) -> Iterator[tuple[Run, dict[str, Any]]]:
+        if not runs:
+            return
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["capacity.sweep", "capacity.pipeline"])
+        self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(runs)), mp_context=ctx,
+                                         initializer=_ignore_sigint)
+        futures = {self._pool.submit(run_one, r.doc, r.source): r for r in runs}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self, *, cancel: bool = False) -> None:
+        if self._pool is None:
+            return
+        if cancel:
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for p in processes:              # the runs in progress are lost anyway: do not wait for them
+                with contextlib.suppress(Exception):
+                    p.terminate()
+        else:
+            self._pool.shutdown(wait=True)
+        self._pool = None
+
+
+class DaskExecutor:
+    """A Dask distributed cluster: the one at ``scheduler`` (``tcp://HOST:8786``), or a `LocalCluster` of
+    ``workers`` single-threaded worker processes started for the sweep and closed after it."""
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None) -> None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise SweepError("executor dask needs dask.distributed: pip install 'capacity[dask]'") from None
+        self.workers = workers or os.cpu_count() or 1
+        self.scheduler = scheduler
+        self._client: Any = None
+        self._cluster: Any = None
+        self._futures: list[Any] = []
+
+    def run(self, runs: Sequence[Run]) -> Iterator[tuple[Run, dict[str, Any]]]:
+        from distributed import Client, LocalCluster, as_completed
+
+        if not runs:
+            return
+        if self.scheduler is None:
+            with _sigint_ignored():          # the workers inherit it: Ctrl-C is the sweep's to handle
+                self._cluster = LocalCluster(n_workers=min(self.workers, len(runs)), threads_per_worker=1,
+                                             processes=True, dashboard_address=None,
+                                             silence_logs=logging.ERROR)
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(self.scheduler)
+        futures = {self._client.submit(run_one, r.doc, r.source, pure=False): r for r in runs}
+        self._futures = list(futures)
+        for future in as_completed(self._futures):
+            yield futures[future], future.result()
+
+    def close(self, *, cancel: bool = False) -> None:
+        if self._client is not None:
+            if cancel and self._futures and self._cluster is None:   # a shared cluster: drop our tasks
+                with contextlib.suppress(Exception):
+                    self._client.cancel(self._futures)
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+        self._futures = []
+
+
+#: The executors by name (``--executor``).
+EXECUTORS: dict[str, type[SerialExecutor] | type[LocalExecutor] | type[DaskExecutor]] = {
+    "local": LocalExecutor, "dask": DaskExecutor, "serial": SerialExecutor,
+}
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+def _columns_of(points: Sequence[Point]) -> list[str]:
+    return list(dict.fromkeys(k for p in points for k in p.settings))
+
+
+def _class_names(scenario: Scenario) -> list[str]:
+    return [c.name for c in scenario.workload.classes] if scenario.workload else []
+
+
+def row_of(run: Run, outcome: dict[str, Any], keys: Sequence[str], classes: Sequence[str]) -> dict[str, Any]:
+    """The results-table row of one finished run (see the module docstring for the columns)."""
+    doc = run.point.scenario.model_dump(mode="json")
+    row: dict[str, Any] = {"point": run.point.name, "case": run.point.case}
+    for key in keys:
+        row[key] = field_value(doc, key)
+    row.update({"replication": run.replication, "seed": run.seed, "key": run.key})
+    report = outcome.get("report")
+    placement = report["placement"] if report else None
+    row.update({
+        "status": placement["status"] if placement else "infeasible",
+        "nodes": placement["nodes_used"] if placement else None,
+        "lower_bound": placement["lower_bound"] if placement else None,
+        "cost_per_hour": placement["cost_per_hour"] if placement else None,
+        "slo_met": None,
+    })
+    sim = (report or {}).get("simulation") or {}
+    verdicts: list[bool] = []
+    for c in classes:
+        stats = sim.get("classes", {}).get(c)
+        for suffix, (section, key) in CLASS_STATS.items():
+            value = None
+            if stats is not None:
+                part = stats.get(section) if section else stats
+                value = part.get(key) if part else None
+            row[f"{c}.{suffix}"] = value
+        slo = stats.get("slo") if stats else None
+        met = None if slo is None else slo["met"]
+        if report is None and run.point.scenario.workload is not None:
+            cls = next(x for x in run.point.scenario.workload.classes if x.name == c)
+            met = False if cls.slo is not None else None
+        row[f"{c}.slo_met"] = met
+        if met is not None:
+            verdicts.append(bool(met))
+    row["slo_met"] = all(verdicts) if verdicts else None
+    row["report"] = str(Path("runs") / run.key / ("report.json" if report else "infeasible.json"))
+    return row
+
+
+def _t_quantile(n: int) -> float:
+    """The 0.975 quantile of Student's t with ``n - 1`` degrees of freedom."""
+    from scipy.special import stdtrit  # scipy.stats would cost seconds of import time
+
+    return float(stdtrit(n - 1, 0.975))
+
+
+def mean_ci(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and the half-width of its 95 % Student-t interval (None with fewer than two values)."""
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return None, None
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return mean, None
+    var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+    return mean, _t_quantile(len(xs)) * math.sqrt(var / len(xs))
+
+
+def summarize_points(points: Sequence[Point], rows: Sequence[dict[str, Any]], replications: int,
+                     keys: Sequence[str], classes: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per point over its finished replications (see the module docstring)."""
+    by_point: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_point.setdefault(row["point"], []).append(row)
+    out = []
+    for p in points:
+        mine = sorted(by_point.get(p.name, []), key=lambda r: r["replication"])
+        summary: dict[str, Any] = {"point": p.name, "case": p.case}
+        for key in keys:
+            summary[key] = mine[0][key] if mine else None
+        infeasible = any(r["status"] == "infeasible" for r in mine)
+        nodes = [r["nodes"] for r in mine if r["nodes"] is not None]
+        costs = [r["cost_per_hour"] for r in mine if r["cost_per_hour"] is not None]
+        summary.update({
+            "replications": len(mine), "complete": len(mine) == replications,
+            "status": "infeasible" if infeasible else (mine[0]["status"] if mine else None),
+            "nodes": max(nodes) if nodes else None,
+            "cost_per_hour": max(costs) if costs else None,
+        })
+        met = [r["slo_met"] for r in mine if r["slo_met"] is not None]
+        summary["slo_met"] = (False if infeasible else all(met)) if met or infeasible else None
+        for c in classes:
+            for suffix in CLASS_STATS:
+                mean, ci = mean_ci([r[f"{c}.{suffix}"] for r in mine])
+                summary[f"{c}.{suffix}"] = mean
+                summary[f"{c}.{suffix}_ci95"] = ci
+            verdicts = [r[f"{c}.slo_met"] for r in mine if r[f"{c}.slo_met"] is not None]
+            summary[f"{c}.slo_met"] = all(verdicts) if verdicts else None
+        out.append(summary)
+    return out
+
+
+def cheapest_meeting_slos(summary: Sequence[dict[str, Any]]) -> str | None:
+    """The cheapest complete, feasible point that meets every SLO (cost when every candidate has one,
+    else nodes; ties to the earlier point), or None."""
+    ok = [s for s in summary if s["complete"] and s["status"] != "infeasible" and s["slo_met"] is not False]
+    if not ok:
+        return None
+    if all(s["cost_per_hour"] is not None for s in ok):
+        return min(ok, key=lambda s: (s["cost_per_hour"], s["nodes"]))["point"]
+    return min(ok, key=lambda s: s["nodes"])["point"]
+
+
+def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else str(row[c]).lower() if isinstance(row[c], bool)
+                         else row[c] for c in columns])
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------- the sweep
+
+@dataclass
+class SweepResult:
+    """A sweep's points, its table of runs and its per-point summary."""
+
+    scenario: Scenario
+    points: list[Point]
+    replications: int
+    rows: list[dict[str, Any]]                       # finished runs, in point then replication order
+    summary: list[dict[str, Any]]                    # one row per point
+    keys: list[str]                                  # the swept keys (table columns)
+    classes: list[str]
+    total: int                                       # runs in the sweep
+    reused: int = 0                                  # runs found already done in the output directory
+    errors: list[tuple[str, str]] = field(default_factory=list)   # (run key, message), not recorded
+    out: Path | None = None
+    cheapest: str | None = None                      # the cheapest point meeting every SLO
+
+    COLUMNS_FIXED: ClassVar[tuple[str, ...]] = (
+        "replication", "seed", "key", "status", "nodes", "lower_bound", "cost_per_hour", "slo_met")
+
+    @property
+    def done(self) -> int:
+        return len(self.rows)
+
+    def columns(self) -> list[str]:
+        per_class = [f"{c}.{s}" for c in self.classes for s in (*CLASS_STATS, "slo_met")]
+        return ["point", "case", *self.keys, *self.COLUMNS_FIXED, *per_class, "report"]
+
+    def summary_columns(self) -> list[str]:
+        per_class = [f"{c}.{s}{ci}" for c in self.classes for s in CLASS_STATS for ci in ("", "_ci95")]
+        per_class += [f"{c}.slo_met" for c in self.classes]
+        return ["point", "case", *self.keys, "replications", "complete", "status", "nodes", "cost_per_hour",
+                "slo_met", *per_class]
+
+    def definition(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name, "source": self.scenario.source,
+            "scenario_sha256": self.scenario.digest(), "capacity_version": __version__,
+            "replications": self.replications, "seeds": "scenario seed + replication (0, 1, ...)",
+            "keys": self.keys, "classes": self.classes,
+            "points": [{"point": p.name, "case": p.case, "settings": p.settings,
+                        "runs": [r.key for r in runs_of([p], self.replications)]} for p in self.points],
+        }
+
+
+def render_markdown(result: SweepResult) -> str:
+    """The sweep's ``report.md``: every point side by side, the cheapest one meeting every SLO marked."""
+    from capacity.units import format_duration
+
+    s = result.scenario
+    last = s.seed + result.replications - 1
+    seeds = f" {s.seed}" if result.replications == 1 else f"s {s.seed}–{last}"
+    slo_classes = [c.name for c in (s.workload.classes if s.workload else []) if c.slo is not None]
+    p99_classes = result.classes
+    out = [f"# What-if sweep: {s.name}", "",
+           f"capacity {__version__} · {len(result.points)} points × {result.replications} replication"
+           f"{'s' if result.replications != 1 else ''} (seed{seeds}) · {result.done} of {result.total} runs "
+           "done", ""]
+    if result.cheapest:
+        point = next(p for p in result.points if p.name == result.cheapest)
+        out += [f"**Cheapest point meeting every SLO: {point.name}** ({point.label}).", ""]
+    elif slo_classes:
+        out += ["**No point meets every SLO.**", ""]
+    header = ["", "point", "case", *result.keys, "nodes", "cost/h",
+              *[f"p99 {c}" for c in p99_classes], "SLO"]
+    rows = []
+    settings = {p.name: p.settings for p in result.points}
+    for row in result.summary:
+        mark = "★" if row["point"] == result.cheapest else ""
+        p99 = []
+        for c in p99_classes:
+            mean, ci = row[f"{c}.p99_s"], row[f"{c}.p99_s_ci95"]
+            p99.append("-" if mean is None else format_duration(mean)
+                       + ("" if ci is None else f" ± {format_duration(ci)}"))
+        verdict = {True: "pass", False: "FAIL", None: "-"}[row["slo_met"]]
+        if not row["complete"]:
+            verdict += f" ({row['replications']}/{result.replications} runs)"
+        cost = "-" if row["cost_per_hour"] is None else f"{row['cost_per_hour']:.2f}"
+        nodes = "-" if row["nodes"] is None else str(row["nodes"])
+        if row["status"] == "infeasible":
+            nodes = "does not fit"
+        rows.append([mark, row["point"], row["case"] or "",
+                     *[str(settings[row["point"]].get(k, "")) for k in result.keys],
+                     nodes, cost, *p99, verdict])
+    out += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out += ["", "Values as written in the what-if section; an empty cell keeps the scenario's own value. "
+            "p99: mean over replications ± half-width of the 95 % t-interval. SLO: pass when every "
+            "replication met every SLO. One row per run: `results.csv`; per point: `summary.csv`; "
+            "each run's report: `runs/KEY/report.json`."]
+    return "\n".join(out) + "\n"
+
+
+def write_outputs(out: Path, result: SweepResult) -> None:
+    """Write the tables, the summary, report.md and sweep.json to ``out`` (atomically, each file)."""
+    from capacity.report.writers import write_json, write_text
+
+    write_json(out / "sweep.json", result.definition())
+    write_json(out / "results.json", {"scenario": result.scenario.name, "columns": result.columns(),
+                                      "rows": result.rows})
+    write_text(out / "results.csv", _csv(result.rows, result.columns()))
+    write_json(out / "summary.json", {"scenario": result.scenario.name, "columns": result.summary_columns(),
+                                      "cheapest_meeting_slos": result.cheapest, "points": result.summary})
+    write_text(out / "summary.csv", _csv(result.summary, result.summary_columns()))
+    write_text(out / "report.md", render_markdown(result))
+
+
+def sweep(scenario: Scenario | str | Path, out: str | Path | None = None, *,
+          grid: Mapping[str, Sequence[Any]] | None = None,
+          cases: Mapping[str, Mapping[str, Any]] | None = None,
+          replications: int | None = None, executor: str = "local", scheduler: str | None = None,
+          workers: int | None = None, progress: bool | None = None) -> SweepResult:
+    """Run every point of the scenario's what-if section (plus ``grid``, ``cases``) ``replications`` times.
+
+    With ``out``, each finished run is recorded there at once and runs already recorded are reused (see
+    the module docstring); the tables are rewritten as runs finish. ``executor`` is a name in `EXECUTORS`;
+    ``progress`` shows a progress bar with an ETA on stderr (default: when stderr is a terminal).
+    Ctrl-C stops the workers, writes the tables of the finished runs and raises `SweepInterrupted`.
+    """
+    if executor not in EXECUTORS:
+        raise SweepError(f"unknown executor {executor!r} (executors: {', '.join(EXECUTORS)})")
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    scenario = with_whatif(scenario, grid=grid, cases=cases, replications=replications)
+    reps = scenario.whatif.replications if scenario.whatif else 1
+    points = expand(scenario)
+    runs = runs_of(points, reps)
+    keys = _columns_of(points)
+    classes = list(dict.fromkeys(c for p in points for c in _class_names(p.scenario)))
+    out_dir = None if out is None else Path(out)
+    result = SweepResult(scenario=scenario, points=points, replications=reps, rows=[], summary=[], keys=keys,
+                         classes=classes, total=len(runs), out=out_dir)
+    order = {(r.point.name, r.replication): i for i, r in enumerate(runs)}
+    same: dict[str, list[Run]] = {}                  # runs of identical scenarios (and seeds) run once
+    for r in runs:
+        same.setdefault(r.key, []).append(r)
+    pending: list[Run] = []
+    for group in same.values():
+        found = _load_record(out_dir, group[0]) if out_dir is not None else None
+        if found is None:
+            pending.append(group[0])
+        else:
+            result.rows.extend(row_of(r, found, keys, classes) for r in group)
+    result.reused = len(result.rows)
+
+    def refresh() -> None:
+        result.rows.sort(key=lambda row: order[row["point"], row["replication"]])
+        result.summary = summarize_points(points, result.rows, reps, keys, classes)
+        result.cheapest = cheapest_meeting_slos(result.summary)
+        if out_dir is not None:
+            write_outputs(out_dir, result)
+
+    refresh()
+    runner = EXECUTORS[executor](workers=workers, scheduler=scheduler)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(runs), initial=result.reused, unit="run", desc=f"sweep {scenario.name}",
+               file=sys.stderr, disable=(not sys.stderr.isatty()) if progress is None else not progress,
+               dynamic_ncols=True)
+    last_write = time.monotonic()
+    try:
+        for r, outcome in runner.run(pending):
+            if outcome["status"] == "error":
+                result.errors.append((r.key, f"{r.point.name} seed {r.seed}: {outcome['error']}"))
+                bar.write(f"error: {r.point.name} ({r.point.label}) seed {r.seed}: {outcome['error']}",
+                          file=sys.stderr)
+            else:
+                if out_dir is not None:
+                    from capacity.report.writers import write_json
+
+                    write_json(_record_path(out_dir, r, outcome["status"]), _record(r, outcome))
+                result.rows.extend(row_of(twin, outcome, keys, classes) for twin in same[r.key])
+                if time.monotonic() - last_write >= 1.0:
+                    refresh()
+                    last_write = time.monotonic()
+            bar.update(len(same[r.key]))
+    except KeyboardInterrupt:
+        bar.close()
+        runner.close(cancel=True)
+        refresh()
+        raise SweepInterrupted(result.done, result.total, out_dir) from None
+    except BaseException:
+        bar.close()
+        runner.close(cancel=True)
+        refresh()
+        raise
+    bar.close()
+    runner.close()
+    refresh()
+    return result
