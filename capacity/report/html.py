@@ -193,15 +193,18 @@ def _simulation(s: Mapping[str, Any]) -> str:
     if window:
         span = f"[{format_duration(window['start'])}, {format_duration(window['end'])}]"
         out.append(f"<p>Statistics over the requests that arrived in {_e(span)} (after the warm-up).</p>")
+    # outcomes beyond rejected / timed out (dropped by admission, lost to failures) only when they occur
+    extra = [k for k in ("dropped", "lost") if any(c.get(k) for c in s["classes"].values())]
     rows = []
     for name, c in s["classes"].items():
         lat = c["latency_s"]
         rows.append([name, c["arrived"], c["completed"], c["rejected"], c["timed_out"],
+                     *[c.get(k, 0) for k in extra],
                      *[format_duration(lat[k]) for k in ("mean", "p50", "p95", "p99", "max")],
                      format_duration(c["wait_s"]["mean"]), _slo_cell(c.get("slo"))])
     out += ["<h3>Latency per class</h3>", _table(
-        ["class", "arrived", "completed", "rejected", "timed out", "mean", "p50", "p95", "p99", "max",
-         "mean wait", "SLO"], rows, raw_columns=(11,))]
+        ["class", "arrived", "completed", "rejected", "timed out", *extra, "mean", "p50", "p95", "p99", "max",
+         "mean wait", "SLO"], rows, raw_columns=(11 + len(extra),))]
     if s.get("tenants"):
         out += ["<h3>Tenants</h3>", _table(
             ["tenant", "completed", "share of service", "p50", "p99"],
