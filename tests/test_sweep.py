@@ -14,9 +14,9 @@ import pytest
 
 from capacity import ScenarioError, load_scenario, scenario_from_dict, sweep
 from capacity.cli import main
-from capacity.sweep import as_document, expand, runs_of, with_whatif
+from capacity.sweep import as_document, expand, runs_of, sweep_figure, with_whatif
 
-from .conftest import ROOT, SCENARIOS
+from .conftest import ROOT, SCENARIOS, SHARED_DATA
 
 GROWTH = SCENARIOS / "whatif-growth.yaml"
 SHORT = ["workload.duration=20s", "workload.warmup=5s"]
@@ -141,6 +141,8 @@ def test_cli_unknown_grid_key_exits_2_with_one_line(write_scenario, tmp_path, ca
 def test_shipped_scenarios_survive_the_round_trip_points_take(path):
     """A point is the validated scenario dumped to plain data, changed and validated again: dumping must
     lose nothing (same digest), or a sweep would run something else than the file says."""
+    if "shared/data/" in path.read_text(encoding="utf-8") and not SHARED_DATA.is_dir():
+        pytest.skip(f"needs the reference data in {SHARED_DATA}")
     scenario = load_scenario(path)
     again = scenario_from_dict(as_document(scenario), source=str(path))
     assert again.digest() == scenario.digest()
@@ -207,6 +209,31 @@ def test_sweep_writes_tidy_tables_summary_and_report(write_scenario, tmp_path):
     report_md = (out / "report.md").read_text()
     assert f"| ★ | {result.cheapest} |" in report_md and "FAIL" in report_md and "pass" in report_md
     assert len(re.findall(r"^\| ★? *\| p\d\d \|", report_md, flags=re.MULTILINE)) == 12
+    # sweep.png: p99 and cost against the rate (the last grid key), a panel per case and replica count
+    fig = sweep_figure(result)
+    panels = [ax for ax in fig.axes if ax.get_xlabel() == "workload.classes.web.arrivals.rate"]
+    assert len(panels) == 6
+    best = next(q for q in points if q["point"] == result.cheapest)
+    title = f"case {best['case']}, services.api.replicas = {best['services.api.replicas']}"
+    (panel,) = [ax for ax in panels if ax.get_title() == title]
+    twin = next(a for a in fig.axes if a is not panel and a.bbox.bounds == panel.bbox.bounds)
+    star = next(line for line in twin.lines if line.get_marker() == "*")
+    assert float(star.get_xdata()[0]) == best["workload.classes.web.arrivals.rate"]
+    assert result.cheapest in fig.get_suptitle()
+
+
+def test_summary_of_a_point_not_run_yet_shows_its_values(write_scenario):
+    """An interrupted sweep's summary: a point with no finished run still names what it sets."""
+    from capacity.sweep import summarize_points
+
+    points = expand(load_scenario(write_scenario(SMALL)))
+    keys = ["services.api.replicas", "workload.classes.web.arrivals.rate",
+            "services.api.serving.service_time.mean"]
+    summary = summarize_points(points, [], 2, keys, ["web"])
+    assert [(s["services.api.replicas"], s["workload.classes.web.arrivals.rate"],
+             s["services.api.serving.service_time.mean"]) for s in summary[-2:]] == [(4, 60.0, 0.03),
+                                                                                      (4, 90.0, 0.03)]
+    assert all(s["replications"] == 0 and not s["complete"] and s["slo_met"] is None for s in summary)
 
 
 def test_infeasible_points_are_rows_not_crashes(write_scenario, tmp_path):
@@ -217,6 +244,17 @@ def test_infeasible_points_are_rows_not_crashes(write_scenario, tmp_path):
     assert big and all(r["status"] == "infeasible" and r["slo_met"] is False for r in big)
     assert all(Path(tmp_path / "o" / r["report"]).name == "infeasible.json" for r in big)
     assert "does not fit" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_without_slos_the_cheapest_point_is_not_said_to_meet_them(write_scenario, tmp_path, capsys):
+    text = SMALL.replace(", slo: {p95: 100ms}", "").split("  cases:")[0]
+    path = write_scenario(text.replace("[2, 3, 4]", "[2, 3]").replace("[60/s, 90/s]", "[60/s]"))
+    assert main(["sweep", str(path), "-o", str(tmp_path), "--replications", "1", "--executor", "serial"]) == 0
+    out = capsys.readouterr().out
+    assert "cheapest point (no class has an SLO): p01" in out and "meeting every SLO" not in out
+    report_md = (tmp_path / "report.md").read_text()
+    assert "**Cheapest point (no class has an SLO): p01**" in report_md and "meeting" not in report_md
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"    # the CLI draws it
 
 
 def test_points_with_the_same_scenario_run_once(write_scenario, tmp_path):
@@ -282,6 +320,26 @@ def test_killed_and_interrupted_sweeps_resume_and_lose_nothing(tmp_path, uninter
     again = sweep(load_scenario(GROWTH, SHORT), out, executor="serial")
     assert (again.reused, again.done) == (done, 24)
     assert _rows(out) == again.rows == uninterrupted[1]  # same rows as a sweep never interrupted
+
+
+def test_ctrl_c_between_a_runs_record_and_its_row_keeps_the_row(write_scenario, tmp_path, monkeypatch):
+    """Ctrl-C lands after a run's record is written but before its row is added: the tables still hold
+    every recorded run (the one a resumed sweep would reuse), none missing."""
+    sweep_module = sys.modules["capacity.sweep"]
+    real, calls = sweep_module.row_of, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:                  # the second finished run: its record is already on disk
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "row_of", interrupted_once)
+    text = SMALL.replace("[2, 3, 4]", "[2, 3]").replace("[60/s, 90/s]", "[60/s]").split("  cases:")[0]
+    with pytest.raises(sweep_module.SweepInterrupted) as caught:
+        sweep(with_whatif(load_scenario(write_scenario(text)), replications=2), tmp_path, executor="serial")
+    recorded = len(list(tmp_path.glob("runs/*/report.json")))
+    assert recorded == 2 and caught.value.done == 2 and len(_rows(tmp_path)) == 2
 
 
 # ---------------------------------------------------------------------------------------------- executors
