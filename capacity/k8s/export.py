@@ -8,7 +8,8 @@
   which one is which is arbitrary); nodes beyond that list are new nodes to add (``existing: false``, named
   ``{pool}-new-{k}``). Quantities are Kubernetes quantities (``350m``, ``64Mi``); ``allocatable`` is the
   pool's offer as the planner saw it (after DaemonSet overhead, before headroom).
-* ``patches/<kind>.<namespace>.<name>.yaml`` — one strategic-merge patch per workload, with the ``kubectl``
+* ``patches/<kind>.<namespace>.<name>.yaml`` — one strategic-merge patch per workload (under its
+  ``apiVersion``, ``kind`` and ``metadata``, as kustomize patches need), with the ``kubectl``
   command that applies it in its header, and ``apply.sh`` with every command.
 
 **Which patch, and its limits.** The replicas of a Deployment (or ReplicaSet, or StatefulSet) share one pod
@@ -82,6 +83,15 @@ class Target:
     @property
     def file(self) -> str:
         return f"patches/{self.kind.lower()}.{self.namespace}.{self.name}.yaml"
+
+    @property
+    def api_version(self) -> str:
+        return "v1" if self.kind in ("Pod", "ReplicationController") else "apps/v1"
+
+    def patch(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` under the object's apiVersion, kind and metadata (as kustomize patches need)."""
+        return {"apiVersion": self.api_version, "kind": self.kind,
+                "metadata": {"name": self.name, "namespace": self.namespace}, **body}
 
 
 def _target(scenario: Scenario, service: str) -> Target:
@@ -239,7 +249,7 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
     terminal: list[str] = []
     unchanged: list[str] = []
     commands = ["#!/bin/sh", f"# Apply the plan of scenario {scenario.name} (capacity plan --export k8s).",
-                "set -e", ""]
+                "set -e", 'cd "$(dirname "$0")"   # the patch files are relative to this script', ""]
     for svc in scenario.services:
         t = _target(scenario, svc.name)
         replicas = [f"{svc.name}-{i}" for i in range(svc.replicas)]
@@ -272,7 +282,7 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
         if warning:
             lines.append(f"# WARNING: {warning}")
             terminal.append(f"{t.label}: {warning}")
-        files[t.file] = "\n".join(lines) + "\n" + yaml.safe_dump(body, sort_keys=False, width=110)
+        files[t.file] = "\n".join(lines) + "\n" + yaml.safe_dump(t.patch(body), sort_keys=False, width=110)
         commands.append(_command(t) if t.kind != "Pod" else f"# {_command(t)}")
     if unchanged:
         terminal.append(f"no patch needed (the plan uses every pool they may use): {', '.join(unchanged)}")

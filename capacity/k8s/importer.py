@@ -28,6 +28,7 @@ The scenario has no ``workload`` section (placement only: ``capacity plan`` pack
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -49,12 +50,13 @@ from capacity.k8s.pods import (
     PodInfo,
     RuntimeClass,
     fits,
+    label_selector,
     node_constraint,
     read_pod,
     resource_list,
     tolerations,
 )
-from capacity.k8s.selectors import untolerated
+from capacity.k8s.selectors import NODE_NAME_FIELD, LabelSelector, untolerated
 from capacity.scenario import Scenario, scenario_from_dict
 
 # ---------------------------------------------------------------------------------------------- kinds
@@ -132,6 +134,27 @@ IGNORED_KINDS: dict[str, str] = {
     "Namespace": "no pods",
     "ResourceQuota": "a namespace budget; not enforced by the plan",
     "PriorityClass": "preemption is not planned",
+    "Role": "access control; no pods",
+    "ClusterRole": "access control; no pods",
+    "RoleBinding": "access control; no pods",
+    "ClusterRoleBinding": "access control; no pods",
+    "CustomResourceDefinition": "defines an API type; no pods (objects of custom kinds are listed apart)",
+    "ValidatingWebhookConfiguration": "admission webhook registration; no pods",
+    "MutatingWebhookConfiguration": "admission webhook registration; no pods (sidecars it would inject "
+                                    "are not in the requests)",
+    "ValidatingAdmissionPolicy": "admission policy; no pods",
+    "ValidatingAdmissionPolicyBinding": "admission policy; no pods",
+    "APIService": "API registration; no pods",
+    "IngressClass": "routes traffic; no pods",
+    "Endpoints": "routes traffic; no pods",
+    "EndpointSlice": "routes traffic; no pods",
+    "StorageClass": "storage is not planned",
+    "PersistentVolume": "storage is not planned",
+    "PodSecurityPolicy": "admission policy; no pods",
+    "Lease": "coordination; no pods",
+    "Kustomization": "a kustomize build file: its patches, replica and image overrides are not applied; "
+                     "import the output of kubectl kustomize DIR instead",
+    "Component": "a kustomize build file: import the output of kubectl kustomize DIR instead",
 }
 
 
@@ -186,7 +209,8 @@ def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None =
                name: str = "imported") -> ImportResult:
     """Read manifests (files, directories) and nodes (a ``kubectl get nodes`` file and/or ``--pool``
     drafts) and build a placement-only scenario. Bad input raises `ScenarioError` (one line)."""
-    manifests = read_manifests(manifest_paths)
+    skipped: list[str] = []
+    manifests = read_manifests(manifest_paths, skipped)
     nodes: list[Node] = []
     notes: list[str] = []
     if nodes_path is not None:
@@ -195,8 +219,17 @@ def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None =
     if not nodes and not pools:
         raise ScenarioError("no nodes: give --nodes FILE (kubectl get nodes -o json) or --pool "
                             "NAME=cpu:16,memory:64Gi,count:10")
-    return build(manifests, nodes, list(pools), fill_from_limits=fill_from_limits, name=name,
-                 files=[str(p) for p in manifest_paths], notes=notes)
+    result = build(manifests, nodes, list(pools), fill_from_limits=fill_from_limits, name=name,
+                   files=[str(p) for p in manifest_paths], notes=notes)
+    return result if not skipped else _with_skipped(result, skipped)
+
+
+def _with_skipped(result: ImportResult, skipped: Sequence[str]) -> ImportResult:
+    for line in skipped:
+        file, _, why = line.partition(": ")
+        result.ignore(f"file skipped, {why}", file)
+    result.ignored = dict(sorted(result.ignored.items(), key=lambda kv: not kv[0].startswith("file")))
+    return result
 
 
 def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[PoolDraft], *,
@@ -205,14 +238,25 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
     """The import proper, from objects already read (see the module docstring)."""
     result = ImportResult(scenario={}, services=[], pools=[], daemonsets=[], files=list(files),
                           notes=list(notes))
+    manifests = _deduplicated(manifests, result)
     ctx = _context(manifests, fill_from_limits, result)
     present = {m.ref for m in manifests}
+    selectors = _workload_selectors(manifests)
     workloads: list[tuple[Manifest, WorkloadKind, int, PodInfo]] = []
     daemonsets: list[tuple[Manifest, PodInfo]] = []
+    orphans: dict[tuple[str, str, str], list[Manifest]] = {}   # pods of a controller not in the input
     for m in manifests:
         owner = _controller(m)
         if (m.kind in WORKLOAD_KINDS or m.kind == "DaemonSet") and owner is not None and owner in present:
             result.notes.append(f"{m.label}: counted through its owner {owner[0]} {owner[1]}/{owner[2]}")
+            continue
+        annotations = m.metadata.get("annotations")
+        hook = annotations.get("helm.sh/hook") if isinstance(annotations, dict) else None
+        if hook and m.kind in (*WORKLOAD_KINDS, "DaemonSet"):
+            result.ignore(f"Helm hook ({hook}: runs at install, upgrade or test time; not a standing "
+                          "workload)", m.label)
+            continue
+        if m.kind == "Pod" and _pod_elsewhere(m, owner, selectors, orphans, daemonsets, ctx, result):
             continue
         if m.kind in WORKLOAD_KINDS:
             kind = WORKLOAD_KINDS[m.kind]
@@ -234,9 +278,14 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
                           "services.NAME.replicas=N)",
                           f"{m.label.split(' ', 1)[1]} ({target.get('kind')} {target.get('name')}: "
                           f"{spec.get('minReplicas', 1)} to {spec.get('maxReplicas')} replicas)")
+        elif m.kind not in IGNORED_KINDS and _custom(m):
+            result.ignore(f"{m.kind} (a custom resource: pods its operator runs for it are not in the plan; "
+                          "add them as Deployments or StatefulSets if they matter)", m.label.split(" ", 1)[1])
         else:
             why = IGNORED_KINDS.get(m.kind, "no pods to place")
             result.ignore(f"{m.kind} ({why})", m.label.split(" ", 1)[1])
+    for (kind_name, ns, owner_name), group in orphans.items():
+        workloads.append(_orphan_workload(kind_name, ns, owner_name, group, ctx, result))
     if not workloads:
         raise ScenarioError("no Deployment, StatefulSet, ReplicaSet or Pod with replicas in the input",
                             file=", ".join(files) or None)
@@ -264,6 +313,132 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
     result.scenario = _scenario_document(result, name)
     result.validated()  # a document that does not validate is a bug here, reported as a ScenarioError
     return result
+
+
+def _deduplicated(manifests: Sequence[Manifest], result: ImportResult) -> list[Manifest]:
+    """One object per kind, namespace and name: the last one given wins, as with ``kubectl apply``."""
+    last: dict[tuple[str, str, str], Manifest] = {}
+    for m in manifests:
+        if m.metadata.get("generateName") and m.name == str(m.metadata["generateName"]).rstrip("-"):
+            continue  # a generated name: every object is a new one
+        if m.ref in last:
+            old = last[m.ref]
+            result.notes.append(f"{m.label} is given twice ({old.file}:{old.line or '?'} and {m.file}:"
+                                f"{m.line or '?'}): the later one is used, as kubectl apply would")
+        last[m.ref] = m
+    return [m for m in manifests if last.get(m.ref, m) is m]
+
+
+def _custom(m: Manifest) -> bool:
+    """An object of a custom resource type (its API group is not one of Kubernetes' own)."""
+    group = str(m.obj.get("apiVersion") or "").rpartition("/")[0]
+    return bool(group) and not group.endswith("k8s.io") and group not in _BUILTIN_GROUPS
+
+
+_BUILTIN_GROUPS = ("apps", "batch", "policy", "autoscaling", "extensions")
+#: Controllers whose pods, when the controller itself is not in the input, are grouped into one workload.
+_REPLICA_CONTROLLERS = ("ReplicaSet", "StatefulSet", "ReplicationController")
+
+
+def _workload_selectors(manifests: Sequence[Manifest]) -> list[tuple[Manifest, LabelSelector]]:
+    """The pod selector of every Deployment, StatefulSet, ReplicaSet and ReplicationController."""
+    out = []
+    for m in manifests:
+        if m.kind not in WORKLOAD_KINDS or m.kind == "Pod":
+            continue
+        raw = m.get("spec.selector", dict, {})
+        if m.kind == "ReplicationController" or not raw:   # a map of labels, or (old APIs) the template's
+            labels = raw or m.get("spec.template.metadata.labels", dict, {})
+            raw = {"matchLabels": labels} if labels else {}
+        selector = label_selector(m, raw, "spec.selector") if raw else None
+        if selector is not None and (selector.match_labels or selector.expressions):
+            out.append((m, selector))
+    return out
+
+
+def _pod_elsewhere(m: Manifest, owner: tuple[str, str, str] | None,
+                   selectors: Sequence[tuple[Manifest, LabelSelector]],
+                   orphans: dict[tuple[str, str, str], list[Manifest]],
+                   daemonsets: list[tuple[Manifest, PodInfo]], ctx: PodContext, result: ImportResult) -> bool:
+    """Whether a Pod from a cluster dump is accounted for otherwise than as a bare pod (see `build`)."""
+    phase = m.get("status.phase", str, "")
+    if phase in ("Succeeded", "Failed"):
+        result.ignore(f"finished pod (status.phase {phase})", m.label)
+        return True
+    if owner is None:
+        return False
+    labels = m.get("metadata.labels", dict, {})
+    for w, selector in selectors:
+        if w.namespace == m.namespace and selector.matches({str(k): str(v) for k, v in labels.items()}):
+            result.notes.append(f"{m.label}: counted through {w.label}, whose selector picks it (its owner "
+                                f"{owner[0]} {owner[2]} is not in the input)")
+            return True
+    if owner[0] in ("Job", "CronJob"):
+        result.ignore(f"pod of a {owner[0]} (runs to completion; not a standing service)", m.label)
+        return True
+    if owner[0] == "DaemonSet":
+        label = f"DaemonSet {owner[1]}/{owner[2]}"
+        if any(d.label == label for d, _ in daemonsets):
+            return True
+        obj = _unpinned(m.obj)
+        ds = Manifest(obj=obj, file=m.file, doc=m.doc, line=m.line, item=m.item)
+        info = read_pod(ds, obj, "", ctx)
+        info.ignored = [i for i in info.ignored if not i.startswith("nodeName ")]
+        daemonsets.append((Manifest(obj={**obj, "kind": "DaemonSet", "metadata": {
+            **m.metadata, "name": owner[2]}}, file=m.file, doc=m.doc, line=m.line, item=m.item), info))
+        result.notes.append(f"{m.label}: a pod of {label}, which is not in the input: its request is taken "
+                            "as that DaemonSet's per-node overhead")
+        return True
+    if owner[0] in _REPLICA_CONTROLLERS:
+        orphans.setdefault(owner, []).append(m)
+        return True
+    return False
+
+
+def _unpinned(pod: dict[str, Any]) -> dict[str, Any]:
+    """A DaemonSet's pod without the ``matchFields metadata.name`` term that pins it to its node."""
+    pod = copy.deepcopy(pod)
+    required = (((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution")
+    if isinstance(required, dict) and isinstance(required.get("nodeSelectorTerms"), list):
+        terms = []
+        for term in required["nodeSelectorTerms"]:
+            if isinstance(term, dict) and isinstance(term.get("matchFields"), list):
+                kept = [f for f in term["matchFields"]
+                        if not (isinstance(f, dict) and f.get("key") == NODE_NAME_FIELD)]
+                term = {**term, "matchFields": kept}
+                term = {k: v for k, v in term.items() if v}
+            if term:
+                terms.append(term)
+        if terms:
+            required["nodeSelectorTerms"] = terms
+        else:
+            del pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    pod.get("spec", {}).pop("nodeName", None)
+    return pod
+
+
+def _orphan_workload(kind_name: str, ns: str, name: str, group: Sequence[Manifest], ctx: PodContext,
+                     result: ImportResult) -> tuple[Manifest, WorkloadKind, int, PodInfo]:
+    """The pods of a ReplicaSet/StatefulSet not in the input, as one workload of that many replicas."""
+    first = group[0]
+    obj = _unpinned(first.obj)
+    m = Manifest(obj={"apiVersion": "apps/v1" if kind_name != "ReplicationController" else "v1",
+                      "kind": kind_name, "metadata": {"name": name, "namespace": ns},
+                      "spec": {"replicas": len(group), "template": obj}},
+                 file=first.file, doc=first.doc, line=first.line, item=first.item)
+    pods = [read_pod(p, p.obj, "", ctx) for p in group]
+    info = read_pod(m, obj, "spec.template.", ctx)
+    if any(p.requests != pods[0].requests for p in pods[1:]):
+        for p in pods:
+            q.larger(info.requests, p.requests)
+        result.notes.append(f"{m.label}: its pods request different amounts; the largest is used")
+    shown = ", ".join(p.name for p in group[:3]) + (" ..." if len(group) > 3 else "")
+    pods_are = f"{len(group)} pods ({shown}) are"
+    if len(group) == 1:
+        pods_are = f"pod {first.name} is"
+    result.notes.append(f"{m.label} is not in the input: its {pods_are} counted as its replicas")
+    return m, WORKLOAD_KINDS[kind_name], len(group), info
 
 
 def _controller(m: Manifest) -> tuple[str, str, str] | None:
@@ -381,6 +556,10 @@ def _daemonset(m: Manifest, pod: PodInfo, drafts: list[PoolDraft], resources: se
                                 "pending there); no overhead taken")
     for line in pod.missing:
         result.missing.append(f"{m.label}: {line}")
+    for line in pod.filled:
+        result.notes.append(f"{m.label}: {line}")
+    for line in pod.ignored:
+        result.ignore(line, m.label)
     return overhead
 
 
@@ -447,6 +626,11 @@ def _service_names(manifests: Sequence[Manifest]) -> list[str]:
     for form in forms[1:]:
         clashes = {n for n in names if names.count(n) > 1}
         names = [clean(form(m)) if n in clashes else n for m, n in zip(manifests, names, strict=True)]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):   # the same object twice (generated names): number them
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = clean(f"{n}-{seen[n]}")
     return names
 
 

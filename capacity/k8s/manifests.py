@@ -7,6 +7,13 @@ where it came from (file, 1-based document index, line, item index), so a bad fi
 ``error: FILE:LINE: document N (Deployment shop/web) spec.replicas: what is wrong``.
 
 YAML is read as data only (``yaml.safe_load``); empty documents (a trailing ``---``) are skipped.
+
+**Not manifests.** Only rendered YAML is in scope: a file that does not parse and holds ``{{`` is an
+unrendered Helm/Go template, reported as such (render it with ``helm template``). In a *directory*, files that
+are not Kubernetes manifests — templates, and files without any ``kind`` (a chart's ``Chart.yaml`` and
+``values.yaml``) — are skipped and listed (``skipped``) instead of failing the import; a file named on the
+command line must be a manifest. A kustomize ``Kustomization`` (no ``metadata.name``) is read under its file
+name, so the importer can list it as not built.
 """
 
 from __future__ import annotations
@@ -112,12 +119,32 @@ def manifest_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def read_manifests(paths: Iterable[str | Path]) -> list[Manifest]:
-    """Every object in the files and directories ``paths`` (``List`` kinds flattened), in reading order."""
+def read_manifests(paths: Iterable[str | Path], skipped: list[str] | None = None) -> list[Manifest]:
+    """Every object in the files and directories ``paths`` (``List`` kinds flattened), in reading order.
+
+    With ``skipped`` (a list to fill), files found in a directory that are not manifests (see the module
+    docstring) are left out and described there; without it, or for a file named directly, they are errors.
+    """
+    paths = list(paths)
+    named = {Path(p) for p in paths if not Path(p).is_dir()}
     out: list[Manifest] = []
     for path in manifest_files(paths):
-        out.extend(read_file(path))
+        if skipped is None or path in named:
+            out.extend(read_file(path))
+            continue
+        try:
+            out.extend(read_file(path))
+        except NotManifest as exc:
+            skipped.append(f"{path}: {exc.why}")
     return out
+
+
+class NotManifest(ScenarioError):
+    """A file that is not a Kubernetes manifest (an unrendered template, a chart's values.yaml)."""
+
+    def __init__(self, why: str, file: str, line: int | None = None) -> None:
+        super().__init__(why, file=file, line=line)
+        self.why = why
 
 
 def read_file(path: Path) -> list[Manifest]:
@@ -132,6 +159,9 @@ def read_file(path: Path) -> list[Manifest]:
     for doc, (data, line, item_lines) in enumerate(_documents(text, file), start=1):
         if data is None:
             continue
+        if not out and isinstance(data, dict) and not _has_kind(data) and _no_kind_anywhere(text):
+            raise NotManifest("not a Kubernetes manifest (no document has a 'kind': a chart's Chart.yaml or "
+                              "values.yaml?)", file=file, line=line)
         found = _objects(data, file, doc, line, None)
         if item_lines:  # a List in YAML: each item's own line
             found = [m if m.item is None or m.item >= len(item_lines) or m.line != line
@@ -161,12 +191,34 @@ def _documents(text: str, file: str) -> Iterator[tuple[Any, int | None, list[int
             yield loader.construct_document(node), node.start_mark.line + 1, _item_lines(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise ScenarioError(f"invalid YAML: {exc.problem or exc}", file=file,
-                            line=mark.line + 1 if mark is not None else None) from None
+        line = mark.line + 1 if mark is not None else None
+        if "{{" in text:
+            raise NotManifest(TEMPLATE_HINT, file=file, line=line) from None
+        raise ScenarioError(f"invalid YAML: {exc.problem or exc}", file=file, line=line) from None
     except yaml.YAMLError as exc:
+        if "{{" in text:
+            raise NotManifest(TEMPLATE_HINT, file=file) from None
         raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
     finally:
         loader.dispose()
+
+
+TEMPLATE_HINT = ("an unrendered Helm/Go template ('{{ ... }}'), not YAML: render it first (helm template "
+                 "RELEASE CHART > rendered.yaml) and import the rendered file")
+
+
+def _has_kind(data: Any) -> bool:
+    if isinstance(data, list):
+        return any(_has_kind(x) for x in data)
+    return isinstance(data, dict) and bool(data.get("kind"))
+
+
+def _no_kind_anywhere(text: str) -> bool:
+    """No document of ``text`` (YAML or JSON) is an object with a ``kind`` (values.yaml, Chart.yaml)."""
+    try:
+        return not any(_has_kind(d) for d in yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return False
 
 
 def _item_lines(node: yaml.Node) -> list[int]:
@@ -196,6 +248,10 @@ def _objects(data: Any, file: str, doc: int, line: int | None, item: int | None)
     manifest = Manifest(obj=data, file=file, doc=doc, line=line, item=item)
     meta = data.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        if kind in ("Kustomization", "Component") and str(data.get("apiVersion", "")).startswith("kustomize"):
+            name = Path(file).parent.name or Path(file).stem  # a kustomize build file has no name
+            data = {**data, "metadata": {**(meta if isinstance(meta, dict) else {}), "name": name}}
+            return [Manifest(obj=data, file=file, doc=doc, line=line, item=item)]
         if not (isinstance(meta, dict) and meta.get("generateName")):
             manifest.error("metadata.name is missing")
         data = {**data, "metadata": {**meta, "name": str(meta["generateName"]).rstrip("-")}}

@@ -52,10 +52,16 @@ def test_patches_keep_each_workload_on_its_planned_pools(shop_export):
     pod = yaml.safe_load((patches / "pod.shop.batch-runner.yaml").read_text())
     where = next(n for n, v in nodes["nodes"].items()
                  if any(p["replica"] == "batch-runner-0" for p in v["pods"]))
-    assert pod == {"spec": {"nodeName": where}}
+    assert pod == {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "batch-runner", "namespace": "shop"}, "spec": {"nodeName": where}}
     for path in patches.glob("deployment.*.yaml"):
         text = path.read_text()
         assert "# Apply: kubectl patch deployment" in text
+        # Each patch names its object (apiVersion, kind, metadata), as a kustomize patch must.
+        head = yaml.safe_load(text)
+        kind, namespace, name = path.stem.split(".", 2)
+        assert (head["apiVersion"], head["kind"].lower(), head["metadata"]) == (
+            "apps/v1", kind, {"name": name, "namespace": namespace})
         body = yaml.safe_load(text)["spec"]["template"]["spec"]
         service = path.stem.split(".")[-1]
         used = {v["pool"] for v in nodes["nodes"].values() for p in v["pods"]
@@ -72,6 +78,7 @@ def test_patches_keep_each_workload_on_its_planned_pools(shop_export):
             picked &= allowed
         assert picked == used, service
     script = (shop_export / "k8s" / "apply.sh").read_text()
+    assert 'cd "$(dirname "$0")"' in script   # the patch paths are relative to the script
     assert "kubectl patch deployment frontend -n shop" in script
 
 
