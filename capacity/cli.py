@@ -173,9 +173,12 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"interrupted: {exc.done} of {exc.total} runs done, kept in {out}; run the same command "
               "again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    from capacity.sweep import write_plot
+
+    plot = write_plot(out, result)
     print(sweep_summary(result))
-    print(f"wrote {out / 'results.csv'}, {out / 'summary.csv'}, {out / 'report.md'} and "
-          f"{len(result.rows)} run reports under {out / 'runs'}")
+    print(f"wrote {out / 'results.csv'}, {out / 'summary.csv'}, {out / 'report.md'}, "
+          f"{f'{plot}, ' if plot else ''}and {len(result.rows)} run reports under {out / 'runs'}")
     return EXIT_SOLVER if result.errors else EXIT_OK
 
 
@@ -193,7 +196,10 @@ def sweep_summary(result: Any) -> str:
         verdict = {True: "SLOs met", False: "SLO MISSED", None: "no SLO"}[row["slo_met"]]
         lines.append(f" {mark}{row['point']}  {point.label}: {nodes}{cost}  {p99}  {verdict}")
     if result.cheapest:
-        lines.append(f"  * cheapest point meeting every SLO: {result.cheapest}")
+        what = "meeting every SLO" if result.has_slos else "(no class has an SLO)"
+        lines.append(f"  * cheapest point {what}: {result.cheapest}")
+    elif result.has_slos and result.done == result.total:
+        lines.append("  no point meets every SLO")
     for key, message in result.errors:
         lines.append(f"  error in run {key}: {message}")
     return "\n".join(lines)

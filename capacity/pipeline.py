@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from capacity import packing, sim
+from capacity.limits import requests_problem
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.scenario import Arrivals, Batching, Scenario, ServiceTime, resolve_path
 from capacity.sim.arrivals import arrival_process
@@ -195,9 +196,27 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
             on_failure=s.serving.on_failure or scenario.scheduling.on_failure,
         ))
     classes = sim_classes(scenario)
+    _check_expected_requests(scenario, classes)
     return SimModel(services=tuple(services), classes=classes, duration_s=scenario.workload.duration,
                     warmup_s=scenario.workload.warmup, seed=scenario.seed,
                     failures=sim_failures(scenario, placement), interval_s=scenario.metrics.interval)
+
+
+def _check_expected_requests(scenario: Scenario, classes: tuple[sim.RequestClass, ...]) -> None:
+    """Refuse a run whose expected requests (every class's mean rate × duration, traces included: their
+    rows in the replayed window × rate_scale) exceed ``limits.max_requests`` (`capacity.limits`)."""
+    assert scenario.workload is not None
+    duration = scenario.workload.duration
+    index = {c.name: i for i, c in enumerate(scenario.workload.classes)}
+    per_class: dict[int, float] = {}
+    for c in classes:
+        i = index[c.name.partition("@")[0]] if c.name not in index else index[c.name]
+        per_class[i] = per_class.get(i, 0.0) + c.arrivals.rate_per_s * duration
+    rows = [(("workload", "classes", i, "arrivals"), n, f"mean rate {n / duration:.3g}/s × duration "
+             f"{duration:g}s") for i, n in per_class.items()]
+    problem = requests_problem(sum(per_class.values()), rows, scenario.limits)
+    if problem is not None:
+        raise scenario.error(problem[1], problem[0])
 
 
 def sim_service_time(st: ServiceTime) -> sim.ServiceTime:

@@ -19,6 +19,8 @@ A scenario is a YAML document with these sections (all quantities in the units o
   to value lists, named ``cases`` (each sets several keys) and ``replications`` per point. Every grid value
   and every case is applied and validated at load, so a bad key is refused before any run
   (`capacity.sweep` expands and runs the points).
+* ``limits`` — caps on the work a run may ask for (requests, replicas, packing size, ...) and the extra
+  folders trace files may come from (``data_dirs``); see `capacity.limits`.
 * ``kubernetes`` — written by ``capacity import-k8s``: the object behind each service and the existing
   nodes of each pool, for ``capacity plan --export k8s`` (`capacity.k8s`).
 
@@ -49,6 +51,7 @@ from pydantic import (
 )
 
 from capacity.errors import ScenarioError
+from capacity.limits import Limits, outside_file_problems, work_problems
 from capacity.units import parse_duration, parse_fraction, parse_quantity, parse_rate
 
 # ---------------------------------------------------------------------------------------------- types
@@ -474,6 +477,7 @@ class Scenario(_Model):
     metrics: Metrics = Field(default_factory=Metrics)
     whatif: WhatIf | None = None
     kubernetes: KubernetesSection | None = None
+    limits: Limits = Field(default_factory=Limits)  # caps on work and data folders (capacity.limits)
 
     _source: str = PrivateAttr(default="<scenario>")
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
@@ -488,7 +492,7 @@ class Scenario(_Model):
         its line in the file when known: for problems found after loading (reading a trace)."""
         line = _line_of(self._lines, loc) if self._lines else None
         return ScenarioError(message, file=self._source, line=line,
-                             path=display_path(self.model_dump(include={loc[0]}), loc))
+                             path=display_path(self.model_dump(include={str(loc[0])}), loc))
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -498,7 +502,9 @@ class Scenario(_Model):
 
     def digest(self) -> str:
         """SHA-256 of the validated scenario in canonical JSON: equal scenarios, equal digests."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        # limits change whether a run is allowed, never its result: they are not part of the digest
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"limits"}), sort_keys=True,
+                               separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -569,6 +575,11 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or str(exc)
         raise ScenarioError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a control character: its own (multi-line) message, no mark
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        line = text.count("\n", 0, exc.position) + 1
+        raise ScenarioError(f"invalid YAML: character {ord(char):#06x} is not allowed in YAML text",
+                            file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
     return data, _line_map(node)
@@ -788,16 +799,16 @@ def _check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                              f"({s.workload.duration:g}s)"))
         unique(s.workload.classes, ("workload", "classes"), "class")
         for i, cls in enumerate(s.workload.classes):
-            svc = services.get(cls.service)
-            if svc is None:
+            target = services.get(cls.service)
+            if target is None:
                 problems.append((("workload", "classes", i, "service"),
                                  f"no service named {cls.service!r} (services: {', '.join(services)})"))
-            elif svc.serving is None:
+            elif target.serving is None:
                 problems.append((("workload", "classes", i, "service"),
                                  f"service {cls.service!r} has no 'serving' section, so it cannot "
                                  "serve requests"))
             problems.extend(_arrival_problems(cls.arrivals, ("workload", "classes", i, "arrivals")))
-            serving = svc.serving if svc is not None else None
+            serving = target.serving if target is not None else None
             if (serving is not None and serving.service_time.form == "tokens" and cls.tokens is None
                     and cls.arrivals.process != "trace"):
                 problems.append((("workload", "classes", i, "tokens"),
@@ -1030,7 +1041,8 @@ def whatif_point(base: Mapping[str, Any], values: Mapping[str, Any], *, source: 
 def field_value(data: Any, key: str, *, source: str = "<dict>") -> Any:
     """The value at a dotted key (``--set`` syntax, list items by name) of a scenario document."""
     container, last, _ = _resolve_override(json.loads(json.dumps(data, default=str)), key, source)
-    return container[last] if isinstance(container, list) or last in container else None
+    return (container[last]  # type: ignore[index]  # a list container is indexed by an int `last`
+            if isinstance(container, list) or last in container else None)
 
 
 def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_, int], source: str) -> None:
@@ -1138,7 +1150,8 @@ def scenario_from_dict(data: Any, *, source: str = "<dict>", lines: Mapping[Path
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _from_validation(exc, data, lines, source, overridden) from None
-    problems = _check_references(scenario) or _trace_file_problems(scenario, source)
+    problems = (_check_references(scenario) or outside_file_problems(scenario, source)
+                or _trace_file_problems(scenario, source) or work_problems(scenario))
     if problems:
         loc, msg = problems[0]
         if len(problems) > 1:
@@ -1155,13 +1168,15 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Read, parse and validate a scenario file, applying ``--set`` style ``overrides`` first."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError("no such file", file=file) from None
     except IsADirectoryError:
         raise ScenarioError("is a directory, not a scenario file", file=file) from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file) from None
+        raise ScenarioError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file,
+                            line=raw.count(b"\n", 0, exc.start) + 1) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc.strerror}", file=file) from None
     data, lines = parse_yaml(text, file)

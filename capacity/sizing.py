@@ -19,9 +19,10 @@ Concepts:
   as the whole scenario. The search starts at the
   fewest replicas that can keep up with the offered load (``⌊Σ rate · mean service time / concurrency⌋ +
   1``; fewer would queue without bound), doubles the count until the SLOs pass (*bracket*), then bisects,
-  each step with the scenario's seed alone; at the boundary it runs every replication, moving up until the
-  count passes and down while the count below it passes. If even a request served at once would miss the
-  target too often (its own service time), the search stops with `SizingError`. The result is then placed
+  each step with the scenario's seed alone; at the boundary it runs every replication, moving up until a
+  count passes (by 1, 2, 4, ... then bisecting) and down while the count below it passes. If even a
+  request served at once would miss the target too often (its own service time), the search stops with
+  `SizingError`. The result is then placed
   by the packer (objective ``min-cost`` when every pool has a cost, else the scenario's own) and the whole
   scenario simulated with every seed, for the SLOs reported.
 * **Maximum rate** (`max_rate`): with the scenario's replicas as placed, the highest arrival rate of one
@@ -183,6 +184,10 @@ class _Evaluator:
         """The verdict at ``value`` over ``seeds`` (recorded in ``trials`` the first time it is asked)."""
         known = next((t for t in self.trials if t.value == value and t.checks
                       and t.checks[0].seeds == tuple(seeds)), None)
+        if known is None and isinstance(self.rule, AllMeet):
+            # under ``all`` a miss with some of the seeds is a miss with all of them: no need to run more
+            known = next((t for t in self.trials if t.value == value and not t.passed and t.checks
+                          and set(t.checks[0].seeds) <= set(seeds)), None)
         if known is not None:
             return known
         runs = [self.run(value, s) for s in seeds]
@@ -274,9 +279,8 @@ class SizingResult:
                  "the boundary):",
                  f"  {'service':<16} {'replicas':>8} {'was':>5}  search (replicas: pass/fail, seeds)"]
         for s in self.services.values():
-            steps = ", ".join(f"{int(t.value)} {'pass' if t.passed else 'fail'}"
-                              + (f" ×{len(t.checks[0].seeds)}" if t.checks and len(t.checks[0].seeds) > 1
-                                 else "") for t in s.trials)
+            steps = ", ".join(f"{int(t.value)} {'pass' if t.passed else 'fail'}" + _times(t)
+                              for t in s.trials)
             lines.append(f"  {s.name:<16} {s.replicas:>8} {s.initial:>5}  {steps or s.status}")
         if self.report:
             p = self.report["placement"]
@@ -285,6 +289,12 @@ class SizingResult:
                          f"{p['objective']}, lower bound {p['lower_bound']})")
         lines += slo_lines(self.slos)
         return "\n".join(lines)
+
+
+def _times(trial: Trial) -> str:
+    """`` ×N`` after a trial run with N > 1 seeds (a verdict over every replication)."""
+    n = len(trial.checks[0].seeds) if trial.checks else 1
+    return f" ×{n}" if n > 1 else ""
 
 
 def slo_lines(checks: Sequence[SloCheck]) -> list[str]:
@@ -339,14 +349,37 @@ def _size_service(svc: ServingService, classes: tuple[RequestClass, ...], model:
             hi = mid
         else:
             lo = mid
-    while not passes(hi, len(seeds)):       # the boundary, with every replication
-        if hi >= max_replicas:
-            raise SizingError(f"service {svc.name!r}: no replica count up to {max_replicas} meets its SLOs "
-                              f"with every seed")
-        hi += 1
+    # the boundary, with every replication
+    hi = _first_passing_from(hi, max_replicas, lambda n: passes(n, len(seeds)),
+                             f"service {svc.name!r}: no replica count up to {max_replicas} meets its SLOs "
+                             "with every seed")
     while hi - 1 >= low and passes(hi - 1, len(seeds)):
         hi -= 1
     return hi, ev.trials
+
+
+def _first_passing_from(start: int, limit: int, passes: Callable[[int], bool], message: str) -> int:
+    """The fewest count ``>= start`` (at most ``limit``) that passes, assuming more replicas never hurt:
+    steps up by 1, 2, 4, ... then bisects, so a boundary far above ``start`` (a seed the single-seed search
+    did not see) costs a logarithmic number of trials, not one per count. `SizingError` with ``message``
+    when ``limit`` does not pass either."""
+    if passes(start):
+        return start
+    lo, step = start, 1
+    while True:
+        hi = min(lo + step, limit)
+        if passes(hi):
+            break
+        if hi >= limit:
+            raise SizingError(message)
+        lo, step = hi, 2 * step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def _check_attainable(svc: ServingService, ev: _Evaluator, n: int, seed: int, measure: str,
@@ -457,7 +490,7 @@ class MaxRateResult:
                  f"{self.pass_rule}; {len(self.seeds)} seeds at the boundary):",
                  f"  {self.max_rate_per_s:.4g}/s = {self.max_rate_per_s / self.base_rate_per_s:.3f} × the "
                  f"scenario's {self.base_rate_per_s:.4g}/s (fails at {self.failed_rate_per_s:.4g}/s)",
-                 "  search: " + ", ".join(f"{t.value:.4g}/s {'pass' if t.passed else 'fail'}"
+                 "  search: " + ", ".join(f"{t.value:.4g}/s {'pass' if t.passed else 'fail'}" + _times(t)
                                           for t in self.trials)]
         return "\n".join(lines + slo_lines(self.slos))
 

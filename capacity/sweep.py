@@ -41,6 +41,8 @@ as runs finish):
 * ``report.md`` — the points side by side (cost, nodes, p99 per class, SLO pass/fail), marking the cheapest
   point that meets every SLO (least cost per hour when every point has a cost, else fewest nodes; ties go
   to the earlier point). ``sweep.json`` — the sweep's definition (points, their values and run keys).
+* ``sweep.png`` (`write_plot`, called by ``capacity sweep`` once the sweep is done) — p99 and cost against
+  the last numeric grid key, a panel per case and value of the other grid keys (`sweep_figure`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -440,8 +443,9 @@ def summarize_points(points: Sequence[Point], rows: Sequence[dict[str, Any]], re
     for p in points:
         mine = sorted(by_point.get(p.name, []), key=lambda r: r["replication"])
         summary: dict[str, Any] = {"point": p.name, "case": p.case}
-        for key in keys:
-            summary[key] = mine[0][key] if mine else None
+        doc = p.scenario.model_dump(mode="json") if keys and not mine else None
+        for key in keys:                 # a point with no finished run yet still shows its values
+            summary[key] = mine[0][key] if mine else field_value(doc, key)
         infeasible = any(r["status"] == "infeasible" for r in mine)
         nodes = [r["nodes"] for r in mine if r["nodes"] is not None]
         costs = [r["cost_per_hour"] for r in mine if r["cost_per_hour"] is not None]
@@ -511,6 +515,12 @@ class SweepResult:
     def done(self) -> int:
         return len(self.rows)
 
+    @property
+    def has_slos(self) -> bool:
+        """Whether any point has a class with an SLO (else the cheapest point is just the cheapest)."""
+        return any(c.slo is not None for p in self.points
+                   for c in (p.scenario.workload.classes if p.scenario.workload else []))
+
     def columns(self) -> list[str]:
         per_class = [f"{c}.{s}" for c in self.classes for s in (*CLASS_STATS, "slo_met")]
         return ["point", "case", *self.keys, *self.COLUMNS_FIXED, *per_class, "report"]
@@ -539,7 +549,6 @@ def render_markdown(result: SweepResult) -> str:
     s = result.scenario
     last = s.seed + result.replications - 1
     seeds = f" {s.seed}" if result.replications == 1 else f"s {s.seed}–{last}"
-    slo_classes = [c.name for c in (s.workload.classes if s.workload else []) if c.slo is not None]
     p99_classes = result.classes
     out = [f"# What-if sweep: {s.name}", "",
            f"capacity {__version__} · {len(result.points)} points × {result.replications} replication"
@@ -547,9 +556,11 @@ def render_markdown(result: SweepResult) -> str:
            "done", ""]
     if result.cheapest:
         point = next(p for p in result.points if p.name == result.cheapest)
-        out += [f"**Cheapest point meeting every SLO: {point.name}** ({point.label}).", ""]
-    elif slo_classes:
-        out += ["**No point meets every SLO.**", ""]
+        what = "meeting every SLO" if result.has_slos else "(no class has an SLO)"
+        out += [f"**Cheapest point {what}: {point.name}** ({point.label}).", ""]
+    elif result.has_slos:
+        out += ["**No point meets every SLO.**" if result.done == result.total else
+                "**No complete point meets every SLO yet** (the sweep is not finished).", ""]
     header = ["", "point", "case", *result.keys, "nodes", "cost/h",
               *[f"p99 {c}" for c in p99_classes], "SLO"]
     rows = []
@@ -580,6 +591,76 @@ def render_markdown(result: SweepResult) -> str:
     return "\n".join(out) + "\n"
 
 
+#: At most this many panels in ``sweep.png`` (one per value of the keys other than the plotted one).
+MAX_PANELS = 12
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _shown(key: str, value: Any) -> str:
+    """A swept value as read in report units (rates per second)."""
+    if not _number(value):
+        return str(value)
+    return f"{value:g}/s" if key.endswith(".rate") else f"{value:g}"
+
+
+def sweep_figure(result: SweepResult) -> Any:
+    """``sweep.png``: p99 per class and cost against the last numeric grid key (the one varying fastest),
+    one panel per case and value of the other keys (`capacity.report.plots.sweep_p99_cost` on the summary
+    rows: mean ± 95 % t-interval; dotted: the p99 SLO targets; star: the cheapest point meeting every SLO
+    in the panel). None when no grid key has numeric values, nothing is done yet or there would be more
+    than `MAX_PANELS` panels."""
+    from matplotlib.figure import Figure
+
+    from capacity.report.plots import sweep_p99_cost
+
+    grid = result.scenario.whatif.grid if result.scenario.whatif else {}
+    rows = [r for r in result.summary if r["replications"]]
+    numeric = [k for k in grid if rows and all(_number(r[k]) for r in rows)]
+    if not numeric:
+        return None
+    x = numeric[-1]
+    others = [k for k in grid if k != x]            # a case's own keys go with its name
+    panels: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        panels.setdefault((r["case"], *(json.dumps(r[k]) for k in others)), []).append(r)
+    if len(panels) > MAX_PANELS:
+        return None
+    classes = result.scenario.workload.classes if result.scenario.workload else []
+    slo_s = {c.name: c.slo.p99 for c in classes if c.slo is not None and c.slo.p99 is not None}
+    cols = min(3, len(panels))
+    height = -(-len(panels) // cols)
+    fig = Figure(figsize=(5.6 * cols, 4.6 * height), layout="constrained")
+    for i, ((case, *_), mine) in enumerate(panels.items()):
+        ax = fig.add_subplot(height, cols, i + 1)
+        sweep_p99_cost(ax, mine, x, slo_s=slo_s)
+        fixed = ([f"case {case}"] if case else []) + [f"{k} = {_shown(k, mine[0][k])}" for k in others]
+        ax.set_title(textwrap.fill(", ".join(fixed), 64) or f"{result.scenario.name}: p99 and cost",
+                     fontsize=9)
+    best = next((p for p in result.points if p.name == result.cheapest), None)
+    what = "meeting every SLO" if result.has_slos else "(no SLOs)"
+    seeds = "one seed" if result.replications == 1 else f"mean ± 95 % CI over {result.replications} seeds"
+    fig.suptitle(f"What-if sweep {result.scenario.name}: p99 (left, log; {seeds}) and "
+                 f"cost (right) against {x}\n"
+                 + (f"cheapest point {what}: {best.name} ({best.label})" if best
+                    else "no point meets every SLO"), fontsize=10)
+    return fig
+
+
+def write_plot(out: Path, result: SweepResult) -> Path | None:
+    """Write ``sweep.png`` (see `sweep_figure`) if there is something to draw; remove a stale one if not."""
+    from capacity.report.plots import png_bytes
+    from capacity.report.writers import write_bytes
+
+    fig = sweep_figure(result)
+    if fig is None:
+        (out / "sweep.png").unlink(missing_ok=True)
+        return None
+    return write_bytes(out / "sweep.png", png_bytes(fig))
+
+
 def write_outputs(out: Path, result: SweepResult) -> None:
     """Write the tables, the summary, report.md and sweep.json to ``out`` (atomically, each file)."""
     from capacity.report.writers import write_json, write_text
@@ -592,6 +673,19 @@ def write_outputs(out: Path, result: SweepResult) -> None:
                                       "cheapest_meeting_slos": result.cheapest, "points": result.summary})
     write_text(out / "summary.csv", _csv(result.summary, result.summary_columns()))
     write_text(out / "report.md", render_markdown(result))
+
+
+def _adopt_recorded(out: Path | None, pending: Sequence[Run], same: Mapping[str, Sequence[Run]],
+                    result: SweepResult, keys: Sequence[str], classes: Sequence[str]) -> None:
+    """After Ctrl-C: add the rows of runs whose record reached the disk but not yet the table (the
+    interrupt came between the two), so that the tables hold every run a resumed sweep will reuse."""
+    if out is None:
+        return
+    tabled = {(row["point"], row["replication"]) for row in result.rows}
+    for r in pending:
+        missing = [t for t in same[r.key] if (t.point.name, t.replication) not in tabled]
+        if missing and (found := _load_record(out, r)) is not None:
+            result.rows.extend(row_of(twin, found, keys, classes) for twin in missing)
 
 
 def sweep(scenario: Scenario | str | Path, out: str | Path | None = None, *,
@@ -666,6 +760,7 @@ def sweep(scenario: Scenario | str | Path, out: str | Path | None = None, *,
     except KeyboardInterrupt:
         bar.close()
         runner.close(cancel=True)
+        _adopt_recorded(out_dir, pending, same, result, keys, classes)
         refresh()
         raise SweepInterrupted(result.done, result.total, out_dir) from None
     except BaseException:

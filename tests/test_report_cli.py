@@ -69,3 +69,25 @@ def test_report_of_a_placement_only_json_renders_its_tables(tmp_path, capsys):
     assert run_cli("report", tmp_path, "-o", other) == 0      # elsewhere: a complete directory, same files
     for name in ("report.html", "report.json", "report.md"):
         assert (other / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_run_into_a_directory_of_an_earlier_run_leaves_no_stale_plot(tmp_path, capsys):
+    """A run without a simulation into a directory that held one with: the old latency plots go."""
+    import yaml
+
+    out = tmp_path / "run"
+    assert run_cli("run", SEED, "-o", out, "--set", "workload.duration=30s",
+                   "--set", "workload.warmup=5s") == 0
+    assert sorted(os.listdir(out)) == sorted(FILES)
+    doc = yaml.safe_load((SCENARIOS / "seed-example.yaml").read_text(encoding="utf-8"))
+    doc.pop("workload")
+    (tmp_path / "noload.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert run_cli("run", tmp_path / "noload.yaml", "-o", out) == 0
+    capsys.readouterr()
+    report = json.loads((out / "report.json").read_text())
+    assert not report.get("simulation")
+    assert sorted(os.listdir(out)) == sorted(["report.json", "report.md", "report.html", "placement_map.png",
+                                              "node_usage.png"])
+    (out / "queue_length.png").write_bytes(b"not ours to keep")     # redrawing prunes it too
+    assert run_cli("report", out) == 0
+    assert not (out / "queue_length.png").exists()

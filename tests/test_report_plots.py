@@ -157,6 +157,30 @@ def test_latency_over_time_marks_the_windows_with_failures():
     assert sum(len(c.get_offsets()) for c in crosses) == windows
 
 
+def test_node_and_zone_failures_are_shaded_until_they_recover():
+    """An outage explains a latency or queue spike: shaded from the failure to the recovery (or the end)."""
+    report = json.loads(to_json(full_report(seed_run())))          # a copy: the run is shared by tests
+    end = report["series"]["edges_s"][-1]
+    common = {"replicas": ["A-0"], "retried": 0, "lost": 0}
+    report["simulation"]["failures"] = [
+        {"at_s": end / 4, "recover_at_s": end / 2, "target": "zone b", **common},
+        {"at_s": end * 3 / 4, "recover_at_s": None, "target": "node standard-1", **common},
+        {"at_s": end + 1, "recover_at_s": None, "target": "node late", **common}]   # after the run: not drawn
+    for draw in (plots.latency_over_time, plots.queue_length):
+        _, ax = _axes()
+        draw(ax, report)
+        spans = sorted(tuple(round(x, 6) for x in (p.get_x(), p.get_x() + p.get_width())) for p in ax.patches
+                       if p.get_facecolor()[:3] == matplotlib.colors.to_rgb(plots._DOWN))
+        expected = ((end / 4, end / 2), (end * 3 / 4, end))
+        assert spans == [tuple(round(x / 60, 6) for x in pair) for pair in expected]
+        assert {t.get_text().strip() for t in ax.texts} == {"zone b down", "node standard-1 down"}
+        assert "node / zone down (until it recovers)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    _, ax = _axes()
+    plots.latency_over_time(ax, full_report(seed_run()))          # no failures: nothing shaded red
+    assert not ax.texts and all(p.get_facecolor()[:3] != matplotlib.colors.to_rgb(plots._DOWN)
+                                for p in ax.patches)
+
+
 def test_queue_length_draws_each_service():
     report = full_report(fleet_run())
     _, ax = _axes()

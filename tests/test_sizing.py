@@ -65,6 +65,9 @@ def test_size_matches_erlang_c_for_wait_targets(key, target_s, expected):
     assert boundary and boundary[-1].checks[0].attained == check.attained
     below = [t for t in result.services["s"].trials if t.value == expected - 1]
     assert below and not any(t.passed for t in below)
+    # under the "all" rule a count that missed with one seed is not run again with more seeds
+    failed = [t.value for t in result.services["s"].trials if not t.passed]
+    assert len(failed) == len(set(failed))
 
 
 def test_size_on_latency_matches_the_mmc_sojourn_distribution():
@@ -102,6 +105,24 @@ def test_max_rate_matches_erlang_c(tmp_path):
     slope = (attained(best * 1.01) - attained(best * 0.99)) / (0.02 * best)
     tolerance = 5 * sd / abs(slope) + 0.02 * best
     assert abs(found.max_rate_per_s - best) < tolerance, (found.max_rate_per_s, best, tolerance)
+
+
+def test_the_boundary_search_with_every_seed_is_logarithmic():
+    """A seed the one-seed search did not see can push the answer far up: found in O(log) trials, not one
+    trial per replica count (a linear scan to 4096 would run thousands of simulations)."""
+    from capacity.sizing import _first_passing_from
+
+    for start, answer in ((5, 5), (5, 6), (5, 7), (5, 1000), (1, 4096)):
+        tried = []
+
+        def passes(n, answer=answer, tried=tried):
+            tried.append(n)
+            return n >= answer
+
+        assert _first_passing_from(start, 4096, passes, "none") == answer
+        assert len(tried) <= 2 * math.log2(answer - start + 2) + 2, (answer, tried)
+    with pytest.raises(SizingError, match="none"):
+        _first_passing_from(5, 64, lambda n: False, "none")
 
 
 # ---------------------------------------------------------------------------------------------- rules
@@ -196,6 +217,9 @@ def test_max_rate_command(write_scenario, capsys, tmp_path):
     assert main(["size", str(path), "--max-rate", "web", "--json", str(out)]) == 0
     found = json.loads(out.read_text())
     assert 50 < found["max_rate_per_s"] < 4 / 0.05                # more than today, less than saturation
+    # the boundary trials say they ran every seed, so "R pass" and "R fail ×3" do not read as a contradiction
+    search = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("search:"))
+    assert f"{found['max_rate_per_s']:.4g}/s pass ×3" in search
     assert found["scale"] == pytest.approx(found["max_rate_per_s"] / 50)
     assert main(["size", str(path), "--max-rate", "nope"]) == 3
     assert "no class named 'nope'" in capsys.readouterr().err

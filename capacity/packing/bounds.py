@@ -287,7 +287,8 @@ def _clique(inst: Instance, pools: tuple[int, ...], services: tuple[int, ...]) -
     keys = [norm.sum(axis=1), *([norm.max(axis=1), *norm.T] if norm.shape[1] else [])]
     reps = inst.replicas[list(services)]
     size = np.where(np.diag(conflict), reps, np.minimum(reps, 1))
-    best, members = 0, ()
+    best = 0
+    members: tuple[int, ...] = ()
     for key in keys:
         allowed = np.ones(len(services), dtype=bool)
         chosen = []

@@ -72,6 +72,7 @@ from capacity.packing.problem import PackingProblem, Placement
 log = logging.getLogger(__name__)
 
 _MIN_SOLVER_TIME_S = 0.05
+_FALLBACK_SHARE = 0.1  # the aggregated model runs after the pattern search only with this much time left
 
 
 def prepare(
@@ -138,8 +139,8 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
         # that is left: it can prove optimality or infeasibility there. The better plan and the better
         # bound of the two are kept.
         left = problem.time_limit_s - (time.perf_counter() - started)
-        if found is not None and left < _MIN_SOLVER_TIME_S:
-            return found
+        if found is not None and left < max(_MIN_SOLVER_TIME_S, _FALLBACK_SHARE * problem.time_limit_s):
+            return found  # the search used its time: building a large aggregated model would overrun
         rest = dataclasses.replace(problem, time_limit_s=max(_MIN_SOLVER_TIME_S, left))
         if found is None:
             return solve(rest, formulation="aggregated", warm_start=warm_start)

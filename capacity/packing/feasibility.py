@@ -333,7 +333,9 @@ def explain_unplaced(
     ``proven``: the solver proved that no placement exists; otherwise it found none in time (and the
     greedy plan left ``unplaced`` replicas). Every service of each component (services that share pools)
     with unplaced replicas is named, with the component's tightest resource: the largest share of what
-    its pools offer that its services ask for.
+    its pools offer that its services ask for. The full explanation is given once per component, on its
+    first service; the others carry its first clause and point there (a component can hold hundreds of
+    services).
     """
     out = []
     for comp in bounds.components:
@@ -352,8 +354,9 @@ def explain_unplaced(
                 f"{resource} they offer ({share:.0%})"
             )
         if proven:
+            headline = f"no placement exists ({solver} proved it)"
             reason = (
-                f"no placement exists ({solver} proved it): the replicas of "
+                f"{headline}: the replicas of "
                 f"{_services(inst, comp.services)} do not pack into {where}; add nodes, or "
                 f"lower replicas or requests"
             )
@@ -361,12 +364,20 @@ def explain_unplaced(
             left = ", ".join(
                 f"{unplaced[s]} of {inst.services[s].name}" for s in comp.services if s in unplaced
             )
-            reason = (
+            headline = (
                 f"no placement found within the {_number(time_limit_s)} s time limit and "
-                f"none proven impossible (first-fit decreasing left {left} unplaced) on "
+                f"none proven impossible"
+            )
+            reason = (
+                f"{headline} (first-fit decreasing left {left} unplaced) on "
                 f"{where}; raise the time limit or add nodes"
             )
-        out.extend(Shortage(inst.services[s].name, resource, reason) for s in comp.services)
+        first = inst.services[comp.services[0]].name
+        out.append(Shortage(first, resource, reason))
+        out.extend(
+            Shortage(inst.services[s].name, resource, f"{headline} (see service {first!r})")
+            for s in comp.services[1:]
+        )
     return out
 
 

@@ -141,7 +141,8 @@ class AggregatedModel:
         for p in range(len(pools)):
             own = sorted(e.index for e in inst.existing if e.pool == p)
             want = max(int(candidates[p]), len(own))
-            taken, fresh, j = set(own), [], 0
+            taken, j = set(own), 0
+            fresh: list[int] = []
             while len(own) + len(fresh) < want:
                 if j not in taken:
                     fresh.append(j)

@@ -327,6 +327,17 @@ def in_scenario_order(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _remove_stale_plots(out: Path, images: Mapping[str, bytes]) -> None:
+    """Delete the standard plots in ``out`` that this report did not draw (left by an earlier run into the
+    same directory, e.g. with a simulation where this one has none): no picture beside the report may
+    show another run. Only the standard plot names are touched."""
+    from capacity.report.plots import PLOTS
+
+    for name in PLOTS:
+        if name not in images:
+            (out / name).unlink(missing_ok=True)
+
+
 def write_outputs(report: Mapping[str, Any], out: str | Path, *, write_json: bool = True) -> list[Path]:
     """Write a report directory: report.json (if ``write_json``), report.md, the PNGs and report.html.
 
@@ -337,12 +348,16 @@ def write_outputs(report: Mapping[str, Any], out: str | Path, *, write_json: boo
     from capacity.report.writers import write_json as write_json_file
 
     out = Path(out)
-    paths: list[Path] = []
-    if write_json:
-        paths.append(write_json_file(out / "report.json", report))
-    report = in_scenario_order(report)
-    paths.append(write_text(out / "report.md", render_markdown(report)))
-    images = render_pngs(report)
+    # Everything is rendered before anything is written, so a failure while rendering (a plot, the
+    # page) leaves the directory as it was; report.json, the record of the run, is written last.
+    ordered = in_scenario_order(report)
+    markdown = render_markdown(ordered)
+    images = render_pngs(ordered)
+    html = render_html(ordered, images)
+    paths = [write_text(out / "report.md", markdown)]
     paths += [write_bytes(out / name, png) for name, png in images.items()]
-    paths.append(write_text(out / "report.html", render_html(report, images)))
+    _remove_stale_plots(out, images)
+    paths.append(write_text(out / "report.html", html))
+    if write_json:
+        paths.insert(0, write_json_file(out / "report.json", report))
     return paths

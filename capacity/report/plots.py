@@ -13,7 +13,8 @@ milliseconds or minutes as the axis says; shares in percent.
 * `latency_over_time` — p50 (solid) and p99 (dashed) latency per class in time windows by arrival time,
   the warm-up shaded, p50 and p99 SLO targets dotted, and a cross on top of each window in which requests
   failed (rejected, timed out, dropped or lost), sized by the share that failed: shows the warm-up
-  transient, bursts and failures.
+  transient, bursts and failures. Node and zone failures are shaded red from the failure to the
+  recovery (or the end), labelled with what went down (also in `queue_length`).
 * `queue_length` — requests waiting per service over time: the time-average per window (line) and the
   most at any instant in it (thin steps), on a scale linear up to 1 and logarithmic above.
 * `node_usage` — per node, the share of each resource allocated by replicas' requests, stacked by
@@ -123,6 +124,29 @@ def _shade_warmup(ax: Axes, report: Mapping[str, Any]) -> None:
     start = window.get("start") or 0.0
     if start > 0:
         ax.axvspan(0, start / 60, color="grey", alpha=0.15, lw=0, label="warm-up (not in statistics)")
+
+
+_DOWN = "#c62828"
+
+
+def _mark_failures(ax: Axes, report: Mapping[str, Any], end_s: float) -> list[Any]:
+    """Shade each node or zone failure of the run from its start to its recovery (or the end), labelled with
+    what failed; return the legend handle (none without failures)."""
+    from matplotlib.patches import Patch
+    from matplotlib.transforms import blended_transform_factory
+
+    failures = [f for f in (report.get("simulation") or {}).get("failures") or [] if float(f["at_s"]) < end_s]
+    bottom = blended_transform_factory(ax.transData, ax.transAxes)
+    for f in failures:
+        start = float(f["at_s"])
+        stop = end_s if f.get("recover_at_s") is None else min(float(f["recover_at_s"]), end_s)
+        ax.axvspan(start / 60, stop / 60, color=_DOWN, alpha=0.07, lw=0)
+        ax.axvline(start / 60, color=_DOWN, lw=1.0, alpha=0.7, linestyle="-.")
+        ax.text(start / 60, 0.03, f" {f['target']} down", transform=bottom, rotation=90, va="bottom",
+                ha="left", fontsize=7.5, color=_DOWN)
+    if not failures:
+        return []
+    return [Patch(facecolor=_DOWN, alpha=0.25, edgecolor=_DOWN, label="node / zone down (until it recovers)")]
 
 
 def _window_mids_min(series: Mapping[str, Any]) -> np.ndarray:
@@ -239,6 +263,7 @@ def latency_over_time(ax: Axes, data: Data, classes: Iterable[str] | None = None
             any_slo = True
             ax.axhline(slos[name]["target_s"] * 1e3, color=colour[name], lw=1, linestyle=":")
     _shade_warmup(ax, report)
+    down = _mark_failures(ax, report, float(series["edges_s"][-1]))
     handles += [Line2D([], [], color="black", lw=1.4, label="p50"),
                 Line2D([], [], color="black", lw=1.4, linestyle="--", label="p99")]
     if any_slo:
@@ -251,6 +276,7 @@ def latency_over_time(ax: Axes, data: Data, classes: Iterable[str] | None = None
         from matplotlib.patches import Patch
 
         handles.append(Patch(color="grey", alpha=0.15, label="warm-up (not in statistics)"))
+    handles += down
     ax.set_yscale("log")
     _plain_log(ax.yaxis)
     ax.set_xlim(0, float(series["edges_s"][-1]) / 60)
@@ -283,6 +309,7 @@ def queue_length(ax: Axes, data: Data, services: Iterable[str] | None = None) ->
     handles += [Line2D([], [], color="black", lw=1.8, label="time-average in window"),
                 Line2D([], [], color="black", lw=0.7, alpha=0.4, drawstyle="steps-mid",
                        label="most at any instant")]
+    handles += _mark_failures(ax, report, float(series["edges_s"][-1]))
     ax.set_xlim(0, edges[-1])
     ax.set_yscale("symlog", linthresh=1.0, linscale=0.6)
     top = max(2.0, peak_all * 1.3)

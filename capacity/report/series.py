@@ -198,7 +198,9 @@ def build_series(model: SimModel, result: SimResult, target_windows: int = 60) -
 
 def plot_data(result: RunResult) -> dict[str, Any]:
     """``{"input": {...}, "series": {...}}`` of a run (``series`` only when it simulated traffic)."""
-    out: dict[str, Any] = {"input": {"scenario": result.scenario.model_dump(mode="json")}}
+    # limits are stated in provenance.limits and left out of the digest, so out of the echo too
+    out: dict[str, Any] = {"input": {"scenario": result.scenario.model_dump(mode="json",
+                                                                            exclude={"limits"})}}
     if result.model is not None and result.sim_result is not None:
         out["series"] = build_series(result.model, result.sim_result)
     return out

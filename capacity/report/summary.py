@@ -163,6 +163,7 @@ def build_report(scenario: Scenario, problem: PackingProblem, placement: Placeme
             "scenario_sha256": scenario.digest(),
             "seed": scenario.seed,
             "source": scenario.source,
+            "limits": scenario.limits.model_dump(mode="json"),  # the caps in force (capacity.limits)
         },
         "placement": placement_section(scenario, problem, placement),
         "simulation": simulation_section(simulation),

@@ -43,7 +43,10 @@ and it leaves at the end of the decode iteration that produces its last token (`
 a request with none leaves after its prefill). At a decision point (the end of any iteration, or an
 arrival while an engine idles) waiting requests join the engines that are between iterations, up to
 ``max_size`` requests per engine (running plus joining), each one to the engine with the fewest, ties to
-the lowest slot number. A request alone on an engine of speed 1 therefore takes exactly the plain token
+the lowest slot number. Like vLLM's, requests join and leave between iterations; unlike its default
+scheduler, prefill is **not chunked** (a prefill iteration runs all its joiners' prompts at once, and the
+running requests produce nothing meanwhile), and KV-cache memory is not modelled (``max_size`` is the
+only limit). A request alone on an engine of speed 1 therefore takes exactly the plain token
 time ``base + in · per_input + out · per_output``, and its first token comes ``base + in · per_input +
 per_output`` after it started. One event per iteration (and per decision point), not per token.
 
@@ -54,15 +57,23 @@ proportion to their own ``service_s`` (equally when those are all 0); a prefill'
 ``base_s / k + in_i · per_input_token_s``; a decode iteration's equally among its running requests (kept
 as one running sum per engine, so a request's share costs O(1) when it joins and leaves).
 
+**Batch occupancy.** Utilisation says how much of the time a slot was running; with continuous batching
+an engine runs whenever it holds one request, so it reads near 1 at any load. The occupancy says how full
+the batches were: a replica's *sequence-seconds* (the number of requests held by its running batches,
+integrated over the window: a dynamic batch's size over its duration; an engine's running plus joining
+requests over each iteration, a prefill included) divided by ``concurrency × max_size × window``. 1 means
+every slot ran full batches all the time.
+
 **Failures** (`capacity.sim.failures` calls these hooks). `Batcher.fail_replica` takes a replica out of
 service and returns, in sequence order, the requests queued for it (its own queue under per-replica
 routing; with ``central`` routing the shared queue only when no live replica is left) and those in flight
 on it (in a batch, prefilling or decoding): in-flight requests lose their progress, their records are
 cleared but for the first start time, and the busy time counts up to the failure. `Batcher.readmit`
 queues such a request again (it keeps its arrival time, which also dates its ``max_delay`` and its
-timeout) and says whether it got in; `Batcher.recover_replica` brings the replica back, idle. With
-replicas down, per-replica routing applies its rule to the live replicas only (drawing from the same
-generator), as the general path does; with none live, arrivals are rejected.
+timeout; a retry whose timeout deadline passed while it was in service waits without one) and says
+whether it got in; `Batcher.recover_replica` brings the replica back, idle. With replicas down,
+per-replica routing applies its rule to the live replicas only (drawing from the same generator), as the
+general path does; with none live, arrivals are rejected.
 
 Times are seconds.
 """
@@ -116,6 +127,8 @@ class BatchRecords:
         self.first_token_s = np.full(n, np.nan)
         self.busy_request = np.zeros(n)
         self.replica_busy = [0.0] * sum(len(s.replicas) for s in model.services)
+        # sequence-seconds inside the window per replica: the requests held in its batches over time
+        self.replica_sequences = [0.0] * len(self.replica_busy)
         self.timed_out = np.zeros(n, dtype=bool)
         self.state = bytearray(n)
         self.group = [0] * n
@@ -259,7 +272,9 @@ class Batcher:
         if self.per_replica:
             self.outstanding[g] += 1
         heappush(self.oldest[g], (rec.arrival[i], i))
-        if self.timeout is not None:
+        if self.timeout is not None and rec.arrival[i] + self.timeout > now:
+            # a retry whose deadline passed while it was in service waits without one (as in the
+            # engine's general path): it cannot have left the queue before its replica failed
             deadline = rec.arrival[i] + self.timeout
             self.admitted_at[i] = deadline
             heappush(self.deadlines, (deadline, i, g))
@@ -291,7 +306,7 @@ class Batcher:
             state[j] = IN_SERVICE
             self.waiting[g] -= 1
             if self.timeout is not None:
-                del self.admitted_at[j]                # its deadline no longer applies
+                self.admitted_at.pop(j, None)          # its deadline (if any) no longer applies
         return j
 
     def oldest_arrival(self, g: int) -> float:
@@ -348,10 +363,13 @@ class Batcher:
         if self.per_replica:
             self.outstanding[rec.replica_of[j] - self.first_replica] -= 1
 
-    def account(self, slot: int, start: float, now: float) -> float:
-        """Busy slot-seconds inside the window of a run on ``slot`` from ``start`` to ``now``."""
+    def account(self, slot: int, start: float, now: float, held: int) -> float:
+        """Busy slot-seconds inside the window of a run on ``slot`` from ``start`` to ``now`` that held
+        ``held`` requests (for the batch occupancy)."""
         busy = self.rec.in_window(start, now)
-        self.rec.replica_busy[self.first_replica + slot // self.c] += busy
+        replica = self.first_replica + slot // self.c
+        self.rec.replica_busy[replica] += busy
+        self.rec.replica_sequences[replica] += busy * held
         return busy
 
     # ----------------------------------------------------------------------------------------- failures
@@ -459,7 +477,7 @@ class DynamicBatcher(Batcher):
     def _share(self, slot: int, now: float) -> None:
         """Account the batch on ``slot`` from its start to ``now`` and split it among its requests."""
         members = self.batch[slot]
-        busy = self.account(slot, self.batch_start[slot], now)
+        busy = self.account(slot, self.batch_start[slot], now, len(members))
         if busy > 0.0 and members:
             service = self.rec.service
             total = math.fsum(service[j] for j in members)
@@ -523,7 +541,8 @@ class ContinuousBatcher(Batcher):
             # idle engines of live replicas are between iterations too
             idle = [s for r in self.replicas_of(g) if self.alive[r] for s in self.free[r]]
             for r in self.replicas_of(g):
-                self.free[r] = []
+                if self.alive[r]:                      # a failed replica keeps its slots for recovery
+                    self.free[r] = []
             ready.extend(idle)
             heap = [(self._load(s), s) for s in ready if self._load(s) < self.max_size]
             heapify(heap)
@@ -561,8 +580,8 @@ class ContinuousBatcher(Batcher):
         self.env.schedule(tick, URGENT, duration)
 
     def _account_prefill(self, slot: int, now: float) -> None:
-        busy = self.account(slot, self.iteration_start[slot], now)
         joiners = self.joiners[slot]
+        busy = self.account(slot, self.iteration_start[slot], now, len(joiners) + len(self.running[slot]))
         if busy > 0.0 and joiners:
             inputs, k = self.rec.input_tokens, len(joiners)
             weights = [self.base / k + inputs[j] * self.per_in for j in joiners]
@@ -589,7 +608,7 @@ class ContinuousBatcher(Batcher):
                     self.fresh[slot].append(j)
             self.joiners[slot] = []
         else:
-            busy_now = self.account(slot, self.iteration_start[slot], now)
+            busy_now = self.account(slot, self.iteration_start[slot], now, len(running))
             self.share[slot] += busy_now / len(running)
             self.steps[slot] += 1
             for j in self.fresh[slot]:
@@ -612,7 +631,7 @@ class ContinuousBatcher(Batcher):
             if self.phase_prefill[slot]:
                 self._account_prefill(slot, now)
             elif self.running[slot]:
-                busy_now = self.account(slot, self.iteration_start[slot], now)
+                busy_now = self.account(slot, self.iteration_start[slot], now, len(self.running[slot]))
                 self.share[slot] += busy_now / len(self.running[slot])
         members = list(self.joiners[slot])
         for _, j in sorted(self.running[slot]):
@@ -664,9 +683,11 @@ def finalize(model: SimModel, result: SimResult, rec: BatchRecords | None,
         busy_request[mine] = rec.busy_request[mine]
         result.busy_request_s = busy_request
         replica_busy = np.asarray(rec.replica_busy)
+        result.sequence_s = np.zeros(len(result.busy_s))
         for b in rec.services:
             span = slice(b.first_replica, b.first_replica + b.n_replicas)
             result.busy_s[span] = replica_busy[span]
+            result.sequence_s[span] = rec.replica_sequences[span]
         timed_out = result.timed_out_mask.copy()
         timed_out[mine] |= rec.timed_out[mine]
         result.timed_out = timed_out

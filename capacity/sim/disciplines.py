@@ -41,6 +41,7 @@ Each discipline is a small class registered in `DISCIPLINES` under its scenario 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -251,7 +252,10 @@ class DeficitRoundRobin:
     its head request's cost is at most its deficit (each served request's cost is subtracted), and the
     turn passes to the next tenant when the head costs more than what is left. A tenant whose queue
     empties leaves the list and its deficit resets to 0 (it rejoins at the end when a request arrives).
-    Gone requests are dropped from the heads at no cost.
+    Gone requests are dropped from the heads at no cost. When a whole round passes with nobody served
+    (heads far costlier than the quanta), the rounds in which nobody can be served are skipped at once:
+    every tenant gets those quanta together (the same order, up to float rounding; a request costing
+    10⁷ quanta would otherwise take 10⁷ turns).
     """
 
     name: ClassVar[str] = "drr"
@@ -266,6 +270,7 @@ class DeficitRoundRobin:
         self._active: deque[int] = deque()     # backlogged tenants; the first one has the turn
         self._fresh = True                     # the first tenant has not had its quantum this turn
         self._size = 0
+        self._idle_turns = 0                   # consecutive turns that served nobody
 
     def push(self, request: int, priority: int = 0) -> None:
         t = self._tenant[request]
@@ -302,12 +307,29 @@ class DeficitRoundRobin:
                 deficit[t] -= cost
                 queue.popleft()
                 self._size -= 1
+                self._idle_turns = 0
                 if not queue:
                     self._leave(t)
                 return j
             active.rotate(-1)                  # the turn passes on
             self._fresh = True
+            self._idle_turns += 1
+            if self._idle_turns >= len(active):
+                self._skip_rounds()
         return EMPTY
+
+    def _skip_rounds(self) -> None:
+        """A full round served nobody: give every backlogged tenant the quanta of the rounds in which
+        still nobody could be served (keeping one round's margin for the ordinary turns to decide)."""
+        self._idle_turns = 0
+        heads = [self._queues[t][0] for t in self._active]
+        if self._gone is not None and any(self._gone[j] for j in heads):
+            return                             # the ordinary turns drop those first
+        rounds = min(math.ceil((self._cost[j] - self._deficit[t]) / self._quantum[t])
+                     for t, j in zip(self._active, heads, strict=True)) - 2
+        if rounds > 0:
+            for t in self._active:
+                self._deficit[t] += rounds * self._quantum[t]
 
     def __len__(self) -> int:
         return self._size

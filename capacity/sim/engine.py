@@ -1052,6 +1052,8 @@ def _result(model: SimModel, stream: RequestStream, start_s: np.ndarray, end_s: 
         plain = served_mask & whole
         busy_s = (np.bincount(replica_of[plain], weights=request_busy[plain], minlength=n_replicas)
                   + np.bincount(seg_replica, weights=seg_busy, minlength=n_replicas))
+    # np.bincount of an empty array is int64 even with weights: the batchers write float busy times here
+    busy_s = busy_s.astype(np.float64, copy=False)
     return SimResult(
         cls=stream.cls, arrival_s=stream.arrival_s, service_s=stream.service_s,
         start_s=start_s, end_s=end_s, replica=replica_of,

@@ -23,7 +23,10 @@ utilisation over slot-seconds of service inside the window. Times are seconds, r
   tenant's fraction of all busy slot-seconds delivered in the window (``None`` if nothing was served).
 * **Per replica / node / pool / service**: utilisation is busy slot-seconds / (slots × window length);
   ``served`` counts the measured requests the replica completed; ``down_s`` the seconds of the window it
-  was down (failures). A service with no replica has utilisation ``None``.
+  was down (failures). A service with no replica has utilisation ``None``. A **batching** service's
+  replicas and the service also get ``batch_occupancy``: the time-average number of requests held by
+  their running batches / (slots × ``max_size``) over the window (`capacity.sim.batching`); under
+  continuous batching utilisation is ~1 whenever an engine holds anything, the occupancy says how full.
 * **Fairness**: Jain's index ``(Σx)² / (n·Σx²)`` over the weighted shares ``x_i = share_i / weight_i``
   of the ``n`` tenants, where a tenant's weight is the **sum** of its classes' weights (two classes of
   weight 1 are entitled to as much as one class of weight 2). 1.0 means shares exactly proportional to
@@ -319,11 +322,17 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
     services: dict[str, Any] = {}
     g = 0
     for s in model.services:
-        busy_s = slot_s = 0.0
+        busy_s = slot_s = held_s = 0.0
+        # batch size limit of a batching service (0: it does not batch)
+        room = s.batching.max_size if s.batching is not None and result.sequence_s is not None else 0
         for r in s.replicas:
             busy, slots = float(result.busy_s[g]), s.concurrency * span
             replicas[r.name] = {"node": r.node, "pool": r.pool, "utilisation": busy / slots,
                                 "served": int(result.served[g]), "down_s": float(down[g])}
+            if room:
+                held = float(result.sequence_s[g])     # type: ignore[index]
+                held_s += held
+                replicas[r.name]["batch_occupancy"] = held / (slots * room)
             node = nodes.setdefault(r.node, {"pool": r.pool, "busy": 0.0, "slots": 0.0,
                                              "replicas": []})
             node["busy"] += busy
@@ -337,6 +346,8 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
             g += 1
         services[s.name] = {"utilisation": _utilisation(busy_s, slot_s),
                             "replicas": len(s.replicas), "slots": len(s.replicas) * s.concurrency}
+        if room:
+            services[s.name]["batch_occupancy"] = _utilisation(held_s, slot_s * room)
 
     return {
         "classes": classes,

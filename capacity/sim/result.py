@@ -95,6 +95,9 @@ class SimResult:
     # the intervals when replicas were down: (replica int32, start float64, end float64; end = inf if
     # it never came back)
     downtime: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # float64 per replica: requests held by its batches x seconds, inside the window (batching services;
+    # 0 for the others); None when no service batches. See `capacity.sim.batching` (batch occupancy)
+    sequence_s: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.arrival_s)

@@ -42,7 +42,7 @@ import csv
 import gzip
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,9 @@ import numpy as np
 
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 """What a tenant name in a trace must look like (the scenario's rule for names)."""
+
+MAX_TOKENS = 10**9
+"""The most tokens one request of a trace may have (a larger count is a broken row, not a request)."""
 
 
 class TraceError(ValueError):
@@ -90,8 +93,11 @@ class Trace:
                     source: str = "<trace>") -> Trace:
         """A trace of hand-made requests (sorted by time here, stably); ``tenants``: a name per request."""
         t = np.asarray(time_s, dtype=np.float64)
+        if not len(input_tokens) == len(output_tokens) == len(t):  # before indexing by ``order``
+            raise ValueError(f"{source}: time_s, input_tokens and output_tokens differ in length")
         order = np.argsort(t, kind="stable")
-        tenant, names = None, ()
+        tenant = None
+        names: tuple[str, ...] = ()
         if tenants is not None:
             names = tuple(sorted(set(tenants)))
             index = {name: k for k, name in enumerate(names)}
@@ -197,7 +203,7 @@ def read_trace(path: str | Path, format: str = "auto", tenant_column: str | None
     file = str(path)
     opener = gzip.open if file.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:   # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
             return parse_trace(f, file, format, tenant_column)
     except FileNotFoundError:
         raise TraceError("no such file", file=file) from None
@@ -252,6 +258,9 @@ def parse_trace(lines: Iterable[str], source: str = "<trace>", format: str = "au
                 text = row[k].strip()
                 if not (text.isascii() and text.isdigit()):
                     raise error(f"{column}: expected a whole number of tokens >= 0, got {text!r}", line)
+                if int(text) > MAX_TOKENS:
+                    raise error(f"{column}: {text} tokens is more than the most a request may have "
+                                f"({MAX_TOKENS:.0e})", line)
                 counts.append(int(text))
             tokens.append((counts[0], counts[1]))
             if at_tenant is not None:
@@ -265,12 +274,12 @@ def parse_trace(lines: Iterable[str], source: str = "<trace>", format: str = "au
     if not times:
         raise error("no requests: the file has a header but no data rows")
     seconds = fmt.finish(np.array(times, dtype=np.float64))
-    counts = np.array(tokens, dtype=np.int64).reshape(-1, 2)
-    return Trace.from_arrays(seconds, counts[:, 0], counts[:, 1],
+    pairs = np.array(tokens, dtype=np.int64).reshape(-1, 2)
+    return Trace.from_arrays(seconds, pairs[:, 0], pairs[:, 1],
                              labels if at_tenant is not None else None, source)
 
 
-def _format_of(header: list[str], format: str, error) -> TraceFormat:  # type: ignore[no-untyped-def]
+def _format_of(header: list[str], format: str, error: Callable[..., TraceError]) -> TraceFormat:
     """The format named, or (``auto``) the one whose columns the header has."""
     if format == "auto":
         found = [f for f in TRACE_FORMATS.values() if set(f.columns) <= set(header)]

@@ -4,14 +4,18 @@ Checks: the seed example; small vector-packing instances whose optimum is known 
 reach it); random small problems (a valid plan, an honest status, a bound that never exceeds the plan, nor
 the compact model's proven optimum, and never worse than first-fit decreasing); a bound that stays valid
 when the time limit cuts column generation short; min-cost choosing the cheaper pool mix; merged services
-split back; an impossible problem named.
+split back; an impossible problem named; the grid pricer against enumeration; the repair mixing
+complementary replicas; an explanation given once per component.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +23,11 @@ from packing_checks import assert_honest, assert_valid
 
 from capacity.errors import InfeasiblePlacement
 from capacity.packing import PackingProblem, Pool, Service, first_fit_decreasing, solve
-from capacity.packing.patterns import solve_patterns
+from capacity.packing.bounds import compute_bounds
+from capacity.packing.feasibility import explain_unplaced
+from capacity.packing.instance import Instance
+from capacity.packing.patterns import repair, solve_patterns
+from capacity.packing.patterns_pricing import GridKnapsack, PoolShape, pattern_fits
 
 GI = 2**30
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vbp"
@@ -232,3 +240,89 @@ def test_bound_never_exceeds_the_compact_models_proven_optimum(problem):
     assert plan.objective_value == pytest.approx(compact.objective_value, rel=1e-6) or (
         plan.status == "feasible"
     )
+
+
+def _brute_force(sizes: np.ndarray, cap: np.ndarray, prices: np.ndarray, bound: np.ndarray) -> float:
+    """The knapsack's maximum by enumerating every count vector (tiny instances only)."""
+    best = 0.0
+    for counts in itertools.product(*(range(int(b) + 1) for b in bound)):
+        a = np.array(counts)
+        if np.all(a @ sizes <= cap + 1e-9):
+            best = max(best, float(prices @ a))
+    return best
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 8), st.integers(0, 12), st.integers(0, 9), st.integers(1, 3)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_grid_pricer_finds_the_knapsack_maximum(items):
+    # CPU in quarters of a core, memory in GiB: the common units make the grid exact.
+    pool = Pool("n", count=4, capacity={"cpu": 4.0, "memory": 16 * GI})
+    services = tuple(
+        Service(f"s{i}", replicas=reps, demand={"cpu": cpu / 4, "memory": mem * GI})
+        for i, (cpu, mem, _, reps) in enumerate(items)
+    )
+    inst = Instance.compile(PackingProblem((pool,), services))
+    shape = PoolShape.build(inst, 0)
+    grid = GridKnapsack.build(inst, shape)
+    assert grid is not None
+    prices = np.array([price / 3 for *_, price, _ in items])[shape.classes]
+    bound = inst.per_node[shape.classes, 0]
+    value, counts = grid.solve(prices, bound)
+    expected = _brute_force(inst.demand[shape.classes], inst.usable[0], prices, bound)
+    assert value == pytest.approx(expected, abs=1e-9)
+    assert float(prices @ counts) == pytest.approx(value, abs=1e-9)
+    assert np.all(counts <= bound)
+    full = np.zeros(len(services), dtype=np.int64)
+    full[shape.classes] = counts
+    assert pattern_fits(inst, 0, full)
+
+
+def test_grid_pricer_needs_a_common_unit_and_a_small_grid():
+    pool = Pool("n", count=4, capacity={"cpu": 64.0, "memory": 256 * GI})
+    exact = (
+        Service("a", 1, {"cpu": 0.25, "memory": 0.5 * GI}),
+        Service("b", 1, {"cpu": 1.5, "memory": 3 * GI}),
+    )
+    inst = Instance.compile(PackingProblem((pool,), exact))
+    grid = GridKnapsack.build(inst, PoolShape.build(inst, 0))
+    assert grid is not None and grid.cells == (256, 512)
+    assert grid.weights.tolist() == [[1, 1], [6, 6]]
+    fine = (Service("a", 1, {"cpu": 0.001, "memory": 1.0}), Service("b", 1, {"cpu": 1.0, "memory": 3.0}))
+    inst = Instance.compile(PackingProblem((pool,), fine))
+    assert GridKnapsack.build(inst, PoolShape.build(inst, 0)) is None  # 64,000 x 2.7e11 cells
+
+
+def test_repair_mixes_complementary_replicas_on_new_nodes():
+    # 4 CPU-heavy and 4 memory-heavy replicas: class by class, first-fit decreasing opens a node per
+    # pair of a kind (4 nodes); a node holds one of each kind twice (2 nodes).
+    pool = Pool("n", count=8, capacity={"cpu": 8, "memory": 8 * GI})
+    services = (
+        Service("cpu-heavy", 4, {"cpu": 3, "memory": 1 * GI}),
+        Service("mem-heavy", 4, {"cpu": 1, "memory": 3 * GI}),
+    )
+    inst = Instance.compile(PackingProblem((pool,), services))
+    plan, unplaced = repair(inst, [], inst.count.copy(), deadline=math.inf, min_cost=False)
+    assert not unplaced
+    assert len(plan) == 2
+    assert all(node.counts == {0: 2, 1: 2} for node in plan)
+
+
+def test_explanation_of_a_large_component_is_given_once():
+    pools = (Pool("n", count=3, capacity={"cpu": 10}),)
+    services = tuple(Service(f"svc{i}", 1, {"cpu": 4}) for i in range(40))
+    inst = Instance.compile(PackingProblem(pools, services))
+    bounds = compute_bounds(inst)
+    found = explain_unplaced(
+        inst, bounds, {i: 1 for i in range(34)}, proven=False, solver="highs", time_limit_s=2
+    )
+    assert [s.service for s in found] == [f"svc{i}" for i in range(40)]
+    assert "first-fit decreasing left" in found[0].reason
+    assert all("first-fit decreasing left" not in s.reason for s in found[1:])
+    assert all("none proven impossible (see service 'svc0')" in s.reason for s in found[1:])
+    assert len("; ".join(str(s) for s in found)) < 2 * len(str(found[0])) + 40 * 120

@@ -1,0 +1,182 @@
+"""Limits: how much work a scenario may ask for, and which folders its data files may come from.
+
+A scenario that would run for days or exhaust memory is refused **before** any work starts, with an
+estimate of the work and the cap it exceeds, e.g.::
+
+    scenario.yaml:11: workload.classes.flood.arrivals.rate: about 8.64e+13 requests expected (rate 1e+09/s
+    × duration 86400s; all classes 8.64e+13), more than the limit 3e+07 (about 1.9e+04 TB of simulator
+    memory at ~220 B a request); lower the rate or the duration, or raise limits.max_requests
+
+The caps are the scenario's optional ``limits`` section (every one overridable there or with ``--set
+limits.KEY=VALUE``; the report states the caps in force under ``provenance.limits``):
+
+* ``max_requests`` (default 3e7) — expected requests over the run, all classes together: ``rate ×
+  duration`` for a synthetic class (every process's ``rate`` is its long-run mean), the trace rows inside
+  the replayed window × ``rate_scale`` for a trace class (counted when the trace is read, before the
+  simulation). A run's peak memory is about 220 bytes a simulated request (measured: 10M requests, about
+  2 GiB), so the default is about 6.6 GB.
+* ``max_decode_steps`` (default 2e8) — continuous batching runs one event per decode iteration; an
+  iteration yields at most ``max_size`` tokens per engine, so a service needs at least
+  ``requests × mean output tokens / max_size`` iterations.
+* ``max_replicas`` (default 1e6) — replicas of all services together (the packer places each one).
+* ``max_packing_size`` (default 5e6) — node × service pairs the packer considers: the nodes the pools may
+  use (the sum of their ``count``) times the number of services.
+* ``max_windows`` (default 1e6) — time-series windows of the statistics (``duration / metrics.interval``).
+* ``max_runs`` (default 1e5) — runs of a sweep: the grid's points × cases × ``replications``.
+
+**Data files.** A trace ``file:`` given as a relative path must lie inside the scenario file's folder (its
+tree) or inside one of the folders listed in ``limits.data_dirs`` (relative to the scenario file's folder,
+or absolute); symbolic links are resolved first, so ``..`` or a link cannot lead outside. An absolute path
+names its file explicitly and is taken as asked for. A scenario built in code (no file) is not
+checked. The shipped ``scenarios/azure-trace-replay.yaml`` lists ``../../shared/data/traces``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from capacity.scenario import Scenario
+
+#: Peak memory (RSS) per simulated request, bytes: README "Limits and big inputs" (benchmarks/big_replay.py).
+BYTES_PER_REQUEST = 220
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+class Limits(BaseModel):
+    """The caps in force for a scenario (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    max_requests: float = Field(default=3e7, gt=0)
+    max_decode_steps: float = Field(default=2e8, gt=0)
+    max_replicas: float = Field(default=1e6, gt=0)
+    max_packing_size: float = Field(default=5e6, gt=0)
+    max_windows: float = Field(default=1e6, gt=0)
+    max_runs: float = Field(default=1e5, gt=0)
+    data_dirs: list[str] = Field(default_factory=list, max_length=100)
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.3g} B"
+
+
+def requests_problem(total: float, per_class: Sequence[tuple[tuple[str | int, ...], float, str]],
+                     limits: Limits) -> Problem | None:
+    """The problem when ``total`` expected requests exceed ``limits.max_requests``: at the class that
+    expects the most (``per_class``: its location, its expected requests and how they were estimated)."""
+    if total <= limits.max_requests or not per_class:
+        return None
+    loc, n, how = max(per_class, key=lambda item: item[1])
+    return loc, (f"about {n:.3g} requests expected ({how}; all classes {total:.3g}), more than the limit "
+                 f"{limits.max_requests:.3g} (about {_bytes(total * BYTES_PER_REQUEST)} of simulator memory "
+                 f"at ~{BYTES_PER_REQUEST} B a request); lower the rate or the duration, or raise "
+                 "limits.max_requests")
+
+
+def work_problems(s: Scenario) -> list[Problem]:
+    """Every cap a scenario exceeds that can be estimated without reading its traces."""
+    limits = s.limits
+    problems: list[Problem] = []
+    replicas = sum(svc.replicas for svc in s.services)
+    if replicas > limits.max_replicas:
+        problems.append((("services",), f"{replicas:.3g} replicas in all, more than the limit "
+                                        f"{limits.max_replicas:.3g}; raise limits.max_replicas"))
+    nodes = sum(p.count for p in s.cluster.pools)
+    size = nodes * len(s.services)
+    if size > limits.max_packing_size:
+        problems.append((("cluster", "pools"),
+                         f"the packer would consider {nodes} nodes × {len(s.services)} services = {size:.3g} "
+                         f"node-service pairs, more than the limit {limits.max_packing_size:.3g}; lower the "
+                         "pools' count, or raise limits.max_packing_size"))
+    if s.workload is not None:
+        duration = s.workload.duration
+        per_class = []
+        for i, cls in enumerate(s.workload.classes):
+            a = cls.arrivals
+            if a.process != "trace" and a.rate is not None:
+                per_class.append(((("workload", "classes", i, "arrivals", "rate")), a.rate * duration,
+                                  f"rate {a.rate:.3g}/s × duration {duration:g}s"))
+        total = sum(n for _, n, _ in per_class)
+        problem = requests_problem(total, per_class, limits)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            problems.extend(_decode_problems(s))
+        if s.metrics.interval is not None:
+            windows = duration / s.metrics.interval
+            if windows > limits.max_windows:
+                problems.append((("metrics", "interval"),
+                                 f"{windows:.3g} time-series windows (duration {duration:g}s / interval "
+                                 f"{s.metrics.interval:g}s), more than the limit {limits.max_windows:.3g}; "
+                                 "use a longer interval, or raise limits.max_windows"))
+    if s.whatif is not None:
+        runs = math.prod(len(v) for v in s.whatif.grid.values()) * max(1, len(s.whatif.cases))
+        runs *= s.whatif.replications
+        if runs > limits.max_runs:
+            problems.append((("whatif",), f"{runs:.3g} runs (grid points × cases × replications), more than "
+                                          f"the limit {limits.max_runs:.3g}; try fewer values, or raise "
+                                          "limits.max_runs"))
+    return problems
+
+
+def _decode_problems(s: Scenario) -> list[Problem]:
+    """Continuous-batching services whose synthetic classes need too many decode iterations."""
+    assert s.workload is not None
+    problems: list[Problem] = []
+    duration = s.workload.duration
+    for i, svc in enumerate(s.services):
+        b = svc.serving.batching if svc.serving is not None else None
+        if b is None or b.mode != "continuous":
+            continue
+        tokens = sum(cls.arrivals.rate * duration * cls.tokens.output.mean
+                     for cls in s.workload.classes
+                     if cls.service == svc.name and cls.arrivals.rate is not None and cls.tokens is not None)
+        steps = tokens / b.max_size
+        if steps > s.limits.max_decode_steps:
+            problems.append((("services", i, "serving", "batching"),
+                             f"at least {steps:.3g} decode iterations expected ({tokens:.3g} output tokens / "
+                             f"max_size {b.max_size}), more than the limit {s.limits.max_decode_steps:.3g}; "
+                             "lower the rate, the duration or the output tokens, or raise "
+                             "limits.max_decode_steps"))
+    return problems
+
+
+def allowed_dirs(s: Scenario, source: str) -> list[Path]:
+    """The folders a scenario loaded from ``source`` may read data files from (resolved)."""
+    base = Path(source).parent
+    dirs = [base]
+    for d in s.limits.data_dirs:
+        path = Path(d).expanduser()
+        dirs.append(path if path.is_absolute() else base / path)
+    return [d.resolve() for d in dirs]
+
+
+def outside_file_problems(s: Scenario, source: str) -> list[Problem]:
+    """Trace files outside the scenario's folder tree and outside every ``limits.data_dirs`` folder."""
+    if source.startswith("<") or s.workload is None:
+        return []
+    from capacity.scenario import resolve_path
+
+    problems: list[Problem] = []
+    dirs = allowed_dirs(s, source)
+    for i, cls in enumerate(s.workload.classes):
+        if cls.arrivals.process != "trace" or cls.arrivals.file is None:
+            continue
+        if Path(cls.arrivals.file).expanduser().is_absolute():
+            continue                      # an absolute path names its file on purpose: the user asked
+        path = resolve_path(source, cls.arrivals.file).resolve()
+        if not any(path.is_relative_to(d) for d in dirs):
+            problems.append((("workload", "classes", i, "arrivals", "file"),
+                             f"trace file {str(path)!r} is outside the scenario's folder "
+                             f"{str(dirs[0])!r}; list its folder in limits.data_dirs to allow it"))
+    return problems
