@@ -30,7 +30,8 @@ utilisation over slot-seconds of service inside the window. Times are seconds, r
 * **Fairness**: Jain's index ``(Σx)² / (n·Σx²)`` over the weighted shares ``x_i = share_i / weight_i``
   of the ``n`` tenants, where a tenant's weight is the **sum** of its classes' weights (two classes of
   weight 1 are entitled to as much as one class of weight 2). 1.0 means shares exactly proportional to
-  weights, ``1/n`` the least fair. 1.0 with one tenant (or none), even if it was not served; with several, ``None`` if nothing was served.
+  weights, ``1/n`` the least fair. 1.0 with one tenant (or none), even if it was not served; with
+  several, ``None`` if nothing was served.
 * **Failures**: one entry per failure, in the order they happened: ``at_s``, ``target``, the
   ``replicas`` it took down, ``recover_at_s`` and how many requests it ``retried`` and ``lost`` (all
   requests, the warm-up included).
