@@ -11,7 +11,7 @@ import pytest
 from capacity.cli import main
 from capacity.errors import ScenarioError
 from capacity.scenario import load_scenario
-from tests.conftest import SCENARIOS
+from tests.conftest import SCENARIOS, SHARED_DATA
 
 SCENARIO = """\
 name: safe
@@ -67,6 +67,7 @@ def test_a_symlink_cannot_lead_outside(layout):
         load_scenario(_write(layout, "data/link.csv"))
 
 
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"needs the reference data in {SHARED_DATA}")
 def test_the_shipped_trace_scenario_lists_its_data_folder():
     scenario = load_scenario(SCENARIOS / "azure-trace-replay.yaml")
     assert scenario.limits.data_dirs == ["../../shared/data/traces"]
