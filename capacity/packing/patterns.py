@@ -86,6 +86,11 @@ Integer plans
    ``+ 0.7``, down) and repaired, and every dive node offers its residual LP rounded to nearest too: on
    a fleet (10,000 replicas) a repaired rounding is within a node or two of the optimum, found in
    under a second, where a full dive takes minutes.
+4. **Perfect packing** (`capacity.packing.patterns_perfect`), after the roundings, under ``min-nodes``
+   on one pool: when the replicas fill the bound's nodes exactly in some resource (triplet benchmarks),
+   a plan at the bound fills every node exactly there; the patterns that do are enumerated and an exact
+   cover of the replicas by them is solved with HiGHS (at most `_PERFECT_SHARE` of the time). The dives
+   land one to three nodes above such bounds.
 
 Price-and-branch on a large master (columns x classes above `_MIP_FULL_SIZE`) keeps only the columns
 some LP solution used: given a plan, HiGHS spends ~10 s in root cuts on 2,000 columns x 170 rows,
@@ -122,6 +127,7 @@ from capacity.packing.engine import prepare
 from capacity.packing.feasibility import explain_unplaced
 from capacity.packing.instance import Instance, fits
 from capacity.packing.patterns_master import LpSolution, Master
+from capacity.packing.patterns_perfect import perfect_plan
 from capacity.packing.patterns_pricing import (
     ExactPricer,
     PoolShape,
@@ -154,6 +160,7 @@ _REPAIR_SHARE = 0.03
 _MAX_DISCREPANCY = 11
 _MIP_FULL_SIZE = 200_000  # columns x classes above which price-and-branch uses only the LP's columns
 _RESERVE_SHARE = 0.05  # of the time limit, kept for the last repair and the Placement
+_PERFECT_SHARE = 0.25  # of the time limit, at most, for `perfect_plan` (enumeration and exact cover)
 _EVACUATE_TRIES = 40  # failed evacuations in a row after which `Loads.empty_nodes` gives up
 
 
@@ -978,6 +985,10 @@ def solve_patterns(problem: PackingProblem) -> Placement:
                 offer(search.columns_to_nodes(np.floor(sol.columns + up).astype(np.int64)), "rounding")
                 if meets(value, lb):
                     break
+        if not meets(value, lb) and not min_cost and math.isfinite(lb):
+            # No slack at the bound (triplet instances): an exact cover by perfect patterns.
+            until = min(started + _DIVE_SHARE * limit_s, time.perf_counter() + _PERFECT_SHARE * limit_s)
+            offer(perfect_plan(cinst, math.floor(lb + 1e-9), until), "perfect packing")
         if not meets(value, lb):
             search.dive(
                 started + _DIVE_SHARE * limit_s,
