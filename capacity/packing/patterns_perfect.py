@@ -21,14 +21,13 @@ no cover, nothing is concluded and the bound is left as it was.
 
 from __future__ import annotations
 
-import math
 import time
 
 import highspy
 import numpy as np
 
-from capacity.packing.instance import FIT_RTOL, Instance
-from capacity.packing.patterns_pricing import _common_unit
+from capacity.packing.instance import Instance
+from capacity.packing.patterns_pricing import integer_cells
 from capacity.packing.plan import NodePlan
 
 MAX_SEARCH_NODES = 400_000
@@ -47,14 +46,10 @@ def _cells(inst: Instance, p: int) -> tuple[np.ndarray, np.ndarray] | None:
         if not (sizes > 0).any():
             cap[r] = 0
             continue
-        unit = _common_unit(sizes[sizes > 0])
-        if unit is None:
+        grid = integer_cells(sizes, inst.usable[p, r])
+        if grid is None:
             return None
-        w = sizes / unit
-        if np.any(np.abs(w - np.rint(w)) > 1e-6 * np.maximum(1.0, w)):
-            return None
-        weights[:, r] = np.rint(w).astype(np.int64)
-        cap[r] = math.floor((inst.usable[p, r] * (1.0 + FIT_RTOL) + 1e-12) / unit + 1e-7)
+        weights[:, r], cap[r] = grid
     return weights, cap
 
 

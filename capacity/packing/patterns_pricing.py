@@ -388,17 +388,11 @@ class GridKnapsack:
         cells = []
         states = 1
         for t, r in enumerate(shape.resources):
-            sizes = inst.demand[shape.classes, r]
-            unit = _common_unit(sizes[sizes > 0])
-            if unit is None:
+            grid = integer_cells(inst.demand[shape.classes, r], inst.usable[shape.pool, r])
+            if grid is None:
                 return None
-            w = sizes / unit
-            if np.any(np.abs(w - np.rint(w)) > 1e-6 * np.maximum(1.0, w)):
-                return None
-            weights[:, t] = np.rint(w).astype(np.int64)
-            # a hair upwards: one cell too many only loosens the bound (patterns are re-checked)
-            limit = (inst.usable[shape.pool, r] * (1.0 + FIT_RTOL) + 1e-12) / unit
-            cells.append(math.floor(limit + 1e-7))
+            weights[:, t], cap = grid
+            cells.append(cap)
             states *= cells[-1] + 1
             if states > max_states:
                 return None
@@ -451,6 +445,22 @@ def _common_unit(sizes: np.ndarray) -> float | None:
         num = math.gcd(num, f.numerator)
         den = den * f.denominator // math.gcd(den, f.denominator)
     return num / den if num > 0 else None
+
+
+def integer_cells(sizes: np.ndarray, usable: float) -> tuple[np.ndarray, int] | None:
+    """Sizes and a node's usable amount of one resource in whole cells of their common unit, or None.
+
+    ``(int64 cells per size, cells per node)``; None when the positive sizes have no common unit or a size
+    is not a whole number of units. The node's count is taken a hair upwards (``FIT_RTOL``): one cell too
+    many only loosens a bound, and every pattern built on the grid is re-checked against the real sizes.
+    """
+    unit = _common_unit(sizes[sizes > 0])
+    if unit is None:
+        return None
+    w = sizes / unit
+    if np.any(np.abs(w - np.rint(w)) > 1e-6 * np.maximum(1.0, w)):
+        return None
+    return np.rint(w).astype(np.int64), math.floor((usable * (1.0 + FIT_RTOL) + 1e-12) / unit + 1e-7)
 
 
 @dataclass(frozen=True)
