@@ -554,13 +554,18 @@ def _daemonset(m: Manifest, pod: PodInfo, drafts: list[PoolDraft], resources: se
             overhead.not_fitting.append(d.name)
             result.notes.append(f"{m.label}: its pod does not fit on a node of pool {d.name} (it would stay "
                                 "pending there); no overhead taken")
+    _report_pod(m, pod, result)
+    return overhead
+
+
+def _report_pod(m: Manifest, pod: PodInfo, result: ImportResult) -> None:
+    """Pass on what reading the pod found: missing requests, values filled in, fields ignored."""
     for line in pod.missing:
         result.missing.append(f"{m.label}: {line}")
     for line in pod.filled:
         result.notes.append(f"{m.label}: {line}")
     for line in pod.ignored:
         result.ignore(line, m.label)
-    return overhead
 
 
 def _service(m: Manifest, name: str, replicas: int, pod: PodInfo, drafts: list[PoolDraft],
@@ -580,12 +585,7 @@ def _service(m: Manifest, name: str, replicas: int, pod: PodInfo, drafts: list[P
                                 f"({', '.join(d.name for d in allowed)}) has: it cannot be placed")
     if (not pod.node.empty or pod.tolerations) and svc.pools is not None:
         result.notes.append(f"{m.label}: {pod.node} and its tolerations allow pools {', '.join(svc.pools)}")
-    for line in pod.missing:
-        result.missing.append(f"{m.label}: {line}")
-    for line in pod.filled:
-        result.notes.append(f"{m.label}: {line}")
-    for line in pod.ignored:
-        result.ignore(line, m.label)
+    _report_pod(m, pod, result)
     for extra in pod.spreads[1:]:
         result.ignore(f"a second topology spread (over {extra.topology_key}; the scenario takes one per "
                       "service)", m.label)
