@@ -296,6 +296,19 @@ def compare_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _slo_cell(slo: dict[str, Any] | None) -> str:
+    """``p99<=200ms 99.5% met``, ``... MISSED``, or ``p99<=200ms no data`` (no request measured)."""
+    from capacity.report.summary import slo_status
+
+    status = slo_status(slo)
+    if slo is None or status is None:
+        return "-"
+    target = f"p{100 * slo['quantile']:g}<={format_duration(slo['target_s'])}"
+    if status == "no data":
+        return f"{target} no data"
+    return f"{target} {100 * slo['attained']:.1f}% {'met' if status == 'met' else 'MISSED'}"
+
+
 def simulation_summary(report: dict[str, Any]) -> str:
     s = report["simulation"]
     header = (f"{'class':<16} {'arrived':>9} {'done':>9} {'rejected':>8} {'timed out':>9} {'p50':>9} "
@@ -303,15 +316,10 @@ def simulation_summary(report: dict[str, Any]) -> str:
     lines = ["simulation:", "  " + header]
     for name, c in s["classes"].items():
         lat = c["latency_s"]
-        slo = c.get("slo")
-        slo_text = "-"
-        if slo:
-            slo_text = (f"p{100 * slo['quantile']:g}<={format_duration(slo['target_s'])} "
-                        f"{100 * slo['attained']:.1f}% {'met' if slo['met'] else 'MISSED'}")
         lines.append(f"  {name:<16} {c['arrived']:>9} {c['completed']:>9} {c['rejected']:>8} "
                      f"{c['timed_out']:>9} "
                      f"{format_duration(lat['p50']):>9} {format_duration(lat['p95']):>9} "
-                     f"{format_duration(lat['p99']):>9}  {slo_text}")
+                     f"{format_duration(lat['p99']):>9}  {_slo_cell(c.get('slo'))}")
     pools = "  ".join(f"{n} {_fmt_pct(v['utilisation'])}" for n, v in s.get("pools", {}).items())
     lines.append(f"  busy by pool: {pools}")
     return "\n".join(lines)

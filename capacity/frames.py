@@ -14,7 +14,9 @@ imports it when a function is called and says so when it is missing.
   ``input_tokens``, ``output_tokens``, ``ttft_s``. Times are seconds since the start of the run.
 * `classes`, `tenants` — the report's ``simulation.classes`` / ``.tenants`` flattened to one row per
   name: nested summaries become columns such as ``latency_p99_s``, ``wait_mean_s``, ``slo_target_s``,
-  ``slo_attained``, ``slo_met``.
+  ``slo_attained``, ``slo_met``, ``slo_status`` (``met``, ``missed`` or ``no data``: a class with an SLO
+  but no measured request has ``slo_attained`` and ``slo_met`` missing and ``slo_status`` "no data",
+  which is not a pass; a class without an SLO has every ``slo_*`` column missing).
 * `replicas`, `nodes` — ``simulation.replicas`` (node, pool, utilisation, served, ...) and the placement's
   nodes (pool, replica count, and per resource ``used_R``, ``capacity_R``, ``allocated_R``,
   ``stranded_R``) with the simulated ``utilisation`` of each node's slots.
@@ -143,8 +145,12 @@ def _by_name(section: Mapping[str, Any], index: str) -> pd.DataFrame:
 
 def classes(data: Any) -> pd.DataFrame:
     """One row per request class: counts, throughput, latency and wait summaries, SLO
-    (``simulation.classes``)."""
-    return _by_name(_simulation(data)["classes"], "class")
+    (``simulation.classes``; ``slo_status`` is derived for a report.json written before it existed)."""
+    from capacity.report.summary import slo_status
+
+    section = {name: {**c, "slo": {**c["slo"], "status": slo_status(c["slo"])}} if c.get("slo") else c
+               for name, c in _simulation(data)["classes"].items()}
+    return _by_name(section, "class")
 
 
 def tenants(data: Any) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from capacity.report.summary import slo_status, slo_verdict
 from capacity.units import format_duration, format_quantity
 
 _CSS = """
@@ -99,9 +100,10 @@ def _slo_cell(slo: Mapping[str, Any] | None) -> str:
     """Markup (escaped inside) for a class's SLO verdict."""
     if not slo:
         return "-"
-    if slo.get("met") is None:
-        return _e(f"{_slo_text(slo)}: no requests")
-    css, word = ("met", "met") if slo["met"] else ("missed", "MISSED")
+    status = slo_status(slo)
+    if status == "no data":
+        return f'{_e(_slo_text(slo))}: <span class="missed">no data</span> (no request measured)'
+    css, word = ("met", "met") if status == "met" else ("missed", "MISSED")
     return f'{_e(_slo_text(slo))}: {_e(_pct(slo["attained"]))} within, <span class="{css}">{word}</span>'
 
 
@@ -125,14 +127,18 @@ def _verdict(report: Mapping[str, Any]) -> str:
                      f"{_e(', '.join(p['unplaced']))}.")
     simulation = report.get("simulation")
     if simulation:
+        verdict = slo_verdict(simulation)
         slos = {name: c["slo"] for name, c in simulation["classes"].items() if c.get("slo")}
-        missed = {name: s for name, s in slos.items() if s.get("met") is False}
         if slos:
-            css = "bad" if missed or css == "bad" else "ok"
-            parts.append(f"<strong>SLOs: {len(slos) - len(missed)} of {len(slos)} met.</strong>")
-            for name, s in missed.items():
-                parts.append(f'<span class="missed">Missed</span> {_e(name)}: {_e(_slo_text(s))}, '
-                             f"{_e(_pct(s['attained']))} within.")
+            css = "ok" if verdict["status"] == "met" and css != "bad" else "bad"
+            parts.append(f"<strong>SLOs: {verdict['met']} of {len(slos)} met.</strong>")
+            for name, s in slos.items():
+                if slo_status(s) == "missed":
+                    parts.append(f'<span class="missed">Missed</span> {_e(name)}: {_e(_slo_text(s))}, '
+                                 f"{_e(_pct(s['attained']))} within.")
+                elif slo_status(s) == "no data":
+                    parts.append(f'<span class="missed">No data</span> {_e(name)}: {_e(_slo_text(s))}, '
+                                 "no request measured (not a pass).")
         else:
             parts.append("No class has an SLO.")
     return f'<div class="verdict {css}">' + " ".join(parts) + "</div>"

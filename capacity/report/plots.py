@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from capacity.report.summary import slo_status
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -114,6 +116,12 @@ def _slos(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: c["slo"] for name, c in classes.items() if c.get("slo")}
 
 
+#: The SLO marker of `latency_cdf` per status: marker, size, face colour (None: the class's colour).
+#: "no data" is a hollow square, neither the circle of a pass nor the cross of a miss.
+_SLO_MARKERS: dict[str | None, tuple[str, int, str | None]] = {
+    "met": ("o", 10, "white"), "missed": ("X", 11, None), "no data": ("s", 9, "white"), None: ("", 0, None)}
+
+
 def _ms_text(seconds: float) -> str:
     ms = 1e3 * seconds
     return f"{ms:.3g} ms" if ms < 1000 else f"{seconds:.3g} s"
@@ -175,8 +183,9 @@ def latency_cdf(ax: Axes, data: Data, classes: Iterable[str] | None = None) -> N
         y = np.asarray(cdf["q"], dtype=float) * frac
         label = name
         slo = slos.get(name)
+        status = slo_status(slo)
         if slo:
-            verdict = "met" if slo.get("met") else "MISSED"
+            verdict = {"met": "met", "missed": "MISSED", "no data": "no data"}[status]
             attained = "" if slo.get("attained") is None else f" ({100 * slo['attained']:.2f}% within)"
             label = f"{name}: p{100 * slo['quantile']:g} ≤ {_ms_text(slo['target_s'])} {verdict}{attained}"
         if x.size:
@@ -187,10 +196,9 @@ def latency_cdf(ax: Axes, data: Data, classes: Iterable[str] | None = None) -> N
         elif slo:
             ax.plot([], [], color=colour[name], label=label)
         if slo:
-            met = bool(slo.get("met"))
-            ax.plot([slo["target_s"] * 1e3], [slo["quantile"]], linestyle="none",
-                    marker="o" if met else "X", markersize=10 if met else 11,
-                    markerfacecolor="white" if met else colour[name], markeredgewidth=2,
+            marker, size, face = _SLO_MARKERS[status]
+            ax.plot([slo["target_s"] * 1e3], [slo["quantile"]], linestyle="none", marker=marker,
+                    markersize=size, markerfacecolor=face or colour[name], markeredgewidth=2,
                     markeredgecolor=colour[name], zorder=4)
             lows.append(slo["target_s"] * 1e3)
     ax.set_xscale("log")
@@ -208,7 +216,7 @@ def latency_cdf(ax: Axes, data: Data, classes: Iterable[str] | None = None) -> N
     ax.set_ylabel("requests served within latency")
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", axis="x", alpha=0.12)
-    ax.set_title("Latency per class — circle: SLO met, cross: SLO missed")
+    ax.set_title("Latency per class — circle: SLO met, cross: SLO missed, square: no data")
     if names:
         ax.legend(loc="lower right", fontsize=7.5)
 

@@ -8,6 +8,7 @@ that are identical once `strip_runtime` removes that section.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from capacity._version import __version__
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.packing.stranded import stranded_by_pool, stranded_capacity, stranded_total
 from capacity.scenario import Scenario
+from capacity.sim.metrics import SLO_STATUSES
 
 
 def _num(x: float) -> float | int:
@@ -144,6 +146,33 @@ def simulation_section(simulation: dict[str, Any] | None) -> dict[str, Any] | No
         return x
 
     return None if simulation is None else rounded(simulation)
+
+
+def slo_status(slo: Mapping[str, Any] | None) -> str | None:
+    """A class's SLO verdict in words: ``"met"``, ``"missed"`` or ``"no data"`` (none of its requests was
+    measured: nothing to judge, which is **never** a pass); ``None`` for a class without an SLO. Reads the
+    entry's ``status``; a report.json written before ``status`` existed has only ``met``, where ``None``
+    meant no data."""
+    if not slo:
+        return None
+    status = slo.get("status")
+    if status in SLO_STATUSES:
+        return str(status)
+    met = slo.get("met")
+    return "no data" if met is None else "met" if met else "missed"
+
+
+def slo_verdict(simulation: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The run's SLOs at a glance: how many classes ``met``, ``missed`` and had ``no data`` for their SLO,
+    and one ``status`` for them all: ``"missed"`` if any was missed, else ``"no data"`` if any had no
+    data (a run is not a pass on SLOs it did not measure), else ``"met"``; ``None`` without SLOs."""
+    counts = {"met": 0, "missed": 0, "no data": 0}
+    for stats in ((simulation or {}).get("classes") or {}).values():
+        status = slo_status(stats.get("slo"))
+        if status is not None:
+            counts[status] += 1
+    overall = next((s for s in ("missed", "no data") if counts[s]), "met" if counts["met"] else None)
+    return {"status": overall, **counts}
 
 
 def build_report(scenario: Scenario, problem: PackingProblem, placement: Placement,

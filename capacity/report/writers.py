@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from capacity.report.summary import slo_status
 from capacity.units import format_duration, format_quantity
 
 
@@ -136,9 +137,10 @@ def simulation_markdown(s: dict[str, Any]) -> str:
         slo = c.get("slo")
         slo_text = "-"
         if slo:
-            verdict = "met" if slo["met"] else "MISSED"
-            slo_text = (f"p{100 * slo['quantile']:g} ≤ {format_duration(slo['target_s'])}: "
-                        f"{_pct(slo['attained'])} within, {verdict}")
+            status = slo_status(slo)
+            slo_text = f"p{100 * slo['quantile']:g} ≤ {format_duration(slo['target_s'])}: " + (
+                "no data (no request measured)" if status == "no data" else
+                f"{_pct(slo['attained'])} within, {'met' if status == 'met' else 'MISSED'}")
         rows.append([name, str(c["arrived"]), str(c["completed"]), str(c["rejected"]), str(c["timed_out"]),
                      str(c.get("dropped", 0)), str(c.get("lost", 0)),
                      format_duration(lat["mean"]), format_duration(lat["p50"]),

@@ -15,7 +15,11 @@ utilisation over slot-seconds of service inside the window. Times are seconds, r
   ``wait_s`` (time before the first service) summarise the completed requests, ``ttft_s`` (time to first
   token, ``first_token_s − arrival``) too when the run has token timings (key absent otherwise). The
   SLO: ``attained`` is the fraction of measured requests whose latency is at most ``target_s`` (a request
-  that did not complete counts as a miss), ``met = attained >= quantile``.
+  that did not complete counts as a miss), ``met = attained >= quantile`` and ``status`` says it in words,
+  ``"met"`` or ``"missed"`` (`slo_entry`). A class none of whose requests arrived in the window has **no
+  data**: ``attained`` and ``met`` are ``None`` and ``status`` is ``"no data"`` — nothing was measured,
+  which is not a pass. A class whose requests arrived and were all refused (rejected, timed out, dropped,
+  lost) *was* measured: 0 % within the target, ``"missed"`` (its users saw every request fail).
 * A **summary** ``{mean, p50, p95, p99, max}`` uses numpy's default (linear interpolation) percentiles;
   every value is ``None`` when there is no sample.
 * **Per tenant**: the same counts, throughput, latency, wait and TTFT over its classes' measured
@@ -292,10 +296,7 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         slo = hits = None
         if c.slo_target_s is not None and c.slo_quantile is not None:
             hits = int(np.count_nonzero(latency[mine & done] <= c.slo_target_s))
-            attained = hits / arrived if arrived else None
-            slo = {"target_s": float(c.slo_target_s), "quantile": float(c.slo_quantile),
-                   "attained": attained,
-                   "met": None if attained is None else bool(attained >= c.slo_quantile)}
+            slo = slo_entry(c.slo_target_s, c.slo_quantile, hits, arrived)
         hits_of_class.append(hits)
         classes[c.name] = {**_group_stats(model, result, mine, masks, span, hits), "slo": slo}
 
@@ -365,6 +366,23 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         "window_s": {"start": float(lo), "end": float(hi)},
         "over_time": _over_time(model, result, masks, window_edges(lo, hi, model.interval_s)),
     }
+
+
+#: An SLO's ``status``: its requests were measured and met it, measured and missed it, or none arrived.
+SLO_STATUSES = ("met", "missed", "no data")
+
+
+def slo_entry(target_s: float, quantile: float, hits: int, arrived: int) -> dict[str, Any]:
+    """A class's ``slo`` entry from ``hits`` (measured requests completed within ``target_s``) out of
+    ``arrived`` (its measured requests): ``{target_s, quantile, attained, met, status}``; with no arrival,
+    ``attained`` and ``met`` are ``None`` and ``status`` is ``"no data"`` (see the module docstring)."""
+    if arrived == 0:
+        return {"target_s": float(target_s), "quantile": float(quantile), "attained": None, "met": None,
+                "status": "no data"}
+    attained = hits / arrived
+    met = bool(attained >= quantile)
+    return {"target_s": float(target_s), "quantile": float(quantile), "attained": attained, "met": met,
+            "status": "met" if met else "missed"}
 
 
 def _utilisation(busy_s: float, slot_seconds: float) -> float | None:

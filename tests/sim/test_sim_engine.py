@@ -161,7 +161,7 @@ def test_service_without_replicas_rejects_its_requests() -> None:
     assert lost["arrived"] > 4000
     assert lost["rejected"] == lost["arrived"] and lost["completed"] == 0
     assert lost["latency_s"] == {"mean": None, "p50": None, "p95": None, "p99": None, "max": None}
-    assert lost["slo"] == {"target_s": 1.0, "quantile": 0.5, "attained": 0.0, "met": False}
+    assert lost["slo"] == {"target_s": 1.0, "quantile": 0.5, "attained": 0.0, "met": False, "status": "missed"}
     assert s["services"]["empty"] == {"utilisation": None, "replicas": 0, "slots": 0}
     assert s["classes"]["ok"]["rejected"] == 0
     assert s["tenants"]["t1"]["share"] == 0.0 and s["tenants"]["t2"]["share"] == 1.0
@@ -229,7 +229,7 @@ def test_summary_is_plain_json() -> None:
     counts = {"arrived", "completed", "rejected", "timed_out", "dropped", "lost", "retried",
               "throughput_per_s", "goodput_per_s", "latency_s", "wait_s"}
     assert set(s["classes"]["interactive"]) == counts | {"slo"}
-    assert set(s["classes"]["interactive"]["slo"]) == {"target_s", "quantile", "attained", "met"}
+    assert set(s["classes"]["interactive"]["slo"]) == {"target_s", "quantile", "attained", "met", "status"}
     assert s["classes"]["bulk"]["slo"] is None
     assert set(s["tenants"]["web"]) == counts | {"share"}
     assert set(s["replicas"]["svc-0"]) == {"node", "pool", "utilisation", "served", "down_s"}

@@ -42,7 +42,7 @@ def test_throughput_goodput_and_slo_attainment_by_hand() -> None:
     assert a["throughput_per_s"] == 2 / 8 and b["throughput_per_s"] == 2 / 8
     assert a["goodput_per_s"] == 1 / 8                 # latency 1 within 2.5; latency 3 is not
     assert b["goodput_per_s"] is None                  # no SLO: no goodput
-    assert a["slo"] == {"target_s": 2.5, "quantile": 0.5, "attained": 0.5, "met": True}
+    assert a["slo"] == {"target_s": 2.5, "quantile": 0.5, "attained": 0.5, "met": True, "status": "met"}
     t = s["tenants"]["t1"]
     assert t["goodput_per_s"] == 1 / 8 and t["throughput_per_s"] == 4 / 8
     assert t["latency_s"]["mean"] == 2.5 and t["wait_s"]["max"] == 3.0
