@@ -208,20 +208,35 @@ def sweep_summary(result: Any) -> str:
 def _size(args: argparse.Namespace) -> int:
     from capacity.report import write_json
     from capacity.scenario import load_scenario
-    from capacity.sizing import PASS_RULES, SizingError, max_rate, size
+    from capacity.sizing import PASS_RULES, SizingError, SizingInputError, max_rate, size
 
-    if args.pass_rule not in PASS_RULES:
-        print(f"error: --pass-rule {args.pass_rule!r}: use one of {', '.join(PASS_RULES)}", file=sys.stderr)
+    def bad(message: str) -> int:
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+    # options first, then the scenario, then the search: bad input never waits for a simulation
+    if args.pass_rule not in PASS_RULES:
+        return bad(f"--pass-rule {args.pass_rule!r}: use one of {', '.join(PASS_RULES)}")
+    if args.replications < 1:
+        return bad(f"--replications {args.replications}: must be at least 1")
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.replications > scenario.limits.max_runs:
+        return bad(f"--replications {args.replications}: more than limits.max_runs "
+                   f"({scenario.limits.max_runs:.3g}); raise it with --set limits.max_runs=N")
+    classes = [c.name for c in scenario.workload.classes] if scenario.workload else []
+    if args.max_rate is not None and args.max_rate not in classes:
+        return bad(f"--max-rate {args.max_rate!r}: no class named {args.max_rate!r} "
+                   f"(classes: {', '.join(classes) or 'none'})")
     try:
-        if args.max_rate:
+        if args.max_rate is not None:
             found = max_rate(scenario, args.max_rate, replications=args.replications,
                              pass_rule=args.pass_rule, measure=args.slo_on)
         else:
             found = size(scenario, replications=args.replications, pass_rule=args.pass_rule,
                          measure=args.slo_on)
-    except SizingError as exc:
+    except SizingInputError as exc:          # bad input found by the search (before it simulates)
+        return bad(str(exc))
+    except SizingError as exc:               # the SLOs cannot be met
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INFEASIBLE
     print(found.text())

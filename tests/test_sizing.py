@@ -9,7 +9,8 @@ import pytest
 
 from capacity import max_rate, pipeline, scenario_from_dict, sim, size, theory
 from capacity.cli import main
-from capacity.sizing import PASS_RULES, SizingError, SloCheck, measure_slos
+from capacity.errors import ScenarioError
+from capacity.sizing import PASS_RULES, SizingError, SizingInputError, SloCheck, measure_slos, slo_lines
 
 LAM, MU = 40.0, 10.0          # offered load 4 Erlangs; exponential service, mean 100 ms
 
@@ -133,6 +134,46 @@ def _check(attained, quantile=0.9):
                     attained=tuple(attained), value_s=(None,) * n)
 
 
+def test_no_data_never_passes():
+    """A seed in which no request of the class was measured (``None``) is no pass, under every rule: the
+    mean of the seeds that did measure is not the attainment of the class."""
+    for rule in PASS_RULES.values():
+        assert not rule([_check([None])])
+        assert not rule([_check([1.0, None, 1.0])])
+        assert rule([_check([1.0, 1.0, 1.0])])
+    assert _check([1.0, None]).status == "no data" and _check([1.0, None]).to_dict()["status"] == "no data"
+    assert _check([0.95, 0.8]).status == "missed" and _check([0.95, 0.91]).status == "met"
+
+
+def test_the_attainment_interval_stays_within_0_and_100_percent():
+    """The 95 % Student-t interval over the seeds' attainments, clipped to [0, 1]: the seeds are independent
+    runs (a Wilson interval over the requests would take correlated requests for independent ones)."""
+    check = _check([1.0, 1.0, 0.97])
+    # mean 0.99, s = 0.017320508, t(0.975, 2) = 4.302652730: half-width 0.043026527 -> [0.946973, 1.033027]
+    assert check.mean_attained == pytest.approx(0.99)
+    assert check.ci95 == pytest.approx(0.0430265273, rel=1e-8)
+    low, high = check.interval95
+    assert low == pytest.approx(0.9469734727, rel=1e-9) and high == 1.0
+    assert check.to_dict()["attained_ci95_range"] == [pytest.approx(low), 1.0]
+    assert _check([0.0, 0.0, 0.03]).interval95 == (0.0, pytest.approx(0.0530265273, rel=1e-8))
+    assert _check([0.95]).interval95 is None                   # one seed: no interval
+    line = slo_lines([check])[-1]
+    assert "99.00%" in line and "94.70–100.00%" in line and "103" not in line
+
+
+def test_size_stops_on_a_class_without_measured_requests(write_scenario, capsys):
+    """No request after the warm-up: more replicas cannot help and no count can be judged (exit 2 at the first
+    trial, naming the class, not a search up to 4096 replicas)."""
+    text = TWO.replace("slo: {p99: 400ms}}", "slo: {p99: 400ms}}\n"
+                       "    - {name: rare, service: api, arrivals: {rate: 0.0001/s}, slo: {p99: 400ms}}")
+    path = write_scenario(text)
+    with pytest.raises(ScenarioError, match=r"workload\.classes\.rare: no request of class 'rare' arrived"):
+        size(load_scenario_file(path))
+    assert main(["size", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lengthen workload.duration" in err[0] and err[0].startswith(f"error: {path}:")
+
+
 def test_pass_rules():
     assert PASS_RULES["all"]([_check([0.91, 0.95, 0.92])])
     assert not PASS_RULES["all"]([_check([0.91, 0.89, 0.99])])
@@ -211,6 +252,63 @@ def test_sized_services_that_do_not_fit_exit_3(write_scenario, capsys):
     assert "the sized services do not fit" in err and "Traceback" not in err
 
 
+def load_scenario_file(path):
+    from capacity import load_scenario
+
+    return load_scenario(path)
+
+
+def _no_simulation(monkeypatch):
+    """Fail the test if anything is packed or simulated."""
+    def boom(*args, **kwargs):
+        raise AssertionError("bad input must be refused before any simulation")
+
+    monkeypatch.setattr(sim, "simulate_model", boom)
+    monkeypatch.setattr(pipeline, "run", boom)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--replications", "0"], "--replications 0: must be at least 1"),
+    (["--replications", "-2", "--max-rate", "web"], "--replications -2: must be at least 1"),
+    (["--replications", "100001"], "more than limits.max_runs"),
+    (["--max-rate", "nope"], "--max-rate 'nope': no class named 'nope' (classes: web)"),
+    (["--pass-rule", "most"], "--pass-rule 'most'"),
+])
+def test_bad_size_options_exit_2_before_any_simulation(write_scenario, capsys, monkeypatch, args, words):
+    path = write_scenario(TWO)
+    _no_simulation(monkeypatch)
+    assert main(["size", str(path), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and words in err[0], err
+
+
+def test_max_rate_of_a_service_without_slo_is_bad_input(write_scenario, capsys, monkeypatch):
+    path = write_scenario(TWO.replace(", slo: {p99: 400ms}", ""))
+    _no_simulation(monkeypatch)
+    with pytest.raises(SizingInputError, match="serves no class with an SLO"):
+        max_rate(load_scenario_file(path), "web")
+    assert main(["size", str(path), "--max-rate", "web"]) == 2
+
+
+def test_max_rate_stops_at_the_request_limit(write_scenario, tmp_path):
+    """A generous SLO passes at every rate: the doubling must stop at limits.max_requests (one line, exit 2),
+    not grow the simulated requests (and the memory) without end."""
+    import subprocess
+    import sys
+
+    path = write_scenario(TWO.replace("slo: {p99: 400ms}", "slo: {p50: 1000h}").replace("duration: 4m",
+                                                                                     "duration: 1m"))
+    proc = subprocess.run([sys.executable, "-m", "capacity", "size", str(path), "--max-rate", "web",
+                           "--replications", "1", "--set", "limits.max_requests=2e5"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = proc.stderr.strip().splitlines()
+    # 50/s × 60 s = 3000 requests; 3000 × 2^6 = 192000 still fits, 2^7 does not: the SLOs still pass at 3200/s
+    assert line.startswith("error: max rate of class 'web': the SLOs still pass at 3200/s (64 × the scenario's")
+    assert "6400/s, would simulate about 3.84e+05 requests, more than limits.max_requests (2e+05)" in line
+    assert "--set limits.max_requests=" in line and "Traceback" not in proc.stderr
+
+
 def test_max_rate_command(write_scenario, capsys, tmp_path):
     out = tmp_path / "rate.json"
     path = write_scenario(TWO.replace("replicas: 1\n", "replicas: 4\n", 1))
@@ -221,5 +319,3 @@ def test_max_rate_command(write_scenario, capsys, tmp_path):
     search = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("search:"))
     assert f"{found['max_rate_per_s']:.4g}/s pass ×3" in search
     assert found["scale"] == pytest.approx(found["max_rate_per_s"] / 50)
-    assert main(["size", str(path), "--max-rate", "nope"]) == 3
-    assert "no class named 'nope'" in capsys.readouterr().err
