@@ -52,6 +52,7 @@ from pydantic import (
 
 from capacity.errors import ScenarioError
 from capacity.limits import Limits, outside_file_problems, work_problems
+from capacity.packing.existing import overflow as existing_overflow
 from capacity.units import parse_duration, parse_fraction, parse_quantity, parse_rate
 
 # ---------------------------------------------------------------------------------------------- types
@@ -858,20 +859,29 @@ def _placement_constraint_problems(s: Scenario) -> list[tuple[tuple[str | int, .
                 problems.append((("services", i, "survive", key),
                                  f"failures: 1 zone needs pools labelled {zone!r} {known}"))
     pools = {p.name: p for p in s.cluster.pools}
-    services = {svc.name for svc in s.services}
+    services = {svc.name: svc for svc in s.services}
     for node, counts in s.placement.existing.items():
         pool, sep, index = node.rpartition("-")
         where = ("placement", "existing", node)
+        known = True
         if not sep or pool not in pools or not index.isdigit() or (len(index) > 1 and index[0] == "0"):
             problems.append((where, f"a node name is <pool>-<index> of a pool (pools: {', '.join(pools)})"))
+            known = False
         elif int(index) >= pools[pool].count:
             problems.append((where, f"pool {pool!r} has {pools[pool].count} nodes, numbered from 0"))
+            known = False
         for name, k in counts.items():
             if name not in services:
                 problems.append(((*where, name),
                                  f"no service named {name!r} (services: {', '.join(services)})"))
+                known = False
             elif k < 0:
                 problems.append(((*where, name), f"replicas must be 0 or more (got {k})"))
+                known = False
+        if known:   # the node holds what runs on it (capacity before headroom: capacity.packing.existing)
+            why = existing_overflow(counts, {n: services[n].resources for n in counts}, pools[pool].resources)
+            if why is not None:
+                problems.append((where, why))
     objective = s.placement.objective
     if objective == "min-moves" and not s.placement.existing:
         problems.append((("placement", "objective"),

@@ -300,8 +300,12 @@ def _validate_service_constraints(s: Service, where: str) -> None:
 
 
 def _validate_existing(problem: PackingProblem) -> None:
+    """The existing placement names nodes and services that exist, and each node holds what runs on it
+    (`capacity.packing.existing`: capacity before headroom, the rules of the plan aside)."""
+    from capacity.packing.existing import overflow  # it words amounts with feasibility, which imports this
+
     pools = {p.name: p for p in problem.pools}
-    services = {s.name for s in problem.services}
+    services = {s.name: s for s in problem.services}
     for node, counts in problem.existing.items():
         where = f"existing node {node!r}"
         parsed = split_node_name(node) if isinstance(node, str) else None
@@ -316,3 +320,6 @@ def _validate_existing(problem: PackingProblem) -> None:
                 raise ValueError(f"{where}: no service named {name!r}")
             if not _is_int(k) or k < 0:
                 raise ValueError(f"{where}: replicas of {name!r} must be a non-negative integer, got {k!r}")
+        why = overflow(counts, {name: services[name].demand for name in counts}, pools[parsed[0]].capacity)
+        if why is not None:
+            raise ValueError(f"{where}: {why}")

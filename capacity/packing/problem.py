@@ -23,7 +23,8 @@ Constraints beyond one node (each described where it is checked, `capacity.packi
 * **existing** — the placement running today (``{node name: {service: count}}``, node names
   ``{pool}-{j}``). A replica is **moved** when it stops on its node and starts on another; with ``E``
   replicas of a service running, ``P`` placed by the new plan and ``removed`` those that leave their node,
-  ``moved = removed - max(0, E - P)`` (a scale-down removes replicas without moving them).
+  ``moved = removed - max(0, E - P)`` (a scale-down removes replicas without moving them). It must be able
+  to run: each node holds its replicas within its capacity before headroom (`capacity.packing.existing`).
 
 **Objectives** (the `Placement`'s ``objective_value``, always minimised):
 

@@ -56,7 +56,12 @@ def constrained(draw: st.DrawFn) -> PackingProblem:
             pool = draw(st.sampled_from(pools))
             node = f"{pool.name}-{draw(st.integers(0, pool.count - 1))}"
             svc = draw(st.sampled_from(services))
-            existing.setdefault(node, {})[svc.name] = draw(st.integers(1, 3))
+            k = draw(st.integers(1, 3))
+            running = {**existing.get(node, {}), svc.name: k}
+            by_name = {s.name: s for s in services}
+            if all(sum(n * by_name[s].demand.get(r, 0.0) for s, n in running.items()) <= c
+                   for r, c in pool.capacity.items()):        # only placements that can be running
+                existing[node] = running
     move_cost = draw(st.sampled_from([0.0, 0.3])) if objective in ("min-nodes", "min-cost") else 0.0
     return PackingProblem(tuple(pools), tuple(services), objective=objective,  # type: ignore[arg-type]
                           existing=existing, move_cost=move_cost, time_limit_s=10.0)
