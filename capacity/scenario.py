@@ -863,22 +863,22 @@ def _placement_constraint_problems(s: Scenario) -> list[tuple[tuple[str | int, .
     for node, counts in s.placement.existing.items():
         pool, sep, index = node.rpartition("-")
         where = ("placement", "existing", node)
-        known = True
+        checkable = True
         if not sep or pool not in pools or not index.isdigit() or (len(index) > 1 and index[0] == "0"):
             problems.append((where, f"a node name is <pool>-<index> of a pool (pools: {', '.join(pools)})"))
-            known = False
+            checkable = False
         elif int(index) >= pools[pool].count:
             problems.append((where, f"pool {pool!r} has {pools[pool].count} nodes, numbered from 0"))
-            known = False
+            checkable = False
         for name, k in counts.items():
             if name not in services:
                 problems.append(((*where, name),
                                  f"no service named {name!r} (services: {', '.join(services)})"))
-                known = False
+                checkable = False
             elif k < 0:
                 problems.append(((*where, name), f"replicas must be 0 or more (got {k})"))
-                known = False
-        if known:   # the node holds what runs on it (capacity before headroom: capacity.packing.existing)
+                checkable = False
+        if checkable:   # the node holds what runs on it (capacity before headroom: capacity.packing.existing)
             why = existing_overflow(counts, {n: services[n].resources for n in counts}, pools[pool].resources)
             if why is not None:
                 problems.append((where, why))

@@ -84,9 +84,9 @@ class TrialTooLarge(SizingInputError):
 
     def __init__(self, value: float, expected: float, limit: float) -> None:
         self.value, self.expected, self.limit = value, expected, limit
-        super().__init__(f"a trial would simulate about {expected:.3g} requests, more than limits.max_requests "
-                         f"({limit:.3g}); raise it (e.g. --set limits.max_requests={_round_up(expected):g}) "
-                         "or shorten workload.duration")
+        super().__init__(f"a trial would simulate about {expected:.3g} requests, more than "
+                         f"limits.max_requests ({limit:.3g}); raise it (e.g. --set "
+                         f"limits.max_requests={_round_up(expected):g}) or shorten workload.duration")
 
 
 class NoMeasuredRequests(SizingInputError):
@@ -127,7 +127,7 @@ class SloCheck:
     quantile: float                           # 0.99
     target_s: float
     seeds: tuple[int, ...]
-    attained: tuple[float | None, ...]        # fraction of measured requests within the target (None: no data)
+    attained: tuple[float | None, ...]        # fraction of measured requests within the target; None: no data
     value_s: tuple[float | None, ...]         # the measure at ``quantile`` over served requests
     measured: tuple[int, ...] = ()            # measured requests per seed (the denominators of ``attained``)
 
@@ -294,7 +294,7 @@ class _Evaluator:
         return model, result
 
     def measurements(self, value: float, seed: int) -> list[Measurement]:
-        """What the run at ``value`` with ``seed`` measured; `NoMeasuredRequests` if a class had no request."""
+        """What the run at ``value`` with ``seed`` measured (`NoMeasuredRequests`: a class had none)."""
         if (value, seed) not in self.measured:
             model, result = self.run(value, seed)
             runs = _measure_run(model, result, self.measure)
@@ -660,8 +660,8 @@ def _check_max_rate_class(scenario: Scenario, class_name: str) -> None:
         raise SizingInputError(f"service {target.service!r} of class {class_name!r} serves no class with an "
                                "SLO")
     if target.tenants is not None and target.arrivals.process == "trace":
-        raise SizingInputError(f"class {class_name!r} replays its trace per tenant: the maximum rate of such a "
-                               "class is not supported")
+        raise SizingInputError(f"class {class_name!r} replays its trace per tenant: the maximum rate of such "
+                               "a class is not supported")
 
 
 def max_rate(scenario: Scenario, class_name: str, *, replications: int = 3, pass_rule: str = "all",

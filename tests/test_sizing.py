@@ -304,7 +304,8 @@ def test_max_rate_stops_at_the_request_limit(write_scenario, tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     (line,) = proc.stderr.strip().splitlines()
     # 50/s × 60 s = 3000 requests; 3000 × 2^6 = 192000 still fits, 2^7 does not: the SLOs still pass at 3200/s
-    assert line.startswith("error: max rate of class 'web': the SLOs still pass at 3200/s (64 × the scenario's")
+    assert line.startswith("error: max rate of class 'web': the SLOs still pass at 3200/s (64 × the "
+                           "scenario's 50/s); the next rate, ")
     assert "6400/s, would simulate about 3.84e+05 requests, more than limits.max_requests (2e+05)" in line
     assert "--set limits.max_requests=" in line and "Traceback" not in proc.stderr
 

@@ -31,7 +31,8 @@ def doc(*, rare_rate: float = 1e-4, admission: bool = False) -> dict:
         "services": [{"name": "web", "replicas": 2, "resources": {"cpu": 1, "memory": "1Gi"},
                       "serving": {"service_time": {"dist": "deterministic", "mean": "20ms"}}}],
         "workload": {"duration": "60s", "warmup": "30s", "classes": [
-            busy, {"name": "rare", "service": "web", "arrivals": {"rate": rare_rate}, "slo": {"p99": "200ms"}}]},
+            busy,
+            {"name": "rare", "service": "web", "arrivals": {"rate": rare_rate}, "slo": {"p99": "200ms"}}]},
     }
 
 
@@ -131,7 +132,8 @@ def test_frames_keep_the_status(report: dict) -> None:
 
 
 @pytest.mark.parametrize("command", ["simulate", "run"])
-def test_simulate_and_run_keep_going(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+def test_simulate_and_run_keep_going(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     command: str) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
     out = tmp_path / "out"

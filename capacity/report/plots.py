@@ -184,7 +184,7 @@ def latency_cdf(ax: Axes, data: Data, classes: Iterable[str] | None = None) -> N
         label = name
         slo = slos.get(name)
         status = slo_status(slo)
-        if slo:
+        if slo and status is not None:
             verdict = {"met": "met", "missed": "MISSED", "no data": "no data"}[status]
             attained = "" if slo.get("attained") is None else f" ({100 * slo['attained']:.2f}% within)"
             label = f"{name}: p{100 * slo['quantile']:g} ≤ {_ms_text(slo['target_s'])} {verdict}{attained}"

@@ -161,7 +161,8 @@ def test_service_without_replicas_rejects_its_requests() -> None:
     assert lost["arrived"] > 4000
     assert lost["rejected"] == lost["arrived"] and lost["completed"] == 0
     assert lost["latency_s"] == {"mean": None, "p50": None, "p95": None, "p99": None, "max": None}
-    assert lost["slo"] == {"target_s": 1.0, "quantile": 0.5, "attained": 0.0, "met": False, "status": "missed"}
+    assert lost["slo"] == {"target_s": 1.0, "quantile": 0.5, "attained": 0.0, "met": False,
+                           "status": "missed"}
     assert s["services"]["empty"] == {"utilisation": None, "replicas": 0, "slots": 0}
     assert s["classes"]["ok"]["rejected"] == 0
     assert s["tenants"]["t1"]["share"] == 0.0 and s["tenants"]["t2"]["share"] == 1.0
