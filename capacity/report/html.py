@@ -54,7 +54,8 @@ CAPTIONS: dict[str, str] = {
                       "service, beside the share of its serving slots busy in the simulation (hatched). A "
                       "node with much allocated and little busy is reserved for nothing.",
     "latency_cdf.png": "The fraction of measured requests served within each latency. A class meets its SLO "
-                       "when its curve passes left of and above its marker (circle: met, cross: missed).",
+                       "when its curve passes left of and above its marker (circle: met, cross: missed, "
+                       "square: no data — no request measured, not a pass).",
     "latency_over_time.png": "p50 and p99 latency per class by arrival time: the warm-up (shaded, excluded "
                              "from the statistics), bursts, and windows in which requests failed (crosses).",
     "queue_length.png": "Requests waiting for a slot, per service: the time-average in each window and the "

@@ -9,7 +9,8 @@ milliseconds or minutes as the axis says; shares in percent.
 * `latency_cdf` — per class, the fraction of measured requests served within a latency (log time axis,
   logit fraction axis so that p50, p90, p99 and p99.9 are evenly spaced). Each SLO is a marker at
   (target, quantile): a curve that passes left of and above its marker meets it; the legend says
-  met / MISSED. Rejected and timed-out requests never finish, so such a curve stays below 100 %.
+  met / MISSED, or "no data" (a hollow square) for a class with no measured request. Rejected and
+  timed-out requests never finish, so such a curve stays below 100 %.
 * `latency_over_time` — p50 (solid) and p99 (dashed) latency per class in time windows by arrival time,
   the warm-up shaded, p50 and p99 SLO targets dotted, and a cross on top of each window in which requests
   failed (rejected, timed out, dropped or lost), sized by the share that failed: shows the warm-up
