@@ -188,14 +188,15 @@ def _onoff_problems(s: Scenario) -> list[Problem]:
     return problems
 
 
-def statistics_windows(duration_s: float, warmup_s: float, interval_s: float | None) -> int:
+def statistics_windows(duration_s: float, warmup_s: float, interval_s: float | None) -> float:
     """How many time-series windows the statistics cut ``[warmup, duration]`` into
-    (`capacity.sim.metrics.window_edges`)."""
+    (`capacity.sim.metrics.window_edges`; infinite for an interval too small to count them)."""
     from capacity.sim.metrics import DEFAULT_WINDOWS
 
     if interval_s is None:
-        return DEFAULT_WINDOWS
-    return max(1, math.ceil((duration_s - warmup_s) / interval_s - 1e-9))
+        return float(DEFAULT_WINDOWS)
+    ratio = (duration_s - warmup_s) / interval_s
+    return float(max(1, math.ceil(ratio - 1e-9))) if math.isfinite(ratio) else math.inf
 
 
 def series_per_window(classes: int, replicas: int, nodes: int, pools: int, services: int) -> int:
@@ -204,7 +205,7 @@ def series_per_window(classes: int, replicas: int, nodes: int, pools: int, servi
     return 1 + 8 * classes + replicas + nodes + pools + services
 
 
-def series_problem(windows: int, per_window: int, counted: str, limits: Limits) -> Problem | None:
+def series_problem(windows: float, per_window: int, counted: str, limits: Limits) -> Problem | None:
     """The problem when ``windows × per_window`` time-series values exceed ``limits.max_series_values``
     (``counted`` says what ``per_window`` is made of)."""
     values = windows * per_window
@@ -223,10 +224,11 @@ def _series_problems(s: Scenario) -> list[Problem]:
     duration, warmup, interval = s.workload.duration, s.workload.warmup, s.metrics.interval
     windows = statistics_windows(duration, warmup, interval)
     if windows > s.limits.max_windows:
+        how = "the default when metrics.interval is not set" if interval is None else \
+            f"(duration {duration:g}s − warmup {warmup:g}s) / interval {interval:g}s"
         return [(("metrics", "interval"),
-                 f"{windows:.3g} time-series windows ((duration {duration:g}s − warmup {warmup:g}s) / "
-                 f"interval {interval:g}s), more than the limit {s.limits.max_windows:.3g}; use a longer "
-                 "interval, or raise limits.max_windows")]
+                 f"{windows:.3g} time-series windows ({how}), more than the limit "
+                 f"{s.limits.max_windows:.3g}; use a longer interval, or raise limits.max_windows")]
     serving = [svc for svc in s.services if svc.serving is not None]
     replicas = sum(svc.replicas for svc in serving)
     classes = sum(len(c.tenants.weights) if c.tenants is not None and c.tenants.weights and
