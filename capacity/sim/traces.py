@@ -441,6 +441,7 @@ class _Kept:
     rows, their count, the lowest and highest stamp and the tenants (in order of first appearance)."""
 
     origin: float | None                   # the stamp at 0 s used for the window (None: the first row's)
+    overflow: RowLimitError | None = None  # more rows than max_rows, under a provisional origin
     stamps: array = field(default_factory=lambda: array("d"))
     inputs: array = field(default_factory=lambda: array("q"))
     outputs: array = field(default_factory=lambda: array("q"))
@@ -452,9 +453,14 @@ class _Kept:
 
 
 def _keep(rows: _Rows, origin: float | None, window: ReplayWindow | None, max_rows: float | None) -> _Kept:
-    """One pass: check every row, keep those of ``window`` (all without one), at most ``max_rows``."""
+    """One pass: check every row, keep those of ``window`` (all without one), at most ``max_rows``.
+
+    Past ``max_rows`` it raises `RowLimitError` at once when the origin is known (given, or absolute
+    times); under a provisional origin (the first row's) it stops keeping, notes the error in
+    ``overflow`` and goes on to find the earliest row: the caller decides."""
     fmt = rows.format
     kept = _Kept(origin=origin if fmt.relative else 0.0)
+    exact = kept.origin is not None or window is None
     for stamp, n_in, n_out, label in rows:
         kept.count += 1
         kept.low, kept.high = min(kept.low, stamp), max(kept.high, stamp)
@@ -465,11 +471,15 @@ def _keep(rows: _Rows, origin: float | None, window: ReplayWindow | None, max_ro
             if len(kept.tenants) > MAX_TENANTS:
                 raise rows.error(f"{rows.tenant_column}: more than {MAX_TENANTS} distinct tenants "
                                  "(capacity.sim.traces.MAX_TENANTS)", rows.reader.line_num)
-        if window is not None and not window.holds((stamp - kept.origin) / fmt.per_second):
+        if kept.overflow is not None or (window is not None and
+                                         not window.holds((stamp - kept.origin) / fmt.per_second)):
             continue
         if max_rows is not None and len(kept.stamps) >= max_rows:
-            raise RowLimitError(f"more than {max_rows:.3g} rows inside the replayed window", file=rows.source,
-                                line=rows.reader.line_num)
+            kept.overflow = RowLimitError(f"more than {max_rows:.3g} rows inside the replayed window",
+                                          file=rows.source, line=rows.reader.line_num)
+            if exact:
+                raise kept.overflow
+            continue
         kept.stamps.append(stamp)
         kept.inputs.append(n_in)
         kept.outputs.append(n_out)
@@ -495,18 +505,27 @@ def _read(open_lines: Callable[[], AbstractContextManager[Iterable[str]]], sourc
         if (again.count, again.low, again.high) != (kept.count, kept.low, kept.high):
             raise TraceError("the file changed while it was read", file=source)
         kept = again
+    if kept.overflow is not None:                            # the first row was the earliest: it holds
+        raise kept.overflow
+    return _trace_of(kept, fmt, origin, source, tenant_column is not None, window is not None)
+
+
+def _trace_of(kept: _Kept, fmt: TraceFormat, origin: float, source: str, tenants: bool,
+              windowed: bool) -> Trace:
+    """The `Trace` of the rows kept: seconds from ``origin``, sorted by time (stably), tenants indexed in
+    sorted order, and (``windowed``) the whole trace's end."""
     seconds = (np.frombuffer(kept.stamps, dtype=np.float64) - origin) / fmt.per_second
     order = np.argsort(seconds, kind="stable")
     tenant: np.ndarray | None = None
     names: tuple[str, ...] = ()
-    if tenant_column is not None:
+    if tenants:
         names = tuple(sorted(kept.tenants))
         position = {name: k for k, name in enumerate(names)}
         rank = np.array([position[name] for name in kept.tenants], dtype=np.int32)  # first seen -> sorted
         tenant = rank[np.frombuffer(kept.tenant, dtype=np.int32)][order]
     trace = Trace(seconds[order], np.frombuffer(kept.inputs, dtype=np.int64)[order],
                   np.frombuffer(kept.outputs, dtype=np.int64)[order], source, tenant, names,
-                  last_s=float((kept.high - origin) / fmt.per_second) if window is not None else None)
+                  last_s=float((kept.high - origin) / fmt.per_second) if windowed else None)
     trace.check()
     return trace
 

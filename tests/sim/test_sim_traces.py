@@ -9,10 +9,13 @@ from __future__ import annotations
 import gzip
 import math
 import textwrap
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from capacity import pipeline
 from capacity.errors import ScenarioError
@@ -29,7 +32,7 @@ from capacity.sim import (
     read_trace,
 )
 from capacity.sim.arrivals import TraceReplay
-from capacity.sim.traces import replay
+from capacity.sim.traces import ReplayWindow, replay
 
 from ..conftest import SCENARIOS, SHARED_DATA
 
@@ -670,3 +673,59 @@ def test_trace_errors_never_echo_the_file(tmp_path, name, content, tenant):
     message = str(err.value)
     assert CONTENT not in message and "999999" not in message and "10:00:00" not in message, message
     assert message.startswith(f"{path}:") and "\n" not in message
+
+
+def test_the_row_bound_of_an_azure_trace_counts_from_its_earliest_row(tmp_path):
+    """Read relative to the first row, 20 rows fall in the window; relative to the earliest (last) row,
+    none does: the bound holds for the true window only."""
+    from capacity.sim.traces import ReplayWindow, RowLimitError
+
+    header = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+    rows = [f"2023-11-16 18:10:{s:02d}.0000000,{s},1\n" for s in range(20)]
+    early = "2023-11-16 18:00:00.0000000,99,1\n"
+    window = ReplayWindow(duration_s=30.0)
+    unsorted = write(tmp_path, header + "".join(rows) + early, "unsorted.csv")
+    kept = read_trace(unsorted, window=window, max_rows=5)
+    assert kept.input_tokens.tolist() == [99] and kept.end_s == 619.0
+    ordered = write(tmp_path, header + "".join(rows), "sorted.csv")
+    with pytest.raises(RowLimitError) as err:
+        read_trace(ordered, window=window, max_rows=5)
+    assert err.value.line == 7
+
+
+@st.composite
+def windowed_cases(draw: st.DrawFn) -> tuple[str, ReplayWindow, float]:
+    """(trace CSV, a replay window, rate_scale): plain or azure, unsorted, ties, tenant column."""
+    azure = draw(st.booleans())
+    n = draw(st.integers(1, 40))
+    seconds = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.25, 7.0, 10.0]) | st.floats(0, 20),
+                            min_size=n, max_size=n))
+    lines = []
+    for k, s in enumerate(seconds):
+        stamp = (datetime(2023, 11, 16, 18) + timedelta(microseconds=round(s * 1e6))).isoformat(" ") \
+            if azure else repr(s)
+        lines.append(f"{stamp},{k},{k % 3},{'xyz'[k % 3]}")
+    columns = "TIMESTAMP,ContextTokens,GeneratedTokens" if azure else "time,input_tokens,output_tokens"
+    header = columns + ",team"
+    window = ReplayWindow(duration_s=draw(st.sampled_from([0.5, 1.0, 3.0, 5.0, 30.0])),
+                          time_scale=draw(st.sampled_from([0.5, 1.0, 3.0])),
+                          start_s=draw(st.sampled_from([0.0, 0.5, 2.0, 7.0, 25.0])))
+    return header + "\n" + "\n".join(lines) + "\n", window, draw(st.sampled_from([0.5, 1.0, 2.3]))
+
+
+@settings(deadline=None, derandomize=True, database=None, max_examples=80,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=windowed_cases())
+def test_a_windowed_read_replays_exactly_as_the_whole_file(tmp_path, case):
+    text, window, rate_scale = case
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    full = read_trace(path, tenant_column="team")
+    kept = read_trace(path, tenant_column="team", window=window)
+    assert kept.end_s == full.end_s and kept.tenant_names == full.tenant_names
+    scale = {"time_scale": window.time_scale, "start_s": window.start_s, "rate_scale": rate_scale}
+    a = replay(full, np.random.default_rng(3), window.duration_s, **scale)
+    b = replay(kept, np.random.default_rng(3), window.duration_s, **scale)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(full.input_tokens[a[1]], kept.input_tokens[b[1]])
+    np.testing.assert_array_equal(full.tenant[a[1]], kept.tenant[b[1]])
