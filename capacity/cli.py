@@ -14,6 +14,9 @@ Commands::
                    [--executor local|dask|serial] [--scheduler ADDRESS] [--workers N]   what-if points
     capacity size SCENARIO [--json FILE] [--replications N] [--max-rate CLASS]   SLO-driven sizing
 
+Every command that loads a SCENARIO also takes ``--data-dir DIR`` (repeatable): a folder its trace files
+may come from besides the scenario's own folder tree (`capacity.sandbox`; also ``CAPACITY_DATA_DIRS``).
+
 Exit codes: 0 success; 2 bad input (one line ``error: FILE:LINE: field.path: what is wrong``);
 3 the services do not fit (naming each service and the resource that is short); 4 the solver failed;
 130 interrupted.
@@ -48,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("scenario", metavar="SCENARIO", help="scenario file (YAML)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a scenario field, e.g. services.ranker.replicas=8 (repeatable)")
+        p.add_argument("--data-dir", dest="data_dirs", action="append", default=[], metavar="DIR", type=Path,
+                       help="a folder trace files may also come from, besides the scenario's own folder "
+                            "tree (repeatable; also the environment variable CAPACITY_DATA_DIRS)")
         return p
 
     p = command("run", "pack, then simulate; write report.json, report.md, report.html and the plots to DIR")
@@ -160,7 +166,7 @@ def _sweep(args: argparse.Namespace) -> int:
         if not settings or any("=" not in s for s in settings):
             raise ScenarioError(f"--case {name}: expected NAME KEY=VALUE [KEY=VALUE ...]", file=args.scenario)
         cases[name] = {k.strip(): _parse_value(v) for k, _, v in (s.partition("=") for s in settings)}
-    scenario = load_scenario(args.scenario, args.overrides)
+    scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
     out = args.output or Path("out") / f"{scenario.name}-sweep"
     try:
         result = sweep(scenario, out, grid=grid, cases=cases, replications=args.replications,
@@ -219,7 +225,7 @@ def _size(args: argparse.Namespace) -> int:
         return bad(f"--pass-rule {args.pass_rule!r}: use one of {', '.join(PASS_RULES)}")
     if args.replications < 1:
         return bad(f"--replications {args.replications}: must be at least 1")
-    scenario = load_scenario(args.scenario, args.overrides)
+    scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
     if args.replications > scenario.limits.max_runs:
         return bad(f"--replications {args.replications}: more than limits.max_runs "
                    f"({scenario.limits.max_runs:.3g}); raise it with --set limits.max_runs=N")
@@ -353,7 +359,7 @@ def _run(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "import-k8s":
         return _import_k8s(args)
-    scenario = load_scenario(args.scenario, args.overrides)
+    scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
     if args.command == "validate":
         n = sum(s.replicas for s in scenario.services)
         classes = len(scenario.workload.classes) if scenario.workload else 0

@@ -1,4 +1,4 @@
-"""Limits: how much work a scenario may ask for, and which folders its data files may come from.
+"""Limits: how much work a scenario may ask for.
 
 A scenario that would run for days or exhaust memory is refused **before** any work starts, with an
 estimate of the work and the cap it exceeds, e.g.::
@@ -21,21 +21,30 @@ limits.KEY=VALUE``; the report states the caps in force under ``provenance.limit
 * ``max_replicas`` (default 1e6) — replicas of all services together (the packer places each one).
 * ``max_packing_size`` (default 5e6) — node × service pairs the packer considers: the nodes the pools may
   use (the sum of their ``count``) times the number of services.
-* ``max_windows`` (default 1e6) — time-series windows of the statistics (``duration / metrics.interval``).
+* ``max_windows`` (default 1e6) — time-series windows of the statistics (``(duration − warmup) /
+  metrics.interval``).
+* ``max_series_values`` (default 2e6) — values the time series hold: windows × the series stored per window
+  (`series_per_window`: the edges, 8 per request class — 5 outcome counts, arrivals, p50 and p99 — and
+  one utilisation per replica, node, pool and service). Estimated at load (nodes at most the replicas or
+  the pools' nodes; a class split by a trace's tenant column counted once) and counted again exactly
+  when the run is built. Measured: about 145 bytes of peak memory and 16 bytes of report.json a value
+  (4.55e6 values: 650 MB, 74 MB), so the default is about 300 MB and a 33 MB report.
 * ``max_runs`` (default 1e5) — runs of a sweep: the grid's points × cases × ``replications``.
+* ``max_onoff_periods`` (default 1e8) — ON and OFF periods an ``onoff`` class draws: about ``2 ×
+  duration / (on + off)``. They cost time whatever the rate (1 µs periods over an hour are 3.6e9 periods
+  for 3,600 requests); the engine draws them in bounded chunks, so memory does not grow with them.
+* ``max_trace_rows`` (default 3e7) — rows of one trace file kept for a replay: the rows inside its replayed
+  window (rows outside it are read, checked and dropped as the file streams by). About 24 bytes a row.
 
-**Data files.** A trace ``file:`` given as a relative path must lie inside the scenario file's folder (its
-tree) or inside one of the folders listed in ``limits.data_dirs`` (relative to the scenario file's folder,
-or absolute); symbolic links are resolved first, so ``..`` or a link cannot lead outside. An absolute path
-names its file explicitly and is taken as asked for. A scenario built in code (no file) is not
-checked. The shipped ``scenarios/azure-trace-replay.yaml`` lists ``../../shared/data/traces``.
+Which folders data files may come from is not a limit of the scenario: see `capacity.sandbox`
+(``--data-dir``, ``CAPACITY_DATA_DIRS``). A scenario that still has ``limits.data_dirs`` is refused with
+`RETIRED_FIELDS`' line.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +54,10 @@ if TYPE_CHECKING:
 
 #: Peak memory (RSS) per simulated request, bytes: README "Limits and big inputs" (benchmarks/big_replay.py).
 BYTES_PER_REQUEST = 220
+
+#: Peak memory per time-series value (Python lists of floats, their JSON text): README "Limits and big
+#: inputs" (50,000 windows × 91 series: 650 MB more peak RSS than with 500 windows).
+BYTES_PER_SERIES_VALUE = 145
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -59,8 +72,18 @@ class Limits(BaseModel):
     max_replicas: float = Field(default=1e6, gt=0)
     max_packing_size: float = Field(default=5e6, gt=0)
     max_windows: float = Field(default=1e6, gt=0)
+    max_series_values: float = Field(default=2e6, gt=0)
     max_runs: float = Field(default=1e5, gt=0)
-    data_dirs: list[str] = Field(default_factory=list, max_length=100)
+    max_onoff_periods: float = Field(default=1e8, gt=0)
+    max_trace_rows: float = Field(default=3e7, gt=0)
+
+
+RETIRED_FIELDS: dict[tuple[str, ...], str] = {
+    ("limits", "data_dirs"): "a scenario can no longer choose the folders its data files come from: the "
+                             "user allows them with --data-dir DIR or the environment variable "
+                             "CAPACITY_DATA_DIRS; remove data_dirs",
+}
+"""Fields a scenario may no longer have, each with the one line that says what replaced it."""
 
 
 def _bytes(n: float) -> str:
@@ -112,13 +135,8 @@ def work_problems(s: Scenario) -> list[Problem]:
             problems.append(problem)
         else:
             problems.extend(_decode_problems(s))
-        if s.metrics.interval is not None:
-            windows = duration / s.metrics.interval
-            if windows > limits.max_windows:
-                problems.append((("metrics", "interval"),
-                                 f"{windows:.3g} time-series windows (duration {duration:g}s / interval "
-                                 f"{s.metrics.interval:g}s), more than the limit {limits.max_windows:.3g}; "
-                                 "use a longer interval, or raise limits.max_windows"))
+        problems.extend(_onoff_problems(s))
+        problems.extend(_series_problems(s))
     if s.whatif is not None:
         runs = math.prod(len(v) for v in s.whatif.grid.values()) * max(1, len(s.whatif.cases))
         runs *= s.whatif.replications
@@ -151,32 +169,74 @@ def _decode_problems(s: Scenario) -> list[Problem]:
     return problems
 
 
-def allowed_dirs(s: Scenario, source: str) -> list[Path]:
-    """The folders a scenario loaded from ``source`` may read data files from (resolved)."""
-    base = Path(source).parent
-    dirs = [base]
-    for d in s.limits.data_dirs:
-        path = Path(d).expanduser()
-        dirs.append(path if path.is_absolute() else base / path)
-    return [d.resolve() for d in dirs]
-
-
-def outside_file_problems(s: Scenario, source: str) -> list[Problem]:
-    """Trace files outside the scenario's folder tree and outside every ``limits.data_dirs`` folder."""
-    if source.startswith("<") or s.workload is None:
-        return []
-    from capacity.scenario import resolve_path
-
+def _onoff_problems(s: Scenario) -> list[Problem]:
+    """``onoff`` classes that would draw more ON and OFF periods than ``limits.max_onoff_periods``."""
+    assert s.workload is not None
     problems: list[Problem] = []
-    dirs = allowed_dirs(s, source)
+    duration = s.workload.duration
     for i, cls in enumerate(s.workload.classes):
-        if cls.arrivals.process != "trace" or cls.arrivals.file is None:
+        a = cls.arrivals
+        if a.process != "onoff" or a.on is None or a.off is None:
             continue
-        if Path(cls.arrivals.file).expanduser().is_absolute():
-            continue                      # an absolute path names its file on purpose: the user asked
-        path = resolve_path(source, cls.arrivals.file).resolve()
-        if not any(path.is_relative_to(d) for d in dirs):
-            problems.append((("workload", "classes", i, "arrivals", "file"),
-                             f"trace file {str(path)!r} is outside the scenario's folder "
-                             f"{str(dirs[0])!r}; list its folder in limits.data_dirs to allow it"))
+        periods = 2.0 * duration / (a.on + a.off)
+        if periods > s.limits.max_onoff_periods:
+            problems.append((("workload", "classes", i, "arrivals"),
+                             f"about {periods:.3g} on/off periods to draw (2 × duration {duration:g}s / (on "
+                             f"{a.on:g}s + off {a.off:g}s)), more than the limit "
+                             f"{s.limits.max_onoff_periods:.3g}; use longer on and off periods, or raise "
+                             "limits.max_onoff_periods"))
     return problems
+
+
+def statistics_windows(duration_s: float, warmup_s: float, interval_s: float | None) -> float:
+    """How many time-series windows the statistics cut ``[warmup, duration]`` into
+    (`capacity.sim.metrics.window_edges`; infinite for an interval too small to count them)."""
+    from capacity.sim.metrics import DEFAULT_WINDOWS
+
+    if interval_s is None:
+        return float(DEFAULT_WINDOWS)
+    ratio = (duration_s - warmup_s) / interval_s
+    return float(max(1, math.ceil(ratio - 1e-9))) if math.isfinite(ratio) else math.inf
+
+
+def series_per_window(classes: int, replicas: int, nodes: int, pools: int, services: int) -> int:
+    """The values `capacity.sim.metrics` stores per time-series window: its edge, 8 per request class
+    (5 outcome counts, arrivals, p50, p99 latency) and one utilisation per replica, node, pool and service."""
+    return 1 + 8 * classes + replicas + nodes + pools + services
+
+
+def series_problem(windows: float, per_window: int, counted: str, limits: Limits) -> Problem | None:
+    """The problem when ``windows × per_window`` time-series values exceed ``limits.max_series_values``
+    (``counted`` says what ``per_window`` is made of)."""
+    values = windows * per_window
+    if values <= limits.max_series_values:
+        return None
+    memory = _bytes(values * BYTES_PER_SERIES_VALUE)
+    return (("metrics", "interval"),
+            f"{windows:.3g} time-series windows × {per_window} series ({counted}) = {values:.3g} values, "
+            f"more than the limit {limits.max_series_values:.3g} (about {memory} of memory); use a longer "
+            "metrics.interval, or raise limits.max_series_values")
+
+
+def _series_problems(s: Scenario) -> list[Problem]:
+    """Too many time-series windows, or windows × series: estimated from the scenario alone."""
+    assert s.workload is not None
+    duration, warmup, interval = s.workload.duration, s.workload.warmup, s.metrics.interval
+    windows = statistics_windows(duration, warmup, interval)
+    if windows > s.limits.max_windows:
+        how = "the default when metrics.interval is not set" if interval is None else \
+            f"(duration {duration:g}s − warmup {warmup:g}s) / interval {interval:g}s"
+        return [(("metrics", "interval"),
+                 f"{windows:.3g} time-series windows ({how}), more than the limit "
+                 f"{s.limits.max_windows:.3g}; use a longer interval, or raise limits.max_windows")]
+    serving = [svc for svc in s.services if svc.serving is not None]
+    replicas = sum(svc.replicas for svc in serving)
+    classes = sum(len(c.tenants.weights) if c.tenants is not None and c.tenants.weights and
+                  c.tenants.column is None else 1 for c in s.workload.classes)
+    nodes = min(replicas, sum(p.count for p in s.cluster.pools))
+    pools = min(replicas, len(s.cluster.pools))
+    per_window = series_per_window(classes, replicas, nodes, pools, len(serving))
+    problem = series_problem(windows, per_window, f"{classes} classes, {replicas} replicas, up to {nodes} "
+                                                  f"nodes and {pools} pools, {len(serving)} services",
+                             s.limits)
+    return [problem] if problem is not None else []

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from capacity import packing, sim
-from capacity.limits import requests_problem
+from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
 from capacity.packing.problem import PackingProblem, Placement
-from capacity.scenario import Arrivals, Batching, Scenario, ServiceTime, resolve_path
+from capacity.scenario import Arrivals, Batching, Scenario, ServiceTime, trace_path
 from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import SimModel
-from capacity.sim.traces import Trace, TraceError, read_trace, replay_window
+from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
 
 
 def packing_problem(scenario: Scenario) -> PackingProblem:
@@ -91,20 +91,35 @@ def sim_arrivals(a: Arrivals, trace: Trace | None = None, duration_s: float | No
     return dataclasses.replace(arrivals, rate_per_s=rate)
 
 
+def replayed_window(scenario: Scenario, index: int) -> ReplayWindow:
+    """The part of its trace's clock that ``workload.classes[index]`` replays (the rows worth reading)."""
+    assert scenario.workload is not None
+    a = scenario.workload.classes[index].arrivals
+    return ReplayWindow(duration_s=scenario.workload.duration, time_scale=a.time_scale or 1.0,
+                        start_s=a.start or 0.0)
+
+
 def read_class_trace(scenario: Scenario, index: int) -> Trace:
     """Read the trace that ``workload.classes[index]`` replays (a relative path is relative to the
-    scenario file). A problem raises `ScenarioError` naming the class's field and the trace's file and
-    line."""
+    scenario file; the file must lie in an allowed folder, `capacity.sandbox`), keeping only the rows of
+    its replayed window, at most ``limits.max_trace_rows``. A problem raises `ScenarioError` naming the
+    class's field and the trace's file and line."""
     assert scenario.workload is not None
     c = scenario.workload.classes[index]
     where = ("workload", "classes", index, "arrivals")
     if c.arrivals.file is None:
         raise scenario.error("trace arrivals need a file", (*where, "file"))
-    path = resolve_path(scenario.source, c.arrivals.file)
     try:
-        trace = read_trace(path, c.arrivals.format or "auto", c.tenants.column if c.tenants else None)
+        path = trace_path(scenario, c.arrivals.file)
+        trace = read_trace(path, c.arrivals.format or "auto", c.tenants.column if c.tenants else None,
+                           window=replayed_window(scenario, index), max_rows=scenario.limits.max_trace_rows)
+    except RowLimitError as exc:
+        raise scenario.error(f"trace {exc}; replay a shorter window (duration or time_scale) or raise "
+                             "limits.max_trace_rows", (*where, "file")) from None
     except TraceError as exc:
         raise scenario.error(f"trace {exc}", (*where, "file")) from None
+    except ValueError as exc:                      # outside the allowed folders
+        raise scenario.error(str(exc), (*where, "file")) from None
     start = c.arrivals.start or 0.0
     if start > trace.end_s:
         raise scenario.error(f"start ({start:g}s) is past the end of the trace ({trace.end_s:g}s on the "
@@ -118,13 +133,13 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
     replaying its tenant's share of one replay (see `capacity.sim.arrivals`); the others map one to one."""
     assert scenario.workload is not None
     duration = scenario.workload.duration
-    traces: dict[tuple[str, str | None, str | None], Trace] = {}
+    traces: dict[tuple[str, str | None, str | None, ReplayWindow], Trace] = {}
     classes: list[sim.RequestClass] = []
     for index, c in enumerate(scenario.workload.classes):
         trace = None
         if c.arrivals.process == "trace":
-            key = (str(resolve_path(scenario.source, c.arrivals.file or "")), c.arrivals.format,
-                   c.tenants.column if c.tenants else None)
+            key = (c.arrivals.file or "", c.arrivals.format, c.tenants.column if c.tenants else None,
+                   replayed_window(scenario, index))
             if key not in traces:
                 traces[key] = read_class_trace(scenario, index)
             trace = traces[key]
@@ -149,8 +164,8 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
             if unknown:
                 raise scenario.error(
                     f"tenant {unknown[0]!r} never appears in the trace's column {c.tenants.column!r} "
-                    f"(tenants: {', '.join(names)})", ("workload", "classes", index, "tenants", "weights",
-                                                        unknown[0]))
+                    f"({len(names)} other tenants do)", ("workload", "classes", index, "tenants", "weights",
+                                                         unknown[0]))
             _, rows, _ = replay_window(trace, duration, arrivals.time_scale, arrivals.start_s)
             assert trace.tenant is not None
             counts = np.bincount(trace.tenant[rows], minlength=len(names))
@@ -197,6 +212,7 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
         ))
     classes = sim_classes(scenario)
     _check_expected_requests(scenario, classes)
+    _check_series(scenario, services, classes)
     return SimModel(services=tuple(services), classes=classes, duration_s=scenario.workload.duration,
                     warmup_s=scenario.workload.warmup, seed=scenario.seed,
                     failures=sim_failures(scenario, placement), interval_s=scenario.metrics.interval)
@@ -215,6 +231,23 @@ def _check_expected_requests(scenario: Scenario, classes: tuple[sim.RequestClass
     rows = [(("workload", "classes", i, "arrivals"), n, f"mean rate {n / duration:.3g}/s × duration "
              f"{duration:g}s") for i, n in per_class.items()]
     problem = requests_problem(sum(per_class.values()), rows, scenario.limits)
+    if problem is not None:
+        raise scenario.error(problem[1], problem[0])
+
+
+def _check_series(scenario: Scenario, services: list[sim.ServingService],
+                  classes: tuple[sim.RequestClass, ...]) -> None:
+    """Refuse a run whose time series would hold more than ``limits.max_series_values`` values, counted
+    exactly now that the classes (one per tenant of a trace's column) and the nodes used are known."""
+    assert scenario.workload is not None
+    replicas = [r for s in services for r in s.replicas]
+    nodes, pools = len({r.node for r in replicas}), len({r.pool for r in replicas})
+    windows = statistics_windows(scenario.workload.duration, scenario.workload.warmup,
+                                 scenario.metrics.interval)
+    per_window = series_per_window(len(classes), len(replicas), nodes, pools, len(services))
+    problem = series_problem(windows, per_window, f"{len(classes)} classes, {len(replicas)} replicas on "
+                                                  f"{nodes} nodes in {pools} pools, {len(services)} services",
+                             scenario.limits)
     if problem is not None:
         raise scenario.error(problem[1], problem[0])
 

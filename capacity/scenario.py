@@ -19,8 +19,9 @@ A scenario is a YAML document with these sections (all quantities in the units o
   to value lists, named ``cases`` (each sets several keys) and ``replications`` per point. Every grid value
   and every case is applied and validated at load, so a bad key is refused before any run
   (`capacity.sweep` expands and runs the points).
-* ``limits`` — caps on the work a run may ask for (requests, replicas, packing size, ...) and the extra
-  folders trace files may come from (``data_dirs``); see `capacity.limits`.
+* ``limits`` — caps on the work a run may ask for (requests, replicas, packing size, ...); see
+  `capacity.limits`. Which folders trace files may come from is the user's choice, not the scenario's
+  (``--data-dir``, ``CAPACITY_DATA_DIRS``; see `capacity.sandbox`).
 * ``kubernetes`` — written by ``capacity import-k8s``: the object behind each service and the existing
   nodes of each pool, for ``capacity plan --export k8s`` (`capacity.k8s`).
 
@@ -51,8 +52,9 @@ from pydantic import (
 )
 
 from capacity.errors import ScenarioError
-from capacity.limits import Limits, outside_file_problems, work_problems
+from capacity.limits import RETIRED_FIELDS, Limits, work_problems
 from capacity.packing.existing import overflow as existing_overflow
+from capacity.sandbox import allowed_dirs, outside_problem, user_data_dirs
 from capacity.units import parse_duration, parse_fraction, parse_quantity, parse_rate
 
 # ---------------------------------------------------------------------------------------------- types
@@ -478,15 +480,22 @@ class Scenario(_Model):
     metrics: Metrics = Field(default_factory=Metrics)
     whatif: WhatIf | None = None
     kubernetes: KubernetesSection | None = None
-    limits: Limits = Field(default_factory=Limits)  # caps on work and data folders (capacity.limits)
+    limits: Limits = Field(default_factory=Limits)  # caps on the work (capacity.limits)
 
     _source: str = PrivateAttr(default="<scenario>")
+    _data_dirs: tuple[Path, ...] = PrivateAttr(default=())
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str:
         """The file the scenario was loaded from (or ``<dict>``)."""
         return self._source
+
+    @property
+    def data_dirs(self) -> tuple[Path, ...]:
+        """The folders the user allowed data files to come from besides the scenario's own (resolved;
+        ``--data-dir`` and ``CAPACITY_DATA_DIRS``, see `capacity.sandbox`); not part of the digest."""
+        return self._data_dirs
 
     def error(self, message: str, loc: tuple[str | int, ...]) -> ScenarioError:
         """A `ScenarioError` at field ``loc`` (``("workload", "classes", 0, "arrivals", "file")``), with
@@ -727,6 +736,8 @@ def _message(error: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str]:
     kind = error["type"]
     msg = str(error["msg"])
     if kind == "extra_forbidden":
+        if loc in RETIRED_FIELDS:
+            return loc, RETIRED_FIELDS[loc]
         allowed = _allowed_fields(loc[:-1])
         tail = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return loc, f"unknown field {loc[-1]!r}{tail}"
@@ -1017,13 +1028,14 @@ def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[t
 
 def whatif_point(base: Mapping[str, Any], values: Mapping[str, Any], *, source: str,
                  where: Path_ = ("whatif",), lines: Mapping[Path_, int] | None = None,
-                 label: str = "") -> Scenario:
+                 label: str = "", data_dirs: Sequence[str | Path] = ()) -> Scenario:
     """The scenario ``base`` (a document, its ``whatif`` section ignored) with ``values`` (dotted key →
     value, addressed as ``--set`` does) applied, validated exactly like a file.
 
     A problem raises `ScenarioError` at the what-if entry ``where`` (its line when ``lines`` has it), e.g.
     ``whatif.grid.services.rankr.replicas: services has no item named 'rankr'``; ``label`` (``value 8``,
-    ``point p03``) is put before the message.
+    ``point p03``) is put before the message. ``data_dirs``: the folders the user allowed
+    (`capacity.sandbox`).
     """
     data = json.loads(json.dumps({k: v for k, v in base.items() if k != "whatif"}, default=str))
     line = (lines or {}).get(tuple(where))
@@ -1042,7 +1054,7 @@ def whatif_point(base: Mapping[str, Any], values: Mapping[str, Any], *, source: 
         container[last] = json.loads(json.dumps(value, default=str))
         changed.append(at)
     try:
-        return scenario_from_dict(data, source=source, overridden=changed)
+        return scenario_from_dict(data, source=source, overridden=changed, data_dirs=data_dirs)
     except ScenarioError as exc:
         inner = f"{exc.path}: " if exc.path and exc.path != path.removeprefix("whatif.grid.") else ""
         raise ScenarioError(f"{prefix}{inner}{exc.message}", file=source, line=line, path=path) from None
@@ -1055,19 +1067,21 @@ def field_value(data: Any, key: str, *, source: str = "<dict>") -> Any:
             if isinstance(container, list) or last in container else None)
 
 
-def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_, int], source: str) -> None:
+def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_, int], source: str,
+                  data_dirs: Sequence[Path]) -> None:
     """Apply every grid value and every case alone to the scenario and validate it (see `whatif_point`)."""
     for key, values in whatif.grid.items():
         for value in values:
             whatif_point(data, {key: value}, source=source, where=("whatif", "grid", key), lines=lines,
-                         label=f"value {value!r}")
+                         label=f"value {value!r}", data_dirs=data_dirs)
     for name, case in whatif.cases.items():
         for key in case:
             if key in whatif.grid:
                 where: Path_ = ("whatif", "cases", name, key)
                 raise ScenarioError("this key is also in whatif.grid: set it in the grid or in cases, not "
                                     "both", file=source, line=lines.get(where), path=display_path({}, where))
-        whatif_point(data, case, source=source, where=("whatif", "cases", name), lines=lines)
+        whatif_point(data, case, source=source, where=("whatif", "cases", name), lines=lines,
+                     data_dirs=data_dirs)
 
 
 def _token_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
@@ -1120,35 +1134,58 @@ def _token_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
 
 def resolve_path(source: str, file: str) -> Path:
     """A file named in a scenario: absolute, or relative to the scenario file's folder (to the working
-    directory when the scenario did not come from a file)."""
+    directory when the scenario did not come from a file). Not yet checked against the allowed folders:
+    see `trace_path`."""
     path = Path(file).expanduser()
     if path.is_absolute() or source.startswith("<"):
         return path
     return Path(source).parent / path
 
 
-def _trace_file_problems(s: Scenario, source: str) -> list[tuple[tuple[str | int, ...], str]]:
-    """Trace files that do not exist (the pipeline reads them; loading only looks)."""
+def _trace_file_problems(s: Scenario, source: str,
+                         data_dirs: Sequence[Path]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Trace files outside the allowed folders (`capacity.sandbox`: checked first, so that nothing is said
+    of a file outside), then those that are missing or not regular files (the pipeline reads them; loading
+    only looks)."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
+    allowed = allowed_dirs(source, data_dirs)
     for i, cls in enumerate(s.workload.classes if s.workload is not None else []):
         if cls.arrivals.process == "trace" and cls.arrivals.file is not None:
+            loc: tuple[str | int, ...] = ("workload", "classes", i, "arrivals", "file")
             path = resolve_path(source, cls.arrivals.file)
-            if not path.is_file():
-                what = "is not a file" if path.exists() else "does not exist"
-                problems.append((("workload", "classes", i, "arrivals", "file"),
-                                 f"trace file {str(path)!r} {what}"))
+            outside = outside_problem(path, allowed)
+            if outside is not None:
+                problems.append((loc, outside))
+            elif not path.is_file():
+                what = "is not a regular file" if path.exists() else "does not exist"
+                problems.append((loc, f"trace file {str(path)!r} {what}"))
     return problems
+
+
+def trace_path(scenario: Scenario, file: str) -> Path:
+    """The resolved path of a data file the scenario names, checked again against the allowed folders
+    (`capacity.sandbox`) just before it is read; raises `ValueError` saying why it may not be read."""
+    path = resolve_path(scenario.source, file)
+    outside = outside_problem(path, allowed_dirs(scenario.source, scenario.data_dirs))
+    if outside is not None:
+        raise ValueError(outside)
+    return path.resolve()
 
 
 # ---------------------------------------------------------------------------------------------- entry points
 
 def scenario_from_dict(data: Any, *, source: str = "<dict>", lines: Mapping[Path_, int] | None = None,
-                       overrides: Iterable[str] = (), overridden: Sequence[Path_] = ()) -> Scenario:
+                       overrides: Iterable[str] = (), overridden: Sequence[Path_] = (),
+                       data_dirs: Iterable[str | Path] = ()) -> Scenario:
     """Validate a scenario document (already parsed) and return the `Scenario`.
 
     Raises `ScenarioError` naming ``source``, the line (when ``lines`` is given), the field path and the
-    problem. ``overrides`` (``KEY=VALUE``) are applied to a copy of ``data`` first.
+    problem. ``overrides`` (``KEY=VALUE``) are applied to a copy of ``data`` first. Trace files must lie in
+    the scenario's folder tree (``source``'s folder; the working directory for a scenario without a file),
+    in one of ``data_dirs`` or in a folder of ``CAPACITY_DATA_DIRS`` (`capacity.sandbox`); the scenario
+    keeps these folders as `Scenario.data_dirs`.
     """
+    dirs = user_data_dirs(data_dirs)
     lines = lines or {}
     if not isinstance(data, dict):
         raise ScenarioError("a scenario must be a mapping (name:, cluster:, services:, ...)",
@@ -1160,22 +1197,25 @@ def scenario_from_dict(data: Any, *, source: str = "<dict>", lines: Mapping[Path
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _from_validation(exc, data, lines, source, overridden) from None
-    problems = (_check_references(scenario) or outside_file_problems(scenario, source)
-                or _trace_file_problems(scenario, source) or work_problems(scenario))
+    problems = (_check_references(scenario) or _trace_file_problems(scenario, source, dirs)
+                or work_problems(scenario))
     if problems:
         loc, msg = problems[0]
         if len(problems) > 1:
             msg += f" (and {len(problems) - 1} more)"
         raise _located(msg, loc, data, lines, source, overridden)
     if scenario.whatif is not None:
-        _check_whatif(scenario.whatif, data, lines, source)
+        _check_whatif(scenario.whatif, data, lines, source, dirs)
     scenario._source = source
+    scenario._data_dirs = dirs
     scenario._lines = dict(lines)
     return scenario
 
 
-def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """Read, parse and validate a scenario file, applying ``--set`` style ``overrides`` first."""
+def load_scenario(path: str | Path, overrides: Iterable[str] = (), *,
+                  data_dirs: Iterable[str | Path] = ()) -> Scenario:
+    """Read, parse and validate a scenario file, applying ``--set`` style ``overrides`` first; its trace
+    files may come from its folder tree, ``data_dirs`` and ``CAPACITY_DATA_DIRS`` (`capacity.sandbox`)."""
     file = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -1192,4 +1232,4 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     data, lines = parse_yaml(text, file)
     if data is None:
         raise ScenarioError("the file is empty", file=file, line=1)
-    return scenario_from_dict(data, source=file, lines=lines, overrides=overrides)
+    return scenario_from_dict(data, source=file, lines=lines, overrides=overrides, data_dirs=data_dirs)

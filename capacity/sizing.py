@@ -583,7 +583,8 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
             s["replicas"] = sized[s["name"]].replicas
     if all(p.cost is not None for p in scenario.cluster.pools):
         doc.setdefault("placement", {})["objective"] = "min-cost"
-    result_scenario = scenario_from_dict(doc, source=f"{scenario.source} [sized]")
+    result_scenario = scenario_from_dict(doc, source=f"{scenario.source} [sized]",
+                                         data_dirs=scenario.data_dirs)
     common = {"scenario": result_scenario, "services": sized, "pass_rule": pass_rule, "measure": measure,
               "seeds": seeds}
     try:

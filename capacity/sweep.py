@@ -136,6 +136,11 @@ class Run:
         """The scenario file: relative paths in the scenario (traces) are relative to it."""
         return self.point.scenario.source
 
+    @property
+    def data_dirs(self) -> tuple[Path, ...]:
+        """The folders the user allowed trace files to come from (`capacity.sandbox`), for the worker."""
+        return self.point.scenario.data_dirs
+
 
 def as_document(scenario: Scenario) -> dict[str, Any]:
     """The validated scenario as plain data, as it was given (fields left to their defaults left out; units
@@ -157,7 +162,7 @@ def with_whatif(scenario: Scenario, *, grid: Mapping[str, Sequence[Any]] | None 
     if replications is not None:
         whatif["replications"] = replications
     doc["whatif"] = whatif
-    return scenario_from_dict(doc, source=scenario.source)
+    return scenario_from_dict(doc, source=scenario.source, data_dirs=scenario.data_dirs)
 
 
 def expand(scenario: Scenario) -> list[Point]:
@@ -178,7 +183,7 @@ def expand(scenario: Scenario) -> list[Point]:
             name = f"p{index + 1:0{width}d}"
             label = _label(case, dict(zip(grid, combo, strict=True)))
             point_scenario = whatif_point(base, settings, source=scenario.source,
-                                          label=f"point {name} ({label})")
+                                          label=f"point {name} ({label})", data_dirs=scenario.data_dirs)
             points.append(Point(index=index, name=name, case=case, settings=settings,
                                 scenario=point_scenario, grid_keys=tuple(grid)))
     return points
@@ -197,8 +202,9 @@ def runs_of(points: Sequence[Point], replications: int) -> list[Run]:
 
 # ---------------------------------------------------------------------------------------------- one run
 
-def run_one(doc: dict[str, Any], source: str) -> dict[str, Any]:
-    """Pack and simulate one run's scenario (a plain dict): what a worker executes.
+def run_one(doc: dict[str, Any], source: str, data_dirs: Sequence[Path] = ()) -> dict[str, Any]:
+    """Pack and simulate one run's scenario (a plain dict): what a worker executes (``data_dirs``: the
+    folders the user allowed trace files to come from, `capacity.sandbox`).
 
     Returns ``{"status": "done", "report": ...}``, ``{"status": "infeasible", "shortages": [...]}`` or
     ``{"status": "error", "error": ...}`` (the solver failed; the run is not recorded, so it is retried
@@ -206,7 +212,7 @@ def run_one(doc: dict[str, Any], source: str) -> dict[str, Any]:
     """
     from capacity import pipeline
 
-    scenario = scenario_from_dict(doc, source=source)
+    scenario = scenario_from_dict(doc, source=source, data_dirs=data_dirs)
     try:
         return {"status": "done", "report": pipeline.run(scenario).report}
     except InfeasiblePlacement as exc:
@@ -273,7 +279,7 @@ class SerialExecutor:
 
     def run(self, runs: Sequence[Run]) -> Iterator[tuple[Run, dict[str, Any]]]:
         for r in runs:
-            yield r, run_one(r.doc, r.source)
+            yield r, run_one(r.doc, r.source, r.data_dirs)
 
     def close(self, *, cancel: bool = False) -> None:
         pass
@@ -296,7 +302,7 @@ class LocalExecutor:
         ctx.set_forkserver_preload(["capacity.sweep", "capacity.pipeline"])
         self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(runs)), mp_context=ctx,
                                          initializer=_ignore_sigint)
-        futures = {self._pool.submit(run_one, r.doc, r.source): r for r in runs}
+        futures = {self._pool.submit(run_one, r.doc, r.source, r.data_dirs): r for r in runs}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -342,7 +348,7 @@ class DaskExecutor:
             self._client = Client(self._cluster)
         else:
             self._client = Client(self.scheduler)
-        futures = {self._client.submit(run_one, r.doc, r.source, pure=False): r for r in runs}
+        futures = {self._client.submit(run_one, r.doc, r.source, r.data_dirs, pure=False): r for r in runs}
         self._futures = list(futures)
         for future in as_completed(self._futures):
             yield futures[future], future.result()

@@ -92,3 +92,79 @@ def test_continuous_batching_decode_steps_are_capped(write_scenario):
         "rate: 100/s}}", "rate: 100/s}, tokens: {input: {mean: 10}, output: {mean: 100000000}}}")
     with pytest.raises(ScenarioError, match="decode iterations expected"):
         load_scenario(write_scenario(text))
+
+
+# ------------------------------------------------------------------------ on/off periods (issue 12, item 11)
+
+
+ONOFF = BASE.replace("{process: poisson, rate: 1000000000/s}",
+                     "{process: onoff, rate: 1/s, on: 1us, off: 1us}")
+
+
+def test_on_off_periods_are_capped_at_load(write_scenario, capsys):
+    """1 µs periods over an hour: 3,600 requests but 3.6e9 periods (26.8 GiB) — refused at load."""
+    path = write_scenario(ONOFF)
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    assert exc.value.path == "workload.classes.flood.arrivals" and exc.value.line == 11
+    assert "3.6e+09 on/off periods" in exc.value.message and "limits.max_onoff_periods" in exc.value.message
+    assert main(["validate", str(path)]) == 2 and capsys.readouterr().err.count("\n") == 1
+    load_scenario(path, ["limits.max_onoff_periods=4e9"])
+    load_scenario(path, ["workload.classes.flood.arrivals.on=1s", "workload.classes.flood.arrivals.off=1s"])
+
+
+def test_on_off_periods_are_drawn_in_bounded_memory():
+    """The engine draws periods in chunks: memory does not grow with the number of periods."""
+    import tracemalloc
+
+    import numpy as np
+
+    from capacity.sim.arrivals import OnOff
+
+    process = OnOff(on_s=1e-6, off_s=1e-6)
+    tracemalloc.start()
+    try:
+        t = process.times(np.random.default_rng(1), 1.0, 4.0)      # 4e6 periods, ~4 requests
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(t) < 30 and np.all(np.diff(t) >= 0) and np.all((t >= 0) & (t < 4.0))
+    assert peak < 20_000_000, peak                                   # drawn at once: ~200 MB
+
+
+# --------------------------------------------------------------------------- time series (issue 12, item 12)
+
+
+SERIES = BASE.replace("replicas: 2", "replicas: 40").replace("1000000000/s", "1/s").replace(
+    "name: big", "name: big\nmetrics: {interval: 1s}").replace("1h", "500000s").replace(
+    "count: 4", "count: 40")
+
+
+def test_time_series_windows_times_series_are_capped_at_load(write_scenario, capsys):
+    """5e5 windows × 40 replicas: 4.3 GB and a 514 MB report — refused at load, naming the limit."""
+    path = write_scenario(SERIES)
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    assert exc.value.path == "metrics.interval" and exc.value.line == 2
+    message = exc.value.message
+    assert "5e+05 time-series windows" in message and "limits.max_series_values" in message
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    load_scenario(path, ["limits.max_series_values=1e8"])
+    load_scenario(path, ["metrics.interval=1m"])
+
+
+def test_time_series_are_counted_again_once_the_classes_and_nodes_are_known(write_scenario, tmp_path):
+    """A tenant column makes one class per tenant: known only when the trace is read."""
+    rows = "\n".join(f"{k},10,10,t{k % 40}" for k in range(200))
+    (tmp_path / "t.csv").write_text("time,input_tokens,output_tokens,team\n" + rows + "\n")
+    text = BASE.replace("{process: poisson, rate: 1000000000/s}",
+                        "{process: trace, file: t.csv}, tenants: {column: team}").replace("1h", "200s")
+    text = text.replace("service_time: {mean: 10ms}",
+                        "service_time: {base: 1ms, per_input_token: 0.01ms, per_output_token: 0.1ms}")
+    text = text.replace("name: big", "name: big\nmetrics: {interval: 1s}")
+    scenario = load_scenario(write_scenario(text), ["limits.max_series_values=20000"])  # 200 × (1+8+2+...)
+    with pytest.raises(ScenarioError) as exc:
+        run(scenario)
+    assert "limits.max_series_values" in exc.value.message and "40 classes" in exc.value.message
+    assert exc.value.path == "metrics.interval"

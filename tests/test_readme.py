@@ -6,7 +6,7 @@ import pytest
 
 from capacity.scenario import load_scenario
 
-from .conftest import ROOT, SHARED_DATA
+from .conftest import ROOT, SCENARIOS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXAMPLES = [b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "cluster:" in b]
@@ -18,12 +18,9 @@ def test_the_readme_has_a_full_format_reference():
 
 @pytest.mark.parametrize("text", EXAMPLES, ids=lambda b: f"line-{README.index(b)}")
 def test_readme_scenario_example_validates(text, tmp_path):
-    # relative trace paths in the README are written from scenarios/: point them at the reference data
-    if "shared/data/" in text:
-        if not SHARED_DATA.is_dir():
-            pytest.skip(f"needs the reference data in {SHARED_DATA}")
-        text = re.sub(r"(\.\./)+shared/data/", f"{SHARED_DATA.as_posix()}/", text)
+    # relative trace paths in the README are written from scenarios/: point them at the shipped excerpts
+    text = re.sub(r"file: data/", f"file: {(SCENARIOS / 'data').as_posix()}/", text)
     path = tmp_path / "example.yaml"
     path.write_text(text, encoding="utf-8")
-    scenario = load_scenario(path)
+    scenario = load_scenario(path, data_dirs=[SCENARIOS / "data"])
     assert scenario.name

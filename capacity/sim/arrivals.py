@@ -132,11 +132,16 @@ class OnOff:
     """Bursts: exponential ON and OFF periods of means ``on_s`` and ``off_s`` seconds; Poisson while ON.
 
     ``rate_per_s`` is the long-run mean rate; while ON requests arrive at ``rate · (on_s + off_s) / on_s``
-    per second and while OFF none do. Periods are drawn in chunks until they cover the horizon; each ON
-    period then gets a Poisson count of arrivals placed uniformly in it.
+    per second and while OFF none do. Periods are drawn in chunks of at most `CHUNK_PERIODS` until they
+    cover the horizon; each ON period of a chunk gets a Poisson count of arrivals placed uniformly in it
+    before the next chunk is drawn. So memory is bounded by the chunk and the arrivals, however many
+    periods there are (short periods over a long run: billions of them; their number is capped at load,
+    ``limits.max_onoff_periods``). Draws, per chunk: its period lengths, then the ON periods' counts,
+    then the arrivals' positions.
     """
 
     name: ClassVar[str] = "onoff"
+    CHUNK_PERIODS: ClassVar[int] = 2**16   # ON and OFF periods drawn at a time (even: ON/OFF alternate)
     on_s: float | None = None              # mean ON period (s, > 0)
     off_s: float | None = None             # mean OFF period (s, > 0)
 
@@ -150,22 +155,24 @@ class OnOff:
         start_on = bool(rng.uniform() < self.on_s / cycle)
         # Periods alternate ON, OFF, ON, ... starting with ON or OFF: even positions have the first state.
         means = (self.on_s, self.off_s) if start_on else (self.off_s, self.on_s)
-        lengths: list[np.ndarray] = []
+        on = slice(0 if start_on else 1, None, 2)
+        parts: list[np.ndarray] = []
         covered = 0.0
         while covered < duration_s:
-            n = 2 * (int((duration_s - covered) / cycle) + 8)   # even, so the alternation continues
-            chunk = rng.exponential(1.0, n) * np.tile(means, n // 2)
-            lengths.append(chunk)
-            covered += float(chunk.sum())
-        length = np.concatenate(lengths)
-        begin = np.concatenate(([0.0], np.cumsum(length)[:-1]))
-        on = slice(0 if start_on else 1, None, 2)
-        a = begin[on]
-        b = np.minimum(a + length[on], duration_s)
-        keep = a < duration_s
-        a, b = a[keep], b[keep]
-        counts = rng.poisson(peak * (b - a))
-        t = np.repeat(a, counts) + rng.uniform(0.0, 1.0, int(counts.sum())) * np.repeat(b - a, counts)
+            # enough periods to cover the rest with a margin, at most a chunk; even: ON/OFF alternate on
+            n = 2 * int(min((duration_s - covered) / cycle + 8.0, self.CHUNK_PERIODS // 2))
+            length = rng.exponential(1.0, n) * np.tile(means, n // 2)
+            end = covered + np.cumsum(length)
+            a = np.concatenate(([covered], end[:-1]))[on]
+            b = np.minimum(a + length[on], duration_s)
+            covered = float(end[-1])
+            keep = a < duration_s
+            a, b = a[keep], b[keep]
+            counts = rng.poisson(peak * (b - a))
+            if counts.any():
+                parts.append(np.repeat(a, counts)
+                             + rng.uniform(0.0, 1.0, int(counts.sum())) * np.repeat(b - a, counts))
+        t = np.concatenate(parts) if parts else np.empty(0)
         t.sort()
         return t[t < duration_s]
 

@@ -243,7 +243,8 @@ def _validate_arrivals(a: Arrivals, where: str, bad: Callable[[str, str, object]
             if not finite(getattr(a, key)):
                 raise bad(f"{where}.{key}", "must be a finite number of seconds", getattr(a, key))
     if a.process == "trace":
-        if not isinstance(a.trace, Trace) or len(a.trace) == 0:
+        # a trace read for a window (last_s set) may keep no request: none falls inside the window
+        if not isinstance(a.trace, Trace) or (len(a.trace) == 0 and a.trace.last_s is None):
             raise bad(f"{where}.trace", "trace arrivals need a Trace with at least one request", a.trace)
         for key in ("time_scale", "rate_scale"):
             if not finite(getattr(a, key)) or not 0 < getattr(a, key) <= 1e6:

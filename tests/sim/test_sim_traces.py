@@ -9,10 +9,13 @@ from __future__ import annotations
 import gzip
 import math
 import textwrap
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from capacity import pipeline
 from capacity.errors import ScenarioError
@@ -29,7 +32,7 @@ from capacity.sim import (
     read_trace,
 )
 from capacity.sim.arrivals import TraceReplay
-from capacity.sim.traces import replay
+from capacity.sim.traces import ReplayWindow, replay
 
 from ..conftest import SCENARIOS, SHARED_DATA
 
@@ -122,7 +125,7 @@ def test_bad_traces_name_the_file_and_line(tmp_path, text, fmt, line, words):
 
 def test_tenant_column_problems_and_unreadable_files(tmp_path):
     path = write(tmp_path, "time,input_tokens,output_tokens,tenant\n0,1,1,web\n1,1,1,not ok\n")
-    with pytest.raises(TraceError, match=r":3: tenant: tenant 'not ok' is not a valid name"):
+    with pytest.raises(TraceError, match=r":3: tenant: expected a tenant name \(1 to 63"):
         read_trace(path, tenant_column="tenant")
     with pytest.raises(TraceError, match=r":1: no tenant column 'customer'"):
         read_trace(path, tenant_column="customer")
@@ -364,7 +367,7 @@ def check_report(report: dict, classes: list[str], tenants: list[str]) -> None:
 @needs_azure
 @pytest.mark.parametrize("trace", [CODE, CONV], ids=["code", "conv"])
 def test_both_azure_traces_replay_end_to_end_with_per_tenant_latency(tmp_path, trace):
-    scenario = load_scenario(scenario_file(tmp_path, str(trace)))
+    scenario = load_scenario(scenario_file(tmp_path, str(trace)), data_dirs=[TRACES])
     result = pipeline.run(scenario)
     check_report(result.report, ["chat@web", "chat@batch"], ["web", "batch"])
     assert [c.name for c in result.model.classes] == ["chat@web", "chat@batch"]
@@ -375,7 +378,7 @@ def test_both_azure_traces_replay_end_to_end_with_per_tenant_latency(tmp_path, t
     weights = {c.tenant: c.weight for c in result.model.classes}
     assert weights == {"web": 3.0, "batch": 1.0}
     assert result.model.services[0].queue_cost == "tokens"
-    again = pipeline.run(load_scenario(scenario_file(tmp_path, str(trace))))
+    again = pipeline.run(load_scenario(scenario_file(tmp_path, str(trace)), data_dirs=[TRACES]))
     assert again.report["simulation"] == result.report["simulation"]
 
 
@@ -450,13 +453,279 @@ def test_trace_problems_found_when_reading_name_the_class_field_and_the_trace_li
     assert "\n" not in one
 
 
-@needs_azure
-def test_the_shipped_trace_scenario_replays_the_conversation_trace():
+def test_the_shipped_trace_scenario_replays_the_excerpts_from_the_repository_alone(monkeypatch):
+    monkeypatch.delenv("CAPACITY_DATA_DIRS", raising=False)
     scenario = load_scenario(SCENARIOS / "azure-trace-replay.yaml", ["workload.duration=2m"])
-    chat = scenario.workload.classes[0]
-    assert chat.arrivals.process == "trace"
-    assert Path(chat.arrivals.file).name == CONV.name and not Path(chat.arrivals.file).is_absolute()
+    assert scenario.data_dirs == ()
+    chat, code = scenario.workload.classes[:2]
+    assert chat.arrivals.process == code.arrivals.process == "trace"
+    assert Path(chat.arrivals.file).name == "AzureLLMInferenceTrace_conv.excerpt.csv.gz"
+    assert Path(code.arrivals.file).name == "AzureLLMInferenceTrace_code.excerpt.csv.gz"
     report = pipeline.run(scenario).report
     tenants = report["simulation"]["tenants"]
-    assert set(tenants) >= {"web", "batch"}
-    assert all(tenants[t]["latency_s"]["p99"] is not None for t in ("web", "batch"))
+    assert set(tenants) >= {"web", "batch", "code"}
+    assert all(tenants[t]["latency_s"]["p99"] is not None for t in ("web", "batch", "code"))
+
+
+@needs_azure
+def test_the_shipped_trace_scenario_replays_the_full_trace_from_an_allowed_folder(capsys):
+    """As scenarios/data/README.md says: --data-dir and the full file, from minute 20."""
+    from capacity.cli import main
+
+    path = SCENARIOS / "azure-trace-replay.yaml"
+    file = "workload.classes.chat.arrivals.file=../../shared/data/traces/AzureLLMInferenceTrace_conv.csv"
+    assert main(["validate", str(path), "--set", file]) == 2
+    assert "outside the folders" in capsys.readouterr().err
+    assert main(["validate", str(path), "--set", file, "--data-dir", str(TRACES)]) == 0
+    full = load_scenario(path, [file, "workload.classes.chat.arrivals.start=20m"], data_dirs=[TRACES])
+    excerpt = load_scenario(SCENARIOS / "azure-trace-replay.yaml")
+    a, b = pipeline.read_class_trace(full, 0), pipeline.read_class_trace(excerpt, 0)
+    shift = a.time_s[0] - b.time_s[0]                  # the excerpt counts from its first row
+    assert len(a) == len(b) and 1200 <= shift < 1201
+    np.testing.assert_allclose(a.time_s - shift, b.time_s, atol=1e-6)
+    np.testing.assert_array_equal(a.input_tokens, b.input_tokens)
+
+
+# --------------------------------------------------------------------------- bounded, streaming reading
+
+
+def test_a_line_longer_than_the_limit_fails_at_once_naming_the_limit(tmp_path):
+    from capacity.sim.traces import MAX_LINE_LENGTH
+
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"time,input_tokens,output_tokens\n0,1,1\n" + b"7" * (MAX_LINE_LENGTH + 1) + b"\n")
+    with pytest.raises(TraceError) as err:
+        read_trace(path)
+    assert err.value.line == 3 and f"{MAX_LINE_LENGTH}" in err.value.message
+    assert "MAX_LINE_LENGTH" in err.value.message and "777" not in str(err.value)
+    ok = tmp_path / "ok.csv"                          # a line of exactly the limit is a line (a bad row)
+    ok.write_bytes(b"time,input_tokens,output_tokens\n" + b"7" * MAX_LINE_LENGTH + b"\n")
+    with pytest.raises(TraceError, match="expected 3 fields"):
+        read_trace(ok)
+
+
+CHILD_2GB = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
+from capacity.cli import main
+sys.exit(main(["simulate", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_a_2gb_trace_without_newlines_fails_fast_in_one_line_within_bounded_memory(tmp_path, gz):
+    """Issue 12, item 13: a 2 GB file of one line ended in MemoryError; now one line naming the limit."""
+    import os
+    import subprocess
+    import sys
+
+    from ..conftest import ROOT
+
+    if gz:                                           # 2 GB of NULs in a 2 MB gzip file
+        path = tmp_path / "big.csv.gz"
+        with gzip.open(path, "wb", compresslevel=1) as f:
+            block = b"\0" * 2**24
+            for _ in range(128):
+                f.write(block)
+    else:                                            # sparse: 2 GB without disk
+        path = tmp_path / "big.csv"
+        with open(path, "wb") as f:
+            f.truncate(2 * 2**30)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO_ONE_CLASS.format(file=path.name), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", CHILD_2GB, str(scenario)], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1 and "MAX_LINE_LENGTH" in done.stderr, done.stderr[-2000:]
+    assert f"{path.name}:1:" in done.stderr
+
+
+SCENARIO_ONE_CLASS = """\
+name: one
+cluster: {{pools: [{{name: p, count: 2, resources: {{cpu: 8, memory: 16Gi}}}}]}}
+services:
+  - name: llm
+    replicas: 1
+    resources: {{cpu: 1, memory: 1Gi}}
+    serving: {{service_time: {{base: 1ms, per_input_token: 0.01ms, per_output_token: 0.1ms}}}}
+workload:
+  duration: 10s
+  classes:
+    - {{name: chat, service: llm, arrivals: {{process: trace, file: {file}}}}}
+"""
+
+
+def plain_rows(times, tenants: bool = False) -> str:
+    rows = [f"{t!r},{10 + k % 7},{1 + k % 5}" + (f",{'abc'[k % 3]}" if tenants else "")
+            for k, t in enumerate(times)]
+    return "time,input_tokens,output_tokens" + (",team" if tenants else "") + "\n" + "\n".join(rows) + "\n"
+
+
+def test_rows_outside_the_replayed_window_are_not_kept(tmp_path):
+    from capacity.sim.traces import ReplayWindow
+
+    path = tmp_path / "t.csv"
+    path.write_text(plain_rows([float(k) for k in range(1000)], tenants=True), encoding="utf-8")
+    window = ReplayWindow(duration_s=100.0, time_scale=2.0, start_s=300.0)    # trace [300, 350)
+    kept = read_trace(path, tenant_column="team", window=window)
+    assert kept.time_s.tolist() == [float(k) for k in range(300, 350)]
+    assert kept.end_s == 999.0                                 # the whole trace's end
+    assert kept.tenant_names == ("a", "b", "c")                # every tenant of the file
+    full = read_trace(path, tenant_column="team")
+    for seed in SEEDS:
+        for rate_scale in (0.4, 1.0, 2.5):
+            a = replay(full, np.random.default_rng(seed), 100.0, time_scale=2.0, rate_scale=rate_scale,
+                       start_s=300.0)
+            b = replay(kept, np.random.default_rng(seed), 100.0, time_scale=2.0, rate_scale=rate_scale,
+                       start_s=300.0)
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(full.input_tokens[a[1]], kept.input_tokens[b[1]])
+            np.testing.assert_array_equal(full.tenant[a[1]], kept.tenant[b[1]])
+
+
+def test_an_unsorted_azure_trace_windows_from_its_earliest_row(tmp_path):
+    """Azure times count from the earliest row, which may come last: the window is still exact."""
+    from capacity.sim.traces import ReplayWindow
+
+    stamps = [f"2023-11-16 18:{m:02d}:{s:02d}.5000000" for m in range(10, 20) for s in range(0, 60, 10)]
+    stamps.append("2023-11-16 18:00:00.0000000")            # the earliest, last: the origin moves 10 min
+    text = "TIMESTAMP,ContextTokens,GeneratedTokens\n" + "".join(f"{s},{k},1\n" for k, s in enumerate(stamps))
+    path = write(tmp_path, text)
+    kept = read_trace(path, window=ReplayWindow(duration_s=60.0, start_s=660.0))
+    assert kept.time_s.tolist() == [660.5, 670.5, 680.5, 690.5, 700.5, 710.5]
+    assert kept.input_tokens.tolist() == [6, 7, 8, 9, 10, 11] and kept.end_s == 1190.5
+
+
+def test_the_rows_kept_are_bounded(tmp_path):
+    from capacity.sim.traces import ReplayWindow, RowLimitError
+
+    path = tmp_path / "t.csv"
+    path.write_text(plain_rows([k / 10 for k in range(1000)]), encoding="utf-8")
+    with pytest.raises(RowLimitError) as err:
+        read_trace(path, window=ReplayWindow(duration_s=50.0), max_rows=100)
+    assert err.value.line == 102 and "100" in err.value.message
+    assert len(read_trace(path, window=ReplayWindow(duration_s=50.0, start_s=80.0), max_rows=200)) == 200
+
+
+def test_a_trace_whose_rows_all_fall_outside_the_window_costs_no_memory_per_row(tmp_path):
+    """Issue 12, item 13: 3 M rows outside the window cost 592 MB for 0 requests (here 200,000 rows)."""
+    import tracemalloc
+
+    from capacity.sim.traces import ReplayWindow
+
+    path = tmp_path / "t.csv"
+    path.write_text(plain_rows([100_000.0 + k / 100 for k in range(200_000)]), encoding="utf-8")
+    tracemalloc.start()
+    try:
+        trace = read_trace(path, window=ReplayWindow(duration_s=3600.0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(trace) == 0 and trace.end_s == pytest.approx(101_999.99)
+    assert peak < 2_000_000, peak                            # kept as Python lists: ~30 MB
+
+
+def test_a_class_whose_trace_rows_all_fall_outside_the_window_runs_with_no_requests(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(plain_rows([1000.0 + k for k in range(50)]), encoding="utf-8")
+    scenario = load_scenario(scenario_file(tmp_path, "t.csv", SCENARIO_ONE_CLASS.format(file="t.csv")))
+    assert len(pipeline.read_class_trace(scenario, 0)) == 0
+    assert pipeline.run(scenario).report["simulation"]["classes"]["chat"]["arrived"] == 0
+
+
+def test_a_trace_class_reads_only_its_window(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(plain_rows([k / 10 for k in range(5000)]), encoding="utf-8")
+    text = SCENARIO_ONE_CLASS.format(file="t.csv").replace("file: t.csv", "file: t.csv, start: 100s")
+    scenario = load_scenario(scenario_file(tmp_path, "t.csv", text))
+    trace = pipeline.read_class_trace(scenario, 0)
+    assert len(trace) == 100 and trace.time_s[0] == 100.0 and trace.end_s == 499.9
+    limited = load_scenario(scenario.source, ["limits.max_trace_rows=50"])
+    with pytest.raises(ScenarioError) as err:
+        pipeline.run(limited)
+    assert "limits.max_trace_rows" in err.value.message and "t.csv:1052:" in err.value.message
+
+
+CONTENT = "SECRETVALUE"
+
+
+@pytest.mark.parametrize(("name", "content", "tenant"), [
+    ("header.csv", f"{CONTENT},b,c\n1,2,3\n", None),                            # unknown format
+    ("dup.csv", f"time,input_tokens,output_tokens,{CONTENT},{CONTENT}\n1,2,3,4,5\n", None),
+    ("tenantcol.csv", f"time,input_tokens,output_tokens,{CONTENT}\n1,2,3,4\n", "team"),
+    ("fields.csv", f"time,input_tokens,output_tokens,{CONTENT}\n1,2,3\n", None),
+    ("time.csv", f"time,input_tokens,output_tokens\n{CONTENT},2,3\n", None),
+    ("tokens.csv", f"time,input_tokens,output_tokens\n1,{CONTENT},3\n", None),
+    ("big.csv", f"time,input_tokens,output_tokens\n1,{'9' * 30},3\n", None),
+    ("label.csv", f"time,input_tokens,output_tokens,team\n1,2,3,{CONTENT}!\n", "team"),
+    ("zone.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1,1\n"
+                 "2023-11-16 10:00:00+00:00,1,1\n", None),
+    ("azure.csv", f"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-{CONTENT},1,1\n", None),
+    ("latin.csv", f"time,input_tokens,output_tokens\n1,2,3\xff{CONTENT}\n", None),
+    ("notgz.csv.gz", f"{CONTENT},{CONTENT}\n", None),
+])
+def test_trace_errors_never_echo_the_file(tmp_path, name, content, tenant):
+    path = tmp_path / name
+    path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(TraceError) as err:
+        read_trace(path, tenant_column=tenant)
+    message = str(err.value)
+    assert CONTENT not in message and "999999" not in message and "10:00:00" not in message, message
+    assert message.startswith(f"{path}:") and "\n" not in message
+
+
+def test_the_row_bound_of_an_azure_trace_counts_from_its_earliest_row(tmp_path):
+    """Read relative to the first row, 20 rows fall in the window; relative to the earliest (last) row,
+    none does: the bound holds for the true window only."""
+    from capacity.sim.traces import ReplayWindow, RowLimitError
+
+    header = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+    rows = [f"2023-11-16 18:10:{s:02d}.0000000,{s},1\n" for s in range(20)]
+    early = "2023-11-16 18:00:00.0000000,99,1\n"
+    window = ReplayWindow(duration_s=30.0)
+    unsorted = write(tmp_path, header + "".join(rows) + early, "unsorted.csv")
+    kept = read_trace(unsorted, window=window, max_rows=5)
+    assert kept.input_tokens.tolist() == [99] and kept.end_s == 619.0
+    ordered = write(tmp_path, header + "".join(rows), "sorted.csv")
+    with pytest.raises(RowLimitError) as err:
+        read_trace(ordered, window=window, max_rows=5)
+    assert err.value.line == 7
+
+
+@st.composite
+def windowed_cases(draw: st.DrawFn) -> tuple[str, ReplayWindow, float]:
+    """(trace CSV, a replay window, rate_scale): plain or azure, unsorted, ties, tenant column."""
+    azure = draw(st.booleans())
+    n = draw(st.integers(1, 40))
+    seconds = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.25, 7.0, 10.0]) | st.floats(0, 20),
+                            min_size=n, max_size=n))
+    lines = []
+    for k, s in enumerate(seconds):
+        stamp = (datetime(2023, 11, 16, 18) + timedelta(microseconds=round(s * 1e6))).isoformat(" ") \
+            if azure else repr(s)
+        lines.append(f"{stamp},{k},{k % 3},{'xyz'[k % 3]}")
+    columns = "TIMESTAMP,ContextTokens,GeneratedTokens" if azure else "time,input_tokens,output_tokens"
+    header = columns + ",team"
+    window = ReplayWindow(duration_s=draw(st.sampled_from([0.5, 1.0, 3.0, 5.0, 30.0])),
+                          time_scale=draw(st.sampled_from([0.5, 1.0, 3.0])),
+                          start_s=draw(st.sampled_from([0.0, 0.5, 2.0, 7.0, 25.0])))
+    return header + "\n" + "\n".join(lines) + "\n", window, draw(st.sampled_from([0.5, 1.0, 2.3]))
+
+
+@settings(deadline=None, derandomize=True, database=None, max_examples=80,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=windowed_cases())
+def test_a_windowed_read_replays_exactly_as_the_whole_file(tmp_path, case):
+    text, window, rate_scale = case
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    full = read_trace(path, tenant_column="team")
+    kept = read_trace(path, tenant_column="team", window=window)
+    assert kept.end_s == full.end_s and kept.tenant_names == full.tenant_names
+    scale = {"time_scale": window.time_scale, "start_s": window.start_s, "rate_scale": rate_scale}
+    a = replay(full, np.random.default_rng(3), window.duration_s, **scale)
+    b = replay(kept, np.random.default_rng(3), window.duration_s, **scale)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(full.input_tokens[a[1]], kept.input_tokens[b[1]])
+    np.testing.assert_array_equal(full.tenant[a[1]], kept.tenant[b[1]])
