@@ -88,8 +88,8 @@ def _sweep_parser(command: Any) -> None:
     p = command("sweep", "run every what-if point of the scenario (its whatif section, --grid, --case), "
                          "with replications; write a table of results, per-run reports and report.md")
     p.add_argument("-o", "--output", metavar="DIR", type=Path,
-                   help="output directory (default: out/<scenario name>-sweep); a sweep started again over "
-                        "the same DIR reuses the runs already done there")
+                   help="output directory (default: out/<scenario name>-sweep): new, empty, or a sweep's "
+                        "(a sweep started again over the same DIR reuses the runs already done there)")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="sweep a key over values (read as YAML), e.g. services.ranker.replicas=4,6,8 "
                         "(repeatable; adds to or replaces the file's whatif.grid)")
@@ -98,7 +98,8 @@ def _sweep_parser(command: Any) -> None:
                         "workload.classes.search.arrivals.rate=900/s services.ranker.replicas=12 "
                         "(repeatable; put it after SCENARIO)")
     p.add_argument("--replications", type=int, metavar="N",
-                   help="runs per point, with seeds seed, seed+1, ... (default: whatif.replications or 1)")
+                   help="runs per point, with seeds s, s+1, ... where s is the point's seed (seed, or its "
+                        "value in --grid seed=... or a case) (default: whatif.replications or 1)")
     p.add_argument("--executor", default="local", help="local (processes, default) | dask | serial")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --executor dask: an existing cluster, e.g. tcp://HOST:8786 (default: start a "

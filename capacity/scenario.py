@@ -427,9 +427,10 @@ class WhatIf(_Model):
     """What-if variations, run by ``capacity sweep`` (`capacity.sweep` expands them into points).
 
     ``grid`` maps dotted keys (``--set`` syntax, list items by name) to the values to try; every combination
-    is a point. ``cases`` are named sets of ``key: value``; each case is crossed with the grid (with no grid,
-    each case is one point). A key may be in the grid or in cases, not both. ``replications`` runs each point
-    with the seeds ``seed, seed + 1, ..., seed + replications - 1``.
+    is a point; a key's values must differ once validated (``[1m, 60s]`` is refused). ``cases`` are named
+    sets of ``key: value``; each case is crossed with the grid (with no grid, each case is one point). A key
+    may be in the grid or in cases, not both. ``replications`` runs each point with the seeds ``s, s + 1,
+    ..., s + replications - 1``, ``s`` the point's seed (``seed``, or its value in the grid or the case).
     """
 
     grid: dict[WhatIfKey, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)

@@ -8,39 +8,66 @@ Concepts:
   varying fastest); with no cases the grid alone, with no grid each case once, with neither the scenario
   itself. Each point's scenario is the scenario with its values applied, validated exactly like a file
   (`capacity.scenario.whatif_point`), its ``whatif`` section removed.
-* A **run** is one point with one seed. Replication ``k`` (``0 <= k < replications``) uses the seed
-  ``scenario seed + k``; the seed reaches every random draw of the simulation, so replications are
-  independent samples of the same point.
-* A run's **key** is the first 16 hex digits of the SHA-256 of its scenario in canonical JSON, seed included
-  (`Scenario.digest`). A finished run is written at once, atomically, to ``DIR/runs/KEY/report.json`` (the
-  usual report; ``infeasible.json`` when the services do not fit); a sweep started again over the same
-  ``DIR`` reuses every run whose record is there and whose digest matches, so an interrupted sweep loses
-  nothing. Records are keyed by content, not by position: adding a grid value reuses the runs already done,
-  and two points that come to the same scenario are run once (each still has its rows).
-  (A record says which capacity version wrote it; after an upgrade, delete ``DIR/runs`` to rerun.)
-* **Executors** run the runs: ``local`` (default: worker processes, one per core, each receiving the run's
-  plain scenario dict), ``dask`` (a Dask distributed cluster at ``scheduler``, or a local one started for
-  the sweep; every worker needs ``capacity`` installed), ``serial`` (in this process, one by one). A run's
-  result does not depend on the executor.
+* A **run** is one point with one seed. Replication ``k`` (``0 <= k < replications``) of a point whose seed
+  is ``s`` uses the seed ``s + k``; ``s`` is the scenario's ``seed``, or the value a grid key or a case
+  gives ``seed`` (``--grid seed=1,2,3``: a *swept seed*). The seed reaches every random draw of the
+  simulation, so replications are independent samples of the same point. Swept seeds closer together than
+  ``replications`` share runs (``seed=1,2`` with 2 replications: seeds 1, 2 and 2, 3; the run with seed 2
+  is one run with a row in each point): space them by at least ``replications`` (``seed=0,100,200``) for
+  points whose samples are independent of each other.
+* A run's **key** is the first 16 hex digits of `run_digest`: the SHA-256 of the run's scenario digest
+  (`Scenario.digest`: canonical JSON, seed included) and, for every file the run reads
+  (`Scenario.input_files`: the trace files), its path relative to the scenario file's folder and the
+  SHA-256 of its bytes (read streaming, once per sweep). An edited trace therefore gives new keys: its
+  runs are done again, never reused from the old trace. A finished run is written at once, atomically, to
+  ``DIR/runs/KEY/report.json`` (the usual report; ``infeasible.json`` when the services do not fit), with
+  ``provenance.inputs`` (path and SHA-256 of each input file) added. A sweep started again over the same
+  ``DIR`` reuses every run whose record is there, has the shape of a record, and names the run's scenario
+  digest and input hashes; a record that does not (cut short, not a JSON object, missing fields, other
+  inputs) counts as missing: the run is done again and one ``note:`` line on stderr names the record. So
+  an interrupted sweep loses nothing. Records are keyed by content, not by position: adding a grid value
+  reuses the runs already done, and two points that come to the same scenario are run once (each still
+  has its rows). (A record says which capacity version wrote it; after an upgrade, delete ``DIR/runs`` to
+  rerun.)
+* **Executors** run the runs: ``local`` (default: worker processes, one per core and at most
+  `MAX_WORKERS`, each receiving the run's plain scenario dict; they end with the sweep, even a killed one,
+  see `LocalExecutor`), ``dask`` (a Dask distributed cluster at ``scheduler``, checked and reached within
+  `CONNECT_TIMEOUT_S` before anything runs, or a local one started for the sweep; every worker needs
+  ``capacity`` installed and the trace files at the same paths), ``serial`` (in this process, one by
+  one). A run's result does not depend on the executor.
+* **Stopping**: Ctrl-C or SIGTERM stops the workers, keeps every finished run, writes the tables and
+  raises `SweepInterrupted` (``capacity sweep`` exits 130); started again, the sweep resumes.
+* **The output folder** ``DIR`` must be new, empty, or a sweep folder of this tool (it has a ``sweep.json``
+  of ours): a folder holding anything else (a ``capacity run`` report) is refused, as are a path that is a
+  file or lies below one (`check_output_folder`, `SweepError`). A failed write (disk full, I/O error) is a
+  `SweepWriteError` naming the file (``capacity sweep`` exits 5).
 
 Outputs (`write_outputs`; only with an output directory; every file written atomically, the tables again
 as runs finish):
 
 * ``results.csv`` / ``results.json`` — the tidy table, one row per run: ``point``, ``case``, one column per
   swept key (the validated value, in report.json units: seconds, bytes, cores, per second), ``replication``,
-  ``seed``, ``key``, ``status`` (the placement's: optimal | feasible | infeasible), ``nodes``,
-  ``lower_bound``, ``cost_per_hour``, ``slo_met`` (every SLO of the run met; empty without SLOs) and per
-  class ``CLASS.mean_s``, ``.p50_s``, ``.p95_s``, ``.p99_s`` (latency), ``.throughput_per_s``,
-  ``.slo_attained``, ``.slo_met``, and ``report`` (the run's report, relative to ``DIR``).
+  ``seed`` (the run's: the point's seed + replication; a swept ``seed`` has no column of its own),
+  ``key``, ``status`` (the placement's: optimal | feasible | infeasible), ``nodes``, ``lower_bound``,
+  ``cost_per_hour``, ``slo_met`` (every SLO of the run met; empty without SLOs) and per class
+  ``CLASS.mean_s``, ``.p50_s``, ``.p95_s``, ``.p99_s`` (latency), ``.throughput_per_s``,
+  ``.slo_attained``, ``.slo_met``, ``.slo_status`` (met | missed | no data, as ``slo.status`` in
+  report.json; empty without an SLO or a simulation), and ``report`` (the run's report, relative to
+  ``DIR``). **No data is not a pass**: a class with an SLO but no measured request (none after the
+  warm-up) has ``slo_met`` false and ``slo_status`` "no data", and so has its run (`slo_verdict`).
 * ``summary.csv`` / ``summary.json`` — one row per point over its replications: the mean of each per-class
   statistic and the half-width of its 95 % Student-t confidence interval (``CLASS.p99_s_ci95``:
   ``t(0.975, n-1) · s / √n``, empty with one replication), ``replications`` done, ``complete``, ``nodes`` and
   ``cost_per_hour`` (the largest over replications; packing does not depend on the seed, so they are
   normally equal), and ``slo_met``: true when every replication met every SLO (the ``all`` rule of
-  `capacity.sizing`), false when one did not or the services did not fit.
-* ``report.md`` — the points side by side (cost, nodes, p99 per class, SLO pass/fail), marking the cheapest
-  point that meets every SLO (least cost per hour when every point has a cost, else fewest nodes; ties go
-  to the earlier point). ``sweep.json`` — the sweep's definition (points, their values and run keys).
+  `capacity.sizing`), false when one did not or the services did not fit; ``slo_status`` says which: met,
+  missed (a class missed its SLO, or the services do not fit) or no data (only classes without measured
+  requests keep the point from passing); per class ``CLASS.slo_met`` and ``CLASS.slo_status`` (missed
+  over no data over met). A swept ``seed`` column is the point's seed.
+* ``report.md`` — the points side by side (cost, nodes, p99 per class, SLO pass / FAIL / no data), marking
+  the cheapest point that meets every SLO (least cost per hour when every point has a cost, else fewest
+  nodes; ties go to the earlier point). ``sweep.json`` — the sweep's definition (points, their values and
+  run keys).
 * ``sweep.png`` (`write_plot`, called by ``capacity sweep`` once the sweep is done) — p99 and cost against
   the last numeric grid key, a panel per case and value of the other grid keys (`sweep_figure`).
 """
@@ -324,8 +351,15 @@ class _SloShape(_Shape):
     met: bool | None
 
 
+class _LatencyShape(_Shape):
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
 class _ClassShape(_Shape):
-    latency_s: dict[str, float | None]
+    latency_s: _LatencyShape
     throughput_per_s: float | None
     slo: _SloShape | None = None
 
@@ -353,18 +387,21 @@ _SHAPES: dict[str, type[_DoneShape] | type[_InfeasibleShape]] = {"done": _DoneSh
 def _record_problem(record: Any, run: Run, status: str) -> str | None:
     """Why a parsed record cannot stand for ``run`` (its shape, its scenario, its input files), or None."""
     if not isinstance(record, dict):
-        return f"not a run record (a JSON {type(record).__name__}, not an object)"
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(record), "a number")
+        return f"not a run record ({kind}, not an object)"
     try:
         shape = _SHAPES[status].model_validate(record)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        where = ".".join(str(part) for part in first["loc"])[:200]
+        where = "".join(ch if ch.isprintable() else "?" for ch in where)   # one line, whatever the keys
         return f"not a run record ({where}: {first['msg']})"
     if shape.provenance.scenario_sha256 != run.digest:
         return "written for another scenario (provenance.scenario_sha256 differs)"
     if [i.model_dump(include={"path", "sha256"}) for i in shape.provenance.inputs] != \
             [i.as_dict() for i in run.inputs]:
-        return "its run read other input files (provenance.inputs differs)"
+        return "it names other input files (provenance.inputs differs)"
     return None
 
 
@@ -406,13 +443,14 @@ MAX_WORKERS = 256
 CONNECT_TIMEOUT_S = 10.0
 
 
-def _check_workers(workers: int | None) -> None:
-    """``--workers``: None (one per core) or a whole number from 1 to `MAX_WORKERS`."""
+def _check_workers(workers: int | None, scheduler: str | None) -> None:
+    """``--workers``: None (one per core) or a whole number from 1 to `MAX_WORKERS` (processes started on
+    this machine; with a ``scheduler`` the cluster has its own workers and the number is not used)."""
     if workers is None:
         return
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SweepError(f"--workers {workers}: give a whole number of worker processes, at least 1")
-    if workers > MAX_WORKERS:
+    if workers > MAX_WORKERS and scheduler is None:
         raise SweepError(f"--workers {workers}: at most {MAX_WORKERS} worker processes on one machine; for "
                          "more, run a Dask cluster and pass --executor dask --scheduler ADDRESS")
 
@@ -1090,7 +1128,7 @@ def sweep(scenario: Scenario | str | Path, out: str | Path | None = None, *,
     """
     if executor not in EXECUTORS:
         raise SweepError(f"unknown executor {executor!r} (executors: {', '.join(EXECUTORS)})")
-    _check_workers(workers)
+    _check_workers(workers, scheduler)
     runner = EXECUTORS[executor](workers=workers, scheduler=scheduler)
     with _sigterm_as_ctrl_c():
         return _sweep(runner, scenario, None if out is None else Path(out), grid=grid, cases=cases,
@@ -1139,10 +1177,12 @@ def _sweep(runner: SerialExecutor | LocalExecutor | DaskExecutor, scenario: Scen
     from tqdm import tqdm
 
     bar = None
+    started = False                          # whether the tables were written once (so may be again)
     try:
         if pending:
             runner.open(len(pending))        # a scheduler that cannot be reached fails before any write
         refresh()
+        started = True
         bar = tqdm(total=len(runs), initial=result.reused, unit="run", desc=f"sweep {scenario.name}",
                    file=sys.stderr, disable=(not sys.stderr.isatty()) if progress is None else not progress,
                    dynamic_ncols=True)
@@ -1165,14 +1205,14 @@ def _sweep(runner: SerialExecutor | LocalExecutor | DaskExecutor, scenario: Scen
             bar.close()
         runner.close(cancel=True)
         _adopt_recorded(out_dir, pending, same, result, keys, classes)
-        if out_dir is None or out_dir.is_dir():
+        if started:
             refresh()
         raise SweepInterrupted(result.done, result.total, out_dir) from None
     except BaseException:
         if bar is not None:
             bar.close()
         runner.close(cancel=True)
-        if out_dir is None or out_dir.is_dir():
+        if started:
             with contextlib.suppress(SweepWriteError):   # keep the tables of the finished runs if we can
                 refresh()
         raise

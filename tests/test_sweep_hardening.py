@@ -230,7 +230,7 @@ def _read_to_eof(proc: subprocess.Popen, guard_s: float = 60.0) -> tuple[bytes, 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
 @pytest.mark.parametrize(("how", "executor"), [("SIGKILL", "local"), ("SIGTERM", "local"),
-                                               ("SIGKILL", "dask")])
+                                               ("SIGKILL", "dask"), ("SIGTERM", "dask")])
 def test_a_killed_sweep_leaves_no_process_and_no_open_pipe(tmp_path, how, executor):
     if executor == "dask":
         pytest.importorskip("distributed")
@@ -280,7 +280,7 @@ def test_sigterm_stops_an_in_process_sweep_like_ctrl_c(tmp_path, write_scenario,
     path = write_scenario(TINY)
     with pytest.raises(sweep_module.SweepInterrupted) as caught:
         sweep(path, tmp_path / "o", executor="serial", grid={"services.api.replicas": [1, 2, 3]})
-    assert caught.value.done in (1, 2) and len(_rows(tmp_path / "o")) == caught.value.done
+    assert caught.value.done == 1 and len(_rows(tmp_path / "o")) == 1
     assert signal.getsignal(signal.SIGTERM) is before
 
 
