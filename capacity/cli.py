@@ -19,7 +19,8 @@ may come from besides the scenario's own folder tree (`capacity.sandbox`; also `
 
 Exit codes: 0 success; 2 bad input (one line ``error: FILE:LINE: field.path: what is wrong``);
 3 the services do not fit (naming each service and the resource that is short); 4 the solver failed;
-130 interrupted.
+5 writing the outputs failed (disk full, I/O error: one line naming the file and the reason);
+130 interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from capacity.report.writers import stranded_text
 from capacity.units import format_duration
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_WRITE_FAILED = 5               # an OSError while writing outputs (disk full, EIO, quota, ...)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,8 +94,8 @@ def _sweep_parser(command: Any) -> None:
     p = command("sweep", "run every what-if point of the scenario (its whatif section, --grid, --case), "
                          "with replications; write a table of results, per-run reports and report.md")
     p.add_argument("-o", "--output", metavar="DIR", type=Path,
-                   help="output directory (default: out/<scenario name>-sweep); a sweep started again over "
-                        "the same DIR reuses the runs already done there")
+                   help="output directory (default: out/<scenario name>-sweep): new, empty, or a sweep's "
+                        "(a sweep started again over the same DIR reuses the runs already done there)")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="sweep a key over values (read as YAML), e.g. services.ranker.replicas=4,6,8 "
                         "(repeatable; adds to or replaces the file's whatif.grid)")
@@ -102,12 +104,14 @@ def _sweep_parser(command: Any) -> None:
                         "workload.classes.search.arrivals.rate=900/s services.ranker.replicas=12 "
                         "(repeatable; put it after SCENARIO)")
     p.add_argument("--replications", type=int, metavar="N",
-                   help="runs per point, with seeds seed, seed+1, ... (default: whatif.replications or 1)")
+                   help="runs per point, with seeds s, s+1, ... where s is the point's seed (seed, or its "
+                        "value in --grid seed=... or a case) (default: whatif.replications or 1)")
     p.add_argument("--executor", default="local", help="local (processes, default) | dask | serial")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --executor dask: an existing cluster, e.g. tcp://HOST:8786 (default: start a "
                         "local Dask cluster)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes, 1 to 256 (default: one per core)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar with ETA on stderr (default: when stderr is a terminal)")
 
@@ -152,7 +156,7 @@ def _parse_values(text: str) -> list[Any]:
 
 def _sweep(args: argparse.Namespace) -> int:
     from capacity.scenario import load_scenario
-    from capacity.sweep import SweepError, SweepInterrupted, sweep
+    from capacity.sweep import SweepError, SweepInterrupted, SweepWriteError, sweep, write_plot
 
     grid: dict[str, list[Any]] = {}
     for item in args.grid:
@@ -172,16 +176,17 @@ def _sweep(args: argparse.Namespace) -> int:
         result = sweep(scenario, out, grid=grid, cases=cases, replications=args.replications,
                        executor=args.executor, scheduler=args.scheduler, workers=args.workers,
                        progress=args.progress)
+        plot = write_plot(out, result)
     except SweepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SweepWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     except SweepInterrupted as exc:
         print(f"interrupted: {exc.done} of {exc.total} runs done, kept in {out}; run the same command "
               "again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    from capacity.sweep import write_plot
-
-    plot = write_plot(out, result)
     print(sweep_summary(result))
     print(f"wrote {out / 'results.csv'}, {out / 'summary.csv'}, {out / 'report.md'}, "
           f"{f'{plot}, ' if plot else ''}and {len(result.rows)} run reports under {out / 'runs'}")
@@ -200,6 +205,9 @@ def sweep_summary(result: Any) -> str:
         p99 = " ".join(f"{c} p99 {format_duration(row[f'{c}.p99_s'])}" for c in result.classes
                        if row[f"{c}.p99_s"] is not None)
         verdict = {True: "SLOs met", False: "SLO MISSED", None: "no SLO"}[row["slo_met"]]
+        if row["slo_status"] == "no data":       # a class with an SLO measured no request: not a pass
+            verdict = "no data ({})".format(", ".join(c for c in result.classes
+                                                       if row[f"{c}.slo_status"] == "no data"))
         lines.append(f" {mark}{row['point']}  {point.label}: {nodes}{cost}  {p99}  {verdict}")
     if result.cheapest:
         what = "meeting every SLO" if result.has_slos else "(no class has an SLO)"

@@ -430,9 +430,10 @@ class WhatIf(_Model):
     """What-if variations, run by ``capacity sweep`` (`capacity.sweep` expands them into points).
 
     ``grid`` maps dotted keys (``--set`` syntax, list items by name) to the values to try; every combination
-    is a point. ``cases`` are named sets of ``key: value``; each case is crossed with the grid (with no grid,
-    each case is one point). A key may be in the grid or in cases, not both. ``replications`` runs each point
-    with the seeds ``seed, seed + 1, ..., seed + replications - 1``.
+    is a point; a key's values must differ once validated (``[1m, 60s]`` is refused). ``cases`` are named
+    sets of ``key: value``; each case is crossed with the grid (with no grid, each case is one point). A key
+    may be in the grid or in cases, not both. ``replications`` runs each point with the seeds ``s, s + 1,
+    ..., s + replications - 1``, ``s`` the point's seed (``seed``, or its value in the grid or the case).
     """
 
     grid: dict[WhatIfKey, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
@@ -516,6 +517,17 @@ class Scenario(_Model):
         canonical = json.dumps(self.model_dump(mode="json", exclude={"limits"}), sort_keys=True,
                                separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def input_files(self) -> list[Path]:
+        """Every file a run of this scenario reads besides the scenario itself, resolved (absolute,
+        symbolic links followed), in scenario order, each once: today the trace file of each trace
+        class. The digest covers the names; a sweep's run key also hashes these files' contents
+        (`capacity.sweep`), so an edited file is never mistaken for the one a recorded run read."""
+        files: dict[Path, None] = {}
+        for cls in self.workload.classes if self.workload is not None else []:
+            if cls.arrivals.process == "trace" and cls.arrivals.file is not None:
+                files[resolve_path(self._source, cls.arrivals.file).resolve()] = None
+        return list(files)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -1069,15 +1081,29 @@ def field_value(data: Any, key: str, *, source: str = "<dict>") -> Any:
 
 def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_, int], source: str,
                   data_dirs: Sequence[Path]) -> None:
-    """Apply every grid value and every case alone to the scenario and validate it (see `whatif_point`)."""
+    """Apply every grid value and every case alone to the scenario and validate it (see `whatif_point`).
+
+    Two values of one grid key that validate to the same value (``[2, 2]``, ``[1m, 60s]``) are refused:
+    they would be two points of one scenario, drawn on top of each other."""
     for key, values in whatif.grid.items():
+        where: Path_ = ("whatif", "grid", key)
+        seen: dict[str, Any] = {}                     # validated value (canonical JSON) -> value as given
         for value in values:
-            whatif_point(data, {key: value}, source=source, where=("whatif", "grid", key), lines=lines,
-                         label=f"value {value!r}", data_dirs=data_dirs)
+            label = f"value {value!r}"
+            point = whatif_point(data, {key: value}, source=source, where=where, lines=lines, label=label,
+                                 data_dirs=data_dirs)
+            validated = json.dumps(field_value(point.model_dump(mode="json"), key), sort_keys=True)
+            if validated in seen:
+                first = seen[validated]
+                same = "listed twice" if json.dumps(first, sort_keys=True, default=str) == json.dumps(
+                    value, sort_keys=True, default=str) else f"the same as {first!r} ({validated})"
+                raise ScenarioError(f"{label}: {same}; give each value once", file=source,
+                                    line=lines.get(where), path=display_path({}, where))
+            seen[validated] = value
     for name, case in whatif.cases.items():
         for key in case:
             if key in whatif.grid:
-                where: Path_ = ("whatif", "cases", name, key)
+                where = ("whatif", "cases", name, key)
                 raise ScenarioError("this key is also in whatif.grid: set it in the grid or in cases, not "
                                     "both", file=source, line=lines.get(where), path=display_path({}, where))
         whatif_point(data, case, source=source, where=("whatif", "cases", name), lines=lines,

@@ -14,7 +14,7 @@ import pytest
 
 from capacity import ScenarioError, load_scenario, scenario_from_dict, sweep
 from capacity.cli import main
-from capacity.sweep import as_document, expand, runs_of, sweep_figure, with_whatif
+from capacity.sweep import InputFile, as_document, expand, run_digest, runs_of, sweep_figure, with_whatif
 
 from .conftest import ROOT, SCENARIOS, SHARED_DATA
 
@@ -187,7 +187,9 @@ def test_sweep_writes_tidy_tables_summary_and_report(write_scenario, tmp_path):
     assert table[0]["services.api.serving.service_time.mean"] == "0.02"    # the scenario's own value
     for row in rows:     # each row is the run's report, flattened
         report = json.loads((out / row["report"]).read_text())
-        assert report["provenance"]["scenario_sha256"].startswith(row["key"])
+        prov = report["provenance"]       # the key: the scenario's digest and the input files' hashes
+        assert run_digest(prov["scenario_sha256"], [InputFile(**i) for i in prov["inputs"]]).startswith(
+            row["key"])
         assert report["provenance"]["seed"] == row["seed"]
         web = report["simulation"]["classes"]["web"]
         assert row["web.p99_s"] == web["latency_s"]["p99"]
@@ -249,12 +251,13 @@ def test_infeasible_points_are_rows_not_crashes(write_scenario, tmp_path):
 def test_without_slos_the_cheapest_point_is_not_said_to_meet_them(write_scenario, tmp_path, capsys):
     text = SMALL.replace(", slo: {p95: 100ms}", "").split("  cases:")[0]
     path = write_scenario(text.replace("[2, 3, 4]", "[2, 3]").replace("[60/s, 90/s]", "[60/s]"))
-    assert main(["sweep", str(path), "-o", str(tmp_path), "--replications", "1", "--executor", "serial"]) == 0
+    out_dir = tmp_path / "o"
+    assert main(["sweep", str(path), "-o", str(out_dir), "--replications", "1", "--executor", "serial"]) == 0
     out = capsys.readouterr().out
     assert "cheapest point (no class has an SLO): p01" in out and "meeting every SLO" not in out
-    report_md = (tmp_path / "report.md").read_text()
+    report_md = (out_dir / "report.md").read_text()
     assert "**Cheapest point (no class has an SLO): p01**" in report_md and "meeting" not in report_md
-    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"    # the CLI draws it
+    assert (out_dir / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"    # the CLI draws it
 
 
 def test_points_with_the_same_scenario_run_once(write_scenario, tmp_path):
@@ -262,11 +265,11 @@ def test_points_with_the_same_scenario_run_once(write_scenario, tmp_path):
   grid: {workload.classes.web.arrivals.rate: [60/s, 90/s]}
   cases: {as-is: {}, explicit: {services.api.replicas: 2}}
 """
-    result = sweep(write_scenario(text), tmp_path, executor="serial")
+    result = sweep(write_scenario(text), tmp_path / "o", executor="serial")
     assert result.total == result.done == 4
     assert [r["point"] for r in result.rows] == ["p01", "p02", "p03", "p04"]
     assert [r["key"] for r in result.rows[:2]] == [r["key"] for r in result.rows[2:]]
-    assert len(list(tmp_path.glob("runs/*/report.json"))) == 2
+    assert len(list(tmp_path.glob("o/runs/*/report.json"))) == 2
 
 
 # ---------------------------------------------------------------------------------------------- resume
@@ -337,11 +340,12 @@ def test_ctrl_c_between_a_runs_record_and_its_row_keeps_the_row(write_scenario, 
     monkeypatch.setattr(sweep_module, "row_of", interrupted_once)
     text = SMALL.replace("[2, 3, 4]", "[2, 3]").replace("[60/s, 90/s]", "[60/s]").split("  cases:")[0]
     text = text.replace("p95: 100ms", "p95: 1ms")                  # no point can meet it
+    out = tmp_path / "o"
     with pytest.raises(sweep_module.SweepInterrupted) as caught:
-        sweep(with_whatif(load_scenario(write_scenario(text)), replications=2), tmp_path, executor="serial")
-    recorded = len(list(tmp_path.glob("runs/*/report.json")))
-    assert recorded == 2 and caught.value.done == 2 and len(_rows(tmp_path)) == 2
-    report_md = (tmp_path / "report.md").read_text()       # 2 of 4 runs: no verdict on a partial sweep
+        sweep(with_whatif(load_scenario(write_scenario(text)), replications=2), out, executor="serial")
+    recorded = len(list(out.glob("runs/*/report.json")))
+    assert recorded == 2 and caught.value.done == 2 and len(_rows(out)) == 2
+    report_md = (out / "report.md").read_text()       # 2 of 4 runs: no verdict on a partial sweep
     assert "not finished" in report_md and "No point meets every SLO" not in report_md
 
 
