@@ -2,8 +2,10 @@
 
 The problem and its answer are plain data (`PackingProblem`, `Placement`, in ``problem.py``). `solve`
 answers with an integer program (``model.py``: the formulation; ``backends.py``: HiGHS or CBC; ``engine.py``:
-the steps and how status and bounds are decided). `first_fit_decreasing` and the other entries of
-`BASELINES` are the greedy plans that a cluster autoscaler would make, to compare against. `lower_bound`
+the steps and how status and bounds are decided). What a plan is worth is its objective, one class per
+objective registered in `OBJECTIVES` (``objectives.py``). `first_fit_decreasing` and the other entries of
+`BASELINES` (``baselines/``) are the greedy plans that a cluster autoscaler would make, to compare against.
+Both registries take new entries (`Registry.register`) from outside the package. `lower_bound`
 is a proven lower bound on the nodes any placement needs (``bounds.py``); `stranded_capacity` is what a
 placement leaves free but unusable on its nodes (``stranded.py``); an impossible problem raises
 `capacity.errors.InfeasiblePlacement` naming each service and the resource that is short
@@ -17,18 +19,26 @@ placement leaves free but unusable on its nodes (``stranded.py``); an impossible
 (2, 'optimal')
 """
 
-from capacity.packing.baselines import BASELINES, first_fit_decreasing
+from capacity.packing.baselines import BASELINES, Baseline, GreedyBaseline, first_fit_decreasing
 from capacity.packing.bounds import lower_bound
 from capacity.packing.engine import solve
+from capacity.packing.objectives import OBJECTIVES, NodePriced, Objective
 from capacity.packing.problem import NodeUsage, PackingProblem, Placement, Pool, Service, Spread, Survive
+from capacity.packing.registry import Registry
 from capacity.packing.stranded import stranded_by_pool, stranded_capacity
 
 __all__ = [
     "BASELINES",
+    "OBJECTIVES",
+    "Baseline",
+    "GreedyBaseline",
+    "NodePriced",
     "NodeUsage",
+    "Objective",
     "PackingProblem",
     "Placement",
     "Pool",
+    "Registry",
     "Service",
     "Spread",
     "Survive",

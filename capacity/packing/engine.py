@@ -2,7 +2,8 @@
 
 The steps, each in its own module:
 
-1. `Instance.compile` checks the input (`ValueError` naming the field) and builds arrays.
+1. `compile_problem` checks the input and the objective's rules (`ValueError` naming the field) and
+   builds arrays; the objective (`capacity.packing.objectives`) says what the plan is worth.
 2. `compute_bounds` finds proven lower bounds on nodes and cost, with their evidence;
    `shortages` turns impossible evidence (and selectors or replicas that fit nowhere) into an
    `InfeasiblePlacement` before any search.
@@ -31,18 +32,20 @@ relative 1e-6), whatever the solver said, and ``feasible`` otherwise. A bound is
 value it bounds: if a solver claims one, it is logged and ignored.
 
 **Routing.** ``formulation="auto"`` sends a problem to the pattern formulation only when it has nothing
-but what the patterns express (objectives ``min-nodes``/``min-cost``; selectors by pool or label, which
-are pool eligibility; ``max_per_node``; headroom). Spread, survive, an existing placement, ``move_cost``
-and the objectives ``fit``, ``balance`` and ``min-moves`` (`PackingProblem.general_features`) go to the
-aggregated model, whose rows for them are in `capacity.packing.model`. The greedy plan there honours
-every constraint too (`capacity.packing.baselines`), and both are re-checked by `violations`.
+but what the patterns express (a node-priced objective, whose ``formulations`` name ``patterns``:
+``min-nodes``, ``min-cost``; selectors by pool or label, which are pool eligibility; ``max_per_node``;
+headroom). Spread, survive, an existing placement, ``move_cost`` and the other objectives (``fit``,
+``balance``, ``min-moves``; `pattern_obstacles`) go to the aggregated model, whose rows for them are in
+`capacity.packing.model`. The greedy plan there honours every constraint too
+(`capacity.packing.baselines`), and both are re-checked by `violations`.
 
-**Objectives beyond nodes and cost.** Under ``fit`` nothing is infeasible: what cannot be placed is
-listed in ``unplaced`` with a reason per service (`capacity.packing.feasibility.unplaced_reasons`), and
-the plan is topped up greedily (a replica that still fits somewhere is placed) before it is returned.
-The bound on each objective is the larger of the combinatorial one (`objective_bound`) and the
-solver's dual bound in the objective's units (`AggregatedModel.objective_bound`); ``lower_bound`` stays a
-bound on the nodes of a complete plan (0 for a partial ``fit`` plan).
+**Objectives beyond nodes and cost.** Under ``fit`` (a ``partial`` objective) nothing is infeasible:
+what cannot be placed is listed in ``unplaced`` with a reason per service
+(`capacity.packing.feasibility.unplaced_reasons`), and the plan is topped up greedily (a replica that still
+fits somewhere is placed) before it is returned.
+The bound on each objective is the larger of the combinatorial one (`Objective.bound`) and the
+solver's dual bound in the objective's units (`AggregatedModel.objective_bound`, `Objective.tighten`);
+``lower_bound`` stays a bound on the nodes of a complete plan (0 for a partial ``fit`` plan).
 
 **Determinism.** The same problem gives the same `Placement` (but ``solve_time_s``) as long as the
 solver finishes before its time limit; a run cut by the time limit returns whatever the solver had then.
@@ -59,15 +62,20 @@ import time
 
 import numpy as np
 
-from capacity.errors import InfeasiblePlacement
+from capacity.errors import InfeasiblePlacement, Shortage
 from capacity.packing.backends import BACKENDS, SolverOutcome, choose_backend
-from capacity.packing.baselines import ffd_plan, fill_plan, heuristic_placement, meets, objective_bound
+from capacity.packing.baselines.ffd import ffd_plan
+from capacity.packing.baselines.greedy import Plan, fill_plan
 from capacity.packing.bounds import Bounds, compute_bounds
 from capacity.packing.feasibility import explain_unplaced, shortages, unplaced_reasons
 from capacity.packing.instance import Instance
-from capacity.packing.model import FORMULATIONS
-from capacity.packing.plan import NodePlan, objective_value, to_placement, violations
+from capacity.packing.model import FORMULATIONS, Formulation
+from capacity.packing.objectives import OBJECTIVES, Objective, compile_problem
+from capacity.packing.outcome import finish, heuristic_placement, meets
+from capacity.packing.patterns import solve_patterns
+from capacity.packing.plan import NodePlan, used_nodes, violations
 from capacity.packing.problem import PackingProblem, Placement
+from capacity.packing.start import empty_placement
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +83,22 @@ _MIN_SOLVER_TIME_S = 0.05
 _FALLBACK_SHARE = 0.1  # the aggregated model runs after the pattern search only with this much time left
 
 
-def prepare(
-    inst: Instance, solver: str, started: float
-) -> tuple[Bounds, list[NodePlan], dict[int, int], Placement | None]:
-    """The common start of every formulation: bounds, the quick infeasibility checks (raising
-    `InfeasiblePlacement`), the first-fit-decreasing plan with what it left unplaced, and — when there is
-    nothing to place — the empty optimal placement to return at once."""
-    bounds = compute_bounds(inst)
-    found = shortages(inst, bounds)
-    if found:
-        raise InfeasiblePlacement(shortages=found)
-    greedy, greedy_unplaced = ffd_plan(inst)
-    empty = None
-    if int(inst.replicas.sum()) == 0:
-        empty = to_placement(inst, [], {}, status="optimal", solver=solver, lower_bound=0,
-                             objective_bound=0.0, solve_time_s=time.perf_counter() - started)
-    return bounds, greedy, greedy_unplaced, empty
+def pattern_obstacles(problem: PackingProblem, objective: Objective) -> list[str]:
+    """What only the general (aggregated) model handles: an objective the pattern formulation does not
+    express (see its ``formulations``) and constraints beyond one node and one pool (empty: the pattern
+    formulation can take the problem)."""
+    out = []
+    if "patterns" not in objective.formulations:
+        out.append(f"objective {objective.name}")
+    if any(s.spread is not None for s in problem.services):
+        out.append("spread")
+    if any(s.survive is not None for s in problem.services):
+        out.append("survive")
+    if problem.existing:
+        out.append("existing")
+    if problem.move_cost:
+        out.append("move_cost")
+    return out
 
 
 def _better_of(a: Placement, b: Placement, elapsed_s: float) -> Placement:
@@ -121,74 +129,79 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     placement was found in time, and `SolverError` when the solver itself fails.
     """
     started = time.perf_counter()
-    general = problem.general_features()
-    if formulation == "auto" and not general and choose_backend(problem.solver) == "highs":
-        from capacity.packing.patterns import solve_patterns  # imports this package's modules
-
-        try:
-            found = solve_patterns(problem)
-        except InfeasiblePlacement:
-            inst = Instance.compile(problem)
-            if shortages(inst, compute_bounds(inst)):
-                raise  # proven impossible by the quick checks: nothing to add
-            found = None
-        if found is not None and found.status == "optimal":
-            return found
-        # The pattern search stopped without a proof (small problems whose LP bound is weak, typically
-        # under min-cost; or no plan and no proof of impossibility). The aggregated model gets the time
-        # that is left: it can prove optimality or infeasibility there. The better plan and the better
-        # bound of the two are kept.
-        left = problem.time_limit_s - (time.perf_counter() - started)
-        if found is not None and left < max(_MIN_SOLVER_TIME_S, _FALLBACK_SHARE * problem.time_limit_s):
-            return found  # the search used its time: building a large aggregated model would overrun
-        rest = dataclasses.replace(problem, time_limit_s=max(_MIN_SOLVER_TIME_S, left))
-        if found is None:
-            return solve(rest, formulation="aggregated", warm_start=warm_start)
-        try:
-            other = solve(rest, formulation="aggregated", warm_start=warm_start)
-        except InfeasiblePlacement:
-            return found  # no plan in the time left; the pattern plan stands
-        return _better_of(found, other, time.perf_counter() - started)
+    obstacles = pattern_obstacles(problem, OBJECTIVES.lookup(problem.objective))
+    if formulation == "auto" and not obstacles and choose_backend(problem.solver) == "highs":
+        return _patterns_then_aggregated(problem, warm_start, started)
     if formulation == "auto":
         formulation = "aggregated"
     if formulation == "patterns":
-        if general:
+        if obstacles:
             raise ValueError(
-                f"formulation: patterns cannot express {', '.join(general)}; use auto or aggregated"
+                f"formulation: patterns cannot express {', '.join(obstacles)}; use auto or aggregated"
             )
-        from capacity.packing.patterns import solve_patterns
-
         return solve_patterns(problem)
-    inst = Instance.compile(problem)
+    return _solve_model(problem, formulation, warm_start, started)
+
+
+def _patterns_then_aggregated(problem: PackingProblem, warm_start: bool, started: float) -> Placement:
+    """The pattern formulation, then the aggregated model in the time left when no proof came."""
+    found: Placement | None
+    try:
+        found = solve_patterns(problem)
+    except InfeasiblePlacement:
+        inst = Instance.compile(problem)
+        if shortages(inst, compute_bounds(inst)):
+            raise  # proven impossible by the quick checks: nothing to add
+        found = None
+    if found is not None and found.status == "optimal":
+        return found
+    # The pattern search stopped without a proof (small problems whose LP bound is weak, typically
+    # under min-cost; or no plan and no proof of impossibility). The aggregated model gets the time
+    # that is left: it can prove optimality or infeasibility there. The better plan and the better
+    # bound of the two are kept.
+    left = problem.time_limit_s - (time.perf_counter() - started)
+    if found is not None and left < max(_MIN_SOLVER_TIME_S, _FALLBACK_SHARE * problem.time_limit_s):
+        return found  # the search used its time: building a large aggregated model would overrun
+    rest = dataclasses.replace(problem, time_limit_s=max(_MIN_SOLVER_TIME_S, left))
+    if found is None:
+        return _solve_model(rest, "aggregated", warm_start, time.perf_counter())
+    try:
+        other = _solve_model(rest, "aggregated", warm_start, time.perf_counter())
+    except InfeasiblePlacement:
+        return found  # no plan in the time left; the pattern plan stands
+    return _better_of(found, other, time.perf_counter() - started)
+
+
+def _solve_model(problem: PackingProblem, formulation: str, warm_start: bool, started: float) -> Placement:
+    """Solve ``problem`` with the integer program ``formulation`` (an entry of `FORMULATIONS`)."""
+    inst, objective = compile_problem(problem)
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation: must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
     backend = choose_backend(problem.solver)
-    fit = problem.objective == "fit"
     bounds = compute_bounds(inst)
     found = shortages(inst, bounds)
-    if found and not fit:
+    if found and not objective.partial:
         raise InfeasiblePlacement(shortages=found)
-    greedy, greedy_unplaced = ffd_plan(inst)
+    greedy, greedy_unplaced = ffd_plan(inst, objective)
     if wrong := violations(inst, greedy, greedy_unplaced):
         log.warning("first-fit decreasing made an invalid plan, ignored: %s", "; ".join(wrong[:3]))
         greedy, greedy_unplaced = [], {s: int(n) for s, n in enumerate(inst.replicas) if n > 0}
     if int(inst.replicas.sum()) == 0:
-        return to_placement(inst, [], {}, status="optimal", solver=backend, lower_bound=0,
-                            objective_bound=0.0, solve_time_s=time.perf_counter() - started)
+        return empty_placement(inst, objective, backend, started)
 
     complete = not greedy_unplaced
-    usable = complete or fit  # the greedy plan is an answer
-    # The greedy plan bounds the nodes an optimal plan needs only when nodes or cost are all it costs.
-    cut = complete and problem.objective in ("min-nodes", "min-cost")
-    cut = cut and not (problem.move_cost and inst.existing)
-    model = FORMULATIONS[formulation](inst, bounds, candidate_nodes(inst, bounds, greedy if cut else None))
+    usable = complete or objective.partial  # the greedy plan is an answer
+    # The greedy plan bounds the nodes an optimal plan needs only when nodes are all a plan pays for.
+    prices = objective.node_prices(inst)
+    cut = greedy if complete and prices is not None else None
+    model = FORMULATIONS[formulation](inst, objective, bounds, candidate_nodes(inst, bounds, cut, prices))
     start = model.start(greedy) if usable and warm_start else None
     left = max(_MIN_SOLVER_TIME_S, problem.time_limit_s - (time.perf_counter() - started))
     outcome = BACKENDS[backend](model.prob, left, start)
     log.debug("%s: %s, dual bound %s", backend, outcome.detail, outcome.dual_bound)
 
     mip = model.plan() if outcome.has_solution else None
-    mip_unplaced = _unplaced(inst, mip) if mip is not None and fit else {}
+    mip_unplaced = _unplaced(inst, mip) if mip is not None and objective.partial else {}
     if mip is not None and (wrong := violations(inst, mip, mip_unplaced)):
         log.warning("%s returned an invalid plan, ignored: %s", backend, "; ".join(wrong[:3]))
         mip = None
@@ -198,94 +211,109 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
             backend,
         )
         outcome = SolverOutcome(backend, False, False, False, None, outcome.detail)
-
     plans = [(mip, mip_unplaced)] if mip is not None else []
     if usable:
         plans.append((greedy, greedy_unplaced))
-    if plans and fit:
-        nodes, unplaced = min(plans, key=lambda t: (objective_value(inst, *t), len(t[0])))
-        plans = [(nodes, unplaced), fill_plan(inst, nodes, unplaced)]
-    if plans and problem.general_features():
-        best_nodes, best_unplaced = min(plans, key=lambda t: (objective_value(inst, *t), len(_used(t[0]))))
-        value = objective_value(inst, best_nodes, best_unplaced)
-        lower, bound = _bounds(inst, bounds, outcome, value, model, complete=not best_unplaced)
-        return to_placement(
-            inst,
-            best_nodes,
-            best_unplaced,
-            status="optimal" if meets(value, bound) else "feasible",
-            solver=backend,
-            lower_bound=lower,
-            objective_bound=bound,
-            solve_time_s=time.perf_counter() - started,
-            unplaced_reasons=unplaced_reasons(inst, best_nodes, best_unplaced, found),
+    answer = _Answer(inst, objective, bounds, outcome, model, backend, started)
+    if plans and pattern_obstacles(problem, objective):
+        return answer.general(plans, found)
+    return answer.plain(mip, greedy if complete else None, greedy, greedy_unplaced)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Answer:
+    """The last step of `_solve_model`: the best plan found, its bounds, and its `Placement`."""
+
+    inst: Instance
+    objective: Objective
+    bounds: Bounds
+    outcome: SolverOutcome
+    model: Formulation
+    backend: str
+    started: float
+
+    def general(self, plans: list[Plan], found: list[Shortage]) -> Placement:
+        """Objectives and constraints beyond nodes and cost: the plan of least value (fewest nodes on a tie);
+        under a ``partial`` objective, topped up greedily first, with the reasons for what is unplaced."""
+        inst, objective = self.inst, self.objective
+        if objective.partial:
+            nodes, unplaced = min(plans, key=lambda t: (objective.value(inst, *t), len(t[0])))
+            plans = [(nodes, unplaced), fill_plan(inst, objective, nodes, unplaced)]
+        best_nodes, best_unplaced = min(
+            plans, key=lambda t: (objective.value(inst, *t), len(used_nodes(t[0])))
         )
-    best = _better(inst, mip, greedy if complete else None)
-    if best is None:
-        partial = heuristic_placement(inst, bounds, greedy, greedy_unplaced, "ffd", started)
-        raise InfeasiblePlacement(
-            shortages=explain_unplaced(
-                inst,
-                bounds,
-                greedy_unplaced,
-                proven=outcome.proved_infeasible,
-                solver=backend,
-                time_limit_s=problem.time_limit_s,
-            ),
-            placement=partial,
-        )
+        value = objective.value(inst, best_nodes, best_unplaced)
+        lower, bound = self.proven(value, complete=not best_unplaced)
+        return finish(inst, objective, best_nodes, best_unplaced, solver=self.backend, lower_bound=lower,
+                      objective_bound=bound, started=self.started,
+                      unplaced_reasons=unplaced_reasons(inst, best_nodes, best_unplaced, found))
 
-    value = objective_value(inst, best)
-    lower, bound = _bounds(inst, bounds, outcome, value, model)
-    return to_placement(
-        inst,
-        best,
-        {},
-        status="optimal" if meets(value, bound) else "feasible",
-        solver=backend,
-        lower_bound=lower,
-        objective_bound=bound,
-        solve_time_s=time.perf_counter() - started,
-    )
+    def plain(self, mip: list[NodePlan] | None, greedy: list[NodePlan] | None, partial: list[NodePlan],
+              partial_unplaced: dict[int, int]) -> Placement:
+        """The better of the solver's plan and the complete greedy one; `InfeasiblePlacement` (with the
+        greedy ``partial`` plan) when there is neither."""
+        inst, objective = self.inst, self.objective
+        plans = [p for p in (mip, greedy) if p is not None]
+        if not plans:
+            placement = heuristic_placement(inst, objective, self.bounds, partial, partial_unplaced, "ffd",
+                                            self.started)
+            raise InfeasiblePlacement(
+                shortages=explain_unplaced(
+                    inst,
+                    self.bounds,
+                    partial_unplaced,
+                    proven=self.outcome.proved_infeasible,
+                    solver=self.backend,
+                    time_limit_s=inst.problem.time_limit_s,
+                ),
+                placement=placement,
+            )
+        best = min(plans, key=lambda p: (objective.value(inst, p), len(p)))  # the MIP's on a tie
+        lower, bound = self.proven(objective.value(inst, best))
+        return finish(inst, objective, best, {}, solver=self.backend, lower_bound=lower,
+                      objective_bound=bound, started=self.started)
+
+    def proven(self, value: float, complete: bool = True) -> tuple[int, float | None]:
+        """(lower bound on nodes, bound on the objective), combining ours and the solver's."""
+        inst, objective = self.inst, self.objective
+        lower = self.bounds.nodes if complete else 0
+        bound = objective.bound(inst, self.bounds)
+        dual = self.outcome.dual_bound
+        if dual is not None:
+            dual = self.model.objective_bound(dual)
+        if dual is not None and dual > value + 1e-6 * max(1.0, abs(value)):
+            log.warning(
+                "%s reports a dual bound %s above the plan's objective %s; ignored",
+                self.outcome.solver, dual, value,
+            )
+            dual = None
+        if dual is None:
+            return lower, bound
+        return objective.tighten(inst, lower, bound, dual)
 
 
-def candidate_nodes(inst: Instance, bounds: Bounds, greedy: list[NodePlan] | None) -> np.ndarray:
+def candidate_nodes(
+    inst: Instance, bounds: Bounds, greedy: list[NodePlan] | None, prices: np.ndarray | None = None
+) -> np.ndarray:
     """[pool] how many nodes of each pool the model may use; cuts no optimal plan away.
 
     A plan never needs an empty node, so never more nodes of pool p than replicas that may go on p.
-    With a complete greedy plan: an optimal plan's component uses at most as many nodes (``min-nodes``)
-    as the greedy plan's component, or nodes of p worth at most the greedy component's cost
-    (``min-cost``).
+    With a complete greedy plan and a value that is the sum of the used nodes' ``prices``
+    (`Objective.node_prices`): an optimal plan's component uses nodes of p worth at most the greedy
+    component's value (under ``min-nodes``: at most as many nodes).
     """
     out = np.zeros(len(inst.pools), dtype=np.int64)
     for comp in bounds.components:
         greedy_nodes = [n for n in greedy or [] if n.pool in comp.pools]
-        greedy_cost = sum(inst.cost(n.pool) or 0.0 for n in greedy_nodes)
+        greedy_value = sum(float(prices[n.pool]) for n in greedy_nodes) if prices is not None else 0.0
         for p in comp.pools:
             m = min(int(inst.count[p]), int(inst.replicas[inst.placeable[:, p]].sum()))
-            if greedy is not None:
-                cost = inst.cost(p)
-                if inst.problem.objective == "min-cost" and cost:
-                    m = min(m, math.floor(greedy_cost / cost + 1e-9))
-                elif inst.problem.objective == "min-nodes":
-                    m = min(m, len(greedy_nodes))
+            if greedy is not None and prices is not None:
+                if prices[p]:
+                    m = min(m, math.floor(greedy_value / float(prices[p]) + 1e-9))
                 m = max(m, sum(1 for n in greedy_nodes if n.pool == p))
             out[p] = m
     return out
-
-
-def _better(
-    inst: Instance, mip: list[NodePlan] | None, greedy: list[NodePlan] | None
-) -> list[NodePlan] | None:
-    """The plan with the smaller objective (then fewer nodes); the MIP's on a tie."""
-    plans = [p for p in (mip, greedy) if p is not None]
-    if not plans:
-        return None
-    return min(plans, key=lambda p: (objective_value(inst, p), len(p)))
-
-
-def _used(nodes: list[NodePlan]) -> list[NodePlan]:
-    return [n for n in nodes if any(n.counts.values())]
 
 
 def _unplaced(inst: Instance, nodes: list[NodePlan]) -> dict[int, int]:
@@ -295,30 +323,3 @@ def _unplaced(inst: Instance, nodes: list[NodePlan]) -> dict[int, int]:
             placed[s] += k
     wanted = inst.replicas
     return {s: int(wanted[s] - placed[s]) for s in range(len(inst.services)) if placed[s] < wanted[s]}
-
-
-def _bounds(
-    inst: Instance, bounds: Bounds, outcome: SolverOutcome, value: float, model: object, complete: bool = True
-) -> tuple[int, float | None]:
-    """(lower bound on nodes, bound on the objective), combining ours and the solver's."""
-    problem = inst.problem
-    lower = bounds.nodes if complete else 0
-    bound = objective_bound(inst, bounds)
-    dual = outcome.dual_bound
-    plain = problem.objective in ("min-nodes", "min-cost") and not (problem.move_cost and inst.existing)
-    if dual is not None and not plain:
-        dual = model.objective_bound(dual)  # type: ignore[attr-defined]
-    if dual is not None and dual > value + 1e-6 * max(1.0, abs(value)):
-        log.warning(
-            "%s reports a dual bound %s above the plan's objective %s; ignored", outcome.solver, dual, value
-        )
-        dual = None
-    if dual is not None and not plain:
-        bound = dual if bound is None else max(bound, dual)
-    elif dual is not None:
-        if inst.problem.objective == "min-nodes":
-            lower = max(lower, math.ceil(dual - 1e-6))
-            bound = float(lower)
-        else:
-            bound = dual if bound is None else max(bound, dual)
-    return lower, bound

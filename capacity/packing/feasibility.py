@@ -458,10 +458,10 @@ def _blocked(inst: Instance, nodes: list[NodePlan], s: int, placed: np.ndarray) 
             note("no room for " + " and ".join(short))
         elif here >= inst.per_node[s, p]:
             note("at max_per_node" if svc.max_per_node is not None else "at the per-node limit")
-        elif spread_blocks(p):
-            note(f"spread over {svc.spread.topology} at max_skew")  # type: ignore[union-attr]
-        elif survive_blocks(p, here):
-            note(f"at the survive 1 {svc.survive.failure} limit")  # type: ignore[union-attr]
+        elif svc.spread is not None and spread_blocks(p):
+            note(f"spread over {svc.spread.topology} at max_skew")
+        elif svc.survive is not None and survive_blocks(p, here):
+            note(f"at the survive 1 {svc.survive.failure} limit")
         else:
             note("room left (the solver stopped before using it)")
     ranked = sorted(reasons.items(), key=lambda t: -t[1])

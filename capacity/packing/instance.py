@@ -4,9 +4,10 @@ Every packer (the integer program, each greedy baseline, the lower bounds and th
 starts from the same `Instance`, so that they agree on three things:
 
 * **Which input is valid.** `Instance.compile` rejects a malformed problem with a `ValueError` that names
-  the pool or service and the field (a negative count, a headroom of 100 %, a pool without a cost under
-  ``min-cost`` ...). An *impossible* problem (valid input that does not fit) is not an error here: that is
-  `capacity.errors.InfeasiblePlacement`, raised by the packers.
+  the pool or service and the field (a negative count, a headroom of 100 % ...); what the objective asks
+  of the input (a cost on every pool under ``min-cost`` ...) is checked by the objective
+  (`capacity.packing.objectives.compile_problem`). An *impossible* problem (valid input that does not fit)
+  is not an error here: that is `capacity.errors.InfeasiblePlacement`, raised by the packers.
 * **What "fits" means.** Amounts are floats (CPU cores such as 0.1, memory in bytes), so sums carry
   rounding error: three replicas of 0.1 CPU use 0.30000000000000004 cores. An amount fits a node when it is
   at most the node's usable capacity times ``1 + FIT_RTOL`` (one part in a billion: a few bytes of a
@@ -30,10 +31,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
-from capacity.packing.problem import OBJECTIVES, PackingProblem, Pool, Service
+from capacity.packing.problem import PackingProblem, Pool, Service
 
 FIT_RTOL = 1e-9
 """Relative tolerance of every capacity comparison (see the module docstring)."""
@@ -66,8 +68,15 @@ class ExistingNode:
     counts: dict[int, int]
 
 
+@overload
+def fits(amount: float, usable: float) -> bool: ...
+@overload
+def fits(amount: np.ndarray, usable: float | np.ndarray) -> np.ndarray: ...
+@overload
+def fits(amount: float, usable: np.ndarray) -> np.ndarray: ...
 def fits(amount: float | np.ndarray, usable: float | np.ndarray) -> bool | np.ndarray:
-    """True where ``amount`` fits into ``usable`` (after headroom), within `FIT_RTOL`."""
+    """True where ``amount`` fits into ``usable`` (after headroom), within `FIT_RTOL` (one bool for two
+    numbers, an array of them when either is an array)."""
     return amount <= usable * (1.0 + FIT_RTOL) + 1e-12
 
 
@@ -101,11 +110,6 @@ class Instance:
     spread_domain: np.ndarray  # [service, pool] domain index of the spread label, -1: none
     zone: np.ndarray  # [service, pool] zone index of the survive-zone label, -1: none
     existing: tuple[ExistingNode, ...]
-
-    @property
-    def fixed_cluster(self) -> bool:
-        """Every node of every pool is provisioned (objectives fit and balance)."""
-        return self.problem.objective in ("fit", "balance")
 
     def domain_count(self, s: int) -> int:
         """How many spread domains service ``s`` has (0: no spread)."""
@@ -192,7 +196,9 @@ class Instance:
         service_index = {s.name: i for i, s in enumerate(services)}
         existing = []
         for node, counts in sorted(problem.existing.items(), key=lambda t: _node_key(t[0], index)):
-            pool_name, j = split_node_name(node)  # type: ignore[misc]  # checked by validate
+            parsed = split_node_name(node)
+            assert parsed is not None  # checked by validate
+            pool_name, j = parsed
             wanted = {service_index[name]: int(k) for name, k in counts.items() if k > 0}
             existing.append(ExistingNode(index[pool_name], j, dict(sorted(wanted.items()))))
         return cls(problem, resources, usable, capacity, demand, replicas, count, selected, per_node,
@@ -216,13 +222,10 @@ def _domains(pools: tuple[Pool, ...], label: str, placeable: np.ndarray) -> np.n
 
 
 def validate(problem: PackingProblem) -> None:
-    """Raise `ValueError` naming the pool, service or field when ``problem`` is malformed."""
-    if problem.objective not in OBJECTIVES:
-        raise ValueError(f"objective: must be one of {', '.join(OBJECTIVES)}, got {problem.objective!r}")
+    """Raise `ValueError` naming the pool, service or field when ``problem`` is malformed (the objective's
+    own rules are `capacity.packing.objectives.Objective.check`)."""
     if not (problem.move_cost >= 0 and math.isfinite(problem.move_cost)):
         raise ValueError(f"move_cost: must be a non-negative number, got {problem.move_cost!r}")
-    if problem.move_cost and problem.objective not in ("min-nodes", "min-cost"):
-        raise ValueError(f"move_cost: applies to objectives min-nodes and min-cost, not {problem.objective}")
     if problem.solver not in _SOLVERS:
         raise ValueError(f"solver: must be one of {', '.join(_SOLVERS)}, got {problem.solver!r}")
     if not (problem.time_limit_s > 0 and math.isfinite(problem.time_limit_s)):
@@ -243,11 +246,6 @@ def validate(problem: PackingProblem) -> None:
                 raise ValueError(f"{where}: capacity.{r} must be a non-negative number, got {v!r}")
         if p.cost is not None and not (p.cost >= 0 and math.isfinite(p.cost)):
             raise ValueError(f"{where}: cost must be a non-negative number, got {p.cost!r}")
-        if problem.objective == "min-cost" and p.cost is None:
-            raise ValueError(
-                f"{where}: has no cost, but the objective is min-cost "
-                f"(give every pool a cost per node per hour, or use min-nodes)"
-            )
     seen = set()
     for s in problem.services:
         where = f"service {s.name!r}"

@@ -27,9 +27,9 @@ Variables
     ``y[p,j]`` in {0, 1}: node ``(p, j)`` is used;
     ``x[s,p,j]`` in {0, ..., u[s,p]}: replicas of ``s`` on node ``(p, j)``.
 
-Objective
+Objective (the objective's `ModelTerms`, `capacity.packing.objectives`)
     ``min-nodes``: minimise  sum_{p,j} y[p,j];
-    ``min-cost``:  minimise  sum_{p,j} c_p y[p,j].
+    ``min-cost``:  minimise  sum_{p,j} c_p y[p,j]; any node-priced objective: its price per node for c_p.
 
 Constraints (PuLP names in brackets; PuLP turns ``-`` into ``_``)
     ``demand_{s}``            sum_{p,j} x[s,p,j] = n_s                        every replica placed once
@@ -40,7 +40,9 @@ Constraints (PuLP names in brackets; PuLP turns ``-`` into ``_``)
     ``order_{p}-{j}``         y[p,j] >= y[p,j+1]                               identical nodes are used
                                                                               in index order
     ``min_nodes_{k}``         sum_{p in k, j} y[p,j] >= L_k                    the combinatorial bound
-    ``min_cost_{k}``          sum_{p in k, j} c_p y[p,j] >= C_k                (``min-cost`` only)
+    ``min_cost_{k}``          sum_{p in k, j} c_p y[p,j] >= C_k                the objective's floor
+                                                                              (`Objective.floor`; the
+                                                                              cost under ``min-cost``)
 
 The ``order`` rows remove part of the symmetry between identical nodes of one pool (any plan can be
 relabelled to satisfy them, so they cut no plan away, only copies of it). Ordering the used nodes by
@@ -89,9 +91,11 @@ import pulp
 
 from capacity.packing.bounds import Bounds
 from capacity.packing.instance import Instance
+from capacity.packing.objectives import Objective
 from capacity.packing.plan import NodePlan
 
 _INTEGRALITY_TOL = 1e-6
+_LE, _GE, _EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
 
 
 class Formulation(Protocol):
@@ -103,6 +107,8 @@ class Formulation(Protocol):
     def start(self, nodes: list[NodePlan]) -> dict[pulp.LpVariable, float]: ...
 
     def plan(self) -> list[NodePlan] | None: ...
+
+    def objective_bound(self, dual: float) -> float: ...
 
 
 class _Names:
@@ -121,24 +127,62 @@ class _Names:
 
 
 class AggregatedModel:
-    """The aggregated model (see the module docstring for the formulation)."""
+    """The aggregated model (see the module docstring for the formulation).
+
+    The objective (`capacity.packing.objectives.Objective`) says what the model minimises through its
+    `ModelTerms` (weights on used nodes, moved replicas and the highest utilisation), whether a plan may
+    leave replicas unplaced (``partial``: the unplaced priority weight is minimised too) and which
+    ``floor`` rows bound its node weights; the rows below are built in a fixed order (the solver's path,
+    and so a plan found at a time limit, depends on it).
+    """
 
     name: ClassVar[str] = "aggregated"
 
-    def __init__(self, inst: Instance, bounds: Bounds, candidates: np.ndarray) -> None:
+    def __init__(self, inst: Instance, objective: Objective, bounds: Bounds, candidates: np.ndarray) -> None:
         self.inst = inst
-        problem = inst.problem
-        objective = problem.objective
-        fit = objective == "fit"
-        names = _Names()
-        var = _Names()
-        prob = pulp.LpProblem(names("placement"), pulp.LpMinimize)
-        pools, services, resources = inst.pools, inst.services, inst.resources
+        self.objective = objective
+        self._names = _Names()
+        self._var = _Names()
+        self.prob = pulp.LpProblem(self._names("placement"), pulp.LpMinimize)
+        self._candidate_slots(candidates)
+        self._node_variables()
+        self.eps = 1.0 / (len(self.y) + 1)
+        self.offset = 0.0  # objective = solver objective + offset
+        terms = objective.terms(inst, self.eps)
+        self._node_weights = terms.node
+        self._terms: list[tuple[pulp.LpVariable, float]] = [
+            (v, terms.node[p]) for (p, _), v in self.y.items() if terms.node[p]
+        ]
+        self._on_node: dict[tuple[int, int], list[int]] = {}
+        self._of_service: dict[int, list[pulp.LpVariable]] = {}
+        for (s, p, j), v in self.x.items():
+            self._on_node.setdefault((p, j), []).append(s)
+            self._of_service.setdefault(s, []).append(v)
+        self._demand_rows()
+        self._node_rows()
+        if not objective.partial:
+            self._component_rows(bounds)
+        self.placed = self._placed_variables()
+        self.m: dict[int, pulp.LpVariable] = {}
+        self._spread_and_survive_rows()
+        self.r: dict[tuple[int, int, int], pulp.LpVariable] = {}
+        self._move_rows(terms.moved)
+        self.u: pulp.LpVariable | None = None
+        if terms.max_utilisation:
+            self._utilisation_rows(terms.max_utilisation)
+        self.prob.setObjective(pulp.LpAffineExpression(self._terms))
 
-        # Candidate nodes: each pool's existing nodes first (by index), then the lowest free indices.
+    def _row(self, terms: list[tuple[pulp.LpVariable, float]], sense: int, rhs: float, name: str) -> None:
+        self.prob.addConstraint(
+            pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, self._names(name), rhs)
+        )
+
+    def _candidate_slots(self, candidates: np.ndarray) -> None:
+        """Candidate nodes: each pool's existing nodes first (by index), then the lowest free indices."""
+        inst = self.inst
         self.slots: list[list[int]] = []
         self.fresh_from: list[int] = []
-        for p in range(len(pools)):
+        for p in range(len(inst.pools)):
             own = sorted(e.index for e in inst.existing if e.pool == p)
             want = max(int(candidates[p]), len(own))
             taken, j = set(own), 0
@@ -151,123 +195,126 @@ class AggregatedModel:
             self.fresh_from.append(len(own))
         self.candidates = np.array([len(sl) for sl in self.slots], dtype=np.int64)
 
+    def _node_variables(self) -> None:
+        """``y[p,j]`` (node used) and ``x[s,p,j]`` (replicas of ``s`` on it), node by node."""
+        inst = self.inst
         self.y: dict[tuple[int, int], pulp.LpVariable] = {}
         self.x: dict[tuple[int, int, int], pulp.LpVariable] = {}
-        for p, pool in enumerate(pools):
+        for p, pool in enumerate(inst.pools):
             for j in range(len(self.slots[p])):
-                self.y[p, j] = prob.add_variable(var(f"y_{pool.name}_{j}"), cat=pulp.LpBinary)
-                for s, svc in enumerate(services):
+                self.y[p, j] = self.prob.add_variable(self._var(f"y_{pool.name}_{j}"), cat=pulp.LpBinary)
+                for s, svc in enumerate(inst.services):
                     u = int(inst.per_node[s, p])
                     if u >= 1:
-                        self.x[s, p, j] = prob.add_variable(
-                            var(f"x_{svc.name}_{pool.name}_{j}"), lowBound=0, upBound=u, cat=pulp.LpInteger
+                        self.x[s, p, j] = self.prob.add_variable(
+                            self._var(f"x_{svc.name}_{pool.name}_{j}"), lowBound=0, upBound=u,
+                            cat=pulp.LpInteger,
                         )
 
-        def row(terms: list[tuple[pulp.LpVariable, float]], sense: int, rhs: float, name: str) -> None:
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, names(name), rhs))
+    def _demand_rows(self) -> None:
+        """Every replica placed once, or at most once with the unplaced weight minimised (``partial``)."""
+        inst = self.inst
+        for s, svc in enumerate(inst.services):
+            if inst.replicas[s] <= 0:
+                continue
+            terms = [(v, 1.0) for v in self._of_service.get(s, [])]
+            if self.objective.partial:
+                w = float(inst.priority[s])
+                self.offset += w * float(inst.replicas[s])
+                self._terms.extend((v, -w) for v, _ in terms)
+                if terms:
+                    self._row(terms, _LE, float(inst.replicas[s]), f"demand_{svc.name}")
+            else:
+                self._row(terms, _EQ, float(inst.replicas[s]), f"demand_{svc.name}")
 
-        le, ge, eq = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
-        self.eps = 1.0 / (len(self.y) + 1)
-        self.offset = 0.0  # objective = solver objective + offset
-        if objective == "min-cost":
-            price = [(pool.cost or 0.0) for pool in pools]
-        elif objective == "min-nodes":
-            price = [1.0] * len(pools)
-        elif objective in ("min-moves", "fit"):
-            price = [self.eps] * len(pools)
-        else:  # balance
-            price = [0.0] * len(pools)
-        objective_terms: list[tuple[pulp.LpVariable, float]] = [
-            (v, price[p]) for (p, _), v in self.y.items() if price[p]
-        ]
-
-        on_node: dict[tuple[int, int], list[int]] = {}
-        of_service: dict[int, list[pulp.LpVariable]] = {}
-        for (s, p, j), v in self.x.items():
-            on_node.setdefault((p, j), []).append(s)
-            of_service.setdefault(s, []).append(v)
-        for s, svc in enumerate(services):
-            if inst.replicas[s] > 0:
-                terms = [(v, 1.0) for v in of_service.get(s, [])]
-                if fit:
-                    w = float(inst.priority[s])
-                    self.offset += w * float(inst.replicas[s])
-                    objective_terms.extend((v, -w) for v, _ in terms)
-                    if terms:
-                        row(terms, le, float(inst.replicas[s]), f"demand_{svc.name}")
-                else:
-                    row(terms, eq, float(inst.replicas[s]), f"demand_{svc.name}")
+    def _node_rows(self) -> None:
+        """Capacity, link and order rows of every candidate node."""
+        inst = self.inst
         for (p, j), y in self.y.items():
-            node = f"{pools[p].name}-{j}"
-            here = on_node.get((p, j), [])
-            for r, res in enumerate(resources):
+            node = f"{inst.pools[p].name}-{j}"
+            here = self._on_node.get((p, j), [])
+            for r, res in enumerate(inst.resources):
                 terms = [
                     (self.x[s, p, j], float(inst.demand[s, r] / inst.usable[p, r]))
                     for s in here
                     if inst.demand[s, r] > 0
                 ]
                 if terms:
-                    row([*terms, (y, -1.0)], le, 0.0, f"cap_{res}_{node}")
+                    self._row([*terms, (y, -1.0)], _LE, 0.0, f"cap_{res}_{node}")
             for s in here:
-                row(
+                self._row(
                     [(self.x[s, p, j], 1.0), (y, -float(inst.per_node[s, p]))],
-                    le,
+                    _LE,
                     0.0,
-                    f"link_{services[s].name}_{node}",
+                    f"link_{inst.services[s].name}_{node}",
                 )
             if j >= self.fresh_from[p] and (p, j + 1) in self.y:
-                row([(y, 1.0), (self.y[p, j + 1], -1.0)], ge, 0.0, f"order_{node}")
-        if not fit:
-            for k, comp in enumerate(bounds.components):
-                ys = [(v, (pools[p].cost or 0.0)) for (p, _), v in self.y.items() if p in comp.pools]
-                if comp.nodes > 0 and ys:
-                    row([(v, 1.0) for v, _ in ys], ge, float(comp.nodes), f"min_nodes_{k}")
-                if objective == "min-cost" and comp.cost and ys:
-                    row(ys, ge, float(comp.cost), f"min_cost_{k}")
+                self._row([(y, 1.0), (self.y[p, j + 1], -1.0)], _GE, 0.0, f"order_{node}")
 
-        # Placed replicas as a variable (fit with survive only): P_s = sum x.
+    def _component_rows(self, bounds: Bounds) -> None:
+        """The combinatorial bounds of each component: its nodes, and the objective's ``floor``."""
+        inst = self.inst
+        for k, comp in enumerate(bounds.components):
+            ys = [v for (p, _), v in self.y.items() if p in comp.pools]
+            if comp.nodes > 0 and ys:
+                self._row([(v, 1.0) for v in ys], _GE, float(comp.nodes), f"min_nodes_{k}")
+            floor = self.objective.floor(inst, comp)
+            if floor and ys:
+                priced = [(v, self._node_weights[p]) for (p, _), v in self.y.items() if p in comp.pools]
+                self._row(priced, _GE, float(floor), f"min_cost_{k}")
+
+    def _placed_variables(self) -> dict[int, pulp.LpVariable]:
+        """Placed replicas as a variable (``partial`` with survive only): ``P_s = sum x``."""
+        inst = self.inst
         placed: dict[int, pulp.LpVariable] = {}
-        for s, svc in enumerate(services):
-            if fit and svc.survive is not None and of_service.get(s):
-                placed[s] = prob.add_variable(var(f"placed_{svc.name}"), lowBound=0,
-                                              upBound=float(inst.replicas[s]), cat=pulp.LpContinuous)
-                row([(placed[s], 1.0), *((v, -1.0) for v in of_service[s])], eq, 0.0, f"placed_{svc.name}")
-        self.placed = placed
+        for s, svc in enumerate(inst.services):
+            if self.objective.partial and svc.survive is not None and self._of_service.get(s):
+                placed[s] = self.prob.add_variable(self._var(f"placed_{svc.name}"), lowBound=0,
+                                                   upBound=float(inst.replicas[s]), cat=pulp.LpContinuous)
+                self._row([(placed[s], 1.0), *((v, -1.0) for v in self._of_service[s])], _EQ, 0.0,
+                          f"placed_{svc.name}")
+        return placed
 
-        self.m: dict[int, pulp.LpVariable] = {}
-        for s, svc in enumerate(services):
-            if not of_service.get(s):
+    def _spread_and_survive_rows(self) -> None:
+        inst = self.inst
+        for s, svc in enumerate(inst.services):
+            if not self._of_service.get(s):
                 continue
             if svc.spread is not None:
-                self.m[s] = prob.add_variable(
-                    var(f"spread_min_{svc.name}"), lowBound=0, cat=pulp.LpContinuous
+                self.m[s] = self.prob.add_variable(
+                    self._var(f"spread_min_{svc.name}"), lowBound=0, cat=pulp.LpContinuous
                 )
                 for a in range(inst.domain_count(s)):
                     terms = [(v, 1.0) for (t, p, _), v in self.x.items()
                              if t == s and inst.spread_domain[s, p] == a]
-                    row([*terms, (self.m[s], -1.0)], ge, 0.0, f"spread_lo_{svc.name}_{a}")
+                    self._row([*terms, (self.m[s], -1.0)], _GE, 0.0, f"spread_lo_{svc.name}_{a}")
                     skew = float(svc.spread.max_skew)
-                    row([*terms, (self.m[s], -1.0)], le, skew, f"spread_hi_{svc.name}_{a}")
+                    self._row([*terms, (self.m[s], -1.0)], _LE, skew, f"spread_hi_{svc.name}_{a}")
             if svc.survive is not None:
-                keep = svc.survive.keep
-                if svc.survive.failure == "zone":
-                    for z in range(inst.zone_count(s)):
-                        terms = [
-                            (v, 1.0) for (t, p, _), v in self.x.items() if t == s and inst.zone[s, p] == z
-                        ]
-                        if s in placed:
-                            row([*terms, (placed[s], -(1.0 - keep))], le, 0.0, f"zone_{svc.name}_{z}")
-                        else:
-                            row(terms, le, float(inst.zone_cap(s)), f"zone_{svc.name}_{z}")
-                elif s in placed:
-                    for (t, p, j), v in self.x.items():
-                        if t == s:
-                            row([(v, 1.0), (placed[s], -(1.0 - keep))], le, 0.0,
-                                f"survive_{svc.name}_{pools[p].name}-{j}")
+                self._survive_rows(s)
 
-        # Moves: r >= existing - x on every existing node.
-        self.r: dict[tuple[int, int, int], pulp.LpVariable] = {}
-        move_weight = 1.0 if objective == "min-moves" else problem.move_cost
+    def _survive_rows(self, s: int) -> None:
+        inst, placed = self.inst, self.placed
+        svc = inst.services[s]
+        assert svc.survive is not None
+        keep = svc.survive.keep
+        if svc.survive.failure == "zone":
+            for z in range(inst.zone_count(s)):
+                terms = [(v, 1.0) for (t, p, _), v in self.x.items() if t == s and inst.zone[s, p] == z]
+                if s in placed:
+                    self._row([*terms, (placed[s], -(1.0 - keep))], _LE, 0.0, f"zone_{svc.name}_{z}")
+                else:
+                    self._row(terms, _LE, float(inst.zone_cap(s)), f"zone_{svc.name}_{z}")
+        elif s in placed:
+            for (t, p, j), v in self.x.items():
+                if t == s:
+                    self._row([(v, 1.0), (placed[s], -(1.0 - keep))], _LE, 0.0,
+                              f"survive_{svc.name}_{inst.pools[p].name}-{j}")
+
+    def _move_rows(self, move_weight: float) -> None:
+        """Moves: ``r >= existing - x`` on every existing node, weighted by ``move_weight``."""
+        inst = self.inst
+        services, pools = inst.services, inst.pools
         running: dict[int, int] = {}
         for e in inst.existing:
             j = self.slots[e.pool].index(e.index)
@@ -276,43 +323,36 @@ class AggregatedModel:
                 if (s, e.pool, j) not in self.x:
                     self.offset += move_weight * k  # no longer allowed there: all of them leave
                     continue
-                r = prob.add_variable(var(f"moved_{services[s].name}_{pools[e.pool].name}-{e.index}"),
-                                      lowBound=0, cat=pulp.LpContinuous)
+                name = f"moved_{services[s].name}_{pools[e.pool].name}-{e.index}"
+                r = self.prob.add_variable(self._var(name), lowBound=0, cat=pulp.LpContinuous)
                 self.r[s, e.pool, j] = r
-                row([(r, 1.0), (self.x[s, e.pool, j], 1.0)], ge, float(k),
-                    f"moved_{services[s].name}_{pools[e.pool].name}-{e.index}")
+                self._row([(r, 1.0), (self.x[s, e.pool, j], 1.0)], _GE, float(k), name)
                 if move_weight:
-                    objective_terms.append((r, move_weight))
-        if not fit:
+                    self._terms.append((r, move_weight))
+        if not self.objective.partial:
             for s, k in running.items():
                 self.offset -= move_weight * max(0, k - int(inst.replicas[s]))
 
-        self.u: pulp.LpVariable | None = None
-        if objective == "balance":
-            self.u = prob.add_variable(var("max_utilisation"), lowBound=0, cat=pulp.LpContinuous)
-            objective_terms.append((self.u, 1.0))
-            for (p, j) in self.y:
-                node = f"{pools[p].name}-{j}"
-                here = on_node.get((p, j), [])
-                for r, res in enumerate(resources):
-                    if inst.capacity[p, r] <= 0:
-                        continue
-                    terms = [(self.x[s, p, j], float(inst.demand[s, r] / inst.capacity[p, r]))
-                             for s in here if inst.demand[s, r] > 0]
-                    if terms:
-                        row([*terms, (self.u, -1.0)], le, 0.0, f"util_{res}_{node}")
-
-        prob.setObjective(pulp.LpAffineExpression(objective_terms))
-        self.prob = prob
+    def _utilisation_rows(self, weight: float) -> None:
+        """``U`` >= every node's used share of every resource (capacity before headroom)."""
+        inst = self.inst
+        self.u = self.prob.add_variable(self._var("max_utilisation"), lowBound=0, cat=pulp.LpContinuous)
+        self._terms.append((self.u, weight))
+        for (p, j) in self.y:
+            node = f"{inst.pools[p].name}-{j}"
+            here = self._on_node.get((p, j), [])
+            for r, res in enumerate(inst.resources):
+                if inst.capacity[p, r] <= 0:
+                    continue
+                terms = [(self.x[s, p, j], float(inst.demand[s, r] / inst.capacity[p, r]))
+                         for s in here if inst.demand[s, r] > 0]
+                if terms:
+                    self._row([*terms, (self.u, -1.0)], _LE, 0.0, f"util_{res}_{node}")
 
     def objective_bound(self, dual: float) -> float:
-        """A proven bound on the objective (`capacity.packing.plan.objective_value`) from the solver's
-        dual bound on the model's objective."""
-        value = dual + self.offset
-        if self.inst.problem.objective in ("fit", "min-moves"):
-            # integer part + eps * nodes with eps * nodes < 1: the integer part is at least this
-            return float(max(0, math.ceil(value - self.eps * len(self.y) - 1e-6)))
-        return value
+        """A proven bound on the objective's value (`capacity.packing.objectives.Objective.value`) from the
+        solver's dual bound on the model's objective."""
+        return self.objective.model_bound(dual + self.offset, self.eps * len(self.y))
 
     def start(self, nodes: list[NodePlan]) -> dict[pulp.LpVariable, float]:
         """Variable values of a plan (each pool's nodes on its first candidates, or on their own index
@@ -372,7 +412,7 @@ class AggregatedModel:
         return [nodes[key] for key in sorted(nodes)]
 
 
-FORMULATIONS: dict[str, Callable[[Instance, Bounds, np.ndarray], Formulation]] = {
+FORMULATIONS: dict[str, Callable[[Instance, Objective, Bounds, np.ndarray], Formulation]] = {
     AggregatedModel.name: AggregatedModel,
 }
 """Every formulation by name."""

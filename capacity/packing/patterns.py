@@ -120,12 +120,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from capacity.errors import InfeasiblePlacement
-from capacity.packing.baselines import heuristic_placement
-from capacity.packing.baselines import meets as _meets_finite
 from capacity.packing.bounds import Bounds, compute_bounds
-from capacity.packing.engine import prepare
 from capacity.packing.feasibility import explain_unplaced
 from capacity.packing.instance import Instance, fits
+from capacity.packing.objectives import NodePriced, compile_problem
+from capacity.packing.outcome import finish, heuristic_placement, meets
 from capacity.packing.patterns_master import LpSolution, Master
 from capacity.packing.patterns_perfect import perfect_plan
 from capacity.packing.patterns_pricing import (
@@ -137,8 +136,9 @@ from capacity.packing.patterns_pricing import (
     seed_patterns,
     trim,
 )
-from capacity.packing.plan import NodePlan, objective_value, to_placement, violations
+from capacity.packing.plan import NodePlan, violations
 from capacity.packing.problem import PackingProblem, Placement, Service
+from capacity.packing.start import Start, prepare
 
 log = logging.getLogger(__name__)
 
@@ -323,16 +323,18 @@ class Loads:
         }
 
     def fill(
-        self, wanted: dict[int, int], count: np.ndarray, min_cost: bool, prices: np.ndarray | None = None
+        self, wanted: dict[int, int], count: np.ndarray, node_price: np.ndarray,
+        prices: np.ndarray | None = None,
     ) -> dict[int, int]:
         """Place ``wanted`` replicas (by class): free capacity first (best fit), then new nodes.
 
         New nodes are opened one pattern at a time (a *sequential heuristic*): for every pool with free
         nodes (``count`` minus the nodes in the plan), the greedy pricer (`greedy_patterns`) looks for
         the pattern of the replicas still wanted that is worth most, and the pool with the most worth per
-        node cost wins; the pattern is repeated as often as the replicas left allow. A replica is worth
-        its class's ``prices`` (the LP's duals: what it costs the LP at the margin) when given, and its
-        size (summed share of the largest node) otherwise or when its price is zero. Mixing replicas
+        node price (``node_price``, [pool]: what a node adds to the objective) wins; the pattern is
+        repeated as often as the replicas left allow. A replica is worth its class's ``prices`` (the LP's
+        duals: what it costs the LP at the margin) when given, and its size (summed share of the largest
+        node) otherwise or when its price is zero. Mixing replicas
         heavy in different resources on one node is what first-fit decreasing, class by class, misses.
         Returns what could not be placed.
         """
@@ -350,10 +352,10 @@ class Loads:
                 take = int(min(left[c], room[i]))
                 self.add(i, c, take)
                 left[c] -= take
-        return self._open_nodes({c: k for c, k in left.items() if k > 0}, count, min_cost, prices)
+        return self._open_nodes({c: k for c, k in left.items() if k > 0}, count, node_price, prices)
 
     def _open_nodes(
-        self, left: dict[int, int], count: np.ndarray, min_cost: bool, prices: np.ndarray | None
+        self, left: dict[int, int], count: np.ndarray, node_price: np.ndarray, prices: np.ndarray | None
     ) -> dict[int, int]:
         """The new-node part of `fill`."""
         inst = self.inst
@@ -372,7 +374,7 @@ class Loads:
                     continue
                 shape = shapes.setdefault(p, PoolShape.build(inst, p))
                 cap = np.minimum(shape.per_node, want[shape.classes])
-                node_cost = (inst.cost(p) or 0.0) if min_cost else 1.0
+                node_cost = float(node_price[p])
                 found = greedy_patterns(shape, worth[shape.classes], cap, starts=16, improve=1)
                 for a in found:
                     full = np.zeros(len(inst.services), dtype=np.int64)
@@ -389,19 +391,18 @@ class Loads:
             k = int(min(count[p] - opened[p], (want[used] // a[used]).min()))
             for _ in range(max(k, 1)):
                 i = self.open(p)
-                for c in np.flatnonzero(used):
-                    self.add(i, int(c), int(a[c]))
+                for member in np.flatnonzero(used):
+                    self.add(i, int(member), int(a[member]))
             opened[p] += max(k, 1)
             want -= max(k, 1) * a
         return {int(c): int(want[c]) for c in np.flatnonzero(want > 0)}
 
-    def empty_nodes(self, deadline: float, min_cost: bool, patience: int = _EVACUATE_TRIES) -> int:
+    def empty_nodes(self, deadline: float, node_price: np.ndarray, patience: int = _EVACUATE_TRIES) -> int:
         """Move every replica of a lightly loaded (or costly) node into the others; returns nodes freed.
 
         Victims are tried by decreasing cost, then increasing load; the search stops after ``patience``
         failures in a row (the fuller nodes left will not empty either) or at ``deadline``.
         """
-        inst = self.inst
         freed = 0
         tried: set[int] = set()
         while time.perf_counter() < deadline and len(tried) < patience:
@@ -409,7 +410,7 @@ class Loads:
             if len(alive) < 2:
                 break
             load = self.load()
-            cost = np.array([(inst.cost(self.pool[i]) or 0.0) if min_cost else 1.0 for i in alive])
+            cost = np.array([float(node_price[self.pool[i]]) for i in alive])
             order = sorted(range(len(alive)), key=lambda t: (-cost[t], load[alive[t]], alive[t]))
             victim = next((alive[t] for t in order if alive[t] not in tried), None)
             if victim is None:
@@ -452,11 +453,6 @@ class Loads:
         return ok
 
 
-def meets(value: float, bound: float) -> bool:
-    """`capacity.packing.baselines.meets` (value proven optimal by bound), False for no plan (``inf``)."""
-    return math.isfinite(value) and _meets_finite(value, bound)
-
-
 def _size_order(inst: Instance, classes: list[int]) -> list[int]:
     """Classes by decreasing summed share of the largest node (first-fit-decreasing order)."""
     largest = inst.usable.max(axis=0) if len(inst.pools) else np.ones(len(inst.resources))
@@ -471,16 +467,19 @@ def repair(
     count: np.ndarray,
     *,
     deadline: float,
-    min_cost: bool,
+    node_price: np.ndarray,
     prices: np.ndarray | None = None,
 ) -> tuple[list[NodePlan], dict[int, int]]:
-    """A complete plan from a column solution (see the module docstring), and what stays unplaced."""
+    """A complete plan from a column solution (see the module docstring), and what stays unplaced.
+
+    ``node_price`` is [pool] what one node adds to the objective; ``prices`` the LP's duals (`Loads.fill`).
+    """
     loads = Loads(inst, nodes)
     loads.remove_surplus()
     loads = Loads(inst, loads.plan())
-    unplaced = loads.fill(loads.missing(), count, min_cost, prices)
+    unplaced = loads.fill(loads.missing(), count, node_price, prices)
     if not unplaced:
-        loads.empty_nodes(deadline, min_cost)
+        loads.empty_nodes(deadline, node_price)
     return loads.plan(), unplaced
 
 
@@ -498,10 +497,16 @@ class RootBound:
 
 @dataclass
 class _Search:
+    """Column generation and diving on the class instance (see the module docstring).
+
+    ``cost`` is [pool] the objective's price of one node; with ``integral`` (every price an integer) a
+    bound rounds up.
+    """
+
     inst: Instance  # the class instance
     bounds: Bounds  # combinatorial bounds of the class instance
     deadline: float
-    min_cost: bool
+    objective: NodePriced
     count: np.ndarray = field(init=False)
     cost: np.ndarray = field(init=False)
     master: Master = field(init=False)
@@ -518,9 +523,7 @@ class _Search:
             [int(inst.replicas[inst.placeable[:, p]].sum()) for p in range(len(inst.pools))], dtype=np.int64
         )
         self.count = np.minimum(inst.count, reach)
-        self.cost = np.array(
-            [(inst.cost(p) or 0.0) if self.min_cost else 1.0 for p in range(len(inst.pools))]
-        )
+        self.cost = np.array([self.objective.price(inst, p) for p in range(len(inst.pools))], dtype=float)
         self.master = Master(inst.replicas.astype(float), self.count, self.cost)
         self.master.big = 1.0 + float((self.count * self.cost).sum()) + float(self.cost.max(initial=1))
         self.shapes = [PoolShape.build(inst, p) for p in range(len(inst.pools))]
@@ -533,6 +536,11 @@ class _Search:
         for k, comp in enumerate(self.bounds.components):
             self.comp_of_pool[list(comp.pools)] = k
             self.comp_of_class[list(comp.services)] = k
+
+    @property
+    def integral(self) -> bool:
+        """Every node price is an integer: so is every plan's value, and a bound rounds up."""
+        return self.objective.integral_prices
 
     def solve_lp(self) -> LpSolution | None:
         """`Master.solve`, remembering the columns the solution uses (`support`)."""
@@ -654,7 +662,7 @@ class _Search:
         """[pool] the value a pattern must beat to matter (see `root`)."""
         inst = self.inst
         limit = np.array([self._rc_limit(p, sol) for p in range(len(inst.pools))])
-        if self.min_cost:
+        if not self.integral:
             return limit
         lp = self.lp_per_component(sol)
         covered = self.covered(sol)
@@ -716,13 +724,11 @@ class _Search:
         return out
 
     def combinatorial(self) -> np.ndarray:
-        return np.array(
-            [float(c.cost or 0.0) if self.min_cost else float(c.nodes) for c in self.bounds.components]
-        )
+        return np.array([self.objective.component_bound(self.inst, c) for c in self.bounds.components])
 
     def proven(self, lb: np.ndarray) -> np.ndarray:
         """[component] proven bound in objective units: LP bound (rounded up for nodes) and ours."""
-        if self.min_cost:
+        if not self.integral:
             return np.maximum(lb, self.combinatorial())
         return np.maximum(np.ceil(lb - BOUND_EPS * np.maximum(1.0, lb)), self.combinatorial())
 
@@ -776,7 +782,7 @@ class _Search:
         if meets(incumbent_value, total):
             return True
         lp = self.lp_per_component(sol)
-        if self.min_cost:
+        if not self.integral:
             return bool(np.all(best.per_component >= lp - 1e-6 * np.maximum(1.0, np.abs(lp))))
         return bool(np.all(best.per_component >= np.ceil(lp - BOUND_EPS * np.maximum(1.0, lp))))
 
@@ -798,7 +804,8 @@ class _Search:
         return any(p < 0 and lam > 1e-6 for p, lam in zip(self.master.pools, sol.columns, strict=False))
 
     def columns_to_nodes(self, lam: np.ndarray) -> list[NodePlan]:
-        nodes = []
+        """The plan of ``lam`` nodes running each column (the artificial columns left out)."""
+        nodes: list[NodePlan] = []
         for j in np.flatnonzero(lam > 0):
             p = self.master.pools[int(j)]
             if p < 0:
@@ -850,15 +857,15 @@ class _Search:
                 return True
             demand, count, spent = residual(fixed)
             if demand.sum() == 0:
-                lam = np.zeros(len(master), dtype=np.int64)
+                complete = np.zeros(len(master), dtype=np.int64)
                 for j, t in fixed.items():
-                    lam[j] = t
-                best[0] = min(best[0], offer(self.columns_to_nodes(lam)))
+                    complete[j] = t
+                best[0] = min(best[0], offer(self.columns_to_nodes(complete)))
                 return meets(best[0], target)
             sol = self.residual_lp(demand, count, deadline, max_rounds=_DIVE_ROUNDS)
             if sol is None or self.uses_artificial(sol):
                 return False
-            bar = sol.value if self.min_cost else math.ceil(sol.value - BOUND_EPS * max(1.0, sol.value))
+            bar = sol.value if not self.integral else math.ceil(sol.value - BOUND_EPS * max(1.0, sol.value))
             if spent + bar >= best[0] - 1e-9 * max(1.0, abs(best[0])):
                 return False  # this subtree cannot beat the best plan
             lam = np.zeros(len(master))  # columns priced after the last solve are at 0
@@ -866,8 +873,8 @@ class _Search:
             real = np.array([p >= 0 for p in master.pools])
             if rounding:  # the residual LP rounded to nearest and repaired: a plan at every dive node
                 near = dict(fixed)
-                for j in np.flatnonzero(np.floor(lam + 0.5) * real):
-                    near[int(j)] = near.get(int(j), 0) + int(np.floor(lam[j] + 0.5))
+                for col in np.flatnonzero(np.floor(lam + 0.5) * real):
+                    near[int(col)] = near.get(int(col), 0) + int(np.floor(lam[col] + 0.5))
                 whole_lam = np.zeros(len(master), dtype=np.int64)
                 for j, t in near.items():
                     whole_lam[j] = t
@@ -877,11 +884,11 @@ class _Search:
             whole = np.floor(lam + _ROUND_UP).astype(np.int64) * real
             if whole.any():
                 child = dict(fixed)
-                for j in np.flatnonzero(whole):
-                    p = master.pools[int(j)]
-                    take = int(min(whole[j], count[p]))
+                for col in np.flatnonzero(whole):
+                    p = master.pools[int(col)]
+                    take = int(min(whole[col], count[p]))
                     if take > 0:
-                        child[int(j)] = child.get(int(j), 0) + take
+                        child[int(col)] = child.get(int(col), 0) + take
                         count[p] -= take
                 return visit(child, discrepancy)
             frac = np.where(real & (lam > 1e-9), lam, -1.0)
@@ -918,164 +925,166 @@ class _Search:
 def solve_patterns(problem: PackingProblem) -> Placement:
     """Place every replica with the pattern formulation (see the module docstring).
 
-    Raises `ValueError` for malformed input, `InfeasiblePlacement` (a `Shortage` per service) when the
-    services cannot be placed or no plan was found in time.
+    Raises `ValueError` for malformed input or an objective the patterns do not express (one that is not
+    node-priced, `capacity.packing.objectives.NodePriced`), `InfeasiblePlacement` (a `Shortage` per
+    service) when the services cannot be placed or no plan was found in time.
     """
     started = time.perf_counter()
-    deadline = started + problem.time_limit_s
-    inst = Instance.compile(problem)
-    bounds, greedy, greedy_unplaced, empty = prepare(inst, SOLVER_NAME, started)
-    if empty is not None:
-        return empty
-    min_cost = problem.objective == "min-cost"
-    classes = Classes.build(inst)
-    cinst = classes.inst
-    search = _Search(cinst, compute_bounds(cinst), deadline, min_cost)
+    inst, objective = compile_problem(problem)
+    if not isinstance(objective, NodePriced):
+        raise ValueError(f"formulation: patterns cannot express objective {objective.name}; "
+                         "use auto or aggregated")
+    start = prepare(inst, objective, SOLVER_NAME, started)
+    if start.empty is not None:
+        return start.empty
+    run = _PatternRun(inst, objective, start, started)
+    if not meets(run.value, run.bound()):
+        run.search_plans()
+    return run.answer()
 
-    incumbent: list[NodePlan] | None = None
-    value = math.inf
-    if not greedy_unplaced:
-        incumbent = classes.to_classes(greedy)
-        value = objective_value(cinst, incumbent)
 
-    def bound_total(per_component: np.ndarray) -> float:
-        comb = float(bounds.cost or 0.0) if min_cost else float(bounds.nodes)
-        return max(float(per_component.sum()), comb)
+class _PatternRun:
+    """One run of `solve_patterns` on a problem: the search over classes, the best plan so far (the
+    incumbent, by class, and its value) and the best proven bound (`RootBound`, per component)."""
 
-    def offer(nodes: list[NodePlan] | None, source: str) -> float:
+    def __init__(self, inst: Instance, objective: NodePriced, start: Start, started: float) -> None:
+        self.inst, self.objective, self.start, self.started = inst, objective, start, started
+        self.limit_s = inst.problem.time_limit_s
+        self.deadline = started + self.limit_s
+        self.classes = Classes.build(inst)
+        self.cinst = self.classes.inst
+        self.search = _Search(self.cinst, compute_bounds(self.cinst), self.deadline, objective)
+        self.incumbent: list[NodePlan] | None = None
+        self.value = math.inf
+        if not start.greedy_unplaced:
+            self.incumbent = self.classes.to_classes(start.greedy)
+            self.value = objective.value(self.cinst, self.incumbent)
+        self.root_bound = RootBound(self.search.combinatorial())
+
+    def bound(self) -> float:
+        """The best proven bound on the objective: the search's per component, or the combinatorial one."""
+        comb = float(self.objective.bound(self.inst, self.start.bounds) or 0.0)
+        return max(float(self.root_bound.per_component.sum()), comb)
+
+    def offer(self, nodes: list[NodePlan] | None, source: str) -> float:
         """Repair ``nodes`` into a plan, keep it if it is the best so far; returns the best objective."""
-        nonlocal incumbent, value
         if nodes is None:
-            return value
-        budget = min(deadline, time.perf_counter() + max(0.5, _REPAIR_SHARE * problem.time_limit_s))
-        plan, unplaced = repair(cinst, nodes, search.count, deadline=budget, min_cost=min_cost)
-        if unplaced or violations(cinst, plan, {}):
-            return value
-        v = objective_value(cinst, plan)
+            return self.value
+        budget = min(self.deadline, time.perf_counter() + max(0.5, _REPAIR_SHARE * self.limit_s))
+        plan, unplaced = repair(self.cinst, nodes, self.search.count, deadline=budget,
+                                node_price=self.search.cost)
+        if unplaced or violations(self.cinst, plan, {}):
+            return self.value
+        v = self.objective.value(self.cinst, plan)
         if (
-            incumbent is None
-            or v < value - 1e-9 * max(1.0, abs(value))
-            or (v <= value + 1e-12 and len(plan) < len(incumbent))
+            self.incumbent is None
+            or v < self.value - 1e-9 * max(1.0, abs(self.value))
+            or (v <= self.value + 1e-12 and len(plan) < len(self.incumbent))
         ):
             log.debug("patterns: %s improves the plan to %s", source, v)
-            incumbent, value = plan, v
-        return value
+            self.incumbent, self.value = plan, v
+        return self.value
 
-    root_bound = RootBound(search.combinatorial())
-    if not meets(value, bound_total(root_bound.per_component)):
-        if incumbent is not None:
-            search.add_plan(incumbent)
+    def search_plans(self) -> None:
+        """Column generation at the root, its roundings, perfect packing and dives, more column generation
+        for the bound, then price-and-branch and wider dives while time is left and a gap remains."""
+        search, started = self.search, self.started
+        if self.incumbent is not None:
+            search.add_plan(self.incumbent)
         else:
             search.add_artificial()
         search.seed_columns()
-        limit_s = problem.time_limit_s
-        first = started + _ROOT_SHARE * limit_s
         exact_rounds = math.inf if search.grid_priced else _FIRST_EXACT_ROUNDS
-        sol, root_bound = search.root(first, value, exact_rounds=exact_rounds)
-        lb = bound_total(root_bound.per_component)
-        log.debug(
-            "patterns: root LP %s, bound %s, converged %s, %d columns",
-            sol and sol.value,
-            lb,
-            root_bound.converged,
-            len(search.master),
-        )
-        if sol is not None and not search.uses_artificial(sol) and not meets(value, lb):
+        sol, self.root_bound = search.root(started + _ROOT_SHARE * self.limit_s, self.value,
+                                           exact_rounds=exact_rounds)
+        log.debug("patterns: root LP %s, bound %s, converged %s, %d columns", sol and sol.value, self.bound(),
+                  self.root_bound.converged, len(search.master))
+        if sol is not None and not search.uses_artificial(sol) and not self.settled():
             for up in _ROUNDINGS:  # lambda rounded at several points, each completed by `repair`
-                offer(search.columns_to_nodes(np.floor(sol.columns + up).astype(np.int64)), "rounding")
-                if meets(value, lb):
+                self.offer(search.columns_to_nodes(np.floor(sol.columns + up).astype(np.int64)), "rounding")
+                if self.settled():
                     break
-        if not meets(value, lb) and not min_cost and math.isfinite(lb):
+        lb = self.bound()
+        if not self.settled() and self.objective.counts_nodes and math.isfinite(lb):
             # No slack at the bound (triplet instances): an exact cover by perfect patterns.
-            until = min(started + _DIVE_SHARE * limit_s, time.perf_counter() + _PERFECT_SHARE * limit_s)
-            offer(perfect_plan(cinst, math.floor(lb + 1e-9), until), "perfect packing")
-        if not meets(value, lb):
-            search.dive(
-                started + _DIVE_SHARE * limit_s,
-                value,
-                lb,
-                lambda nodes: offer(nodes, "dive"),
-                _DISCREPANCY,
-                True,
-            )
-        if not meets(value, lb) and not root_bound.converged:
-            sol, root_bound = search.root(started + _BOUND_SHARE * limit_s, value)
-            lb = bound_total(root_bound.per_component)
-            log.debug("patterns: bound %s after more column generation, %d columns", lb, len(search.master))
-
-        def price_and_branch(until: float) -> None:
-            left = until - time.perf_counter()
-            if meets(value, lb) or left <= 0.05:
-                return
-            start = search.add_plan(incumbent) if incumbent is not None else None
-            if start is not None and len(start) < len(search.master):
-                start = np.concatenate([start, np.zeros(len(search.master) - len(start), np.int64)])
-            floor = lb if math.isfinite(lb) else None
-            keep = None
-            if len(search.master) * len(cinst.services) > _MIP_FULL_SIZE:
-                # Big: only the columns some LP used and the plan's (HiGHS's root cuts, once it knows
-                # a plan, take ~10 s on 2,000 columns x 170 rows whatever its time limit).
-                keep = sorted(
-                    search.support | {int(j) for j in np.flatnonzero(start)}
-                    if start is not None
-                    else search.support
-                )
-            mip = search.master.mip(left, start=start, floor=floor, integral_costs=not min_cost, keep=keep)
-            log.debug(
-                "patterns: MIP over %d columns: %s, value %s", len(search.master), mip.detail, mip.value
-            )
-            if mip.columns is not None:
-                offer(search.columns_to_nodes(mip.columns), "price-and-branch")
-
-        end = deadline - _RESERVE_SHARE * problem.time_limit_s
-        price_and_branch(time.perf_counter() + 0.5 * (end - time.perf_counter()))
+            until = min(started + _DIVE_SHARE * self.limit_s,
+                        time.perf_counter() + _PERFECT_SHARE * self.limit_s)
+            self.offer(perfect_plan(self.cinst, math.floor(lb + 1e-9), until), "perfect packing")
+        if not self.settled():
+            search.dive(started + _DIVE_SHARE * self.limit_s, self.value, lb, self._dive_offer, _DISCREPANCY,
+                        True)
+        if not self.settled() and not self.root_bound.converged:
+            sol, self.root_bound = search.root(started + _BOUND_SHARE * self.limit_s, self.value)
+            log.debug("patterns: bound %s after more column generation, %d columns", self.bound(),
+                      len(search.master))
+        end = self.deadline - _RESERVE_SHARE * self.limit_s
+        self.price_and_branch(time.perf_counter() + 0.5 * (end - time.perf_counter()))
         discrepancy = _DISCREPANCY
-        while not meets(value, lb) and end - time.perf_counter() > 0.1 and discrepancy < _MAX_DISCREPANCY:
+        while not self.settled() and end - time.perf_counter() > 0.1 and discrepancy < _MAX_DISCREPANCY:
             # Time left and a gap: dive again, more widely (the column pool has grown), then the MIP.
             discrepancy += 2
             now = time.perf_counter()
-            search.dive(
-                now + 0.6 * (end - now), value, lb, lambda nodes: offer(nodes, "dive"), discrepancy, True
-            )
+            search.dive(now + 0.6 * (end - now), self.value, self.bound(), self._dive_offer, discrepancy,
+                        True)
             last = discrepancy >= _MAX_DISCREPANCY
-            price_and_branch(end if last else min(end, time.perf_counter() + 0.5 * (end - now)))
+            self.price_and_branch(end if last else min(end, time.perf_counter() + 0.5 * (end - now)))
 
-    lb = bound_total(root_bound.per_component)
-    if incumbent is None:
-        partial = heuristic_placement(inst, bounds, greedy, greedy_unplaced, "ffd", started)
-        raise InfeasiblePlacement(
-            shortages=explain_unplaced(
-                inst,
-                bounds,
-                greedy_unplaced,
-                proven=False,
-                solver=SOLVER_NAME,
-                time_limit_s=problem.time_limit_s,
-            ),
-            placement=partial,
-        )
-    plan = classes.to_services(inst, incumbent)
-    wrong = violations(inst, plan, {})
-    if wrong:  # a bug, never an answer: fall back to the greedy plan
-        log.warning("patterns: invalid plan ignored: %s", "; ".join(wrong[:3]))
-        plan = greedy
-    final = objective_value(inst, plan)
-    if lb > final + 1e-6 * max(1.0, final):
-        log.warning("patterns: bound %s above the plan's objective %s; capped", lb, final)
-        lb = final
-    if min_cost:
-        nodes_bound = min(bounds.nodes, len(plan))
-        objective_bound = lb
-    else:
-        nodes_bound = math.floor(lb + 1e-9)
-        objective_bound = float(nodes_bound)
-    return to_placement(
-        inst,
-        plan,
-        {},
-        status="optimal" if meets(final, objective_bound) else "feasible",
-        solver=SOLVER_NAME,
-        lower_bound=nodes_bound,
-        objective_bound=objective_bound,
-        solve_time_s=time.perf_counter() - started,
-    )
+    def settled(self) -> bool:
+        """The best plan meets the best proven bound."""
+        return meets(self.value, self.bound())
+
+    def _dive_offer(self, nodes: list[NodePlan]) -> float:
+        return self.offer(nodes, "dive")
+
+    def price_and_branch(self, until: float) -> None:
+        """The master over the generated columns as a MIP, started from the best plan (see the module
+        docstring), until ``until``."""
+        search, lb = self.search, self.bound()
+        left = until - time.perf_counter()
+        if meets(self.value, lb) or left <= 0.05:
+            return
+        start = search.add_plan(self.incumbent) if self.incumbent is not None else None
+        if start is not None and len(start) < len(search.master):
+            start = np.concatenate([start, np.zeros(len(search.master) - len(start), np.int64)])
+        floor = lb if math.isfinite(lb) else None
+        keep = None
+        if len(search.master) * len(self.cinst.services) > _MIP_FULL_SIZE:
+            # Big: only the columns some LP used and the plan's (HiGHS's root cuts, once it knows
+            # a plan, take ~10 s on 2,000 columns x 170 rows whatever its time limit).
+            used = {int(j) for j in np.flatnonzero(start)} if start is not None else set()
+            keep = sorted(search.support | used)
+        mip = search.master.mip(left, start=start, floor=floor, integral_costs=self.objective.integral_prices,
+                                keep=keep)
+        log.debug("patterns: MIP over %d columns: %s, value %s", len(search.master), mip.detail, mip.value)
+        if mip.columns is not None:
+            self.offer(search.columns_to_nodes(mip.columns), "price-and-branch")
+
+    def answer(self) -> Placement:
+        """The best plan by service, checked, with its bounds (`InfeasiblePlacement` when there is none)."""
+        inst, objective, start = self.inst, self.objective, self.start
+        lb = self.bound()
+        if self.incumbent is None:
+            partial = heuristic_placement(inst, objective, start.bounds, start.greedy, start.greedy_unplaced,
+                                          "ffd", self.started)
+            raise InfeasiblePlacement(
+                shortages=explain_unplaced(inst, start.bounds, start.greedy_unplaced, proven=False,
+                                           solver=SOLVER_NAME, time_limit_s=self.limit_s),
+                placement=partial,
+            )
+        plan = self.classes.to_services(inst, self.incumbent)
+        wrong = violations(inst, plan, {})
+        if wrong:  # a bug, never an answer: fall back to the greedy plan
+            log.warning("patterns: invalid plan ignored: %s", "; ".join(wrong[:3]))
+            plan = start.greedy
+        final = objective.value(inst, plan)
+        if lb > final + 1e-6 * max(1.0, final):
+            log.warning("patterns: bound %s above the plan's objective %s; capped", lb, final)
+            lb = final
+        if objective.counts_nodes:
+            nodes_bound = math.floor(lb + 1e-9)
+            objective_bound = float(nodes_bound)
+        else:
+            nodes_bound = min(start.bounds.nodes, len(plan))
+            objective_bound = lb
+        return finish(inst, objective, plan, {}, solver=SOLVER_NAME, lower_bound=nodes_bound,
+                      objective_bound=objective_bound, started=self.started)

@@ -467,7 +467,7 @@ def integer_cells(sizes: np.ndarray, usable: float) -> tuple[np.ndarray, int] | 
 class Priced:
     """The exact pricer's answer for one pool: the patterns it found and a bound on z_p."""
 
-    counts: np.ndarray | None
+    counts: list[np.ndarray]  # the patterns found, each [class] of the whole instance
     value: float
     upper: float
     proved: bool  # the MIP finished (value and upper agree within its gap)

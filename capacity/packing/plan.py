@@ -14,8 +14,8 @@ names to nodes and replicas, always in the same way, so that the same plan gives
 `violations` re-checks a plan against the problem (capacity after headroom, selectors, ``max_per_node``,
 ``spread``, ``survive``, every replica placed once or counted unplaced, pool sizes, distinct node
 indices). The engine runs it on every solver answer and on every greedy plan before trusting it.
-`objective_value` is the objective of `capacity.packing.problem` for a plan, `moves` counts moved
-replicas against the existing placement, and `max_utilisation` is the objective of ``balance``.
+`moves` counts moved replicas against the existing placement and `max_utilisation` is the highest
+``used / capacity``; a plan's value under its objective is `capacity.packing.objectives.Objective.value`.
 """
 
 from __future__ import annotations
@@ -45,29 +45,9 @@ class NodePlan:
         return total
 
 
-def _used(nodes: list[NodePlan]) -> list[NodePlan]:
+def used_nodes(nodes: list[NodePlan]) -> list[NodePlan]:
+    """The nodes that hold some replica."""
     return [n for n in nodes if any(k > 0 for k in n.counts.values())]
-
-
-def objective_value(inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int] | None = None) -> float:
-    """The plan's objective (see `capacity.packing.problem`): nodes or cost per hour (plus ``move_cost``
-    per moved replica), moved replicas, unplaced weight, or the highest utilisation."""
-    problem = inst.problem
-    objective = problem.objective
-    if objective == "fit":
-        return float(sum(int(inst.priority[s]) * k for s, k in (unplaced or {}).items()))
-    if objective == "balance":
-        return max_utilisation(inst, nodes)
-    if objective == "min-moves":
-        return float(sum(moves(inst, nodes, unplaced).values()))
-    used = _used(nodes)
-    if objective == "min-cost":
-        value = float(sum(inst.cost(n.pool) or 0.0 for n in used))
-    else:
-        value = float(len(used))
-    if problem.move_cost and inst.existing:
-        value += problem.move_cost * sum(moves(inst, nodes, unplaced).values())
-    return value
 
 
 def max_utilisation(inst: Instance, nodes: list[NodePlan]) -> float:
@@ -108,7 +88,7 @@ def moves(inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int] | None
     `capacity.packing.problem` for the definition."""
     if not inst.existing:
         return {}
-    used = _used(nodes)
+    used = used_nodes(nodes)
     where = {(n.pool, j): n for n, j in zip(used, assign_indices(inst, used), strict=True)}
     removed: dict[int, int] = {}
     running: dict[int, int] = {}
@@ -222,6 +202,7 @@ def to_placement(
     *,
     status: Status,
     solver: str,
+    objective_value: float | None,
     lower_bound: int,
     objective_bound: float | None,
     solve_time_s: float,
@@ -229,13 +210,12 @@ def to_placement(
 ) -> Placement:
     """Name nodes and replicas (see the module docstring) and fill every field of `Placement`.
 
-    Nodes that hold no replica are dropped. ``objective_value`` is None when replicas are unplaced
-    (a partial plan has no comparable objective), except under ``fit`` where that is the point.
+    Nodes that hold no replica are dropped. ``objective_value`` is the plan's value under its objective
+    (None for a partial plan where the objective wants a complete one: see `capacity.packing.outcome`).
     """
-    problem = inst.problem
-    used_nodes = _used(nodes)
-    indices = assign_indices(inst, used_nodes)
-    ordered = sorted(zip(indices, used_nodes, strict=True), key=lambda t: (t[1].pool, t[0]))
+    used = used_nodes(nodes)
+    indices = assign_indices(inst, used)
+    ordered = sorted(zip(indices, used, strict=True), key=lambda t: (t[1].pool, t[0]))
     next_replica = [0] * len(inst.services)
     usages: list[NodeUsage] = []
     assignment: dict[str, str] = {}
@@ -249,13 +229,13 @@ def to_placement(
                 next_replica[s] += 1
                 names.append(replica)
                 assignment[replica] = name
-        used = node.used(inst)
+        amounts = node.used(inst)
         usages.append(
             NodeUsage(
                 name=name,
                 pool=pool.name,
                 replicas=names,
-                used={r: float(used[i]) for i, r in enumerate(inst.resources)},
+                used={r: float(amounts[i]) for i, r in enumerate(inst.resources)},
                 capacity={r: float(inst.capacity[node.pool, i]) for i, r in enumerate(inst.resources)},
             )
         )
@@ -264,17 +244,16 @@ def to_placement(
         for s in sorted(unplaced)
         for i in range(inst.replicas[s] - unplaced[s], inst.replicas[s])
     ]
-    moved = moves(inst, used_nodes, unplaced)
-    partial = bool(unplaced_names) and problem.objective != "fit"
+    moved = moves(inst, used, unplaced)
     return Placement(
         status=status,
         solver=solver,
-        objective=problem.objective,
+        objective=inst.problem.objective,
         nodes_used=len(usages),
         lower_bound=int(lower_bound),
-        objective_value=None if partial else objective_value(inst, used_nodes, unplaced),
+        objective_value=objective_value,
         objective_bound=objective_bound,
-        cost_per_hour=cost_per_hour(inst, used_nodes),
+        cost_per_hour=cost_per_hour(inst, used),
         solve_time_s=solve_time_s,
         nodes=usages,
         unplaced=unplaced_names,
@@ -282,5 +261,5 @@ def to_placement(
         unplaced_reasons=dict(unplaced_reasons or {}),
         moves=sum(moved.values()) if inst.existing else None,
         moved={inst.services[s].name: k for s, k in sorted(moved.items())},
-        max_utilisation=max_utilisation(inst, used_nodes),
+        max_utilisation=max_utilisation(inst, used),
     )

@@ -26,7 +26,8 @@ Constraints beyond one node (each described where it is checked, `capacity.packi
   ``moved = removed - max(0, E - P)`` (a scale-down removes replicas without moving them). It must be able
   to run: each node holds its replicas within its capacity before headroom (`capacity.packing.existing`).
 
-**Objectives** (the `Placement`'s ``objective_value``, always minimised):
+**Objectives** (the `Placement`'s ``objective_value``, always minimised; each one is a class registered in
+`capacity.packing.objectives.OBJECTIVES`, which may hold more than these):
 
 * ``min-nodes`` — nodes used, plus ``move_cost`` per moved replica;
 * ``min-cost`` — cost per hour of the nodes used, plus ``move_cost`` per moved replica;
@@ -51,10 +52,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Objective = Literal["min-nodes", "min-cost", "min-moves", "fit", "balance"]
-OBJECTIVES: tuple[str, ...] = ("min-nodes", "min-cost", "min-moves", "fit", "balance")
-FIXED_CLUSTER_OBJECTIVES = ("fit", "balance")
-"""Objectives that treat every node of every pool as provisioned (the cluster exists)."""
 Status = Literal["optimal", "feasible", "infeasible"]
 
 
@@ -121,28 +118,12 @@ class Service:
 class PackingProblem:
     pools: tuple[Pool, ...]
     services: tuple[Service, ...]
-    objective: Objective = "min-nodes"
+    objective: str = "min-nodes"          # the name of a registered objective
     headroom: Mapping[str, float] = field(default_factory=dict)  # resource -> fraction kept free
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_s: float = 30.0
     existing: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # node -> service -> count
     move_cost: float = 0.0                 # added to min-nodes / min-cost per moved replica
-
-    def general_features(self) -> list[str]:
-        """What only the general (aggregated) model handles: objectives beyond min-nodes/min-cost and
-        constraints beyond one node and one pool (the pattern formulation expresses neither)."""
-        out = []
-        if self.objective not in ("min-nodes", "min-cost"):
-            out.append(f"objective {self.objective}")
-        if any(s.spread is not None for s in self.services):
-            out.append("spread")
-        if any(s.survive is not None for s in self.services):
-            out.append("survive")
-        if self.existing:
-            out.append("existing")
-        if self.move_cost:
-            out.append("move_cost")
-        return out
 
     def resources(self) -> list[str]:
         """Every resource named by a pool or a service, sorted."""
@@ -174,7 +155,7 @@ class NodeUsage:
 class Placement:
     status: Status
     solver: str                            # "highs", "cbc" or a baseline's name ("ffd")
-    objective: Objective
+    objective: str                         # the objective's name
     nodes_used: int
     lower_bound: int                       # proven lower bound on nodes_used
     objective_value: float | None          # see the module docstring (None: a partial plan, not "fit")

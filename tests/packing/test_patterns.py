@@ -307,7 +307,7 @@ def test_repair_mixes_complementary_replicas_on_new_nodes():
         Service("mem-heavy", 4, {"cpu": 1, "memory": 3 * GI}),
     )
     inst = Instance.compile(PackingProblem((pool,), services))
-    plan, unplaced = repair(inst, [], inst.count.copy(), deadline=math.inf, min_cost=False)
+    plan, unplaced = repair(inst, [], inst.count.copy(), deadline=math.inf, node_price=np.ones(1))
     assert not unplaced
     assert len(plan) == 2
     assert all(node.counts == {0: 2, 1: 2} for node in plan)

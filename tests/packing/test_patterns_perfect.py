@@ -78,6 +78,7 @@ def test_planted_perfect_packing_is_found_at_the_bound():
             {},
             status="optimal",
             solver="highs",
+            objective_value=12.0,
             lower_bound=12,
             objective_bound=12.0,
             solve_time_s=0.0,
