@@ -33,6 +33,7 @@ from typing import Any
 
 from capacity._version import __version__
 from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
+from capacity.packing import BASELINES, OBJECTIVES
 from capacity.report.writers import stranded_text
 from capacity.units import format_duration
 
@@ -64,9 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("plan", "placement only: which replica goes on which node")
     p.add_argument("--json", metavar="FILE", type=Path, help="write the report (placement only) as JSON")
     p.add_argument("--compare", action="store_true",
-                   help="also run every greedy baseline (ffd, k8s-least-allocated, k8s-most-allocated, "
-                        "tetris) on the same problem and print them beside the optimiser and the lower "
-                        "bound (and add a 'compare' section to --json)")
+                   help=f"also run every greedy baseline ({', '.join(BASELINES)}) on the same problem and "
+                        "print them beside the optimiser and the lower bound (and add a 'compare' section "
+                        "to --json)")
     p.add_argument("--export", choices=["k8s"],
                    help="k8s: also write the plan as per-node assignments (nodes.yaml) and one patch per "
                         "workload (patches/, apply.sh) to --export-dir")
@@ -281,8 +282,9 @@ def placement_summary(report: dict[str, Any]) -> str:
         stranded = "" if stranded == "-" else f"  stranded {stranded}"
         lines.append(f"  pool {name:<12} {pool['nodes_used']:>4} / {pool['count']:<4} nodes  {alloc}"
                      + stranded)
-    if p["objective"] in _OTHER_OBJECTIVES:
-        lines.append(f"  objective {p['objective']} ({_OTHER_OBJECTIVES[p['objective']]}): "
+    unit = _own_unit(p["objective"])
+    if unit is not None:
+        lines.append(f"  objective {p['objective']} ({unit}): "
                      f"{_objective_text(p['objective_value'])}, "
                      f"bound {_objective_text(p['objective_bound'])}")
     if p.get("moves") is not None:
@@ -295,8 +297,14 @@ def placement_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_OTHER_OBJECTIVES = {"fit": "unplaced priority weight", "balance": "highest node utilisation",
-                     "min-moves": "moved replicas"}
+def _own_unit(objective: str) -> str | None:
+    """What the value of ``objective`` counts when its bound is stated in its own unit (None when it is
+    nodes or cost, shown anyway); an objective not registered here (a report written with a plugin) has a
+    plain value."""
+    registered = OBJECTIVES.get(objective)
+    if registered is None:
+        return "value"
+    return registered.unit if registered.bound_in == "value" else None
 
 
 def _objective_text(value: float | None) -> str:
@@ -314,12 +322,13 @@ def compare_summary(report: dict[str, Any]) -> str:
         label = name if name != "optimiser" else f"optimiser ({m['solver']})"
         cost = "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}"
         status = m["status"] + (f", {m['unplaced']} unplaced" if m["unplaced"] else "")
-        if c["objective"] in _OTHER_OBJECTIVES:
+        if _own_unit(c["objective"]) is not None:
             status += f", {c['objective']} {_objective_text(m['objective_value'])}"
         lines.append(f"  {label:<22} {m['nodes_used']:>5} {cost:>8}  {status:<24} "
                      f"{format_duration(times.get(name)):>8}  {stranded_text(m['stranded'])}")
     bound = "-"
-    if c["objective"] == "min-cost" and c["objective_bound"] is not None:
+    registered = OBJECTIVES.get(c["objective"])
+    if registered is not None and registered.bound_in == "cost" and c["objective_bound"] is not None:
         bound = f"{c['objective_bound']:.2f}"
     lines.append(f"  {'lower bound':<22} {c['lower_bound']:>5} {bound:>8}  proven")
     return "\n".join(lines)
@@ -369,6 +378,9 @@ def _run(args: argparse.Namespace) -> int:
         return _import_k8s(args)
     scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
     if args.command == "validate":
+        from capacity.pipeline import packing_problem
+
+        packing_problem(scenario)  # the objective's own rules (`Objective.check`), as plan would apply them
         n = sum(s.replicas for s in scenario.services)
         classes = len(scenario.workload.classes) if scenario.workload else 0
         print(f"ok: {scenario.name}: {len(scenario.cluster.pools)} pools, {len(scenario.services)} "

@@ -31,7 +31,9 @@ from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, 
 
 
 def packing_problem(scenario: Scenario) -> PackingProblem:
-    """The placement problem of a scenario: pools, services' requests, objective and options."""
+    """The placement problem of a scenario: pools, services' requests, objective and options. A problem
+    the objective refuses (`capacity.packing.Objective.check`) raises `ScenarioError` at
+    ``placement.objective``."""
     pools = tuple(
         packing.Pool(name=p.name, count=p.count, capacity=dict(p.resources), cost=p.cost,
                      labels=dict(p.labels))
@@ -50,11 +52,16 @@ def packing_problem(scenario: Scenario) -> PackingProblem:
     )
     resources = sorted({r for p in pools for r in p.capacity} | {r for s in services for r in s.demand})
     opts = scenario.placement
-    return PackingProblem(pools=pools, services=services, objective=opts.objective,
-                          headroom=opts.headroom_for(resources), solver=opts.solver,
-                          time_limit_s=opts.time_limit,
-                          existing={node: dict(counts) for node, counts in opts.existing.items()},
-                          move_cost=opts.move_cost)
+    problem = PackingProblem(pools=pools, services=services, objective=opts.objective,
+                             headroom=opts.headroom_for(resources), solver=opts.solver,
+                             time_limit_s=opts.time_limit,
+                             existing={node: dict(counts) for node, counts in opts.existing.items()},
+                             move_cost=opts.move_cost)
+    try:  # the objective's own rules (a plugin's), beyond the flags the scenario checks at load
+        packing.OBJECTIVES.lookup(problem.objective).check(problem)
+    except ValueError as exc:
+        raise scenario.error(str(exc), ("placement", "objective")) from None
+    return problem
 
 
 def pack(scenario: Scenario) -> Placement:

@@ -54,6 +54,7 @@ from pydantic import (
 from capacity.errors import ScenarioError
 from capacity.limits import RETIRED_FIELDS, Limits, work_problems
 from capacity.packing.existing import overflow as existing_overflow
+from capacity.packing.objectives import OBJECTIVES, names_text
 from capacity.sandbox import allowed_dirs, outside_problem, user_data_dirs
 from capacity.units import parse_duration, parse_fraction, parse_quantity, parse_rate
 
@@ -406,8 +407,20 @@ class Metrics(_Model):
     interval: PositiveDuration | None = None
 
 
+def _registered_objective(name: object) -> object:
+    """``placement.objective`` names an objective of `capacity.packing.objectives.OBJECTIVES` (read when the
+    scenario is loaded, so that an objective registered by a plugin is allowed)."""
+    if not isinstance(name, str) or name not in OBJECTIVES:
+        raise ValueError(f"Input should be {names_text((repr(n) for n in OBJECTIVES), 'or')}")
+    return name
+
+
+ObjectiveName = Annotated[str, BeforeValidator(_registered_objective),
+                          Field(json_schema_extra=lambda schema: schema.update(enum=list(OBJECTIVES)))]
+
+
 class PlacementOptions(_Model):
-    objective: Literal["min-nodes", "min-cost", "min-moves", "fit", "balance"] = "min-nodes"
+    objective: ObjectiveName = "min-nodes"
     headroom: Fraction | dict[ResourceName, Fraction] = 0.0
     solver: Literal["highs", "cbc"] = "highs"
     time_limit: PositiveDuration = 30.0
@@ -848,11 +861,12 @@ def _check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             if r not in known:
                 problems.append((("placement", "headroom", r),
                                  f"no pool declares resource {r!r} (resources: {', '.join(sorted(known))})"))
-    if s.placement.objective == "min-cost":
+    objective = OBJECTIVES.get(s.placement.objective)
+    if objective is not None and objective.needs_costs:
         for i, p in enumerate(s.cluster.pools):
             if p.cost is None:
                 problems.append((("cluster", "pools", i, "cost"),
-                                 "objective min-cost needs a cost on every pool"))
+                                 f"objective {objective.name} needs a cost on every pool"))
     if s.kubernetes is not None:
         problems.extend(_kubernetes_problems(s, s.kubernetes))
     problems.extend(_failure_admission_problems(s))
@@ -905,13 +919,14 @@ def _placement_constraint_problems(s: Scenario) -> list[tuple[tuple[str | int, .
             why = existing_overflow(counts, {n: services[n].resources for n in counts}, pools[pool].resources)
             if why is not None:
                 problems.append((where, why))
-    objective = s.placement.objective
-    if objective == "min-moves" and not s.placement.existing:
+    objective = OBJECTIVES.get(s.placement.objective)
+    if objective is not None and objective.needs_existing and not s.placement.existing:
         problems.append((("placement", "objective"),
-                         "min-moves needs placement.existing (the running placement)"))
-    if s.placement.move_cost and objective not in ("min-nodes", "min-cost"):
+                         f"{objective.name} needs placement.existing (the running placement)"))
+    if objective is not None and s.placement.move_cost and not objective.prices_moves:
+        priced = names_text(o.name for o in OBJECTIVES.values() if o.prices_moves)
         problems.append((("placement", "move_cost"),
-                         f"move_cost applies to objectives min-nodes and min-cost, not {objective}"))
+                         f"move_cost applies to objectives {priced}, not {objective.name}"))
     return problems
 
 

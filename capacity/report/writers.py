@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from capacity.packing.objectives import OBJECTIVES
 from capacity.report.summary import slo_status
 from capacity.units import format_duration, format_quantity
 
@@ -118,7 +119,8 @@ def compare_markdown(c: dict[str, Any]) -> str:
         rows.append([name if name != "optimiser" else f"optimiser ({m['solver']})", str(m["nodes_used"]),
                      "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}", status,
                      stranded_text(m["stranded"])])
-    bound = "" if c["objective"] != "min-cost" or c["objective_bound"] is None else (
+    objective = OBJECTIVES.get(c["objective"])
+    bound = "" if objective is None or objective.bound_in != "cost" or c["objective_bound"] is None else (
         f"; cost at least {c['objective_bound']:.2f}/h")
     return "\n".join(["## Compared with greedy baselines", "", _table(
         ["method", "nodes", "cost per hour", "status", "stranded"], rows),
