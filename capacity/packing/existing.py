@@ -3,7 +3,8 @@
 ``existing`` (``{node: {service: replicas}}``) is a snapshot of the cluster as it runs now; the plan says
 where replicas should run next, and ``moves`` counts the replicas that leave their node
 (`capacity.packing.problem`). A snapshot may break the *plan's* rules: that is what the moves are for.
-Read in `capacity.packing.model` (rows ``moved_*``) and `capacity.packing.baselines` (``_seed_existing``):
+Read in `capacity.packing.model` (rows ``moved_*``) and `capacity.packing.baselines.greedy`
+(``Cluster._seed_existing``):
 
 * **headroom** — a margin the plan keeps free (usable capacity = capacity × (1 − headroom)). A node that is
   fuller today is running, so it is true; the packer moves replicas off it until the headroom holds, and
@@ -20,7 +21,7 @@ What no plan can change is the node itself: its **capacity** (allocatable, befor
 replica running on it, by each resource, with the scenario's requests — which are the running replicas'
 requests (in Kubernetes a changed request means new pods: a rolling update restarts every replica, so a
 request change is not a question of which replicas stay). `overflow` says, with the packer's own rule
-(`capacity.packing.instance.fits`, the ``FIT_RTOL`` tolerance on float sums), why replicas cannot be
+(`capacity.packing.amounts.fits`, the ``FIT_RTOL`` tolerance on float sums), why replicas cannot be
 running on a node; `capacity.packing.instance` refuses such a problem and `capacity.scenario` refuses
 such a scenario at load, naming the node, the services and the resource. (That the nodes exist — names
 ``POOL-INDEX`` with an index below the pool's count — and the services too, is checked beside it.)
@@ -30,8 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from capacity.packing.feasibility import amount
-from capacity.packing.instance import fits
+from capacity.packing.amounts import amount, fits
 
 
 def overflow(counts: Mapping[str, int], demand: Mapping[str, Mapping[str, float]],

@@ -31,26 +31,12 @@ from __future__ import annotations
 import numpy as np
 
 from capacity.errors import Shortage
+from capacity.packing.amounts import amount, number
 from capacity.packing.bounds import Bounds, Evidence
 from capacity.packing.instance import NO_LIMIT, Instance, fits, keep_cap
 from capacity.packing.plan import NodePlan
 
-_BYTE_RESOURCES = ("memory", "ephemeral-storage", "storage")
 _PRIORITY = {"per-node": 0, "capacity": 1, "large-replicas": 2, "conflicts": 3}
-
-
-def amount(resource: str, value: float) -> str:
-    """``value`` of ``resource`` for a human: ``12``, ``0.5``, ``7.2Gi`` (memory is in bytes)."""
-    if resource in _BYTE_RESOURCES or resource.endswith("memory"):
-        for power, suffix in ((4, "Ti"), (3, "Gi"), (2, "Mi"), (1, "Ki")):
-            if abs(value) >= 1024**power:
-                return _number(value / 1024**power) + suffix
-        return _number(value)
-    return _number(value)
-
-
-def _number(v: float) -> str:
-    return f"{v:.3f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v))
 
 
 def _pools(inst: Instance, pools: tuple[int, ...] | list[int]) -> str:
@@ -66,7 +52,7 @@ def _have(inst: Instance, pools: tuple[int, ...] | list[int], nodes: int) -> str
 
 def _after_headroom(inst: Instance, resource: str) -> str:
     h = inst.problem.headroom.get(resource, 0.0)
-    return f"after {_number(h * 100)}% headroom" if h > 0 else ""
+    return f"after {number(h * 100)}% headroom" if h > 0 else ""
 
 
 def _services(inst: Instance, services: tuple[int, ...]) -> str:
@@ -108,7 +94,7 @@ def shortages(inst: Instance, bounds: Bounds) -> list[Shortage]:
 
 
 def _percent(f: float) -> str:
-    return f"{_number(f * 100)}%"
+    return f"{number(f * 100)}%"
 
 
 def _single_replica(inst: Instance, s: int) -> Shortage:
@@ -365,7 +351,7 @@ def explain_unplaced(
                 f"{unplaced[s]} of {inst.services[s].name}" for s in comp.services if s in unplaced
             )
             headline = (
-                f"no placement found within the {_number(time_limit_s)} s time limit and "
+                f"no placement found within the {number(time_limit_s)} s time limit and "
                 f"none proven impossible"
             )
             reason = (

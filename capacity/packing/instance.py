@@ -8,10 +8,9 @@ starts from the same `Instance`, so that they agree on three things:
   of the input (a cost on every pool under ``min-cost`` ...) is checked by the objective
   (`capacity.packing.objectives.compile_problem`). An *impossible* problem (valid input that does not fit)
   is not an error here: that is `capacity.errors.InfeasiblePlacement`, raised by the packers.
-* **What "fits" means.** Amounts are floats (CPU cores such as 0.1, memory in bytes), so sums carry
-  rounding error: three replicas of 0.1 CPU use 0.30000000000000004 cores. An amount fits a node when it is
-  at most the node's usable capacity times ``1 + FIT_RTOL`` (one part in a billion: a few bytes of a
-  memory size, a nano-core of a CPU). `fits` is the one place where this tolerance lives.
+* **What "fits" means.** An amount fits a node when it is at most the node's usable capacity times
+  ``1 + FIT_RTOL`` (`capacity.packing.amounts.fits`, the one place where this tolerance lives; re-exported
+  here).
 * **How many replicas of a service one node of a pool can take** (`Instance.per_node`): zero when the
   node selectors exclude the pool or one replica does not fit an empty node; otherwise the largest count
   that fits every resource, capped by the service's replicas and by `Instance.node_limit`: the smaller of
@@ -31,14 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import overload
 
 import numpy as np
 
+from capacity.packing.amounts import FIT_RTOL, fits
+from capacity.packing.existing import overflow
 from capacity.packing.problem import PackingProblem, Pool, Service
-
-FIT_RTOL = 1e-9
-"""Relative tolerance of every capacity comparison (see the module docstring)."""
 
 NO_LIMIT = 2**40
 """`Instance.node_limit` of a service without a per-node limit."""
@@ -66,18 +63,6 @@ class ExistingNode:
     pool: int
     index: int
     counts: dict[int, int]
-
-
-@overload
-def fits(amount: float, usable: float) -> bool: ...
-@overload
-def fits(amount: np.ndarray, usable: float | np.ndarray) -> np.ndarray: ...
-@overload
-def fits(amount: float, usable: np.ndarray) -> np.ndarray: ...
-def fits(amount: float | np.ndarray, usable: float | np.ndarray) -> bool | np.ndarray:
-    """True where ``amount`` fits into ``usable`` (after headroom), within `FIT_RTOL` (one bool for two
-    numbers, an array of them when either is an array)."""
-    return amount <= usable * (1.0 + FIT_RTOL) + 1e-12
 
 
 def _max_copies(demand: np.ndarray, free: np.ndarray) -> int:
@@ -300,8 +285,6 @@ def _validate_service_constraints(s: Service, where: str) -> None:
 def _validate_existing(problem: PackingProblem) -> None:
     """The existing placement names nodes and services that exist, and each node holds what runs on it
     (`capacity.packing.existing`: capacity before headroom, the rules of the plan aside)."""
-    from capacity.packing.existing import overflow  # it words amounts with feasibility, which imports this
-
     pools = {p.name: p for p in problem.pools}
     services = {s.name: s for s in problem.services}
     for node, counts in problem.existing.items():
