@@ -85,9 +85,11 @@ class ModelTerms:
 
 
 def names_text(names: Iterable[str], last: str = "and") -> str:
-    """``a``, ``a and b``, ``a, b and c`` (``last`` joins the last two)."""
+    """``a``, ``a and b``, ``a, b and c`` (``last`` joins the last two); ``none`` for no name."""
     items = list(names)
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+    if len(items) <= 1:
+        return items[0] if items else "none"
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
 class Objective(ABC):
