@@ -191,10 +191,13 @@ def outside_file_problems(s: Scenario, source: str) -> list[Problem]:
 # ---------------------------------------------------------------------------------------------- reading input
 
 #: Default bounds on reading input (see `InputLimits`); each is raised by the environment variable named
-#: beside it. Measured figures behind the defaults: README "Reading input: YAML 1.2 and its limits".
-MAX_INPUT_BYTES = 256 * 2**20          # CAPACITY_MAX_INPUT_BYTES: bytes of one file read
+#: beside it. The measured figures behind them: README, "How a scenario file is read".
+MAX_INPUT_BYTES = 128 * 2**20          # CAPACITY_MAX_INPUT_BYTES: bytes of one file read
 MAX_YAML_NODES = 10_000_000            # CAPACITY_MAX_YAML_NODES: nodes of one file after expanding aliases
 MAX_YAML_DEPTH = 100                   # CAPACITY_MAX_YAML_DEPTH: lists and mappings nested in each other
+#: The most CAPACITY_MAX_YAML_DEPTH may be: deeper data would exhaust Python's recursion limit (1000) in the
+#: code that walks it (JSON copies, validation, manifests).
+MAX_YAML_DEPTH_CEILING = 500
 
 INPUT_LIMIT_VARIABLES = {"max_bytes": "CAPACITY_MAX_INPUT_BYTES", "max_nodes": "CAPACITY_MAX_YAML_NODES",
                          "max_depth": "CAPACITY_MAX_YAML_DEPTH"}
@@ -232,6 +235,11 @@ class InputLimits:
             text = env.get(variable)
             if text is not None and text.strip():
                 values[field_name] = _whole_positive(variable, text)
+        depth = values.get("max_depth", 0)
+        if depth > MAX_YAML_DEPTH_CEILING:
+            raise ScenarioError(f"environment variable CAPACITY_MAX_YAML_DEPTH={depth}: at most "
+                                f"{MAX_YAML_DEPTH_CEILING} (deeper data would exhaust Python's recursion "
+                                "limit)")
         return cls(**values)
 
     def error(self, field_name: str, what: str) -> str:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -989,12 +990,17 @@ def field_value(data: Any, key: str, *, source: str = "<dict>") -> Any:
             if isinstance(container, list) or last in container else None)
 
 
+#: How a what-if value is named in a message: cut short (a value may hold millions of items).
+_VALUE_REPR = reprlib.Repr()
+_VALUE_REPR.maxlevel, _VALUE_REPR.maxlist, _VALUE_REPR.maxdict, _VALUE_REPR.maxstring = 2, 4, 4, 60
+
+
 def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_, int], source: str) -> None:
     """Apply every grid value and every case alone to the scenario and validate it (see `whatif_point`)."""
     for key, values in whatif.grid.items():
         for value in values:
             whatif_point(data, {key: value}, source=source, where=("whatif", "grid", key), lines=lines,
-                         label=f"value {value!r}")
+                         label=f"value {_VALUE_REPR.repr(value)}")
     for name, case in whatif.cases.items():
         for key in case:
             if key in whatif.grid:

@@ -372,7 +372,7 @@ class _Frame:
     key: Any = None                      # a mapping's key waiting for its value
     has_key: bool = False
     key_line: int = 0
-    key_plain: bool = False
+    key_is_merge: bool = False           # the waiting key is a plain '<<'
     explicit: dict[Any, int] = field(default_factory=dict)   # written keys → their lines
     merge_line: int = 0                  # line of a '<<' key (0: none)
     merges: list[tuple[dict[Any, Any], Loc | None]] = field(default_factory=list)
@@ -401,7 +401,7 @@ class _Builder:
         self.anchors: dict[str, _Node] = {}
         self.lines: dict[Loc, int] = {}
         self.links: dict[Loc, Loc] = {}
-        self.root: _Node | None = None
+        self.root: Any = None
         self.root_line = 1
         event = None
         try:
@@ -421,8 +421,7 @@ class _Builder:
         except _Refused as exc:
             line = event.start_mark.line + 1 if event is not None else None
             raise YamlSyntaxError(f"invalid YAML: {exc}", file=self.source, line=line) from None
-        data = None if self.root is None else self.root.value
-        return Document(data, self.root_line, LineMap(self.lines, self.links))
+        return Document(self.root, self.root_line, LineMap(self.lines, self.links))
 
     # ------------------------------------------------------------------ events
 
@@ -434,8 +433,7 @@ class _Builder:
         else:
             plain = False
             value = _tagged(tag, event.value)
-        node = _Node(value, 1, 0, None)
-        self._add(node, event, plain=plain and event.value == _MERGE)
+        self._add(value, 1, 0, None, event, plain and event.value == _MERGE)
 
     def _alias(self, event: Any) -> None:
         node = self.anchors.get(event.anchor)
@@ -444,7 +442,7 @@ class _Builder:
         if node is _OPEN:
             raise _Refused(f"alias *{event.anchor} is inside the node it names (a recursive alias)")
         self._check_depth(len(self.stack) + node.height, event)
-        self._add(node, event, alias=True)
+        self._add(node.value, node.size, node.height, node.loc, event, False)
 
     def _open(self, event: Any, is_map: bool) -> None:
         tag = event.tag
@@ -464,74 +462,74 @@ class _Builder:
         frame = self.stack.pop()
         if frame.merges:
             frame.value = self._merged(frame)
-        node = _Node(frame.value, frame.size, frame.height, frame.loc)
         if frame.anchor is not None:
-            self.anchors[frame.anchor] = node
+            self.anchors[frame.anchor] = _Node(frame.value, frame.size, frame.height, frame.loc)
         if not self.stack:
-            self.root, self.root_line = node, frame.line
+            self.root, self.root_line = frame.value, frame.line
             return
-        self._place(node, frame.line)
+        self._place(frame.value, frame.size, frame.height, None, frame.line)
 
     # ------------------------------------------------------------------ placing values
 
-    def _add(self, node: _Node, event: Any, *, plain: bool = False, alias: bool = False) -> None:
-        """A scalar or an alias: count it, then place it as the root, a key, a list item or a value."""
-        self._count(node.size, event)
+    def _add(self, value: Any, size: int, height: int, alias_of: Loc | None, event: Any, merge: bool) -> None:
+        """A scalar or an alias (``alias_of``: the anchor's path): count it, then place it as the root, a
+        key, a list item or a value. ``merge``: a plain ``<<``."""
+        self.nodes += size
+        if self.nodes > self.limits.max_nodes:
+            self._too_many(event)
         line = event.start_mark.line + 1
-        if not alias and event.anchor is not None:
-            parent = self.stack[-1] if self.stack else None
-            loc = self._child_loc(parent) if parent is not None else ()
-            node = _Node(node.value, 1, 0, loc)
-            self.anchors[event.anchor] = node
-        if not self.stack:
-            self.root, self.root_line = node, line
+        stack = self.stack
+        if event.anchor is not None and event.__class__ is ev.ScalarEvent:
+            loc = self._child_loc(stack[-1]) if stack else ()
+            self.anchors[event.anchor] = _Node(value, 1, 0, loc)
+        if not stack:
+            self.root, self.root_line = value, line
             return
-        frame = self.stack[-1]
+        frame = stack[-1]
         if frame.value.__class__ is dict and not frame.has_key:
-            self._key(frame, node, line, plain)
-            return
-        self._place(node, line, alias=alias)
+            self._key(frame, value, size, line, merge)
+        else:
+            self._place(value, size, height, alias_of, line)
 
-    def _key(self, frame: _Frame, node: _Node, line: int, plain: bool) -> None:
-        key = node.value
+    def _key(self, frame: _Frame, key: Any, size: int, line: int, merge: bool) -> None:
         if key.__class__ in (dict, list):
             raise _Refused("a mapping key must be a plain value, not a list or mapping")
-        if plain and key == _MERGE:
+        if merge:
             if frame.merge_line:
                 raise _Refused(f"duplicate key '<<' (first on line {frame.merge_line})")
             frame.merge_line = line
         elif key in frame.explicit:
             raise _Refused(f"duplicate key {key!r} (first on line {frame.explicit[key]})")
-        frame.key, frame.has_key, frame.key_line, frame.key_plain = key, True, line, plain
-        frame.size += node.size
+        frame.key, frame.has_key, frame.key_line, frame.key_is_merge = key, True, line, merge
+        frame.size += size
 
-    def _place(self, node: _Node, line: int, *, alias: bool = False) -> None:
+    def _place(self, value: Any, size: int, height: int, alias_of: Loc | None, line: int) -> None:
         """Put a finished value into the list or mapping on top of the stack."""
         frame = self.stack[-1]
-        frame.size += node.size
-        frame.height = max(frame.height, node.height + 1)
+        frame.size += size
+        if height >= frame.height:
+            frame.height = height + 1
+        parent = frame.loc if frame.loc is not None and len(frame.loc) < self.line_depth else None
         if frame.value.__class__ is list:
-            loc = None if frame.loc is None or len(frame.loc) >= self.line_depth else (*frame.loc,
-                                                                                        len(frame.value))
-            frame.value.append(node.value)
-            self._note(loc, line, node if alias else None)
+            if parent is not None:
+                self._note((*parent, len(frame.value)), line, alias_of)
+            frame.value.append(value)
             return
         key, key_line = frame.key, frame.key_line
         frame.has_key = False
-        loc = None if frame.loc is None or len(frame.loc) >= self.line_depth else (*frame.loc, key)
-        if frame.key_plain and key == _MERGE:
-            self._merge_source(frame, node, key_line, loc)
+        loc = None if parent is None else (*parent, key)
+        if frame.key_is_merge:
+            self._merge_source(frame, value, key_line, loc)
         else:
-            frame.value[key] = node.value
+            frame.value[key] = value
             frame.explicit[key] = key_line
-        self._note(loc, key_line, node if alias else None)
+        if loc is not None:
+            self._note(loc, key_line, alias_of)
 
-    def _note(self, loc: Loc | None, line: int, alias_of: _Node | None) -> None:
-        if loc is None:
-            return
+    def _note(self, loc: Loc, line: int, alias_of: Loc | None) -> None:
         self.lines[loc] = line
-        if alias_of is not None and alias_of.loc is not None and alias_of.loc != loc:
-            self.links[loc] = alias_of.loc
+        if alias_of is not None and alias_of != loc:
+            self.links[loc] = alias_of
 
     def _child_loc(self, parent: _Frame) -> Loc | None:
         """The path of the value being started inside ``parent`` (None beyond ``line_depth``)."""
@@ -543,9 +541,8 @@ class _Builder:
 
     # ------------------------------------------------------------------ merge keys
 
-    def _merge_source(self, frame: _Frame, node: _Node, line: int, loc: Loc | None) -> None:
+    def _merge_source(self, frame: _Frame, value: Any, line: int, loc: Loc | None) -> None:
         """Keep the mapping(s) a ``<<`` key names, to merge when the mapping ends."""
-        value = node.value
         if value.__class__ is dict:
             frame.merges.append((value, loc))
             return
@@ -576,9 +573,12 @@ class _Builder:
     def _count(self, size: int, event: Any) -> None:
         self.nodes += size
         if self.nodes > self.limits.max_nodes:
-            raise ScenarioError(self.limits.error("max_nodes", "too many YAML nodes (values, keys, lists, "
-                                                               "mappings) after expanding aliases"),
-                                file=self.source, line=event.start_mark.line + 1)
+            self._too_many(event)
+
+    def _too_many(self, event: Any) -> None:
+        raise ScenarioError(self.limits.error("max_nodes", "too many YAML nodes (values, keys, lists, "
+                                                           "mappings) after expanding aliases"),
+                            file=self.source, line=event.start_mark.line + 1)
 
     def _check_depth(self, depth: int, event: Any) -> None:
         if depth > self.limits.max_depth:

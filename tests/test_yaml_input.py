@@ -243,7 +243,27 @@ def test_an_alias_bomb_in_set_is_refused(write_scenario, tmp_path):
     assert_one_line_exit_2(done, "CAPACITY_MAX_YAML_NODES")
 
 
-def test_nodes_are_counted_after_expanding_aliases():
+@pytest.fixture(params=["libyaml", "pure-python"])
+def parser(request, monkeypatch):
+    """Both event parsers: libyaml's (PyYAML's C binding) and PyYAML's own, used when libyaml is missing."""
+    if request.param == "pure-python":
+        monkeypatch.setattr(yamlio, "_parser", yamlio._PurePythonParser)
+    return request.param
+
+
+def test_both_parsers_read_the_same(parser):
+    text = "a: 010\nb: [0o10, 0x10, 1:30, yes, ~, .inf, 2024-01-01]\nc: &c {x: 1}\nd: {<<: *c, y: 2}\n"
+    data, lines = yamlio.load_document(text, "t.yaml")
+    assert data["a"] == 10 and data["b"][:5] == [8, 16, "1:30", "yes", None] and data["b"][6] == "2024-01-01"
+    assert data["d"] == {"x": 1, "y": 2} and lines[("d", "x")] == 3
+    with pytest.raises(ScenarioError, match="CAPACITY_MAX_YAML_DEPTH"):
+        yamlio.load_document("[" * 5000 + "]" * 5000, "t.yaml")
+    with pytest.raises(ScenarioError, match="duplicate key 'a'") as err:
+        yamlio.load_document("a: 1\nb: 2\na: 3\n", "t.yaml")
+    assert err.value.line == 3
+
+
+def test_nodes_are_counted_after_expanding_aliases(parser):
     text = "a: &a [x, x, x]\nb: [*a, *a, *a]\n"   # 11 nodes written; 20 after expanding the aliases
     tight, enough = InputLimits(max_nodes=19), InputLimits(max_nodes=20)
     with pytest.raises(ScenarioError, match="more than the limit of 19 nodes") as err:
@@ -323,6 +343,18 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
     assert_one_line_exit_2(run_guarded("validate", fifo), "not a regular file")
 
 
+def test_a_scenario_with_300000_labels_loads(tmp_path):
+    """7 MB, 600,000 values: PyYAML's pure-Python loader took 47 s of CPU (parsing twice); within the limits,
+    it must load (the timeout is a hang guard, not a speed test)."""
+    path = tmp_path / "labels.yaml"
+    labels = "".join(f"        k{i}: v{i}\n" for i in range(300_000))
+    path.write_text("name: labels\ncluster:\n  pools:\n    - name: p\n      count: 10\n"
+                    "      resources: {cpu: 4, memory: 8Gi}\n      labels:\n" + labels
+                    + "services:\n  - {name: a, replicas: 1, resources: {cpu: 1, memory: 1Gi}}\n")
+    done = run_guarded("validate", path)
+    assert done.returncode == 0 and done.stdout.startswith("ok: labels"), done.stderr[-2000:]
+
+
 def test_a_file_over_the_size_limit_is_refused_naming_the_limit(write_scenario, monkeypatch):
     path = write_scenario(BASE)
     monkeypatch.setenv("CAPACITY_MAX_INPUT_BYTES", "100")
@@ -334,7 +366,7 @@ def test_a_file_over_the_size_limit_is_refused_naming_the_limit(write_scenario, 
 
 
 @pytest.mark.parametrize("setting", ["CAPACITY_MAX_YAML_DEPTH=abc", "CAPACITY_MAX_YAML_NODES=0",
-                                     "CAPACITY_MAX_INPUT_BYTES=-5"])
+                                     "CAPACITY_MAX_INPUT_BYTES=-5", "CAPACITY_MAX_YAML_DEPTH=5000"])
 def test_a_bad_limit_setting_is_one_line(write_scenario, setting):
     name, _, value = setting.partition("=")
     done = run_guarded("validate", write_scenario(BASE), env={name: value})
@@ -362,6 +394,14 @@ def test_one_line_escapes_every_line_break_and_control_character():
     one = err.one_line()
     assert len(one.splitlines()) == 1 and "\x1b" not in one and "\n" not in one
     assert "\\n" in one and "\\x1b" in one and "\\u2028" in one and "\\x85" in one
+
+
+def test_a_huge_whatif_value_is_named_in_a_short_line(write_scenario):
+    big = "[" + ", ".join(["x"] * 100_000) + "]"
+    text = BASE + f"whatif:\n  cases:\n    big: {{description: &big {big}}}\n  grid:\n" \
+                  "    services.web.replicas: [*big]\n"
+    err = _error(write_scenario(text))
+    assert err.path == "whatif.grid.services.web.replicas" and len(err.one_line()) < 400, err.one_line()[:400]
 
 
 def test_odd_names_in_field_paths_are_quoted(write_scenario):
