@@ -24,10 +24,12 @@ A scenario is a YAML document with these sections (all quantities in the units o
 * ``kubernetes`` — written by ``capacity import-k8s``: the object behind each service and the existing
   nodes of each pool, for ``capacity plan --export k8s`` (`capacity.k8s`).
 
-Loading is strict: unknown keys, wrong types, bad units and dangling references are refused with a
-`ScenarioError` that names the file, the line, the field path (list items by their ``name``, e.g.
-``services.ranker.resources.cpu``) and what is wrong. ``--set`` overrides (``services.ranker.replicas=8``)
-are applied to the document before validation, so an override is checked exactly like the file.
+Loading is strict: unknown keys, wrong types (a boolean is never a number), bad units and dangling
+references are refused with a `ScenarioError` that names the file, the line, the field path (list items by
+their ``name``, e.g. ``services.ranker.resources.cpu``) and what is wrong. The text is read by
+`capacity.yamlio`: YAML 1.2, merge keys, duplicate keys refused, bounded in size, nodes and depth.
+``--set`` overrides (``services.ranker.replicas=8``) are applied to the document before validation, so an
+override is checked exactly like the file.
 """
 
 from __future__ import annotations

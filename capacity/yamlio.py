@@ -479,14 +479,14 @@ class _Builder:
             self._too_many(event)
         line = event.start_mark.line + 1
         stack = self.stack
+        frame = stack[-1] if stack else None
+        is_key = frame is not None and frame.value.__class__ is dict and not frame.has_key
         if event.anchor is not None and event.__class__ is ev.ScalarEvent:
-            loc = self._child_loc(stack[-1]) if stack else ()
+            loc = () if frame is None else None if is_key else self._child_loc(frame)
             self.anchors[event.anchor] = _Node(value, 1, 0, loc)
-        if not stack:
+        if frame is None:
             self.root, self.root_line = value, line
-            return
-        frame = stack[-1]
-        if frame.value.__class__ is dict and not frame.has_key:
+        elif is_key:
             self._key(frame, value, size, line, merge)
         else:
             self._place(value, size, height, alias_of, line)

@@ -9,6 +9,7 @@ exactly one line on stderr and no traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from capacity import yamlio
@@ -492,3 +495,29 @@ def test_merged_values_are_validated_with_their_own_line(write_scenario):
     text = MERGED.replace("concurrency: 4", "concurrency: many")
     err = _error(write_scenario(text))
     assert err.path == "services.b.serving.concurrency" and err.line == _line(text, "concurrency: many")
+
+
+# ----------------------------------------------------------------------------------------- fuzzing the reader
+
+FRAGMENTS = st.sampled_from([
+    "a", "b", "<<", "'<<'", "010", "0o17", "0x1F", "1:30", "1e400", "-1e-999999999", ".inf", ".nan", "true",
+    "yes", "~", "null", "2024-01-01", "9" * 5000, "!!python/name:os.system x", "!!binary aGk=", "!!set {a}",
+    "!!int '010'", "!!float x", "&x", "*x", "&y", "*y", "*z", "[", "]", "{", "}", ", ", ": ", "- ", "\n",
+    "\n  ", "\n    - ", "\t", "#c", '"q\\n"', "---\n", "\x07", "é", "\u2028", "? ", "|\n  text",
+])
+
+
+@settings(deadline=None, derandomize=True, database=None, max_examples=300, print_blob=False)
+@given(st.lists(FRAGMENTS, max_size=40).map("".join))
+def test_the_reader_returns_plain_data_or_one_scenario_error(text):
+    """Whatever the text, reading it returns JSON-able data (no cycles, sets, bytes or dates) with a usable
+    line map, or raises a `ScenarioError` of one line; within small limits, so each case is quick."""
+    limits = InputLimits(max_bytes=2**20, max_nodes=500, max_depth=8)
+    try:
+        data, lines = yamlio.load_document(text, "f.yaml", limits=limits)
+    except ScenarioError as exc:
+        assert len(exc.one_line().splitlines()) == 1
+        return
+    json.dumps(data)
+    for loc in lines:
+        assert lines[loc] >= 1
