@@ -343,6 +343,17 @@ class _Refused(Exception):
     """A problem found while building data, reported by `_Builder` with the line of the event."""
 
 
+# ---------------------------------------------------------------------------------------------- writing
+
+class Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting also the strings that YAML 1.2 reads as numbers (``0o17``, ``1e3``;
+    PyYAML writes by YAML 1.1, where they are strings), so that what it writes reads back the same here."""
+
+
+Dumper.add_implicit_resolver(_CORE + "int", re.compile(r"^0o[0-7]+$"), ["0"])
+Dumper.add_implicit_resolver(_CORE + "float", re.compile(rf"^{_FLOAT.pattern}$"), list("-+.0123456789"))
+
+
 # ---------------------------------------------------------------------------------------------- building
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -521,3 +522,13 @@ def test_the_reader_returns_plain_data_or_one_scenario_error(text):
     json.dumps(data)
     for loc in lines:
         assert lines[loc] >= 1
+
+
+@settings(deadline=None, derandomize=True, database=None, max_examples=300, print_blob=False)
+@given(st.one_of(st.text(st.characters(exclude_characters="\x85"), max_size=12),  # PyYAML folds NEL
+                 st.sampled_from(["0o17", "1e3", "+.5e3", "-1E-3", "010", "0x1F",
+                                  "1:30", ".inf", "-.Inf", ".NaN", "~", "Null", "TRUE", "yes"])))
+def test_what_the_dumper_writes_reads_back_the_same(text):
+    """`yamlio.Dumper` quotes every string a YAML 1.2 reader would take for a number, boolean or null."""
+    written = yaml.dump({"k": text, "n": [1, 2.5, True, None]}, Dumper=yamlio.Dumper, allow_unicode=True)
+    assert yamlio.load_document(written, "w.yaml")[0] == {"k": text, "n": [1, 2.5, True, None]}

@@ -166,3 +166,14 @@ def test_merge_keys_in_manifests(tmp_path):
         "resources: {requests: &req {cpu: 100m, memory: 64Mi}, limits: {<<: *req, cpu: 200m}}"))
     svc = imported(path)["services"][0]
     assert svc["resources"]["cpu"] == "100m" and svc["resources"]["memory"] == "64Mi"
+
+
+def test_label_values_that_look_like_yaml_1_2_numbers_survive_the_scenario_file(tmp_path):
+    path = tmp_path / "web.yaml"
+    path.write_text(DEPLOYMENT.replace("CPU", "100m").replace(
+        "      containers:", "      nodeSelector: {tier: '1e3', gen: '0o17'}\n      containers:"))
+    out = tmp_path / "s.yaml"
+    pool = POOL + ",label:tier=1e3,label:gen=0o17"
+    assert main(["import-k8s", str(path), "--pool", pool, "-o", str(out)]) == 0
+    scenario = load_scenario(out)
+    assert scenario.pool("std").labels["tier"] == "1e3" and scenario.pool("std").labels["gen"] == "0o17"
