@@ -133,24 +133,21 @@ def _size_parser(command: Any) -> None:
                         "within every SLO of its service")
 
 
-def _parse_value(text: str) -> Any:
-    """A ``KEY=VALUE`` value, read as YAML like ``--set`` (``8``, ``600/s``, ``[cpu, gpu]``)."""
-    import yaml
+def _parse_value(text: str, source: str = "--case") -> Any:
+    """A ``KEY=VALUE`` value, read as YAML exactly like ``--set`` (YAML 1.2, bounded: `capacity.yamlio`):
+    ``8``, ``600/s``, ``[cpu, gpu]``; text that is not YAML is the string itself."""
+    from capacity.yamlio import load_value
 
-    try:
-        return yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        return text
+    return load_value(text, source)
 
 
-def _parse_values(text: str) -> list[Any]:
-    """``--grid`` values: ``4,6,8`` or a YAML list ``[4, 6, 8]``."""
-    import yaml
+def _parse_values(text: str, source: str = "--grid") -> list[Any]:
+    """``--grid`` values: ``4,6,8`` or a YAML list ``[4, 6, 8]``, each read like a ``--set`` value."""
+    from capacity.yamlio import load_value
 
     body = text.strip()
-    try:
-        values = yaml.safe_load(body if body.startswith("[") else f"[{body}]")
-    except yaml.YAMLError:
+    values = load_value(body if body.startswith("[") else f"[{body}]", source)
+    if isinstance(values, str):  # not YAML: the comma-separated texts themselves
         values = [v.strip() for v in body.split(",")]
     return values if isinstance(values, list) else [values]
 
@@ -165,12 +162,13 @@ def _sweep(args: argparse.Namespace) -> int:
         if not sep or not key.strip():
             raise ScenarioError(f"--grid {item!r}: expected KEY=V1,V2, e.g. services.ranker.replicas=4,6,8",
                                 file=args.scenario)
-        grid[key.strip()] = _parse_values(text)
+        grid[key.strip()] = _parse_values(text, f"--grid {key.strip()}")
     cases: dict[str, dict[str, Any]] = {}
     for name, *settings in args.case:
         if not settings or any("=" not in s for s in settings):
             raise ScenarioError(f"--case {name}: expected NAME KEY=VALUE [KEY=VALUE ...]", file=args.scenario)
-        cases[name] = {k.strip(): _parse_value(v) for k, _, v in (s.partition("=") for s in settings)}
+        cases[name] = {k.strip(): _parse_value(v, f"--case {name} {k.strip()}")
+                       for k, _, v in (s.partition("=") for s in settings)}
     scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
     out = args.output or Path("out") / f"{scenario.name}-sweep"
     try:

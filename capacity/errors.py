@@ -9,7 +9,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+#: What could break a one-line message: line breaks of every kind (``str.splitlines`` splits on all of
+#: them), and the other control characters (a terminal escape sequence could rewrite what is shown).
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with line breaks and control characters escaped as in ``repr`` (``\\n``, ``\\x1b``), so
+    that it prints on one line and shows what was there."""
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class CapacityError(Exception):
@@ -28,12 +39,13 @@ class ScenarioError(CapacityError):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        """``FILE:LINE: field.path: what is wrong`` (parts that are unknown are left out)."""
+        """``FILE:LINE: field.path: what is wrong`` (parts that are unknown are left out), always one line:
+        a line break or control character in any part (a file name, a key) is escaped, never printed."""
         where = ""
         if self.file is not None:
             where = self.file + (f":{self.line}" if self.line is not None else "") + ": "
         field_part = f"{self.path}: " if self.path else ""
-        return f"{where}{field_part}{self.message}"
+        return printable(f"{where}{field_part}{self.message}")
 
 
 @dataclass(frozen=True)

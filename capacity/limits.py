@@ -44,10 +44,15 @@ Which folders data files may come from is not a limit of the scenario: see `capa
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from capacity.errors import ScenarioError
+from capacity.units import not_a_boolean, parse_quantity
 
 if TYPE_CHECKING:
     from capacity.scenario import Scenario
@@ -60,6 +65,7 @@ BYTES_PER_REQUEST = 220
 BYTES_PER_SERIES_VALUE = 145
 
 Problem = tuple[tuple[str | int, ...], str]
+Float = Annotated[float, BeforeValidator(not_a_boolean)]  # a cap is a number, never a boolean
 
 
 class Limits(BaseModel):
@@ -67,15 +73,15 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_requests: float = Field(default=3e7, gt=0)
-    max_decode_steps: float = Field(default=2e8, gt=0)
-    max_replicas: float = Field(default=1e6, gt=0)
-    max_packing_size: float = Field(default=5e6, gt=0)
-    max_windows: float = Field(default=1e6, gt=0)
-    max_series_values: float = Field(default=2e6, gt=0)
-    max_runs: float = Field(default=1e5, gt=0)
-    max_onoff_periods: float = Field(default=1e8, gt=0)
-    max_trace_rows: float = Field(default=3e7, gt=0)
+    max_requests: Float = Field(default=3e7, gt=0)
+    max_decode_steps: Float = Field(default=2e8, gt=0)
+    max_replicas: Float = Field(default=1e6, gt=0)
+    max_packing_size: Float = Field(default=5e6, gt=0)
+    max_windows: Float = Field(default=1e6, gt=0)
+    max_series_values: Float = Field(default=2e6, gt=0)
+    max_runs: Float = Field(default=1e5, gt=0)
+    max_onoff_periods: Float = Field(default=1e8, gt=0)
+    max_trace_rows: Float = Field(default=3e7, gt=0)
 
 
 RETIRED_FIELDS: dict[tuple[str, ...], str] = {
@@ -240,3 +246,78 @@ def _series_problems(s: Scenario) -> list[Problem]:
                                                   f"nodes and {pools} pools, {len(serving)} services",
                              s.limits)
     return [problem] if problem is not None else []
+
+
+# ---------------------------------------------------------------------------------------------- reading input
+
+#: Default bounds on reading input (see `InputLimits`); each is raised by the environment variable named
+#: beside it. The measured figures behind them: README, "How a scenario file is read".
+MAX_INPUT_BYTES = 128 * 2**20          # CAPACITY_MAX_INPUT_BYTES: bytes of one file read
+MAX_YAML_NODES = 10_000_000            # CAPACITY_MAX_YAML_NODES: nodes of one file after expanding aliases
+MAX_YAML_DEPTH = 100                   # CAPACITY_MAX_YAML_DEPTH: lists and mappings nested in each other
+#: The most CAPACITY_MAX_YAML_DEPTH may be: deeper data would exhaust Python's recursion limit (1000) in the
+#: code that walks it (JSON copies, validation, manifests).
+MAX_YAML_DEPTH_CEILING = 500
+
+INPUT_LIMIT_VARIABLES = {"max_bytes": "CAPACITY_MAX_INPUT_BYTES", "max_nodes": "CAPACITY_MAX_YAML_NODES",
+                         "max_depth": "CAPACITY_MAX_YAML_DEPTH"}
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """How much input one file (a scenario, a manifest, a node list) or one ``--set`` value may be, so
+    that reading it takes bounded time and memory whatever it holds.
+
+    These are process-level settings, not part of a scenario: they must hold before a scenario's own
+    ``limits:`` section can even be read. Each has a default (the module constants above) and is raised (or
+    lowered) by an environment variable, e.g. ``CAPACITY_MAX_INPUT_BYTES=1Gi``; a value is a whole positive
+    number, with a quantity suffix if wanted (``64Mi``, ``2e7``).
+
+    * ``max_bytes`` — the size of one file: a larger one (or ``/dev/zero``) is refused before it is read.
+    * ``max_nodes`` — the values (scalars, lists, mappings, keys) one file or value holds once its aliases
+      are expanded: a "billion laughs" document of a few hundred bytes is refused as soon as its count passes
+      the bound, without expanding anything.
+    * ``max_depth`` — how deeply lists and mappings nest (through aliases too): deeper input is refused
+      before anything recursive reads it.
+    """
+
+    max_bytes: int = MAX_INPUT_BYTES
+    max_nodes: int = MAX_YAML_NODES
+    max_depth: int = MAX_YAML_DEPTH
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> InputLimits:
+        """The limits in force: each variable of ``environ`` (default: the process environment) that is
+        set, the default otherwise. A bad setting raises `ScenarioError` naming the variable."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for field_name, variable in INPUT_LIMIT_VARIABLES.items():
+            text = env.get(variable)
+            if text is not None and text.strip():
+                values[field_name] = _whole_positive(variable, text)
+        depth = values.get("max_depth", 0)
+        if depth > MAX_YAML_DEPTH_CEILING:
+            raise ScenarioError(f"environment variable CAPACITY_MAX_YAML_DEPTH={depth}: at most "
+                                f"{MAX_YAML_DEPTH_CEILING} (deeper data would exhaust Python's recursion "
+                                "limit)")
+        return cls(**values)
+
+    def error(self, field_name: str, what: str) -> str:
+        """``WHAT, more than the limit of N UNIT; raise it with ...``: a message for an input beyond the
+        limit ``field_name``, naming the environment variable that raises it."""
+        variable = INPUT_LIMIT_VARIABLES[field_name]
+        limit = getattr(self, field_name)
+        unit = {"max_bytes": "bytes", "max_nodes": "nodes", "max_depth": "levels"}[field_name]
+        return (f"{what}, more than the limit of {limit} {unit}; raise it with the environment variable "
+                f"{variable} (e.g. {variable}={limit * 4})")
+
+
+def _whole_positive(variable: str, text: str) -> int:
+    try:
+        value = parse_quantity(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1 and value == int(value)):
+        raise ScenarioError(f"environment variable {variable}={text!r}: expected a whole positive number, "
+                            "e.g. 1000000 or 64Mi")
+    return int(value)

@@ -25,10 +25,12 @@ A scenario is a YAML document with these sections (all quantities in the units o
 * ``kubernetes`` — written by ``capacity import-k8s``: the object behind each service and the existing
   nodes of each pool, for ``capacity plan --export k8s`` (`capacity.k8s`).
 
-Loading is strict: unknown keys, wrong types, bad units and dangling references are refused with a
-`ScenarioError` that names the file, the line, the field path (list items by their ``name``, e.g.
-``services.ranker.resources.cpu``) and what is wrong. ``--set`` overrides (``services.ranker.replicas=8``)
-are applied to the document before validation, so an override is checked exactly like the file.
+Loading is strict: unknown keys, wrong types (a boolean is never a number), bad units and dangling
+references are refused with a `ScenarioError` that names the file, the line, the field path (list items by
+their ``name``, e.g. ``services.ranker.resources.cpu``) and what is wrong. The text is read by
+`capacity.yamlio`: YAML 1.2, merge keys, duplicate keys refused, bounded in size, nodes and depth.
+``--set`` overrides (``services.ranker.replicas=8``) are applied to the document before validation, so an
+override is checked exactly like the file.
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -56,10 +58,14 @@ from capacity.limits import RETIRED_FIELDS, Limits, work_problems
 from capacity.packing.existing import overflow as existing_overflow
 from capacity.packing.objectives import OBJECTIVES, names_text
 from capacity.sandbox import allowed_dirs, outside_problem, user_data_dirs
-from capacity.units import parse_duration, parse_fraction, parse_quantity, parse_rate
+from capacity.units import not_a_boolean, parse_duration, parse_fraction, parse_quantity, parse_rate
+from capacity.yamlio import LineMap, load_document, load_value, read_text
 
 # ---------------------------------------------------------------------------------------------- types
 
+#: Every number of the scenario is one of these: an int or a float that refuses a boolean.
+Int = Annotated[int, BeforeValidator(not_a_boolean)]
+Float = Annotated[float, BeforeValidator(not_a_boolean)]
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 ResourceName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 Quantity = Annotated[float, BeforeValidator(parse_quantity), Field(ge=0)]
@@ -82,11 +88,11 @@ class Pool(_Model):
     """A pool of identical nodes; ``count`` is the most nodes the planner may use."""
 
     name: Name
-    count: int = Field(ge=1, le=100_000)
+    count: Int = Field(ge=1, le=100_000)
     resources: dict[ResourceName, Quantity] = Field(min_length=1)
-    cost: float | None = Field(default=None, ge=0)
+    cost: Float | None = Field(default=None, ge=0)
     labels: dict[str, str] = Field(default_factory=dict)
-    speed: float = Field(default=1.0, gt=0, le=1000)       # service times on these nodes are divided by it
+    speed: Float = Field(default=1.0, gt=0, le=1000)       # service times on these nodes are divided by it
 
 
 class Cluster(_Model):
@@ -108,7 +114,7 @@ class ServiceTime(_Model):
 
     dist: Literal["exponential", "deterministic", "lognormal"] | None = None
     mean: PositiveDuration | None = None
-    cv: float | None = Field(default=None, ge=0, le=100)
+    cv: Float | None = Field(default=None, ge=0, le=100)
     base: Duration | None = None
     per_item: PositiveDuration | None = None
     per_input_token: Duration | None = None
@@ -169,7 +175,7 @@ class Batching(_Model):
     """
 
     mode: Literal["dynamic", "continuous"] = "dynamic"
-    max_size: int = Field(ge=1, le=100_000)
+    max_size: Int = Field(ge=1, le=100_000)
     max_delay: Duration | None = None                      # dynamic (default 0: no waiting for more)
     step_growth: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=100)] | None = None
     # continuous: how much longer a decode step gets per extra request (4% or 0.04; default 0)
@@ -183,7 +189,7 @@ class Queue(_Model):
     """The queue in front of a service (or of each replica, with per-replica routing)."""
 
     discipline: DisciplineName | None = None
-    max_length: int | None = Field(default=None, ge=0)     # waiting places; a full queue rejects
+    max_length: Int | None = Field(default=None, ge=0)     # waiting places; a full queue rejects
     timeout: PositiveDuration | None = None                # a request still waiting this long leaves
     preemption: Literal["resume", "restart"] = "resume"    # what an interrupted request does
     admission: Literal["accept", "deadline"] = "accept"    # deadline: drop arrivals that would miss the SLO
@@ -193,7 +199,7 @@ class Queue(_Model):
 class Serving(_Model):
     """How one replica serves requests: ``concurrency`` slots, each holding a request for a service time."""
 
-    concurrency: int = Field(default=1, ge=1, le=100_000)
+    concurrency: Int = Field(default=1, ge=1, le=100_000)
     service_time: ServiceTime
     batching: Batching | None = None                       # dynamic or continuous batching
     queue: Queue = Field(default_factory=Queue)
@@ -208,7 +214,7 @@ class Spread(_Model):
     """Replica counts per value of a pool label (``topology``) differ by at most ``max_skew``."""
 
     topology: LabelKey
-    max_skew: int = Field(default=1, ge=1)
+    max_skew: Int = Field(default=1, ge=1)
 
 
 class Survive(_Model):
@@ -221,12 +227,12 @@ class Survive(_Model):
 
 class Service(_Model):
     name: Name
-    replicas: int = Field(ge=1, le=1_000_000)
+    replicas: Int = Field(ge=1, le=1_000_000)
     resources: dict[ResourceName, Quantity] = Field(min_length=1)
     pools: list[Name] | None = Field(default=None, min_length=1)
     node_selector: dict[LabelKey, str] | None = Field(default=None, min_length=1)
-    max_per_node: int | None = Field(default=None, ge=1)
-    priority: int = Field(default=1, ge=1, le=1_000_000)  # objective fit: higher is more important
+    max_per_node: Int | None = Field(default=None, ge=1)
+    priority: Int = Field(default=1, ge=1, le=1_000_000)  # objective fit: higher is more important
     spread: Spread | None = None
     survive: Survive | None = None
     serving: Serving | None = None
@@ -250,7 +256,7 @@ class Arrivals(_Model):
 
     process: ArrivalProcessName = "poisson"
     rate: Rate | None = None
-    cv: float | None = Field(default=None, gt=0, le=100)
+    cv: Float | None = Field(default=None, gt=0, le=100)
     on: PositiveDuration | None = None
     off: PositiveDuration | None = None
     amplitude: Fraction | None = None
@@ -259,8 +265,8 @@ class Arrivals(_Model):
     start: Duration | None = None
     file: str | None = Field(default=None, min_length=1, max_length=4096)
     format: Literal["auto", "azure", "plain"] | None = None
-    time_scale: float | None = Field(default=None, gt=0, le=1e6)
-    rate_scale: float | None = Field(default=None, gt=0, le=1000)
+    time_scale: Float | None = Field(default=None, gt=0, le=1e6)
+    rate_scale: Float | None = Field(default=None, gt=0, le=1000)
 
 
 #: The parameters each arrival process accepts, and which of them it requires.
@@ -309,10 +315,10 @@ class TokenCount(_Model):
     tokens and clipped to ``[min, max]``."""
 
     dist: Literal["exponential", "deterministic", "lognormal"] = "exponential"
-    mean: float = Field(gt=0, le=1e9)
-    cv: float | None = Field(default=None, ge=0, le=100)
-    min: int = Field(default=1, ge=0)
-    max: int | None = Field(default=None, ge=1)
+    mean: Float = Field(gt=0, le=1e9)
+    cv: Float | None = Field(default=None, ge=0, le=100)
+    min: Int = Field(default=1, ge=0)
+    max: Int | None = Field(default=None, ge=1)
 
     @property
     def effective_cv(self) -> float:
@@ -336,7 +342,7 @@ class TenantSplit(_Model):
     weights (with a column: tenants not listed get the class's ``weight``)."""
 
     column: str | None = Field(default=None, min_length=1, max_length=200)
-    weights: dict[Name, Annotated[float, Field(gt=0, le=1e9)]] | None = Field(default=None, min_length=1)
+    weights: dict[Name, Annotated[Float, Field(gt=0, le=1e9)]] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _column_or_weights(self) -> TenantSplit:
@@ -352,9 +358,9 @@ OnFailureName = Literal["retry", "lost"]
 class RequestClass(_Model):
     name: Name
     service: Name
-    priority: int = Field(default=0, ge=0, le=1000)
+    priority: Int = Field(default=0, ge=0, le=1000)
     tenant: Name = "default"
-    weight: float = Field(default=1.0, gt=0)
+    weight: Float = Field(default=1.0, gt=0)
     arrivals: Arrivals
     slo: SLO | None = None
     admission: AdmissionName | None = None                 # overrides the service's queue.admission
@@ -424,8 +430,8 @@ class PlacementOptions(_Model):
     headroom: Fraction | dict[ResourceName, Fraction] = 0.0
     solver: Literal["highs", "cbc"] = "highs"
     time_limit: PositiveDuration = 30.0
-    existing: dict[str, dict[Name, int]] = Field(default_factory=dict)  # node -> service -> replicas
-    move_cost: float = Field(default=0.0, ge=0)                         # per moved replica
+    existing: dict[str, dict[Name, Int]] = Field(default_factory=dict)  # node -> service -> replicas
+    move_cost: Float = Field(default=0.0, ge=0)                         # per moved replica
 
     def headroom_for(self, resources: Iterable[str]) -> dict[str, float]:
         """Headroom per resource: one fraction for all, or the per-resource map (others 0)."""
@@ -451,7 +457,7 @@ class WhatIf(_Model):
 
     grid: dict[WhatIfKey, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
     cases: dict[Name, dict[WhatIfKey, Any]] = Field(default_factory=dict)   # {} is the scenario as is
-    replications: int = Field(default=1, ge=1, le=1000)
+    replications: Int = Field(default=1, ge=1, le=1000)
 
 
 # ---------------------------------------------------------------------------------------------- kubernetes
@@ -481,10 +487,10 @@ class KubernetesSection(_Model):
 class Scenario(_Model):
     """A validated scenario. Build it with `load_scenario` (a file) or `scenario_from_dict`."""
 
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(not_a_boolean)] = 1
     name: Name
     description: str | None = None
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    seed: Int = Field(default=0, ge=0, le=2**63 - 1)
     cluster: Cluster
     services: list[Service] = Field(min_length=1)
     workload: Workload | None = None
@@ -498,7 +504,7 @@ class Scenario(_Model):
 
     _source: str = PrivateAttr(default="<scenario>")
     _data_dirs: tuple[Path, ...] = PrivateAttr(default=())
-    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+    _lines: Mapping[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -548,92 +554,36 @@ class Scenario(_Model):
 Path_ = tuple[str | int, ...]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
-            ) from None
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-# YAML 1.2 booleans: only true/false. PyYAML follows YAML 1.1, where on/off/yes/no are booleans too, which
-# would turn the onoff arrival keys ``on:``/``off:`` (and label values such as ``spot: yes``) into True/False.
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_LineLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                  list("tTfF"))
-
-
-def _line_map(node: yaml.Node | None, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict:
-    """Map every path in the YAML tree to the 1-based line where its key (or list item) starts."""
-    out = {} if out is None else out
-    if node is None:
-        return out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _line_map(value_node, (*path, key), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out[(*path, i)] = item.start_mark.line + 1
-            _line_map(item, (*path, i), out)
-    return out
-
-
-def parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
-    """Parse YAML safely (data only, no tags that run code); return the data and its line map."""
-    try:
-        data = yaml.load(text, Loader=_LineLoader)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or str(exc)
-        raise ScenarioError(f"invalid YAML: {problem}", file=file, line=line) from None
-    except yaml.reader.ReaderError as exc:  # a control character: its own (multi-line) message, no mark
-        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        line = text.count("\n", 0, exc.position) + 1
-        raise ScenarioError(f"invalid YAML: character {ord(char):#06x} is not allowed in YAML text",
-                            file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
-    return data, _line_map(node)
+def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
+    """Parse a scenario's YAML (data only, YAML 1.2, bounded: `capacity.yamlio`); return the data and its
+    line map."""
+    return load_document(text, file)
 
 
 def display_path(data: Any, loc: Sequence[str | int]) -> str:
-    """``('services', 0, 'resources', 'cpu')`` → ``services.ranker.resources.cpu`` (items by name)."""
+    """``('services', 0, 'resources', 'cpu')`` → ``services.ranker.resources.cpu`` (items by name). A
+    name with other characters than letters, digits, ``_``, ``.``, ``/``, ``-`` is quoted as Python's
+    ``repr`` does (``services.web.'odd key'``), so a key can never break the message's line."""
     parts: list[str] = []
     node = data
     for key in loc:
         if isinstance(key, int) and isinstance(node, list) and 0 <= key < len(node):
             item = node[key]
             name = item.get("name") if isinstance(item, dict) else None
-            parts.append(str(name) if isinstance(name, str) and name else str(key))
+            parts.append(_path_part(name) if isinstance(name, str) and name else str(key))
             node = item
         else:
-            parts.append(str(key))
+            parts.append(_path_part(key))
             node = node.get(key) if isinstance(node, dict) else None
     return ".".join(parts)
+
+
+_PLAIN_PATH_PART = re.compile(r"[A-Za-z0-9_./-]+")
+
+
+def _path_part(key: object) -> str:
+    text = str(key)
+    return text if _PLAIN_PATH_PART.fullmatch(text) else repr(text)
 
 
 def _line_of(lines: Mapping[Path_, int], loc: Sequence[str | int]) -> int | None:
@@ -714,10 +664,7 @@ def apply_overrides(data: Any, overrides: Iterable[str], file: str) -> tuple[Any
                                 file=file)
         key, _, text = item.partition("=")
         key = key.strip()
-        try:
-            value = yaml.load(text, Loader=_LineLoader) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
+        value = load_value(text, f"{file} (--set {key})")
         container, last, path = _resolve_override(data, key, file)
         container[last] = value
         changed.append(path)
@@ -1094,6 +1041,11 @@ def field_value(data: Any, key: str, *, source: str = "<dict>") -> Any:
             if isinstance(container, list) or last in container else None)
 
 
+#: How a what-if value is named in a message: cut short (a value may hold millions of items).
+_VALUE_REPR = reprlib.Repr()
+_VALUE_REPR.maxlevel, _VALUE_REPR.maxlist, _VALUE_REPR.maxdict, _VALUE_REPR.maxstring = 2, 4, 4, 60
+
+
 def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_, int], source: str,
                   data_dirs: Sequence[Path]) -> None:
     """Apply every grid value and every case alone to the scenario and validate it (see `whatif_point`).
@@ -1104,7 +1056,7 @@ def _check_whatif(whatif: WhatIf, data: Mapping[str, Any], lines: Mapping[Path_,
         where: Path_ = ("whatif", "grid", key)
         seen: dict[str, Any] = {}                     # validated value (canonical JSON) -> value as given
         for value in values:
-            label = f"value {value!r}"
+            label = f"value {_VALUE_REPR.repr(value)}"
             point = whatif_point(data, {key: value}, source=source, where=where, lines=lines, label=label,
                                  data_dirs=data_dirs)
             validated = json.dumps(field_value(point.model_dump(mode="json"), key), sort_keys=True)
@@ -1249,7 +1201,7 @@ def scenario_from_dict(data: Any, *, source: str = "<dict>", lines: Mapping[Path
         _check_whatif(scenario.whatif, data, lines, source, dirs)
     scenario._source = source
     scenario._data_dirs = dirs
-    scenario._lines = dict(lines)
+    scenario._lines = lines if isinstance(lines, LineMap) else dict(lines)
     return scenario
 
 
@@ -1258,18 +1210,7 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = (), *,
     """Read, parse and validate a scenario file, applying ``--set`` style ``overrides`` first; its trace
     files may come from its folder tree, ``data_dirs`` and ``CAPACITY_DATA_DIRS`` (`capacity.sandbox`)."""
     file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("no such file", file=file) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a directory, not a scenario file", file=file) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file,
-                            line=raw.count(b"\n", 0, exc.start) + 1) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror}", file=file) from None
+    text = read_text(path, what="scenario file")
     data, lines = parse_yaml(text, file)
     if data is None:
         raise ScenarioError("the file is empty", file=file, line=1)

@@ -11,7 +11,9 @@
 * **Fractions** are ``10%`` or ``0.1``.
 
 Each parser raises `ValueError` with a message that names the bad text and the accepted forms; the scenario
-loader turns that into a `ScenarioError` with file, line and field.
+loader turns that into a `ScenarioError` with file, line and field. Numbers must be finite (``1e400`` is
+refused), and a quantity is at most 64 characters long, so its exponent is bounded before any exact
+arithmetic: `parse_quantity_exact` never computes ``10 ** 999999999``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ _DECIMAL_EXACT = {k: Fraction(10) ** e for k, e in
                    ("P", 15), ("E", 18))}
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)"
+#: The longest quantity text read (``15896512Ki`` is 10): it bounds the digits and the exponent of a quantity.
+MAX_QUANTITY_CHARS = 64
+#: Beyond ``10 ** ±_EXPONENT_BOUND`` a quantity of at most 64 characters is either not finite or below one
+#: nano (which Kubernetes rounds up to 1n): known without computing the power.
+_EXPONENT_BOUND = 400
+_NANO = Fraction(1, 10**9)
 _QUANTITY_RE = re.compile(rf"^({_NUMBER})(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$")
 
 _DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0,
@@ -43,13 +51,42 @@ def _finite(value: float, text: object) -> float:
     return value
 
 
+def not_a_boolean(value: object) -> object:
+    """``value`` unchanged unless it is a boolean, which is refused: YAML's ``true`` is never a number here
+    (pydantic's lax mode would read it as 1 for an int or float field; used as a before-validator)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {_shown(value)}")
+    return value
+
+
+def _shown(value: object) -> str:
+    """How a wrong value is named in a message: ``a boolean (true)``, else its repr."""
+    return f"a boolean ({str(value).lower()})" if isinstance(value, bool) else repr(value)
+
+
 def _plain_number(value: object) -> float | None:
     """A YAML int/float (not a bool) as float, or None when ``value`` is not a number."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return _finite(float(value), value)
+        try:
+            return _finite(float(value), value)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError("an integer beyond the range of numbers (about 1.8e308)") from None
     return None
+
+
+def _quantity_match(value: str) -> re.Match[str]:
+    text = value.strip()
+    if len(text) > MAX_QUANTITY_CHARS:
+        raise ValueError(f"bad quantity {value[:20]!r}...: longer than {MAX_QUANTITY_CHARS} characters")
+    match = _QUANTITY_RE.match(text)
+    if not match:
+        raise ValueError(
+            f"bad quantity {value!r}: expected a number with an optional suffix "
+            "(m, k, M, G, T, Ki, Mi, Gi, Ti, ...), e.g. 500m or 8Gi"
+        )
+    return match
 
 
 def parse_quantity(value: object) -> float:
@@ -58,16 +95,10 @@ def parse_quantity(value: object) -> float:
     if number is not None:
         return number
     if not isinstance(value, str):
-        raise ValueError(f"expected a quantity such as 2, 500m or 8Gi, got {value!r}")
-    match = _QUANTITY_RE.match(value.strip())
-    if not match:
-        raise ValueError(
-            f"bad quantity {value!r}: expected a number with an optional suffix "
-            "(m, k, M, G, T, Ki, Mi, Gi, Ti, ...), e.g. 500m or 8Gi"
-        )
-    base, suffix, exponent = match.groups()
+        raise ValueError(f"expected a quantity such as 2, 500m or 8Gi, got {_shown(value)}")
+    base, suffix, exponent = _quantity_match(value).groups()
     if exponent is not None:
-        return _finite(float(base) * 10.0 ** int(exponent), value)
+        return _finite(float(f"{base}e{exponent}"), value)  # never 10.0 ** 400 (OverflowError)
     if suffix in _BINARY:
         return _finite(float(base) * _BINARY[suffix], value)
     return _finite(float(base) * _DECIMAL[suffix or ""], value)
@@ -75,16 +106,36 @@ def parse_quantity(value: object) -> float:
 
 def parse_quantity_exact(value: object) -> Fraction:
     """A Kubernetes quantity as an exact `Fraction` in base units (``100m`` → 1/10), for sums that must not
-    drift (pod requests, allocatable minus DaemonSet overhead). Accepts what `parse_quantity` accepts."""
+    drift (pod requests, allocatable minus DaemonSet overhead). Accepts what `parse_quantity` accepts.
+
+    As Kubernetes' ``ParseQuantity`` does, a non-zero amount finer than one nano is rounded up (away from
+    zero) to the next nano: ``0.1n`` and ``1e-999999999`` are ``1n`` (k8s.io/apimachinery
+    ``pkg/api/resource/quantity.go``: "if you want some resources, you should get some resources").
+    """
     parse_quantity(value)  # the same checks and messages
     if isinstance(value, int | float):
-        return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-    base, suffix, exponent = _QUANTITY_RE.match(str(value).strip()).groups()  # type: ignore[union-attr]
+        return _at_least_a_nano(Fraction(repr(value)) if isinstance(value, float) else Fraction(value))
+    base, suffix, exponent = _quantity_match(str(value)).groups()
+    mantissa = Fraction(base)
     if exponent is not None:
-        return Fraction(base) * Fraction(10) ** int(exponent)
+        power = int(exponent)
+        if mantissa == 0 or power > _EXPONENT_BOUND:  # a finite quantity this large has a zero mantissa
+            return Fraction(0)
+        if power < -_EXPONENT_BOUND:                  # below one nano however long the mantissa
+            return _NANO if mantissa > 0 else -_NANO
+        return _at_least_a_nano(mantissa * Fraction(10) ** power)
     if suffix in _BINARY:
-        return Fraction(base) * _BINARY[suffix]
-    return Fraction(base) * _DECIMAL_EXACT[suffix or ""]
+        return _at_least_a_nano(mantissa * _BINARY[suffix])
+    return _at_least_a_nano(mantissa * _DECIMAL_EXACT[suffix or ""])
+
+
+def _at_least_a_nano(amount: Fraction) -> Fraction:
+    """``amount`` rounded up (away from zero) to a whole number of nanos, as Kubernetes parses it."""
+    nanos = amount / _NANO
+    if nanos.denominator == 1:
+        return amount
+    whole = math.ceil(abs(nanos))
+    return Fraction(whole if amount > 0 else -whole, 10**9)
 
 
 def parse_duration(value: object) -> float:
@@ -93,7 +144,7 @@ def parse_duration(value: object) -> float:
     if number is not None:
         return number
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as 50ms, 2s, 10m or 1h, got {value!r}")
+        raise ValueError(f"expected a duration such as 50ms, 2s, 10m or 1h, got {_shown(value)}")
     match = _DURATION_RE.match(value.strip())
     if not match:
         raise ValueError(f"bad duration {value!r}: expected a number with us, ms, s, m, h or d")
@@ -107,7 +158,7 @@ def parse_rate(value: object) -> float:
     if number is not None:
         return number
     if not isinstance(value, str):
-        raise ValueError(f"expected a rate such as 40/s or 1200/min, got {value!r}")
+        raise ValueError(f"expected a rate such as 40/s or 1200/min, got {_shown(value)}")
     text = value.strip()
     match = _RATE_RE.match(text)
     if match:
@@ -124,7 +175,7 @@ def parse_fraction(value: object) -> float:
     if number is not None:
         return number
     if not isinstance(value, str):
-        raise ValueError(f"expected a fraction such as 10% or 0.1, got {value!r}")
+        raise ValueError(f"expected a fraction such as 10% or 0.1, got {_shown(value)}")
     text = value.strip()
     try:
         if text.endswith("%"):

@@ -58,6 +58,7 @@ from capacity.k8s.pods import (
 )
 from capacity.k8s.selectors import NODE_NAME_FIELD, LabelSelector, untolerated
 from capacity.scenario import Scenario, scenario_from_dict
+from capacity.yamlio import Dumper
 
 # ---------------------------------------------------------------------------------------------- kinds
 
@@ -677,8 +678,9 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, except lists of plain values (a service's pools), which fit on one line."""
+class _Dumper(Dumper):
+    """Block style, except lists of plain values (a service's pools), which fit on one line; strings that
+    YAML 1.2 would read as numbers are quoted (`capacity.yamlio.Dumper`)."""
 
 
 def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:

@@ -6,7 +6,8 @@ a directory is read recursively (``*.yaml``, ``*.yml``, ``*.json``, in name orde
 where it came from (file, 1-based document index, line, item index), so a bad field is reported as one line
 ``error: FILE:LINE: document N (Deployment shop/web) spec.replicas: what is wrong``.
 
-YAML is read as data only (``yaml.safe_load``); empty documents (a trailing ``---``) are skipped.
+YAML and JSON are read by `capacity.yamlio`, like scenarios: data only, YAML 1.2 (merge keys too), and bounded
+(file size, nodes after expanding aliases, nesting depth); empty documents (a trailing ``---``) are skipped.
 
 **Not manifests.** Only rendered YAML is in scope: a file that does not parse and holds ``{{`` is an
 unrendered Helm/Go template, reported as such (render it with ``helm template``). In a *directory*, files that
@@ -18,15 +19,13 @@ name, so the importer can list it as not built.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import yaml
-
 from capacity.errors import ScenarioError
+from capacity.yamlio import YamlSyntaxError, documents, load_json, read_text
 
 SUFFIXES = (".yaml", ".yml", ".json")
 T = TypeVar("T")
@@ -148,59 +147,55 @@ class NotManifest(ScenarioError):
 
 
 def read_file(path: Path) -> list[Manifest]:
+    """Every object of one manifest file (bounded like every input: `capacity.yamlio`)."""
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror}", file=file) from None
+    text = read_text(path, what="manifest file")
+    docs = list(_documents(text, file))
+    first = next((d for d in docs if d[0] is not None), None)
+    if (first is not None and isinstance(first[0], dict)
+            and not any(_has_kind(data) for data, _, _ in docs)):
+        raise NotManifest("not a Kubernetes manifest (no document has a 'kind': a chart's Chart.yaml or "
+                          "values.yaml?)", file=file, line=first[1])
     out: list[Manifest] = []
-    for doc, (data, line, item_lines) in enumerate(_documents(text, file), start=1):
+    for doc, (data, line, lines) in enumerate(docs, start=1):
         if data is None:
             continue
-        if not out and isinstance(data, dict) and not _has_kind(data) and _no_kind_anywhere(text):
-            raise NotManifest("not a Kubernetes manifest (no document has a 'kind': a chart's Chart.yaml or "
-                              "values.yaml?)", file=file, line=line)
         found = _objects(data, file, doc, line, None)
-        if item_lines:  # a List in YAML: each item's own line
-            found = [m if m.item is None or m.item >= len(item_lines) or m.line != line
-                     else Manifest(obj=m.obj, file=m.file, doc=m.doc, line=item_lines[m.item], item=m.item)
-                     for m in found]
-        out.extend(found)
+        out.extend(_at_item_lines(found, data, line, lines))
     return out
 
 
-def _documents(text: str, file: str) -> Iterator[tuple[Any, int | None, list[int]]]:
-    """(data, start line, lines of its ``items``) per document: JSON when the text is JSON, else YAML."""
+def _at_item_lines(found: list[Manifest], data: Any, line: int | None,
+                   lines: Mapping[tuple[str | int, ...], int]) -> list[Manifest]:
+    """The objects of a ``List`` (or a bare list) in YAML, each at its own item's line."""
+    prefix: tuple[str, ...] = ("items",) if isinstance(data, dict) else ()
+    out = []
+    for m in found:
+        item_line = lines.get((*prefix, m.item)) if m.item is not None and m.line == line else None
+        out.append(m if item_line is None else Manifest(obj=m.obj, file=m.file, doc=m.doc, line=item_line,
+                                                        item=m.item))
+    return out
+
+
+def _documents(text: str, file: str) -> Iterator[tuple[Any, int | None, Mapping[tuple[str | int, ...], int]]]:
+    """(data, start line, line map down to the items of a ``List``) per document: JSON when the text is
+    JSON, else YAML."""
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            yield json.loads(text), None, []
+            yield load_json(text, file), None, {}
             return
-        except json.JSONDecodeError as exc:
+        except YamlSyntaxError:
             if file.endswith(".json"):
-                raise ScenarioError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno) from None
+                raise
             # Flow-style YAML that is not JSON: read it as YAML below.
-    loader = yaml.SafeLoader(text)
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            yield loader.construct_document(node), node.start_mark.line + 1, _item_lines(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        for doc in documents(text, file, line_depth=2):
+            yield doc.data, doc.line, doc.lines
+    except YamlSyntaxError as exc:
         if "{{" in text:
-            raise NotManifest(TEMPLATE_HINT, file=file, line=line) from None
-        raise ScenarioError(f"invalid YAML: {exc.problem or exc}", file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        if "{{" in text:
-            raise NotManifest(TEMPLATE_HINT, file=file) from None
-        raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
-    finally:
-        loader.dispose()
+            raise NotManifest(TEMPLATE_HINT, file=file, line=exc.line) from None
+        raise
 
 
 TEMPLATE_HINT = ("an unrendered Helm/Go template ('{{ ... }}'), not YAML: render it first (helm template "
@@ -211,23 +206,6 @@ def _has_kind(data: Any) -> bool:
     if isinstance(data, list):
         return any(_has_kind(x) for x in data)
     return isinstance(data, dict) and bool(data.get("kind"))
-
-
-def _no_kind_anywhere(text: str) -> bool:
-    """No document of ``text`` (YAML or JSON) is an object with a ``kind`` (values.yaml, Chart.yaml)."""
-    try:
-        return not any(_has_kind(d) for d in yaml.safe_load_all(text))
-    except yaml.YAMLError:
-        return False
-
-
-def _item_lines(node: yaml.Node) -> list[int]:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if (isinstance(key, yaml.ScalarNode) and key.value == "items"
-                    and isinstance(value, yaml.SequenceNode)):
-                return [item.start_mark.line + 1 for item in value.value]
-    return []
 
 
 def _objects(data: Any, file: str, doc: int, line: int | None, item: int | None) -> list[Manifest]:

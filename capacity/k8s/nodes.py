@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ SOFT_RESOURCES = ("ephemeral-storage",)
 DEFAULT_POOL_LABELS = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
                        "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64"}
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
+_COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits only, and few enough to convert
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def _node(m: Manifest) -> Node:
 def parse_pool_option(text: str) -> PoolDraft:
     """``NAME=cpu:16,memory:64Gi,count:10,label:K=V,taint:K=V:Effect`` (see the module docstring)."""
     def bad(why: str) -> ScenarioError:
-        return ScenarioError(f"--pool {text!r}: {why} (expected e.g. gpu=cpu:32,memory:256Gi,"
+        return ScenarioError(f"--pool {_clip(text)}: {why} (expected e.g. gpu=cpu:32,memory:256Gi,"
                              "nvidia.com/gpu:4,count:8,label:accelerator=a100,taint:nvidia.com/gpu:NoSchedule)")
 
     name, sep, spec = text.partition("=")
@@ -141,37 +143,39 @@ def parse_pool_option(text: str) -> PoolDraft:
     if not sep or not name or not spec.strip():
         raise bad("expected NAME=ITEMS")
     if _NAME_BAD.search(name) or len(name) > 63 or not name[0].isalnum():
-        raise bad(f"pool name {name!r}: use letters, digits, '.', '_' and '-'")
+        raise bad(f"pool name {_clip(name)}: use letters, digits, '.', '_' and '-'")
     pool = PoolDraft(name=name, count=1, allocatable={}, labels={})
     taints = []
     for item in (i.strip() for i in spec.split(",")):
         key, sep, value = item.partition(":")
         key, value = key.strip(), value.strip()
         if not sep or not key or not value:
-            raise bad(f"item {item!r} is not KEY:VALUE")
+            raise bad(f"item {_clip(item)} is not KEY:VALUE")
         if key == "count":
-            if not value.isdigit() or int(value) < 1:
-                raise bad(f"count {value!r} is not a positive integer")
+            if not _COUNT.fullmatch(value) or int(value) < 1:
+                raise bad(f"count {_clip(value)} is not a positive integer")
             pool.count = int(value)
         elif key == "cost":
             try:
                 pool.cost = float(value)
             except ValueError:
-                raise bad(f"cost {value!r} is not a number") from None
+                raise bad(f"cost {_clip(value)} is not a number") from None
+            if not math.isfinite(pool.cost):
+                raise bad(f"cost {_clip(value)} is not a finite number")
         elif key == "label":
             k, sep, v = value.partition("=")
             if not sep or not k:
-                raise bad(f"label {value!r} is not KEY=VALUE")
+                raise bad(f"label {_clip(value)} is not KEY=VALUE")
             pool.labels[k.strip()] = v.strip()
         elif key == "taint":
             kv, sep, effect = value.rpartition(":")
             if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-                raise bad(f"taint {value!r} is not KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute")
+                raise bad(f"taint {_clip(value)} is not KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute")
             k, _, v = kv.partition("=")
             taints.append(Taint(k, v, effect))
         else:
             try:
-                pool.allocatable[key] = q.parse(value)
+                pool.allocatable[key] = q.parse_request(key, value)
             except ValueError as exc:
                 raise bad(str(exc)) from None
     if not pool.allocatable:
@@ -179,6 +183,11 @@ def parse_pool_option(text: str) -> PoolDraft:
     pool.labels = {**DEFAULT_POOL_LABELS, **pool.labels}
     pool.taints = tuple(taints)
     return pool
+
+
+def _clip(text: str, most: int = 80) -> str:
+    """``text`` quoted as ``repr`` does, cut to ``most`` characters (an option can be megabytes long)."""
+    return repr(text) if len(text) <= most else repr(text[:most]) + "..."
 
 
 # ---------------------------------------------------------------------------------------------- grouping

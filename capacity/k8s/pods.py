@@ -127,7 +127,7 @@ def resource_list(m: Manifest, value: Any, where: str) -> q.ResourceList:
     out: q.ResourceList = {}
     for name, amount in value.items():
         try:
-            out[str(name)] = q.parse(amount)
+            out[str(name)] = q.parse_request(str(name), amount)
         except ValueError as exc:
             m.error(str(exc), f"{where}.{name}")
         if out[str(name)] < 0:

@@ -5,10 +5,23 @@ amounts are kept as exact `Fraction` values in base units (CPU in cores, memory 
 count) until they are printed back as Kubernetes quantities: CPU as ``2`` or ``350m``, memory-like
 resources with the largest binary suffix that divides them exactly (``64Mi``, ``15896512Ki``), other
 resources as plain numbers. `capacity.units.parse_quantity` reads every one of those forms back exactly.
+
+**What the scheduler counts.** An amount is read as the scheduler sees it (`scheduled`): CPU in whole
+millicores, every other resource in whole units, each quantity rounded *up* — so a request of ``0.1m`` CPU
+(``100u``) is ``1m``, and ``0.5`` bytes of memory is 1. The scheduler sums ``Quantity.MilliValue()`` for
+``cpu`` and ``Quantity.Value()`` for memory, pods, ephemeral-storage and extended resources
+(kubernetes/kubernetes ``pkg/scheduler/framework/types.go``, ``Resource.Add``), and both round up
+(k8s.io/apimachinery ``pkg/api/resource/quantity.go``: "MilliValue returns the value of ceil(q * 1000)",
+``ScaledValue`` likewise); the Kubernetes documentation says it too: "Kubernetes doesn't allow you to
+specify CPU resources with a precision finer than 1m or 0.001 CPU"
+(https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-cpu). Rounding
+each quantity as read, before any sum, matches the scheduler, which rounds each container's request before
+adding them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
@@ -24,6 +37,19 @@ _BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2*
 def parse(value: object) -> Fraction:
     """A quantity (``100m``, ``0.5``, ``1Gi``, ``1G``, ``1e9``, ``128974848``), exact; `ValueError` if bad."""
     return parse_quantity_exact(value)
+
+
+def scheduled(resource: str, amount: Fraction) -> Fraction:
+    """``amount`` of ``resource`` as the scheduler counts it: CPU rounded up to whole millicores, anything
+    else to whole units (see the module docstring)."""
+    scale = 1000 if resource == "cpu" else 1
+    scaled = amount * scale
+    return amount if scaled.denominator == 1 else Fraction(math.ceil(scaled), scale)
+
+
+def parse_request(resource: str, value: object) -> Fraction:
+    """A quantity of ``resource`` read as the scheduler counts it (`parse`, then `scheduled`)."""
+    return scheduled(resource, parse(value))
 
 
 def is_bytes(resource: str) -> bool:
