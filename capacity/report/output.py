@@ -336,6 +336,8 @@ def check_folder(path: str | os.PathLike[str], kind: FolderKind) -> None:
         raise OutputError(path, "is in /dev, /proc or /sys, where capacity creates no file or folder")
     try:
         foreign = kind.foreign(real)
+    except FileNotFoundError:                        # gone meanwhile (another writer's swap): as if absent
+        foreign = []
     except OSError as exc:
         raise from_os_error(path, exc, "list the folder") from None
     if foreign:
