@@ -589,8 +589,12 @@ def _closed(stream: Any) -> bool:
 
 def _main(argv: Sequence[str] | None) -> int:
     """Parse, run the command, map every known failure to one line and its exit code."""
-    args = _parser().parse_args(argv)
     try:
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit:                           # --help, --version, a usage error: argparse printed
+            sys.stdout.flush()
+            raise
         code = _run(args)
         sys.stdout.flush()                           # a closed pipe shows here, not at interpreter exit
         return code

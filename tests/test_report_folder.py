@@ -157,8 +157,9 @@ def test_a_kill_during_the_swap_keeps_both_sets_whole_and_the_next_run_cleans_up
     out, before = previous
     script = KILL_BEFORE_SWAP.format(renames_allowed=renames_allowed)
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", script, "run", SEED, "-o", str(out), *SHORT, "--set", "seed=2"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    args = ["run", SEED, "-o", str(out), *SHORT, "--set", "seed=2"]
+    proc = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     left = temporaries(out.parent)
     if renames_allowed == 0:

@@ -32,7 +32,8 @@ def reports_of(path):
         pytest.skip(f"needs the reference data in {SHARED_DATA}")
     scenario = load_scenario(path, ["workload.duration=3m", "workload.warmup=30s"])
     result = pipeline.run(scenario)
-    run = with_compare(full_report(result), result.problem, pipeline.compare(result.problem, result.placement))
+    compared = pipeline.compare(result.problem, result.placement)
+    run = with_compare(full_report(result), result.problem, compared)
     plan = pipeline.run(scenario, simulate_traffic=False).report
     return as_written(run), as_written(plan)
 
@@ -129,13 +130,15 @@ MALFORMED = {
         lambda r: _set(r, ("simulation", "fairness", "jain"), float("nan")),
         "simulation.fairness.jain: Input should be a finite number"),
     "an unknown key": (
-        lambda r: _set(r, ("placement", "surprise"), 1), "placement.surprise: Extra inputs are not permitted"),
+        lambda r: _set(r, ("placement", "surprise"), 1),
+        "placement.surprise: Extra inputs are not permitted"),
     "outcomes that do not add up": (
         lambda r: _set(r, ("simulation", "classes", _first_class(r), "arrived"), 10**9),
         "simulation.classes.a-web: Value error, the outcomes (completed + rejected + timed_out + dropped + "
         "lost = "),
     "a series one window short": (
-        lambda r: _set(r, ("series", "services", 0, "queue", "max"), r["series"]["services"][0]["queue"]["max"][1:]),
+        lambda r: _set(r, ("series", "services", 0, "queue", "max"),
+                       r["series"]["services"][0]["queue"]["max"][1:]),
         "series: Value error, services.0.queue.max: "),
     "a negative count": (
         lambda r: _set(r, ("simulation", "replicas", "A-0", "served"), -1),

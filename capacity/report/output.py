@@ -66,6 +66,9 @@ _KERNEL = (Path("/dev"), Path("/proc"), Path("/sys"))
 #: Temporary names keep at most this much of the target's name (a name has at most 255 bytes).
 _STEM = 100
 
+#: Entries of an existing folder looked at before writing over it: more than this and it is not a report.
+SCAN_LIMIT = 10_000
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
@@ -293,19 +296,21 @@ class FolderKind:
         return name.startswith(".") and name.endswith(".tmp") and any(
             name.startswith(f".{own}.") for own in self.files)
 
-    def foreign(self, folder: Path, most: int = 3) -> list[str]:
-        """Up to ``most`` entries of ``folder`` that this kind does not write (relative names)."""
+    def foreign(self, folder: Path) -> list[str]:
+        """The entries of ``folder`` that this kind does not write (relative names, folders with a ``/``),
+        sorted; the scan stops after `SCAN_LIMIT` entries (a folder that large is not a report)."""
         found: list[str] = []
-        for entry in _entries(folder):
+        for k, entry in enumerate(_entries(folder)):
+            if k >= SCAN_LIMIT:
+                found.append("...")
+                break
             if entry.name in self.subfolders and entry.is_dir(follow_symlinks=False):
                 pattern = self.subfolders[entry.name]
                 found += [f"{entry.name}/{e.name}" for e in _entries(Path(entry.path))
                           if not (e.is_file(follow_symlinks=False) and fnmatch.fnmatchcase(e.name, pattern))]
             elif not (self.owns(entry.name) and not entry.is_dir(follow_symlinks=False)):
                 found.append(entry.name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
-            if len(found) >= most:
-                break
-        return sorted(found[:most])
+        return sorted(found)
 
 
 def _entries(folder: Path) -> Iterator[os.DirEntry[str]]:
@@ -341,9 +346,10 @@ def check_folder(path: str | os.PathLike[str], kind: FolderKind) -> None:
     except OSError as exc:
         raise from_os_error(path, exc, "list the folder") from None
     if foreign:
-        raise OutputError(path, f"holds {', '.join(repr(n) for n in foreign)}, which capacity did not write "
-                                f"there; writing {kind.what} replaces the whole folder, so choose an empty "
-                                "or new folder")
+        more = f" (and {len(foreign) - 3} more)" if len(foreign) > 3 else ""
+        raise OutputError(path, f"holds {', '.join(repr(n) for n in foreign[:3])}{more}, which capacity did "
+                                f"not write there; writing {kind.what} replaces the whole folder, so choose "
+                                "an empty or new folder")
     if _holds_cwd(real):
         raise OutputError(path, f"is the current folder (or holds it), and writing {kind.what} replaces the "
                                 "whole folder: name a folder inside it, e.g. out/report")
