@@ -9,7 +9,7 @@ Commands::
     capacity import-k8s MANIFESTS... [--nodes FILE] [--pool NAME=SPEC ...] [--fill-from-limits] [-o FILE]
                                                               Kubernetes manifests -> placement-only scenario
     capacity plan SCENARIO --export k8s [--export-dir DIR]    ... and the plan as node assignments, patches
-    capacity report DIR [-o OUT]                              redraw plots, report.md/.html from report.json
+    capacity report DIR [-o OUT] [--max-mb N]                 redraw plots, report.md/.html from report.json
     capacity sweep SCENARIO [-o DIR] [--grid KEY=V1,V2 ...] [--case NAME KEY=VALUE ...] [--replications N]
                    [--executor local|dask|serial] [--scheduler ADDRESS] [--workers N]   what-if points
     capacity size SCENARIO [--json FILE] [--replications N] [--max-rate CLASS]   SLO-driven sizing
@@ -535,6 +535,7 @@ def _import_k8s(args: argparse.Namespace) -> int:
                         pools=[parse_pool_option(text) for text in args.pools],
                         fill_from_limits=args.fill_from_limits, name=name)
     text = scenario_yaml(result)
+    interrupts.check()                               # an interrupt Python swallowed: write nothing
     if args.output is not None:
         write_text(args.output, text)
     out = sys.stderr if args.output is None else sys.stdout
@@ -648,12 +649,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console() -> None:
-    """The ``capacity`` command (and ``python -m capacity``): `main`, with the interrupt handlers kept until
-    the process ends, so that a signal arriving after the command (while Python shuts down) prints no
-    traceback and still makes the exit code 130."""
+    """The ``capacity`` command (and ``python -m capacity``): `main`, with the interrupt handlers kept after
+    it, so that a signal arriving after the command prints no traceback and still makes the exit code 130;
+    once the code is decided, signals are ignored while Python shuts down (`capacity.interrupts.settle`)."""
     interrupts.install()
     code = main()
-    if interrupts.received() is not None and code != EXIT_INTERRUPTED:
+    received = interrupts.received()
+    interrupts.settle()
+    if (received is not None or interrupts.received() is not None) and code != EXIT_INTERRUPTED:
         _say("interrupted")
         code = EXIT_INTERRUPTED
     sys.exit(code)

@@ -9,9 +9,11 @@ and a command could then finish and write a full report as if nothing had happen
 SIGTERM (a service manager's or ``kill``'s polite stop: the same as Ctrl-C) that **record** the signal as
 well as raise `KeyboardInterrupt`. A recorded interrupt is never lost:
 
-* `check()` raises `KeyboardInterrupt` if a signal was recorded. The report writers call it just before
-  they make anything visible (`capacity.report.writers`), so a swallowed interrupt stops the command
-  before it writes, and the CLI checks once more before it returns a code.
+* `check()` raises `KeyboardInterrupt` if a signal was recorded. The CLI calls it before it writes its
+  outputs, the report-folder writer just before it swaps a new folder in
+  (`capacity.report.output.write_folder`), and the CLI once more before it returns a code: a swallowed
+  interrupt stops the command before it writes, or at the latest turns its exit code into 130. (A sweep
+  that catches Ctrl-C to save the runs it finished writes them: single-file writes do not check.)
 * `deferred()` holds SIGINT and SIGTERM back for a few system calls that must not be cut in two (the
   renames that swap a finished report folder in, the removal of temporary files); a signal that arrives
   meanwhile is delivered as soon as the block ends.
@@ -19,10 +21,15 @@ well as raise `KeyboardInterrupt`. A recorded interrupt is never lost:
   recorded and acted on, so the one line the user sees is ``interrupted``.
 
 The ``capacity`` command calls `install` first, so that the handlers stay for the whole process: a signal
-that arrives after the command has finished (while the interpreter shuts down) is recorded, raises nothing
-and still makes the exit code 130. Called from Python, `capacity.cli.main` installs the handlers for the
-command only and restores the previous ones (and forgets the record) afterwards; the library used without
-the CLI installs nothing, and `check()` then never raises.
+that arrives after the command has finished is recorded, raises nothing and still makes the exit code 130;
+once that code is decided, `settle` ignores any later signal while the interpreter shuts down. Called
+from Python, `capacity.cli.main` installs the handlers for the command only and restores the previous
+ones (and forgets the record) afterwards; the library used without the CLI installs nothing, and
+`check()` then never raises.
+
+Before the handlers exist (the interpreter starting and importing capacity, a fraction of a second) Python's
+own default applies: Ctrl-C then ends the process with a short KeyboardInterrupt traceback (killed by
+SIGINT, which a shell also shows as 130), before anything is written.
 """
 
 from __future__ import annotations
@@ -89,6 +96,15 @@ def install() -> None:
         signal.signal(s, _handler)
     sys.unraisablehook = _quiet_unraisable(sys.unraisablehook)
     _state.installed = True
+
+
+def settle() -> None:
+    """The command is over and its exit code decided: ignore SIGINT and SIGTERM from now on. (While the
+    interpreter shuts down, Python puts back the default action of every signal that has a Python
+    handler, so a Ctrl-C in the last milliseconds would kill the finished process instead of leaving its
+    exit code alone; an ignored signal stays ignored.)"""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
 
 
 @contextmanager

@@ -88,18 +88,53 @@ def test_default_run_folder_is_checked_too(place, no_work, capsys):
     assert "error: out/seed-example: exists and is not a folder" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux /dev/full")
+# Devices are reached through links in tmp_path: were the in-place rule ever broken, the rename would
+# replace the link, never the device itself (the tests run as root on CI).
+
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs Linux /dev/full")
 def test_a_full_device_is_an_io_failure_exit_5(tmp_path, capsys):
-    assert cli("plan", SEED, "--json", "/dev/full") == 5
+    full = tmp_path / "full"
+    full.symlink_to("/dev/full")
+    assert cli("plan", SEED, "--json", full) == 5
     err = capsys.readouterr().err
-    assert err == "error: /dev/full: cannot write it: No space left on device\n"
+    assert err == f"error: {full}: cannot write it: No space left on device\n"
+    assert full.is_symlink() and Path("/dev/full").is_char_device()
 
 
-def test_a_device_or_fifo_is_written_in_place(tmp_path, capsys):
-    """/dev/null (and /dev/stdout, a named pipe) cannot be replaced by a rename: written as they are."""
-    assert cli("plan", SEED, "--json", os.devnull) == 0
-    assert Path(os.devnull).exists() and not Path(os.devnull).is_file()
-    assert list(Path(tmp_path).iterdir()) == []
+def test_a_device_is_written_in_place(tmp_path, capsys):
+    """/dev/null (like /dev/stdout or a named pipe) cannot be replaced by a rename: it is written to."""
+    null = tmp_path / "null"
+    null.symlink_to(os.devnull)
+    assert cli("plan", SEED, "--json", null) == 0
+    assert null.is_symlink() and Path(os.devnull).is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+def test_dev_stdout_redirected_to_a_file_gets_the_json(tmp_path, capsys):
+    """``--json /dev/stdout > plan.json``: the file the shell opened receives the JSON (appended)."""
+    import json
+
+    target = tmp_path / "plan.json"
+    with open(target, "wb") as fh:
+        assert cli("plan", SEED, "--json", f"/proc/self/fd/{fh.fileno()}") == 0
+    assert json.loads(target.read_text())["placement"]["nodes_used"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+
+
+def test_a_named_pipe_receives_the_json(tmp_path, capsys):
+    import json
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    assert cli("plan", SEED, "--json", fifo) == 0
+    reader.join(timeout=60)
+    assert json.loads(received[0])["placement"]["nodes_used"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
 def test_a_read_only_folder_is_a_bad_path(tmp_path, capsys):

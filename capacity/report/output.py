@@ -230,13 +230,13 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to the file ``path`` atomically (see the module docstring); returns ``Path(path)``.
 
     Raises `OutputError` (exit code 2 for a wrong path, 5 for a failing disk); a temporary file never
-    outlives a failure or an interrupt.
+    outlives a failure or an interrupt. Unlike `write_folder` it does not refuse to write after an
+    interrupt was recorded: a sweep saves the runs it finished after Ctrl-C on purpose.
     """
     target = _given(path)
     st = _stat(target, path)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise OutputError(path, "is a folder, not a file")
-    interrupts.check()
     if _writes_in_place(st, target):
         _write_in_place(target, data, path)
         return target
@@ -255,7 +255,6 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             os.fsync(fd)
         finally:
             os.close(fd)
-        interrupts.check()
         with interrupts.deferred():
             os.replace(tmp, target)
         _fsync_dir(folder)
