@@ -89,21 +89,21 @@ def _handlers_installed(pid: int) -> bool:
 
 
 def _start(out: Path) -> subprocess.Popen:
+    """``python -m capacity run SEED -o OUT`` (seed 2) in a child process."""
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "capacity", "run", SEED, "-o", str(out), *SHORT,
                              "--set", "seed=2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
-def _wait_for_handlers(proc: subprocess.Popen) -> float:
+def _wait_for_handlers(proc: subprocess.Popen) -> None:
     """Wait until the child has installed its handlers (before that, Python itself starts up and imports:
-    its own default applies); returns the time then."""
+    its own default applies, see `capacity.interrupts`)."""
     deadline = time.monotonic() + 60
     while not _handlers_installed(proc.pid):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the CLI never installed its signal handlers"
-        time.sleep(0.002)
-    return time.monotonic()
+        time.sleep(0.001)
 
 
 def _comparable(folder: Path) -> dict[str, bytes]:
@@ -118,34 +118,46 @@ def _comparable(folder: Path) -> dict[str, bytes]:
     return out
 
 
+def _wait_for_staging(proc: subprocess.Popen, target: Path) -> None:
+    """Wait until the child starts writing the new set (its temporary folder beside ``target`` appears)."""
+    deadline = time.monotonic() + 120
+    prefix = f".{target.name}.capacity-new-"
+    while not any(p.name.startswith(prefix) for p in target.parent.iterdir()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return
+        time.sleep(0.0005)
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_sigint_or_sigterm_at_any_moment_of_a_run_ends_with_130_or_a_complete_report(tmp_path):
-    """Signals at many moments of a real run: every outcome is either exit 130 with one line and the
-    previous report untouched, or exit 0 with the new report complete; never a traceback, never a mix."""
-    old = tmp_path / "old"
+    """Signals at many moments of a real run (``python -m capacity run``), from just after the CLI is up
+    to the moment it writes the new report: every outcome is either exit 130 with one line and the
+    previous report untouched, or a complete new report (exit 0, or 130 when the signal came after the
+    swap); never a traceback, never a mix, no temporary left."""
+    old, new = tmp_path / "old", tmp_path / "new"
     assert main(["run", SEED, "-o", str(old), *SHORT, "--set", "seed=1"]) == 0
-    new = tmp_path / "new"
-    proc = _start(new)
-    started = _wait_for_handlers(proc)
-    out, err = proc.communicate(timeout=120)
-    span = time.monotonic() - started
-    assert proc.returncode == 0 and err == "", err
+    assert main(["run", SEED, "-o", str(new), *SHORT, "--set", "seed=2"]) == 0
     expected = {"old": _comparable(old), "new": _comparable(new)}
 
+    # (signal, when): "up" = as soon as the handlers are installed, a number = seconds after that,
+    # "writing" = when the new set's temporary folder appears, "writing+" = 5 ms later
+    moments = [(signal.SIGINT, "up"), (signal.SIGTERM, "up"), (signal.SIGINT, 0.3), (signal.SIGINT, 1.0),
+               (signal.SIGINT, "writing"), (signal.SIGINT, "writing+"), (signal.SIGTERM, "writing")]
     outcomes = []
-    # denser towards the end, where the files are written and swapped in
-    moments = [(signal.SIGINT, f) for f in (0.05, 0.4, 0.75, 0.88, 0.95, 0.99)]
-    moments += [(signal.SIGTERM, f) for f in (0.5, 0.9)]
-    for signum, fraction in moments:
-        target = tmp_path / f"try-{signum}-{fraction:.3f}"
+    for k, (signum, when) in enumerate(moments):
+        target = tmp_path / f"try{k}"
         shutil.copytree(old, target)
         proc = _start(target)
         _wait_for_handlers(proc)
-        time.sleep(fraction * span)
+        if isinstance(when, float):
+            time.sleep(when)
+        elif when.startswith("writing"):
+            _wait_for_staging(proc, target)
+            time.sleep(0.005 if when == "writing+" else 0)
         if proc.poll() is None:
             proc.send_signal(signum)
         out, err = proc.communicate(timeout=120)
-        where = f"{signal.Signals(signum).name} at {fraction:.2f} of the run"
+        where = f"{signal.Signals(signum).name} at {when}"
         assert "Traceback" not in err and "Exception ignored" not in err, (where, err)
         assert proc.returncode in (0, 130), (where, proc.returncode, err)
         if proc.returncode == 130:
@@ -158,5 +170,5 @@ def test_sigint_or_sigterm_at_any_moment_of_a_run_ends_with_130_or_a_complete_re
             assert state == ["new"], where
         leftovers = [p.name for p in tmp_path.iterdir() if ".capacity-" in p.name]
         assert leftovers == [], (where, leftovers)
-        outcomes.append(proc.returncode)
-    assert outcomes.count(130) >= len(moments) // 2, outcomes       # most signals landed mid-run
+        outcomes.append((when, proc.returncode, state[0]))
+    assert [o for o in outcomes if o[0] == "up"] == [("up", 130, "old")] * 2, outcomes

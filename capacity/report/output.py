@@ -60,8 +60,9 @@ _PATH_ERRNOS = frozenset({
     errno.ENOTEMPTY})
 
 #: Kernel file systems: capacity writes to what exists there (a device, a redirected ``/dev/stdout``) in
-#: place, and creates nothing.
+#: place, and creates nothing; /dev/shm is an ordinary (memory) file system.
 _KERNEL = (Path("/dev"), Path("/proc"), Path("/sys"))
+_ORDINARY = (Path("/dev/shm"),)
 
 #: Temporary names keep at most this much of the target's name (a name has at most 255 bytes).
 _STEM = 100
@@ -129,8 +130,11 @@ def _stat(path: Path, shown: str | os.PathLike[str]) -> os.stat_result | None:
 
 def _in_kernel_fs(path: Path) -> bool:
     """Whether ``path`` lies in /dev, /proc or /sys, lexically or once links are resolved."""
+    def under(c: Path, roots: tuple[Path, ...]) -> bool:
+        return any(c == r or r in c.parents for r in roots)
+
     candidates = {Path(os.path.abspath(path)), Path(os.path.realpath(path.parent)) / path.name}
-    return any(c == k or k in c.parents for c in candidates for k in _KERNEL)
+    return any(under(c, _KERNEL) and not under(c, _ORDINARY) for c in candidates)
 
 
 def _probe(folder: Path, shown: str | os.PathLike[str]) -> None:
