@@ -478,7 +478,7 @@ def _report(args: argparse.Namespace) -> int:
     raw = _read_report(source, args.max_mb)
     try:
         report = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:         # bad UTF-8 or JSON, a 5000-digit number, nesting
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
         where = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
         print(f"error: {source}{where}: not a readable report ({reason})", file=sys.stderr)

@@ -168,6 +168,23 @@ def test_report_of_a_malformed_report_json_names_the_field(tmp_path, capsys, cas
     assert sorted(p.name for p in folder.iterdir()) == before            # nothing drawn, nothing written
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{not json", "report.json:1: not a readable report (Expecting property name enclosed in double quotes)"),
+    ("[" * 100_000 + "]" * 100_000, "report.json: not a readable report (RecursionError)"),
+    ('{"scenario": ' + "9" * 5000 + "}", "report.json: not a readable report (ValueError)"),
+    (b"\xff\xfe{}", "report.json: not a readable report (UnicodeDecodeError)"),
+    ("[1, 2]", "report.json: not a capacity report (a JSON object expected)"),
+])
+def test_report_of_an_unreadable_report_json_is_one_line(tmp_path, capsys, text, expected):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    data = text if isinstance(text, bytes) else text.encode()
+    (folder / "report.json").write_bytes(data)
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {folder}/{expected}\n"
+
+
 def test_report_of_a_huge_or_odd_file_is_refused_before_reading(tmp_path, capsys):
     import os
 
