@@ -1,7 +1,5 @@
 """``python -m capacity`` runs the command-line interface."""
 
-import sys
+from capacity.cli import console
 
-from capacity.cli import main
-
-sys.exit(main())
+console()

@@ -9,7 +9,7 @@ Commands::
     capacity import-k8s MANIFESTS... [--nodes FILE] [--pool NAME=SPEC ...] [--fill-from-limits] [-o FILE]
                                                               Kubernetes manifests -> placement-only scenario
     capacity plan SCENARIO --export k8s [--export-dir DIR]    ... and the plan as node assignments, patches
-    capacity report DIR [-o OUT]                              redraw plots, report.md/.html from report.json
+    capacity report DIR [-o OUT] [--max-mb N]                 redraw plots, report.md/.html from report.json
     capacity sweep SCENARIO [-o DIR] [--grid KEY=V1,V2 ...] [--case NAME KEY=VALUE ...] [--replications N]
                    [--executor local|dask|serial] [--scheduler ADDRESS] [--workers N]   what-if points
     capacity size SCENARIO [--json FILE] [--replications N] [--max-rate CLASS]   SLO-driven sizing
@@ -17,28 +17,49 @@ Commands::
 Every command that loads a SCENARIO also takes ``--data-dir DIR`` (repeatable): a folder its trace files
 may come from besides the scenario's own folder tree (`capacity.sandbox`; also ``CAPACITY_DATA_DIRS``).
 
-Exit codes: 0 success; 2 bad input (one line ``error: FILE:LINE: field.path: what is wrong``);
-3 the services do not fit (naming each service and the resource that is short); 4 the solver failed;
-5 writing the outputs failed (disk full, I/O error: one line naming the file and the reason);
-130 interrupted (Ctrl-C or SIGTERM).
+Exit codes:
+
+* 0 success.
+* 2 bad input: one line ``error: FILE:LINE: field.path: what is wrong``. A bad output path too, checked
+  before any work starts: ``error: PATH: what is wrong`` (an existing file where a folder is wanted or the
+  other way round, a parent that is a file, a place where nothing can be written such as /proc, an empty
+  path, or a folder that holds files capacity did not write there: writing a report replaces the folder).
+* 3 the services do not fit (naming each service and the resource that is short).
+* 4 the solver failed.
+* 5 an I/O failure while writing outputs (disk full, over quota, I/O error): one line naming the path and
+  the reason; the previous outputs stay as they were.
+* 130 interrupted by Ctrl-C (SIGINT) or SIGTERM, whenever it comes, even if Python swallowed the
+  interrupt: nothing is written after it (`capacity.interrupts`).
+* 141 standard output closed early (``capacity ... | head -1``): the command stops quietly, as a Unix
+  filter killed by SIGPIPE (128 + 13); files written before stay complete.
+
+Outputs are written atomically: a file through a temporary file and a rename, a report folder (``run
+-o``, ``report``, ``plan --export``) as a whole set swapped in at the end (`capacity.report.output`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from capacity import interrupts
 from capacity._version import __version__
 from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
 from capacity.packing import BASELINES, OBJECTIVES
+from capacity.report.output import OutputError, check_file, check_folder, from_os_error
 from capacity.report.writers import stranded_text
 from capacity.units import format_duration
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
-EXIT_WRITE_FAILED = 5               # an OSError while writing outputs (disk full, EIO, quota, ...)
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+EXIT_BROKEN_PIPE = 141
+
+#: Largest report.json that ``capacity report`` reads, MiB (``--max-mb``): a report capacity writes is
+#: kilobytes to a few megabytes (its size is bounded by the scenario's limits).
+MAX_REPORT_MB = 512
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,10 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = command("run", "pack, then simulate; write report.json, report.md, report.html and the plots to DIR")
-    p.add_argument("-o", "--output", metavar="DIR", type=Path,
-                   help="output directory (default: out/<scenario name>)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="output folder (default: out/<scenario name>); an existing one is replaced as a "
+                        "whole, and only if it holds nothing but a capacity run report")
     p = command("plan", "placement only: which replica goes on which node")
-    p.add_argument("--json", metavar="FILE", type=Path, help="write the report (placement only) as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the report (placement only) as JSON")
     p.add_argument("--compare", action="store_true",
                    help=f"also run every greedy baseline ({', '.join(BASELINES)}) on the same problem and "
                         "print them beside the optimiser and the lower bound (and add a 'compare' section "
@@ -71,18 +93,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--export", choices=["k8s"],
                    help="k8s: also write the plan as per-node assignments (nodes.yaml) and one patch per "
                         "workload (patches/, apply.sh) to --export-dir")
-    p.add_argument("--export-dir", metavar="DIR", type=Path,
-                   help="where --export writes (default: out/<scenario name>/k8s)")
+    p.add_argument("--export-dir", metavar="DIR",
+                   help="where --export writes (default: out/<scenario name>-k8s); an existing folder is "
+                        "replaced as a whole, and only if it holds nothing but an export")
     p = command("simulate", "placement, then simulation (same as run, without plots)")
-    p.add_argument("--json", metavar="FILE", type=Path, help="write the report as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     command("validate", "load and check the scenario only")
     p = sub.add_parser("report", help="redraw the plots, report.md and report.html of a run's output "
                                       "directory from its report.json (no re-run)",
                        description="Redraw the plots, report.md and report.html from DIR/report.json, "
                                    "as 'capacity run -o DIR' wrote it, without running anything again.")
-    p.add_argument("directory", metavar="DIR", type=Path, help="a directory written by 'capacity run -o DIR'")
-    p.add_argument("-o", "--output", metavar="OUT", type=Path,
-                   help="write the redrawn files to OUT instead of DIR")
+    p.add_argument("directory", metavar="DIR", help="a folder written by 'capacity run -o DIR'")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="write the redrawn files (and a copy of report.json) to OUT instead of DIR")
+    p.add_argument("--max-mb", type=float, default=MAX_REPORT_MB, metavar="N",
+                   help=f"largest report.json read, MiB (default {MAX_REPORT_MB})")
     _sweep_parser(command)
     _size_parser(command)
     _import_k8s_parser(sub)
@@ -120,7 +145,7 @@ def _sweep_parser(command: Any) -> None:
 def _size_parser(command: Any) -> None:
     p = command("size", "fewest replicas of each service that meet every SLO of the classes it serves "
                         "(simulated search), then the cheapest placement of the result")
-    p.add_argument("--json", metavar="FILE", type=Path, help="write the sizing (services, placement, slos)")
+    p.add_argument("--json", metavar="FILE", help="write the sizing (services, placement, slos)")
     p.add_argument("--replications", type=int, default=3, metavar="N",
                    help="seeds tried at the boundary (default 3)")
     p.add_argument("--pass-rule", default="all", metavar="RULE",
@@ -181,7 +206,7 @@ def _sweep(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     except SweepWriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_WRITE_FAILED
+        return EXIT_IO
     except SweepInterrupted as exc:
         print(f"interrupted: {exc.done} of {exc.total} runs done, kept in {out}; run the same command "
               "again to resume", file=sys.stderr)
@@ -362,18 +387,42 @@ def simulation_summary(report: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from capacity.pipeline import run
-    from capacity.report import write_json
-    from capacity.scenario import load_scenario
-
     if args.command == "sweep":
         return _sweep(args)
     if args.command == "size":
+        if args.json is not None:
+            check_file(args.json)                    # before the search, which can take minutes
         return _size(args)
     if args.command == "report":
         return _report(args)
     if args.command == "import-k8s":
         return _import_k8s(args)
+    return _scenario_command(args)
+
+
+def _given_outputs(args: argparse.Namespace) -> None:
+    """Refuse a wrong output path given on the command line before the scenario is even read."""
+    from capacity.k8s.export import EXPORT_FOLDER
+    from capacity.report.html import run_folder
+
+    if getattr(args, "json", None) is not None:
+        check_file(args.json)
+    if args.command == "run" and args.output is not None:
+        check_folder(args.output, run_folder())
+    if args.command == "plan" and args.export == "k8s" and args.export_dir is not None:
+        check_folder(args.export_dir, EXPORT_FOLDER)
+
+
+def _scenario_command(args: argparse.Namespace) -> int:
+    """``validate``, ``plan``, ``simulate`` and ``run``: every output path is checked before the work,
+    every file written before anything is printed (a closed standard output loses no file)."""
+    from capacity.k8s.export import EXPORT_FOLDER
+    from capacity.pipeline import run
+    from capacity.report import write_json
+    from capacity.report.html import run_folder
+    from capacity.scenario import load_scenario
+
+    _given_outputs(args)
     scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
     if args.command == "validate":
         from capacity.pipeline import packing_problem
@@ -384,34 +433,48 @@ def _run(args: argparse.Namespace) -> int:
         print(f"ok: {scenario.name}: {len(scenario.cluster.pools)} pools, {len(scenario.services)} "
               f"services ({n} replicas), {classes} request classes")
         return EXIT_OK
+    out = export_dir = None
+    if args.command == "run":
+        out = args.output if args.output is not None else str(Path("out") / scenario.name)
+        check_folder(out, run_folder())
+    if args.command == "plan" and args.export == "k8s":
+        export_dir = (args.export_dir if args.export_dir is not None
+                      else str(Path("out") / f"{scenario.name}-k8s"))
+        check_folder(export_dir, EXPORT_FOLDER)
+
     result = run(scenario, simulate_traffic=args.command != "plan")
     report = result.report
-    print(placement_summary(report))
     if getattr(args, "compare", False):
         from capacity.pipeline import compare
         from capacity.report.summary import with_compare
 
         report = with_compare(report, result.problem, compare(result.problem, result.placement))
-        print(compare_summary(report))
-    if report.get("simulation"):
-        print(simulation_summary(report))
-    if args.command in ("plan", "simulate") and args.json:
+
+    interrupts.check()                               # an interrupt swallowed during the run stops here
+    written: list[str] = []
+    if args.command in ("plan", "simulate") and args.json is not None:
         write_json(args.json, report)
-        print(f"wrote {args.json}")
-    if args.command == "plan" and args.export == "k8s":
-        _export_k8s(scenario, result.placement, args.export_dir or Path("out") / scenario.name / "k8s")
-    if args.command == "run":
+        written.append(f"wrote {args.json}")
+    if export_dir is not None:
+        written += _export_k8s(scenario, result.placement, export_dir)
+    if out is not None:
         from capacity.report.html import write_outputs
         from capacity.report.series import plot_data
 
-        out = args.output or Path("out") / scenario.name
-        paths = write_outputs({**report, **plot_data(result)}, out)
-        print(f"wrote {_written(paths)}")
+        written.append(f"wrote {_written(write_outputs({**report, **plot_data(result)}, out))}")
+
+    print(placement_summary(report))
+    if getattr(args, "compare", False):
+        print(compare_summary(report))
+    if report.get("simulation"):
+        print(simulation_summary(report))
+    for line in written:
+        print(line)
     return EXIT_OK
 
 
 def _written(paths: Sequence[Path]) -> str:
-    """``out/report.json, report.md, report.html and 5 plots``."""
+    """``out/{report.json, report.md, report.html} and 5 plots``."""
     if not paths:
         return "nothing"
     pngs = [p for p in paths if p.suffix == ".png"]
@@ -419,30 +482,64 @@ def _written(paths: Sequence[Path]) -> str:
     return f"{paths[0].parent}/{{{', '.join(others)}}}" + (f" and {len(pngs)} plots" if pngs else "")
 
 
+def _read_report(source: Path, max_mb: float) -> bytes:
+    """The bytes of a report.json: a regular file, at most ``max_mb`` MiB (`ScenarioError` otherwise)."""
+    import stat
+
+    try:
+        st = os.stat(source)
+    except FileNotFoundError:
+        raise ScenarioError(f"no such file (write it with 'capacity run SCENARIO -o {source.parent}')",
+                            file=str(source)) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read it: {exc.strerror}", file=str(source)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ScenarioError("not a regular file", file=str(source))
+    if st.st_size > max_mb * 2**20:
+        raise ScenarioError(f"{st.st_size / 2**20:.0f} MiB, more than the limit of {max_mb:g} MiB for a "
+                            "report (raise it with --max-mb)", file=str(source))
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(int(max_mb * 2**20) + 1)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read it: {exc.strerror}", file=str(source)) from None
+
+
 def _report(args: argparse.Namespace) -> int:
-    """``capacity report DIR``: redraw a run's pictures and pages from its saved report.json."""
+    """``capacity report DIR``: redraw a run's pictures and pages from its saved report.json, checked
+    against the report model first (`capacity.report.model`)."""
     import json
 
-    from capacity.report.html import write_outputs
+    from pydantic import ValidationError
 
-    source = args.directory / "report.json"
+    from capacity.report.html import run_folder, write_outputs
+    from capacity.report.model import error_line, parse_report
+
+    if args.directory == "":
+        raise OutputError("''", "empty path: name the folder of a run report")
+    source = Path(args.directory) / "report.json"
+    out = args.output if args.output is not None else args.directory
+    check_folder(out, run_folder())
+    raw = _read_report(source, args.max_mb)
     try:
-        report = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        print(f"error: {source}: no such file (write it with 'capacity run SCENARIO -o {args.directory}')",
-              file=sys.stderr)
+        report = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:         # bad UTF-8 or JSON, a 5000-digit number, nesting
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+        where = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        print(f"error: {source}{where}: not a readable report ({reason})", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        print(f"error: {source}: not a readable report ({exc})", file=sys.stderr)
+    if not isinstance(report, dict):
+        print(f"error: {source}: not a capacity report (a JSON object expected)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if not isinstance(report, dict) or not isinstance(report.get("placement"), dict):
-        print(f"error: {source}: not a capacity report (no placement section)", file=sys.stderr)
+    try:
+        parse_report(report)
+    except ValidationError as exc:
+        print(f"error: {source}: {error_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = args.output or args.directory
-    paths = write_outputs(report, out, write_json=out != args.directory)
+    paths = write_outputs(report, out, report_json=raw)
     print(f"wrote {_written(paths)}")
     if not (report.get("input") or {}).get("scenario"):
-        print("note: the report has no input section (written by an older capacity): plots skipped",
+        print("note: the report has no input section (written by 'plan' or 'simulate --json'): plots skipped",
               file=sys.stderr)
     return EXIT_OK
 
@@ -464,7 +561,7 @@ def _import_k8s_parser(sub: Any) -> None:
                    help="a container with a limit but no request requests its limit (as the API server "
                         "does); without it, the request counts 0 and is reported")
     p.add_argument("--name", help="scenario name (default: the output file's stem, or 'imported')")
-    p.add_argument("-o", "--output", metavar="FILE", type=Path,
+    p.add_argument("-o", "--output", metavar="FILE",
                    help="write the scenario here (default: print it)")
 
 
@@ -475,12 +572,15 @@ def _import_k8s(args: argparse.Namespace) -> int:
     from capacity.k8s import import_k8s, parse_pool_option, scenario_yaml, summary_lines
     from capacity.report import write_text
 
-    name = args.name or (re.sub(r"[^A-Za-z0-9._-]+", "-", args.output.stem).strip("-._")[:63]
+    if args.output is not None:
+        check_file(args.output)                      # before the manifests are read
+    name = args.name or (re.sub(r"[^A-Za-z0-9._-]+", "-", Path(args.output).stem).strip("-._")[:63]
                          if args.output else "") or "imported"
     result = import_k8s(args.manifests, nodes_path=args.nodes,
                         pools=[parse_pool_option(text) for text in args.pools],
                         fill_from_limits=args.fill_from_limits, name=name)
     text = scenario_yaml(result)
+    interrupts.check()                               # an interrupt Python swallowed: write nothing
     if args.output is not None:
         write_text(args.output, text)
     out = sys.stderr if args.output is None else sys.stdout
@@ -492,38 +592,120 @@ def _import_k8s(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _export_k8s(scenario: Any, placement: Any, directory: Path) -> None:
-    """``plan --export k8s``: write nodes.yaml, patches/ and apply.sh to ``directory``."""
-    from capacity.k8s import export_plan
-    from capacity.report import write_text
+def _export_k8s(scenario: Any, placement: Any, directory: str) -> list[str]:
+    """``plan --export k8s``: write nodes.yaml, patches/ and apply.sh to ``directory`` as one set; returns
+    the lines to print."""
+    from capacity.k8s import export_plan, write_export
 
     files, lines = export_plan(scenario, placement)
-    for name, text in files.items():
-        write_text(directory / name, text)
-    print("\n".join(lines))
-    print(f"wrote {directory}/nodes.yaml, apply.sh and {len(files) - 2} patches")
+    write_export(files, directory)
+    return [*lines, f"wrote {directory}/nodes.yaml, apply.sh and {len(files) - 2} patches"]
+
+
+def _say(line: str) -> None:
+    """Print one line on stderr; a closed stderr is silenced, not an error."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _silence(sys.stderr)
+
+
+def _silence(stream: Any) -> None:
+    """Point a closed standard stream at /dev/null, so that Python's flush at exit raises nothing more (the
+    recipe of the `signal` module's documentation, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _closed(stream: Any) -> bool:
+    """Whether the reader of ``stream`` (a pipe) has gone: poll reports an error on its write end."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Parse, run the command, map every known failure to one line and its exit code."""
+    try:
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit:                           # --help, --version, a usage error: argparse printed
+            sys.stdout.flush()
+            raise
+        code = _run(args)
+        sys.stdout.flush()                           # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError as exc:
+        if _closed(sys.stdout) or _closed(sys.stderr):
+            _silence(sys.stdout)
+            _silence(sys.stderr)
+            return EXIT_BROKEN_PIPE
+        error = from_os_error(exc.filename or "?", exc, "write")
+        _say(f"error: {error.one_line()}")
+        return error.exit_code
+    except OutputError as exc:
+        _say(f"error: {exc.one_line()}")
+        return exc.exit_code
+    except ScenarioError as exc:
+        _say(f"error: {exc.one_line()}")
+        return EXIT_BAD_INPUT
+    except InfeasiblePlacement as exc:
+        _say("error: the services do not fit on the cluster:")
+        for shortage in exc.shortages or ["(no explanation available)"]:
+            _say(f"  {shortage}")
+        return EXIT_INFEASIBLE
+    except SolverError as exc:
+        _say(f"error: solver failed: {exc}")
+        return EXIT_SOLVER
+    except OSError as exc:                           # not met above: one line, never a traceback
+        error = from_os_error(exc.filename or "?", exc, "read or write it")
+        _say(f"error: {error.one_line()}")
+        return error.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``capacity`` command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    """Run one ``capacity`` command; returns the exit code (see the module docstring).
+
+    SIGINT and SIGTERM are handled for the whole command (`capacity.interrupts.handling`): whenever one
+    arrives, even inside a destructor where Python swallows the `KeyboardInterrupt`, the command writes
+    nothing more and returns 130 after one line ``interrupted``.
+    """
+    code: int | None = None
     try:
-        return _run(args)
-    except ScenarioError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except InfeasiblePlacement as exc:
-        print("error: the services do not fit on the cluster:", file=sys.stderr)
-        for shortage in exc.shortages or ["(no explanation available)"]:
-            print(f"  {shortage}", file=sys.stderr)
-        return EXIT_INFEASIBLE
-    except SolverError as exc:
-        print(f"error: solver failed: {exc}", file=sys.stderr)
-        return EXIT_SOLVER
+        with interrupts.handling():
+            code = _main(argv)
+            if code != EXIT_INTERRUPTED:             # a command that reported its interrupt says no more
+                interrupts.check()
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        code = None
+    if code is None:
+        _say("interrupted")
+        code = EXIT_INTERRUPTED
+    return code
+
+
+def console() -> None:
+    """The ``capacity`` command (and ``python -m capacity``): `main`, with the interrupt handlers kept after
+    it, so that a signal arriving after the command prints no traceback and still makes the exit code 130;
+    once the code is decided, signals are ignored while Python shuts down (`capacity.interrupts.settle`)."""
+    interrupts.install()
+    code = main()
+    received = interrupts.received()
+    interrupts.settle()
+    if (received is not None or interrupts.received() is not None) and code != EXIT_INTERRUPTED:
+        _say("interrupted")
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

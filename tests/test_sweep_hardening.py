@@ -400,16 +400,16 @@ def test_sweep_output_that_is_a_file_or_below_one_exits_2(write_scenario, tmp_pa
 
 def test_a_full_disk_while_writing_tables_is_one_line_and_exit_5(write_scenario, tmp_path, capsys,
                                                                 monkeypatch):
-    from capacity.report import writers
+    from capacity.report import output
 
-    real = writers.write_bytes
+    real = output.write_bytes
 
     def full(path, data):
         if Path(path).name == "summary.csv":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real(path, data)
 
-    monkeypatch.setattr(writers, "write_bytes", full)
+    monkeypatch.setattr(output, "write_bytes", full)
     out = tmp_path / "o"
     assert main(["sweep", str(write_scenario(TINY)), "-o", str(out), "--executor", "serial"]) == 5
     line = _one_error_line(capsys.readouterr().err)

@@ -1,6 +1,7 @@
 """A plan back in Kubernetes terms (``capacity plan SCENARIO --export k8s``): node assignments and patches.
 
-`export_plan` returns the files to write (name → text; the CLI writes them):
+`export_plan` returns the files to write (name → text); `write_export` writes them as one set (the folder
+is replaced whole, so no patch of an earlier plan stays beside the new ones):
 
 * ``nodes.yaml`` — the plan per node: ``nodes: {NODE: {pool, existing, labels, allocatable, requested,
   pods: [{replica, workload, requests}]}}`` and ``unplaced``. A plan node ``{pool}-{j}`` is the pool's
@@ -40,16 +41,24 @@ Deployments of that name in namespace ``default``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from capacity.k8s.quantities import is_bytes, scalar
 from capacity.packing.problem import Placement
+from capacity.report.output import FolderKind, write_folder
 from capacity.scenario import KubernetesWorkload, Pool, Scenario
+
+#: What an export folder holds. ``plan --export k8s`` replaces such a folder as a whole (no patch of an
+#: earlier plan stays beside the new ones), and refuses a folder that holds anything else.
+EXPORT_FOLDER = FolderKind("a Kubernetes export", frozenset({"nodes.yaml", "apply.sh"}),
+                           {"patches": "*.yaml"})
 
 
 def exact(resource: str, amount: float) -> Fraction:
@@ -292,6 +301,13 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
     terminal.insert(0, f"export: {len(nodes)} node{'s' if len(nodes) != 1 else ''} ({new} new), "
                        f"{patches} patch{'es' if patches != 1 else ''}")
     return files, terminal
+
+
+def write_export(files: Mapping[str, str], directory: str | os.PathLike[str]) -> list[Path]:
+    """Write `export_plan`'s files into ``directory`` as one set: every file of this plan and nothing
+    else, or, on any failure, the folder as it was (`capacity.report.output.write_folder`)."""
+    return write_folder(directory, {name: text.encode("utf-8") for name, text in files.items()},
+                        EXPORT_FOLDER)
 
 
 def placement_pool(placement: Placement, node: str) -> str:

@@ -1,8 +1,10 @@
 """Reports: the report dictionary (pure), its plot data, its writers (JSON, Markdown, HTML) and plots.
 
-Only the writers touch the disk, and they write atomically: to a temporary file in the target directory,
-then renamed, so an interrupted run never leaves a half-written report. `full_report` adds the plot data
-(`capacity.report.series`) to a run's report; `write_outputs` writes a whole report directory.
+Only the writers touch the disk, and they write atomically (`capacity.report.output`): a file through a
+temporary file and a rename, a whole report folder through a temporary folder swapped in at the end, so an
+interrupted or failed run leaves the previous report whole and never a mix of two. `full_report` adds the
+plot data (`capacity.report.series`) to a run's report; `write_outputs` writes a whole report folder;
+`capacity.report.model` describes report.json (pydantic models) and checks one read back.
 """
 
 from capacity.report.html import render_html, write_outputs

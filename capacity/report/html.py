@@ -11,9 +11,9 @@ source path) is HTML-escaped where it is written (`_e`, and `_table` escapes eve
 such as ``<script>`` shows as text. The page is built with plain string formatting rather than a template
 engine: it is one page with a fixed structure, and this keeps the package free of another dependency.
 
-`write_outputs` writes a report directory: ``report.json`` (optional), ``report.md``, the PNGs and
-``report.html``. ``capacity run -o DIR`` and ``capacity report DIR`` both use it, so a re-rendered directory
-is the same as the one the run wrote.
+`write_outputs` writes a report folder: ``report.json``, ``report.md``, the PNGs and ``report.html``, all
+at once (a temporary folder swapped in; `capacity.report.output`). ``capacity run -o DIR`` and ``capacity
+report DIR`` both use it, so a re-rendered folder is the same as the one the run wrote.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from capacity.report.output import FolderKind, write_folder
 from capacity.report.summary import slo_status, slo_verdict
 from capacity.units import format_duration, format_quantity
 
@@ -334,37 +335,36 @@ def in_scenario_order(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _remove_stale_plots(out: Path, images: Mapping[str, bytes]) -> None:
-    """Delete the standard plots in ``out`` that this report did not draw (left by an earlier run into the
-    same directory, e.g. with a simulation where this one has none): no picture beside the report may
-    show another run. Only the standard plot names are touched."""
+def run_folder() -> FolderKind:
+    """What a run's report folder holds (`write_outputs`): report.json, report.md, report.html and the
+    standard plots. Only a folder with nothing else in it is replaced by a new report."""
     from capacity.report.plots import PLOTS
 
-    for name in PLOTS:
-        if name not in images:
-            (out / name).unlink(missing_ok=True)
+    return FolderKind("a run report", frozenset({"report.json", "report.md", "report.html", *PLOTS}))
 
 
-def write_outputs(report: Mapping[str, Any], out: str | Path, *, write_json: bool = True) -> list[Path]:
-    """Write a report directory: report.json (if ``write_json``), report.md, the PNGs and report.html.
-
-    Every file is written atomically. Returns the paths written, in that order.
-    """
+def render_outputs(report: Mapping[str, Any], *, report_json: bytes | None = None) -> dict[str, bytes]:
+    """Every file of a report folder, rendered (pure): report.json, report.md, the PNGs the report has the
+    data for, report.html, in that order. ``report_json`` is the report.json to keep as it is (a redraw
+    copies the file byte for byte); by default the report is written as canonical JSON."""
     from capacity.report.plots import render_pngs
-    from capacity.report.writers import render_markdown, write_bytes, write_text
-    from capacity.report.writers import write_json as write_json_file
+    from capacity.report.writers import render_markdown, to_json
 
-    out = Path(out)
-    # Everything is rendered before anything is written, so a failure while rendering (a plot, the
-    # page) leaves the directory as it was; report.json, the record of the run, is written last.
     ordered = in_scenario_order(report)
-    markdown = render_markdown(ordered)
     images = render_pngs(ordered)
-    html = render_html(ordered, images)
-    paths = [write_text(out / "report.md", markdown)]
-    paths += [write_bytes(out / name, png) for name, png in images.items()]
-    _remove_stale_plots(out, images)
-    paths.append(write_text(out / "report.html", html))
-    if write_json:
-        paths.insert(0, write_json_file(out / "report.json", report))
-    return paths
+    return {"report.json": to_json(report).encode("utf-8") if report_json is None else report_json,
+            "report.md": render_markdown(ordered).encode("utf-8"),
+            **images,
+            "report.html": render_html(ordered, images).encode("utf-8")}
+
+
+def write_outputs(report: Mapping[str, Any], out: str | Path, *,
+                  report_json: bytes | None = None) -> list[Path]:
+    """Write a report folder: report.json, report.md, the PNGs and report.html (`render_outputs`).
+
+    The folder then holds exactly these files, all from this report, or, if anything fails (a plot, a
+    full disk, an interrupt), stays as it was: everything is rendered first, written into a temporary
+    folder beside ``out`` and swapped in at the end (`capacity.report.output.write_folder`). A folder that
+    holds other files is refused (`OutputError`). Returns the paths written, in that order.
+    """
+    return write_folder(out, render_outputs(report, report_json=report_json), run_folder())

@@ -1,54 +1,25 @@
-"""Report writers: JSON and Markdown files, written atomically (temporary name, then rename).
+"""Report writers: the JSON text and the Markdown page of a report, and the atomic file writers.
 
-`render_markdown` is pure (report dict → text); `write_json` and `write_text` are the only functions here
-that touch the disk. Tables show times in milliseconds or seconds as fits, memory in GiB and CPU in cores.
+`render_markdown` and `to_json` are pure (report dict → text). The functions that touch the disk,
+`write_bytes`, `write_text` and `write_json`, write one file atomically (a temporary file beside it, then a
+rename) and raise `OutputError` naming the path when they cannot (`capacity.report.output`, which also
+writes whole report folders). Tables show times in milliseconds or seconds as fits, memory in GiB and CPU
+in cores.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from capacity.packing.objectives import OBJECTIVES
+from capacity.report.output import FILE_MODE, OutputError, write_bytes, write_text
 from capacity.report.summary import slo_status
 from capacity.units import format_duration, format_quantity
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-#: Permissions of written files: what ``open()`` would give (0666 less the umask); a temporary file
-#: alone would be private (0600), and a report is meant to be shared.
-FILE_MODE = 0o666 & ~_umask()
-
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return write_bytes(path, text.encode("utf-8"))
+__all__ = ["FILE_MODE", "OutputError", "render_markdown", "stranded_text", "to_json", "write_bytes",
+           "write_json", "write_text"]
 
 
 def to_json(data: Any) -> str:
