@@ -61,6 +61,32 @@ class FailureRecord:
     lost: int                         # requests it removed that were lost
 
 
+STOPPED_CODE = 3
+"""The code of the ``stopped`` state in `ReplicaTimeline.state` (`capacity.sim.replicas.ReplicaState`)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ReplicaTimeline:
+    """Every replica's lifecycle as state intervals (`capacity.sim.replicas`), one row per interval.
+
+    ``state`` holds `capacity.sim.replicas.ReplicaState` codes (0 starting, 1 ready, 2 draining,
+    3 stopped, 4 down); a replica's intervals are consecutive, from when it was registered (0 for the
+    model's replicas, the time it was added otherwise), and its last one ends at ``inf``.
+    """
+
+    replica: np.ndarray               # int32: global replica index
+    state: np.ndarray                 # int8: state code
+    start_s: np.ndarray               # float64
+    end_s: np.ndarray                 # float64 (inf: until the end of the run)
+
+    def seconds_in(self, states: tuple[int, ...], n_replicas: int, lo: float, hi: float) -> np.ndarray:
+        """Per replica, the seconds of ``[lo, hi]`` it spent in any of ``states``."""
+        out = np.zeros(n_replicas)
+        rows = np.isin(self.state, states)
+        np.add.at(out, self.replica[rows], busy_in_window(self.start_s[rows], self.end_s[rows], lo, hi))
+        return out
+
+
 @dataclass(eq=False)
 class SimResult:
     """Per-request records (numpy arrays of length n, in sequence order) and per-replica totals.
@@ -98,6 +124,9 @@ class SimResult:
     # float64 per replica: requests held by its batches x seconds, inside the window (batching services;
     # 0 for the others); None when no service batches. See `capacity.sim.batching` (batch occupancy)
     sequence_s: np.ndarray | None = None
+    # every replica's lifecycle (starting, ready, draining, stopped, down) over the run; None for results
+    # built by hand
+    timeline: ReplicaTimeline | None = None
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -146,6 +175,24 @@ class SimResult:
     def retried_mask(self) -> np.ndarray:
         """Boolean mask of the requests re-admitted after a failure (all false if none was)."""
         return self._mask(self.retried)
+
+    def present_s(self) -> np.ndarray:
+        """Per replica, the seconds of the window it existed: from when it was registered (the model's
+        replicas at 0, an added one when it was added, cold start included: it holds its resources)
+        until it stopped. The whole window for every replica of a run without lifecycle changes."""
+        lo, hi = self.window_s
+        n = len(self.replica_names)
+        if self.timeline is None:
+            return np.full(n, hi - lo)
+        existing = tuple(code for code in range(5) if code != STOPPED_CODE)
+        return self.timeline.seconds_in(existing, n, lo, hi)
+
+    def utilisation(self) -> np.ndarray:
+        """Per replica, busy slot-seconds / (slots x the seconds it existed in the window); NaN for a
+        replica that did not exist in the window."""
+        capacity = self.replica_slots * self.present_s()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(capacity > 0, self.busy_s / np.where(capacity > 0, capacity, 1.0), np.nan)
 
     def busy_per_request(self) -> np.ndarray:
         """Per request, its busy seconds inside the window (0 for requests never served)."""
