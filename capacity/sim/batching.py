@@ -221,6 +221,9 @@ class Batcher(ServiceRuntime):
         self.ticks: list[Tick | None] = [None] * (n_replicas * c)
         rec.services.append(self)
 
+    def queued(self) -> int:
+        return sum(self.waiting)
+
     def _add_group(self) -> None:
         g = len(self.queues)
         self.queues.append(self._discipline(self._levels, QueueContext(

@@ -7,9 +7,10 @@ callback list again and scheduling it again (`simpy.Environment.schedule`) makes
 twice per request) and sets ``_ok``/``_value`` as SimPy's own ``run(until=...)`` does; pyproject pins
 simpy < 5.
 
-Priorities at equal times: completions (``URGENT``, 0) go first, then arrivals, failures, recoveries and
-lifecycle changes (``NORMAL``, 1) in the order they were scheduled, then the batchers' decisions
-(`DECIDE`, 2).
+Priorities at equal times: completions and the end of a replica's cold start (``URGENT``, 0) go first,
+so that an arrival at that instant finds the slot free or the replica ready; then arrivals, failures,
+recoveries and a controller's actions (``NORMAL``, 1) in the order they were scheduled; then the
+batchers' decisions (`DECIDE`, 2).
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class Tick(Event):
         self.at = at
 
 
-def call_at(env: simpy.Environment, delay_s: float, action: Callable[[], None]) -> None:
-    """Call ``action()`` ``delay_s`` seconds from now, at ``NORMAL`` priority (a one-shot event)."""
+def call_at(env: simpy.Environment, delay_s: float, action: Callable[[], None],
+            priority: EventPriority = NORMAL) -> None:
+    """Call ``action()`` ``delay_s`` seconds from now (a one-shot event; ``NORMAL`` priority unless
+    given)."""
     event = Tick(env, -1)
     event.callbacks = [lambda _event: action()]
-    env.schedule(event, NORMAL, delay_s)
+    env.schedule(event, priority, delay_s)

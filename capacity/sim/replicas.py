@@ -81,10 +81,16 @@ class ServingReplica:
         return self.spec.node
 
     def enter(self, state: ReplicaState, now: float) -> None:
-        """Change state at ``now`` and record it."""
-        if state != self.state:
-            self.state = state
-            self.timeline.append((now, state))
+        """Change state at ``now`` and record it (an interval of length 0 is not recorded)."""
+        if state == self.state:
+            return
+        self.state = state
+        timeline = self.timeline
+        if timeline and timeline[-1][0] == now:
+            timeline.pop()
+            if timeline and timeline[-1][1] == state:
+                return
+        timeline.append((now, state))
 
 
 class Fleet:

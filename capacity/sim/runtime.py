@@ -42,6 +42,7 @@ from typing import Protocol
 
 import numpy as np
 import simpy
+from simpy.events import URGENT
 
 from capacity.sim.events import call_at
 from capacity.sim.model import Replica, ServingService
@@ -128,6 +129,10 @@ class ServiceRuntime:
         counts = Counter(r.state for r in self.replicas)
         return {state.name.lower(): counts.get(state, 0) for state in ReplicaState}
 
+    def queued(self) -> int:
+        """How many requests wait in the service's queues (not yet in a slot or a batch)."""
+        raise NotImplementedError
+
     def ready_replicas(self) -> list[ServingReplica]:
         return [r for r in self.replicas if r.state == READY]
 
@@ -143,7 +148,8 @@ class ServiceRuntime:
         self.replicas.append(r)
         self._grow(r)
         if cold_start_s > 0.0:
-            call_at(self.env, cold_start_s, lambda: self._warm_up(r))
+            # at the instant it is over, before the arrivals of that instant (as a completion)
+            call_at(self.env, cold_start_s, lambda: self._warm_up(r), URGENT)
         else:
             self._warm_up(r)
         return r

@@ -108,6 +108,9 @@ class SlotService(ServiceRuntime):
 
     # --- request flow
 
+    def queued(self) -> int:
+        return sum(self.waiting)
+
     def admit(self, i: int) -> None:
         now = self.arrival[i]
         if self.deadlines is not None:
