@@ -75,6 +75,12 @@ whether it got in; `Batcher.recover_replica` brings the replica back, idle. With
 per-replica routing applies its rule to the live replicas only (drawing from the same generator), as the
 general path does; with none live, arrivals are rejected.
 
+**Lifecycle** (`capacity.sim.runtime`): a batcher is a service runtime, so replicas may be added (their
+slots idle until the cold start is over) and drained during a run. A replica **serves** (forms batches,
+takes joiners) while it is ready, and while it drains under a per-replica routing (its own queue); a
+draining replica under ``central`` routing finishes its batches — a continuous engine runs its requests
+to their last token without taking joiners — and stops once all its slots are idle.
+
 Times are seconds.
 """
 
@@ -91,7 +97,7 @@ from simpy.events import URGENT
 
 from capacity.sim.disciplines import DISCIPLINES, EMPTY, Discipline, QueueContext
 from capacity.sim.events import DECIDE, Callbacks, Tick
-from capacity.sim.model import ServingService, SimModel
+from capacity.sim.model import Batching, ServingService, SimModel
 from capacity.sim.replicas import Fleet, ReplicaState, ServingReplica
 from capacity.sim.result import SimResult
 from capacity.sim.routing import ROUTINGS
@@ -774,62 +780,73 @@ def finalize(model: SimModel, result: SimResult, rec: BatchRecords | None,
     return result
 
 
-def validate_serving(model: SimModel, bad: Callable[[str, str, object], ValueError],
-                     finite: Callable[[object], bool]) -> None:
+Bad = Callable[[str, str, object], ValueError]
+Finite = Callable[[object], bool]
+
+
+def validate_serving(model: SimModel, bad: Bad, finite: Finite) -> None:
     """The fields of this module and of token service times and pool speeds (`validate_model` calls it):
     raise `ValueError` naming the first bad field."""
     for s in model.services:
-        where = f"services.{s.name}"
-        st = s.service_time
-        for key in ("base_s", "per_input_token_s", "per_output_token_s"):
-            value = getattr(st, key)
-            if not finite(value) or value < 0:
-                raise bad(f"{where}.service_time.{key}", "must be a finite number of seconds >= 0", value)
-        if not st.tokens and (st.per_input_token_s or st.per_output_token_s):
-            raise bad(f"{where}.service_time.dist", "per-token times need dist 'tokens'", st.dist)
-        if st.base_s and not st.tokens and (s.batching is None or s.batching.mode != "dynamic"):
-            raise bad(f"{where}.service_time.base_s", "a base time applies to token service times and "
-                      "to dynamic batching", st.base_s)
-        for r in s.replicas:
-            if not finite(r.speed) or r.speed <= 0:
-                raise bad(f"{where}.replicas.{r.name}.speed", "must be a finite number > 0", r.speed)
-        if st.tokens:
-            for c in model.classes:
-                if c.service == s.name and c.tokens is None and c.arrivals.process != "trace":
-                    raise bad(f"classes.{c.name}.tokens", f"service {s.name} has a token service time, "
-                              "so its classes need token counts (a token spec or a trace)", None)
-        if st.tokens and DISCIPLINES[s.discipline].preemptive:
-            raise bad(f"{where}.discipline", "a token service cannot preempt (the first-token time "
-                      "would need every service segment)", s.discipline)
-        b = s.batching
-        if b is None:
-            continue
-        where = f"{where}.batching"
-        if b.mode not in BATCHERS:
-            raise bad(f"{where}.mode", f"must be one of {sorted(BATCHERS)}", b.mode)
-        if not isinstance(b.max_size, int) or isinstance(b.max_size, bool) or b.max_size < 1:
-            raise bad(f"{where}.max_size", "must be an integer >= 1", b.max_size)
-        if not finite(b.max_delay_s) or b.max_delay_s < 0:
-            raise bad(f"{where}.max_delay_s", "must be a finite number of seconds >= 0", b.max_delay_s)
-        if not finite(b.step_growth) or b.step_growth < 0:
-            raise bad(f"{where}.step_growth", "must be a finite number >= 0", b.step_growth)
-        batcher = BATCHERS[b.mode]
-        if batcher.tokens and not st.tokens:
-            raise bad(f"{where}.mode", f"{b.mode} batching needs a token service time (dist 'tokens')",
-                      b.mode)
-        if st.tokens and not batcher.tokens:
-            token_modes = " or ".join(repr(m) for m, k in BATCHERS.items() if k.tokens)
-            raise bad(f"{where}.mode", f"a token service batches in mode {token_modes}", b.mode)
-        if b.mode == "continuous" and b.max_delay_s:
-            raise bad(f"{where}.max_delay_s", "applies to dynamic batching only", b.max_delay_s)
-        if b.mode == "dynamic" and b.step_growth:
-            raise bad(f"{where}.step_growth", "applies to continuous batching only", b.step_growth)
-        if DISCIPLINES[s.discipline].preemptive:
-            raise bad(f"services.{s.name}.discipline", "a batching service cannot preempt", s.discipline)
-        if s.max_length == 0:
-            raise bad(f"services.{s.name}.max_length", "a batching service needs waiting places (>= 1): "
-                      "requests wait in the queue to form a batch", s.max_length)
-        if s.admission != "accept" or any(c.admission not in (None, "accept") for c in model.classes
-                                          if c.service == s.name):
-            raise bad(f"services.{s.name}.admission", "deadline-aware admission is not available with "
-                      "batching", s.admission)
+        _validate_times(model, s, bad, finite)
+        if s.batching is not None:
+            _validate_batching(model, s, s.batching, bad, finite)
+
+
+def _validate_times(model: SimModel, s: ServingService, bad: Bad, finite: Finite) -> None:
+    """Token service times, base times and pool speeds of one service."""
+    where = f"services.{s.name}"
+    st = s.service_time
+    for key in ("base_s", "per_input_token_s", "per_output_token_s"):
+        value = getattr(st, key)
+        if not finite(value) or value < 0:
+            raise bad(f"{where}.service_time.{key}", "must be a finite number of seconds >= 0", value)
+    if not st.tokens and (st.per_input_token_s or st.per_output_token_s):
+        raise bad(f"{where}.service_time.dist", "per-token times need dist 'tokens'", st.dist)
+    if st.base_s and not st.tokens and (s.batching is None or s.batching.mode != "dynamic"):
+        raise bad(f"{where}.service_time.base_s", "a base time applies to token service times and "
+                  "to dynamic batching", st.base_s)
+    for r in s.replicas:
+        if not finite(r.speed) or r.speed <= 0:
+            raise bad(f"{where}.replicas.{r.name}.speed", "must be a finite number > 0", r.speed)
+    if st.tokens:
+        for c in model.classes:
+            if c.service == s.name and c.tokens is None and c.arrivals.process != "trace":
+                raise bad(f"classes.{c.name}.tokens", f"service {s.name} has a token service time, "
+                          "so its classes need token counts (a token spec or a trace)", None)
+    if st.tokens and DISCIPLINES[s.discipline].preemptive:
+        raise bad(f"{where}.discipline", "a token service cannot preempt (the first-token time "
+                  "would need every service segment)", s.discipline)
+
+
+def _validate_batching(model: SimModel, s: ServingService, b: Batching, bad: Bad, finite: Finite) -> None:
+    """The batching fields of one service, and what batching rules out."""
+    where = f"services.{s.name}.batching"
+    if b.mode not in BATCHERS:
+        raise bad(f"{where}.mode", f"must be one of {sorted(BATCHERS)}", b.mode)
+    if not isinstance(b.max_size, int) or isinstance(b.max_size, bool) or b.max_size < 1:
+        raise bad(f"{where}.max_size", "must be an integer >= 1", b.max_size)
+    if not finite(b.max_delay_s) or b.max_delay_s < 0:
+        raise bad(f"{where}.max_delay_s", "must be a finite number of seconds >= 0", b.max_delay_s)
+    if not finite(b.step_growth) or b.step_growth < 0:
+        raise bad(f"{where}.step_growth", "must be a finite number >= 0", b.step_growth)
+    batcher, tokens = BATCHERS[b.mode], s.service_time.tokens
+    if batcher.tokens and not tokens:
+        raise bad(f"{where}.mode", f"{b.mode} batching needs a token service time (dist 'tokens')",
+                  b.mode)
+    if tokens and not batcher.tokens:
+        token_modes = " or ".join(repr(m) for m, k in BATCHERS.items() if k.tokens)
+        raise bad(f"{where}.mode", f"a token service batches in mode {token_modes}", b.mode)
+    if b.mode == "continuous" and b.max_delay_s:
+        raise bad(f"{where}.max_delay_s", "applies to dynamic batching only", b.max_delay_s)
+    if b.mode == "dynamic" and b.step_growth:
+        raise bad(f"{where}.step_growth", "applies to continuous batching only", b.step_growth)
+    if DISCIPLINES[s.discipline].preemptive:
+        raise bad(f"services.{s.name}.discipline", "a batching service cannot preempt", s.discipline)
+    if s.max_length == 0:
+        raise bad(f"services.{s.name}.max_length", "a batching service needs waiting places (>= 1): "
+                  "requests wait in the queue to form a batch", s.max_length)
+    if s.admission != "accept" or any(c.admission not in (None, "accept") for c in model.classes
+                                      if c.service == s.name):
+        raise bad(f"services.{s.name}.admission", "deadline-aware admission is not available with "
+                  "batching", s.admission)

@@ -5,69 +5,55 @@ A run has two phases.
 1. **Draw** (`generate_requests`, vectorised numpy): for each class, its arrival times in
    ``[0, duration_s)`` (`capacity.sim.arrivals`) and one service time per arrival from its service's
    distribution (`capacity.sim.service_times`). All classes are merged into one stream sorted by arrival
-   time, ties broken by class order (a stable sort); a request's position in it is its **sequence** number.
+   time, ties broken by class order (a stable sort); a request's position in it is its **sequence** number
+   (`capacity.sim.requests.RequestStream`).
 2. **Replay** (`simulate_requests`): a `simpy.Environment` and event callbacks, with no SimPy process
    per request (a process per request ran 6 times slower here; see benchmarks/sim_throughput.py).
-   Two kinds of events:
 
-   * one **arrival tick**, rescheduled from request to request: it admits the request(s) arriving at its
-     time. Admitting means: if the service has a free slot, start it there now (the routing rule of
-     `capacity.sim.routing` picks the slot); otherwise push it on the service's queue
-     (`capacity.sim.disciplines`). A service with no placed replica rejects every request.
-   * one **completion event per slot** (a slot serves one request at a time, so its event is rescheduled
-     for each request it serves): when it fires, the slot takes the next request from its service's queue,
-     or becomes free if nothing waits.
+**How a request flows**::
 
-   At equal times, completions are processed before arrivals (SimPy priority ``URGENT`` before
-   ``NORMAL``); simultaneous completions go in the order they were scheduled. So a request that arrives
-   at the instant a slot frees finds it already serving the head of the queue, or free.
+    arrival tick ──▶ admission ──▶ routing ──▶ queue ──▶ slot / batch of a ready replica ──▶ completion
+                     (no ready       (the service's     (discipline,   (one completion event per slot,
+                      replica:        queue, or a ready   max_length,    rescheduled for each request;
+                      rejected;       replica's)          timeout)       a batch or an iteration)
+                      deadline: dropped)
 
-   The replay writes each request's start time and replica, when it starts, into numpy arrays
-   preallocated from the number of arrivals; end times are ``start + service`` afterwards (the same float
-   addition the SimPy clock makes). Times are exact up to float rounding (an arrival tick lands within
-   one ulp of its drawn time).
+* one **arrival tick**, rescheduled from request to request, admits the request(s) arriving at its time
+  through their service's ``admit``;
+* one **completion event per slot** (a slot serves one request at a time, so its event is rescheduled
+  for each request it serves): when it fires, the slot takes the next request from its queue, or
+  becomes free if nothing waits.
 
-   That is the whole story for a **plain service** (``central`` routing, ``fifo`` or ``priority``, no
-   ``max_length``, no ``timeout_s``, no deadline-aware admission, no failure on its nodes), whose code
-   path is kept minimal for speed. Any other service runs the **general path** (`_general_admitter`),
-   with the same two kinds of events and these additions:
+At equal times, completions are processed before arrivals (SimPy priority ``URGENT`` before ``NORMAL``;
+`capacity.sim.events`); simultaneous completions go in the order they were scheduled. So a request that
+arrives at the instant a slot frees finds it already serving the head of the queue, or free. Times are
+exact up to float rounding (an arrival tick lands within one ulp of its drawn time).
 
-   * **Queues.** One queue per service (``central``) or per replica (the other routings; the routing
-     rule picks the replica on arrival from the replicas' outstanding counts, see
-     `capacity.sim.routing`). Every request passes through its queue's discipline, also one that finds
-     a free slot (pushed and popped at once), so the fair disciplines charge it to its tenant. An
-     arrival that finds no free slot on its queue's slots and ``max_length`` requests already waiting
-     there is **rejected** (``max_length`` counts waiting requests only, so a one-slot queue holds at
-     most ``max_length + 1``).
-   * **Timeouts.** A queued request whose wait reaches ``timeout_s`` leaves (*timed out*; its end time
-     is ``arrival + timeout_s``, its start time NaN). Its deadline is inclusive: a slot that frees at
-     exactly the deadline does not serve it. Deadlines are kept per service in arrival order and
-     expired lazily at every arrival to and completion in the service (the only moments when anything
-     is decided), so no event per request is needed. Only a request that never started can time out.
-   * **Preemption** (``preemptive`` discipline). An arrival that finds no free slot on its queue's
-     slots picks the in-service request with the largest ``(priority, segment start, sequence)``, the
-     least urgent one that started most recently; if that priority number is larger than the arrival's,
-     the arrival takes its slot and the interrupted request goes back to the queue (even beyond
-     ``max_length``: it was admitted) needing its remaining service time (``resume``) or all of it again
-     (``restart``). Its start time stays the first one; its end time and replica are those of its last
-     segment; busy time counts its segments only. Each service segment gets its own completion event;
-     an interrupted segment's event fires later and is ignored.
-   * **Deadline-aware admission** (a class's ``admission``, else its service's, is ``deadline``, and
-     the class has an SLO target). The routing rule picks the arrival's queue first; the arrival is then
-     **dropped** if its *predicted wait* plus its own service time exceeds the target. The predicted
-     wait is 0 when a slot of that queue is free; otherwise it is (the remaining service time of the
-     requests in service on the queue's slots + the service time of the requests waiting in the queue
-     that go before it: under ``priority``, ``preemptive`` and ``priority-fair`` those of its level or
-     more urgent, under the others all of them; queued and own service times divided by the mean
-     speed of the queue's replicas) / the queue's live slots. It is an **estimate**: exact
-     for one FIFO slot (the engine knows every drawn service time), but it ignores later arrivals that
-     overtake (higher priorities, fair shares) and, with several slots, how the work splits between
-     them (the fluid approximation). It uses the drawn service times, as a server that knows each
-     request's cost (tokens) would. Retries after a failure are not tested again.
-   * **Failures** (`capacity.sim.failures`): one event per failure takes the replicas on its nodes down
-     through the admitter's ``fail_replica`` hook and retries (``readmit``) or loses the requests it
-     removed; ``recover_replica`` brings them back. Any admitter (the batching one too) that provides
-     these hooks can fail. A request cut by a failure is busy over its segments, like an interrupted one.
+**Three ways to run a service**, chosen per service before the run:
+
+* the **fast path** (`_plain_admitter`): a *plain* service (`is_plain`: a routing and a discipline with
+  the ``fast_path`` flag — ``central`` and ``fifo``/``priority`` — no ``max_length``, no ``timeout_s``, no
+  deadline admission, no failure on its nodes, every replica of speed 1, no controller) runs two
+  closures and a slot picker, kept minimal for speed;
+* the **general path** (`capacity.sim.slot_service.SlotService`): every other one-request-per-slot
+  service — per-replica queues, timeouts, preemption, deadline admission, speeds, failures, replicas
+  that come and go;
+* **batching** (`capacity.sim.batching`): a service with ``batching`` (dynamic or continuous).
+
+The last two are **service runtimes** (`capacity.sim.runtime.ServiceRuntime`): they own their replicas
+as entities with a lifecycle (starting, ready, draining, stopped, down; `capacity.sim.replicas`), route
+among the ready ones, and expose the API that failures (`capacity.sim.failures`) and controllers use.
+A **controller** (`capacity.sim.runtime.Controller`, passed to `simulate_requests`) may add replicas
+(ready after a cold start) and drain them during the run; with one, every service runs as a runtime. A
+service with no replica (and no controller) rejects every request.
+
+**Records.** The replay writes each request's start time and replica, when it starts, into numpy arrays
+preallocated from the number of arrivals; end times are ``start + service`` afterwards (the same float
+addition the SimPy clock makes; ``start + service / v`` on a replica of speed ``v``). What else the
+general path and failures write (outcomes, cut segments) is in `capacity.sim.records`; the batchers'
+records are in `capacity.sim.batching.BatchRecords`. Replicas are numbered globally in the run's
+`capacity.sim.replicas.Fleet` (the model's first, then added ones); their lifecycle is in the result's
+``timeline``.
 
 **Memory.** The replay keeps per-request numpy records (class, arrival, service, start, end, replica:
 40 bytes a request, plus a byte per outcome flag) and, while it runs, Python lists of the arrival and
@@ -77,25 +63,20 @@ tracemalloc (``benchmarks/sim_throughput.py --memory``) on the 1M-request benchm
 the requests of one run, by design: exact percentiles and per-window statistics need the records,
 and ten million requests still fit in about 1.2 GB; no per-request SimPy object outlives its event.
 
-**Batching services** (``batching`` set) run neither path: `capacity.sim.batching` admits them (dynamic
-or continuous batching, with the same arrival tick and decision events of its own). **Speed**: a replica
-on a pool of speed ``v`` takes ``service / v`` (the general path divides when a request starts, so a
-service with any replica of speed other than 1 leaves the fast path); **token services** get their
-service times from the stream's token counts (`capacity.sim.service_times`).
+**Token services** get their service times from the stream's token counts (`capacity.sim.service_times`).
 
 **Statistics window.** Arrivals stop at ``duration_s``; the run drains (every admitted request completes,
 the clock may pass ``duration_s``). Latency and wait statistics are over requests that arrived in
 ``[warmup_s, duration_s)``; utilisation is busy slot-seconds inside ``[warmup_s, duration_s]`` divided by
-``slots × (duration_s − warmup_s)`` (see `capacity.sim.result`).
+``slots × (duration_s − warmup_s)`` (see `capacity.sim.result`; `SimResult.utilisation` divides by the
+time each replica existed instead).
 
-**Randomness.** Every draw comes from ``model.seed``. Each class has independent streams, one for
-arrivals, one for service times and one for token counts (classes with a ``tokens`` spec), seeded by
-``SeedSequence(seed, spawn_key=(hash(class name), purpose))`` with a stable 64-bit BLAKE2b hash of the
-class name: the same model gives identical results, and adding, removing or reordering classes does not
-change the draws of the others (only their merge order). The tenants' classes of a split trace class
-draw their arrivals from the stream of the class they came from (``arrivals.stream``), so they partition
-one replay. The ``random`` and ``power-of-two`` routings draw from another stream per service, keyed by
-the service name (`routing_rng`).
+**Randomness.** Every draw comes from ``model.seed``, one independent stream per class and purpose
+(`capacity.sim.streams`): the same model gives identical results, and adding, removing or reordering
+classes does not change the draws of the others (only their merge order). The tenants' classes of a
+split trace class draw their arrivals from the stream of the class they came from (``arrivals.stream``),
+so they partition one replay. The ``random`` and ``power-of-two`` routings draw from another stream per
+service, keyed by the service name.
 
 Times are seconds, rates per second.
 """
@@ -110,12 +91,12 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT
 
-from capacity.sim.arrivals import ARRIVAL_PROCESSES, TraceReplay, arrival_process
-from capacity.sim.batching import BATCHERS, BatchRecords, finalize, validate_serving
+from capacity.sim.arrivals import TraceReplay, arrival_process
+from capacity.sim.batching import BATCHERS, BatchRecords, finalize
 from capacity.sim.disciplines import DISCIPLINES, EMPTY
 from capacity.sim.events import Callbacks, Tick
 from capacity.sim.failures import FailureDriver, services_hit
-from capacity.sim.model import Arrivals, ServingService, SimModel, TokenCount
+from capacity.sim.model import ServingService, SimModel, TokenCount
 from capacity.sim.records import RunRecords, admission_targets
 from capacity.sim.replicas import Fleet, ReplicaState, ServingReplica
 from capacity.sim.requests import RequestStream
@@ -125,186 +106,7 @@ from capacity.sim.runtime import Controller, RunControl, ServiceRuntime
 from capacity.sim.service_times import SERVICE_TIMES, draw_service_s, with_token_times
 from capacity.sim.slot_service import SlotService
 from capacity.sim.streams import ARRIVALS_STREAM, SERVICE_STREAM, TOKENS_STREAM, class_rng
-from capacity.sim.traces import Trace
-
-# --------------------------------------------------------------------------- validation
-
-
-def validate_model(model: SimModel) -> None:
-    """Raise `ValueError` naming the field (``classes.bulk.arrivals.rate_per_s``) of the first bad value."""
-
-    def bad(path: str, why: str, value: object) -> ValueError:
-        return ValueError(f"{path}: {why}, got {value!r}")
-
-    def finite(x: object) -> bool:
-        return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-    if not finite(model.duration_s) or model.duration_s <= 0:
-        raise bad("duration_s", "must be a finite number of seconds > 0", model.duration_s)
-    if not finite(model.warmup_s) or not 0 <= model.warmup_s < model.duration_s:
-        raise bad("warmup_s", f"must be in [0, duration_s={model.duration_s})", model.warmup_s)
-    if not isinstance(model.seed, int) or isinstance(model.seed, bool) or model.seed < 0:
-        raise bad("seed", "must be an integer >= 0", model.seed)
-    services: set[str] = set()
-    replicas: set[str] = set()
-    for s in model.services:
-        where = f"services.{s.name}"
-        if s.name in services:
-            raise bad("services", "names must be unique", s.name)
-        services.add(s.name)
-        if not isinstance(s.concurrency, int) or s.concurrency < 1:
-            raise bad(f"{where}.concurrency", "must be an integer >= 1", s.concurrency)
-        if s.discipline not in DISCIPLINES:
-            raise bad(f"{where}.discipline", f"must be one of {sorted(DISCIPLINES)}", s.discipline)
-        if s.routing not in ROUTINGS:
-            raise bad(f"{where}.routing", f"must be one of {sorted(ROUTINGS)}", s.routing)
-        if s.preemption not in ("resume", "restart"):
-            raise bad(f"{where}.preemption", "must be 'resume' or 'restart'", s.preemption)
-        if s.max_length is not None and (not isinstance(s.max_length, int)
-                                         or isinstance(s.max_length, bool) or s.max_length < 0):
-            raise bad(f"{where}.max_length", "must be an integer >= 0 or None", s.max_length)
-        if s.timeout_s is not None and (not finite(s.timeout_s) or s.timeout_s <= 0):
-            raise bad(f"{where}.timeout_s", "must be a finite number of seconds > 0 or None",
-                      s.timeout_s)
-        st = s.service_time
-        if st.dist not in SERVICE_TIMES and not st.tokens:
-            raise bad(f"{where}.service_time.dist", f"must be one of {sorted([*SERVICE_TIMES, 'tokens'])}",
-                      st.dist)
-        if not st.tokens and (not finite(st.mean_s) or st.mean_s <= 0):
-            raise bad(f"{where}.service_time.mean_s", "must be a finite number of seconds > 0",
-                      st.mean_s)
-        if not finite(st.cv) or st.cv < 0:
-            raise bad(f"{where}.service_time.cv", "must be a finite number >= 0", st.cv)
-        for r in s.replicas:
-            if r.name in replicas:
-                raise bad(f"{where}.replicas", "replica names must be unique", r.name)
-            replicas.add(r.name)
-    names: set[str] = set()
-    for c in model.classes:
-        where = f"classes.{c.name}"
-        if c.name in names:
-            raise bad("classes", "names must be unique", c.name)
-        names.add(c.name)
-        if c.service not in services:
-            raise bad(f"{where}.service", f"must name a service of the model {sorted(services)}",
-                      c.service)
-        if c.arrivals.process not in ARRIVAL_PROCESSES:
-            raise bad(f"{where}.arrivals.process", f"must be one of {sorted(ARRIVAL_PROCESSES)}",
-                      c.arrivals.process)
-        if not finite(c.arrivals.rate_per_s) or c.arrivals.rate_per_s < 0:
-            raise bad(f"{where}.arrivals.rate_per_s", "must be a finite rate >= 0 per second",
-                      c.arrivals.rate_per_s)
-        _validate_arrivals(c.arrivals, f"{where}.arrivals", bad, finite)
-        if not isinstance(c.priority, int) or isinstance(c.priority, bool):
-            raise bad(f"{where}.priority", "must be an integer", c.priority)
-        if not finite(c.weight) or c.weight <= 0:
-            raise bad(f"{where}.weight", "must be a finite number > 0", c.weight)
-        if (c.slo_target_s is None) != (c.slo_quantile is None):
-            raise bad(f"{where}.slo_quantile", "SLO needs both slo_target_s and slo_quantile",
-                      (c.slo_target_s, c.slo_quantile))
-        if c.slo_target_s is not None and (not finite(c.slo_target_s) or c.slo_target_s <= 0):
-            raise bad(f"{where}.slo_target_s", "must be a finite number of seconds > 0",
-                      c.slo_target_s)
-        if c.slo_quantile is not None and (not finite(c.slo_quantile)
-                                           or not 0 < c.slo_quantile <= 1):
-            raise bad(f"{where}.slo_quantile", "must be in (0, 1]", c.slo_quantile)
-    _validate_tokens(model, bad, finite)
-    validate_serving(model, bad, finite)                # batching, token service times, pool speeds
-    _validate_failures_admission(model, bad, finite)
-
-
-def _validate_arrivals(a: Arrivals, where: str, bad: Callable[[str, str, object], ValueError],
-                      finite: Callable[[object], bool]) -> None:
-    """The process parameters of one class (only those its process reads)."""
-    if a.process == "gamma" and (not finite(a.cv) or a.cv <= 0):
-        raise bad(f"{where}.cv", "must be a finite number > 0", a.cv)
-    if a.process == "onoff":
-        for key in ("on_s", "off_s"):
-            value = getattr(a, key)
-            if not finite(value) or value <= 0:
-                raise bad(f"{where}.{key}", "onoff needs a finite number of seconds > 0", value)
-    if a.process == "diurnal":
-        if not finite(a.amplitude) or not 0 <= a.amplitude < 1:
-            raise bad(f"{where}.amplitude", "must be in [0, 1)", a.amplitude)
-        if not finite(a.period_s) or a.period_s <= 0:
-            raise bad(f"{where}.period_s", "must be a finite number of seconds > 0", a.period_s)
-        for key in ("peak_at_s", "start_s"):
-            if not finite(getattr(a, key)):
-                raise bad(f"{where}.{key}", "must be a finite number of seconds", getattr(a, key))
-    if a.process == "trace":
-        if not isinstance(a.trace, Trace) or len(a.trace) == 0:
-            raise bad(f"{where}.trace", "trace arrivals need a Trace with at least one request", a.trace)
-        for key in ("time_scale", "rate_scale"):
-            if not finite(getattr(a, key)) or not 0 < getattr(a, key) <= 1e6:
-                raise bad(f"{where}.{key}", "must be a finite number in (0, 1e6]", getattr(a, key))
-        if not finite(a.start_s) or a.start_s < 0:
-            raise bad(f"{where}.start_s", "must be a finite number of seconds >= 0", a.start_s)
-        if a.tenant_weights is not None and (not a.tenant_weights or not all(
-                finite(w) and w > 0 for w in a.tenant_weights)):
-            raise bad(f"{where}.tenant_weights", "must be finite numbers > 0", a.tenant_weights)
-        if a.tenant_index is not None:
-            count = len(a.tenant_weights) if a.tenant_weights is not None else len(a.trace.tenant_names)
-            if not isinstance(a.tenant_index, int) or not 0 <= a.tenant_index < count:
-                raise bad(f"{where}.tenant_index", f"must index the {count} tenants of the split "
-                          "(tenant_weights, or the trace's tenant column)", a.tenant_index)
-
-
-def _validate_failures_admission(model: SimModel, bad: Callable[[str, str, object], ValueError],
-                                 finite: Callable[[object], bool]) -> None:
-    """Admission and failure settings: services' and classes' modes, and the failures' times."""
-    for s in model.services:
-        if s.admission not in ("accept", "deadline"):
-            raise bad(f"services.{s.name}.admission", "must be 'accept' or 'deadline'", s.admission)
-        if s.on_failure not in ("retry", "lost"):
-            raise bad(f"services.{s.name}.on_failure", "must be 'retry' or 'lost'", s.on_failure)
-    for c in model.classes:
-        if c.admission not in (None, "accept", "deadline"):
-            raise bad(f"classes.{c.name}.admission", "must be 'accept', 'deadline' or None", c.admission)
-        if c.admission == "deadline" and c.slo_target_s is None:
-            raise bad(f"classes.{c.name}.admission", "deadline admission needs an SLO target", c.admission)
-    for k, f in enumerate(model.failures):
-        where = f"failures.{k}"
-        if not finite(f.at_s) or not 0 <= f.at_s < model.duration_s:
-            raise bad(f"{where}.at_s", f"must be in [0, duration_s={model.duration_s})", f.at_s)
-        if f.recover_s is not None and (not finite(f.recover_s) or f.recover_s <= 0):
-            raise bad(f"{where}.recover_s", "must be a finite number of seconds > 0 or None", f.recover_s)
-        if not isinstance(f.nodes, tuple) or not all(isinstance(x, str) for x in f.nodes):
-            raise bad(f"{where}.nodes", "must be a tuple of node names", f.nodes)
-    if model.interval_s is not None and (not finite(model.interval_s) or model.interval_s <= 0):
-        raise bad("interval_s", "must be a finite number of seconds > 0 or None", model.interval_s)
-
-
-def _validate_tokens(model: SimModel, bad: Callable[[str, str, object], ValueError],
-                     finite: Callable[[object], bool]) -> None:
-    """Token specs of the classes, and the token counts that ``queue_cost: tokens`` needs."""
-    for c in model.classes:
-        where = f"classes.{c.name}.tokens"
-        if c.tokens is None:
-            continue
-        if c.arrivals.process == "trace":
-            raise bad(where, "a trace gives the token counts: a trace class takes no token spec", c.tokens)
-        for part in ("input", "output"):
-            spec = getattr(c.tokens, part)
-            if spec.dist not in SERVICE_TIMES:
-                raise bad(f"{where}.{part}.dist", f"must be one of {sorted(SERVICE_TIMES)}", spec.dist)
-            if not finite(spec.mean) or spec.mean <= 0:
-                raise bad(f"{where}.{part}.mean", "must be a finite number of tokens > 0", spec.mean)
-            if not finite(spec.cv) or spec.cv < 0:
-                raise bad(f"{where}.{part}.cv", "must be a finite number >= 0", spec.cv)
-            if not isinstance(spec.min, int) or spec.min < 0:
-                raise bad(f"{where}.{part}.min", "must be a whole number >= 0", spec.min)
-            if spec.max is not None and (not isinstance(spec.max, int) or spec.max < spec.min):
-                raise bad(f"{where}.{part}.max", f"must be a whole number >= min ({spec.min})", spec.max)
-    for s in model.services:
-        if s.queue_cost not in ("time", "tokens"):
-            raise bad(f"services.{s.name}.queue_cost", "must be 'time' or 'tokens'", s.queue_cost)
-        if s.queue_cost == "tokens":
-            for c in model.classes:
-                if c.service == s.name and c.tokens is None and c.arrivals.process != "trace":
-                    raise bad(f"classes.{c.name}.tokens", f"service {s.name} charges tokens "
-                              "(queue_cost), so its classes need token counts (a token spec or a trace)",
-                              None)
-
+from capacity.sim.validation import validate_model, validate_stream
 
 # --------------------------------------------------------------------------- drawing requests
 
@@ -366,30 +168,6 @@ def generate_requests(model: SimModel) -> RequestStream:
 # --------------------------------------------------------------------------- replay
 
 
-def _validate_stream(model: SimModel, stream: RequestStream) -> None:
-    n = len(stream)
-    if not len(stream.cls) == len(stream.service_s) == n:
-        raise ValueError("stream: cls, arrival_s and service_s must have one entry per request")
-    if n == 0:
-        return
-    if stream.cls.min() < 0 or stream.cls.max() >= len(model.classes):
-        raise ValueError(f"stream.cls: must index model.classes (0..{len(model.classes) - 1})")
-    if not (np.all(np.isfinite(stream.arrival_s)) and np.all(np.diff(stream.arrival_s) >= 0)):
-        raise ValueError("stream.arrival_s: must be finite and sorted (use RequestStream.from_arrays)")
-    if stream.arrival_s[0] < 0 or stream.arrival_s[-1] >= model.duration_s:
-        raise ValueError(f"stream.arrival_s: must lie in [0, duration_s={model.duration_s})")
-    if not np.all(np.isfinite(stream.service_s)) or stream.service_s.min() < 0:
-        raise ValueError("stream.service_s: must be finite and >= 0")
-    for name in ("input_tokens", "output_tokens"):
-        tokens = getattr(stream, name)
-        if tokens is not None and (len(tokens) != n or tokens.min() < 0):
-            raise ValueError(f"stream.{name}: must have one count >= 0 per request")
-    charged = [s.name for s in model.services if s.queue_cost == "tokens"]
-    if charged and (stream.input_tokens is None or stream.output_tokens is None):
-        raise ValueError(f"services.{charged[0]}.queue_cost: 'tokens' needs the stream's token counts "
-                         "(input_tokens and output_tokens)")
-
-
 def is_plain(service: ServingService) -> bool:
     """Whether the service runs the minimal fast path (see the module docstring)."""
     return (ROUTINGS[service.routing].fast_path and DISCIPLINES[service.discipline].fast_path
@@ -405,7 +183,7 @@ def simulate_requests(model: SimModel, stream: RequestStream,
     with any, every service runs a `capacity.sim.runtime.ServiceRuntime` (no fast path).
     """
     validate_model(model)
-    _validate_stream(model, stream)
+    validate_stream(model, stream)
     if any(s.service_time.tokens for s in model.services):  # token services: times from token counts
         model, service_s = with_token_times(model, stream.cls, stream.service_s, stream.input_tokens,
                                             stream.output_tokens)

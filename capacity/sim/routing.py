@@ -27,10 +27,21 @@ queue. Requests are numbered ``k = 0, 1, ...`` in the order they reach the servi
 * ``power-of-two`` — two distinct replicas sampled uniformly (the first, then the second among the
   others); the one with fewer outstanding, ties to the first sampled. One replica: that one.
 
-The random policies draw from a generator of their own per service (see `capacity.sim.engine`), in blocks.
+The random policies draw from a generator of their own per service (`capacity.sim.streams`), in blocks.
 
-Each routing policy is a small class registered in `ROUTINGS` under its scenario name: ``central`` has a
-`slot_picker`, the per-replica ones a `chooser` (``pick(outstanding) -> replica index``).
+**Replicas joining and leaving** (`capacity.sim.replicas`, `capacity.sim.runtime.ReplicaRouter`). Only
+*ready* replicas get new requests. While every replica of the service is ready, the rule sees them all;
+otherwise it runs over the ready ones (``k mod`` their number, the fewest outstanding among them, two of
+them...) and maps its choice back to the replica, drawing from the same generator. Under ``central``
+routing a replica that is not ready keeps its free slots out of the picker (`capacity.sim.slots`). A
+draining replica under a per-replica routing still serves the requests already in its own queue: they
+were routed to it, and a real replica's local queue is not handed back to the load balancer (see
+`capacity.sim.runtime`).
+
+Each routing policy is a small class registered in `ROUTINGS` under its scenario name, following the
+`Routing` protocol: its ``name``, its flags (``per_replica``, ``fast_path``), a `slot_picker` for the
+free slots of one queue's replicas, and a `chooser` (``pick(outstanding) -> replica index``; ``central``
+has one queue and always picks it). Pickers grow as replicas join (`SlotPicker.add_replica`).
 """
 
 from __future__ import annotations
