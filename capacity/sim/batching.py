@@ -297,6 +297,9 @@ class Batcher(ServiceRuntime):
                 self.waiting[g] -= 1
                 if self.per_replica:
                     self.outstanding[g] -= 1
+                    if self.replicas[g].state is ReplicaState.DRAINING:
+                        # (noticed now: timeouts expire lazily, at the service's next event)
+                        self._maybe_stop(self.replicas[g], now)
 
     def take(self, g: int) -> int:
         """The next waiting request of group ``g`` in discipline order (EMPTY if none)."""

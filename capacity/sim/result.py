@@ -13,7 +13,8 @@ has exactly one **outcome**:
   (``dropped``; ``end_s = NaN``);
 * *lost* — admitted, then lost to a node failure: it was queued on or served by a replica that failed
   and its service does not retry, or the retry found no live replica or a full queue (``lost``; ``end_s``
-  is the failure time).
+  is the failure time); or it waited in a shared queue that a drain left with no replica ready or
+  starting to serve it (``end_s`` is that time; `capacity.sim.runtime`).
 
 A request that never completed has ``replica = -1`` and ``start_s = NaN`` unless it had started (a lost
 request may have been in service when its replica failed). A completed request that was *retried* after a
@@ -26,12 +27,15 @@ drains, so every admitted request ends (completes, times out or is lost). *Measu
 that arrived in ``[warmup_s, duration_s)``: counts, latencies and waits are over them. *Busy time* is
 slot-seconds of service inside the window (a request served from 9.5 s to 10.5 s in the window [0, 10]
 counts 0.5 s), whichever request it belongs to; a replica's utilisation is its busy time / (concurrency ×
-window length). A request served in one piece is busy over ``[start_s, end_s]``; a request whose service
-was cut (preemption, failure) is busy over its **segments** only (``segments``: request, replica, start,
-end of every segment of such requests, unclipped). ``busy_request_s`` holds every request's busy seconds
-inside the window when any segment exists or the engine weighted requests otherwise (e.g. batches); it is
-None when it equals the clipped ``[start_s, end_s]``. For time series, a request's busy seconds are spread
-evenly over ``[start_s, end_s]`` (or its segments).
+window length), or, when replicas come and go during the run (`capacity.sim.replicas`), / (concurrency × the
+seconds of the window it existed: `SimResult.present_s`, `SimResult.utilisation`). Replicas added during a
+run follow the model's in every per-replica array. A request served in one piece is busy over ``[start_s,
+end_s]``; a request whose service was cut (preemption, failure) is busy over its **segments** only
+(``segments``: request, replica, start, end of every segment of such requests, unclipped).
+``busy_request_s`` holds every request's busy seconds inside the window when any segment exists or the
+engine weighted requests otherwise (e.g. batches); it is None when it equals the clipped ``[start_s,
+end_s]``. For time series, a request's busy seconds are spread evenly over ``[start_s, end_s]`` (or its
+segments).
 
 **Memory.** The records are flat numpy arrays, O(n) in the number of requests: 41 bytes per request kept
 in the result (class 4, arrival, service, start and end 8 each, replica 4, one byte per outcome flag),

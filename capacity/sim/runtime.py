@@ -36,6 +36,7 @@ Times are seconds.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
@@ -139,9 +140,9 @@ class ServiceRuntime:
     def add_replica(self, replica: Replica, cold_start_s: float = 0.0) -> ServingReplica:
         """Add ``replica`` now: *starting* for ``cold_start_s`` seconds (holding its resources, serving
         nothing), then *ready*; ready at once when ``cold_start_s`` is 0."""
-        if not cold_start_s >= 0.0 or cold_start_s == float("inf"):
+        if not (math.isfinite(cold_start_s) and cold_start_s >= 0.0):
             raise ValueError(f"cold_start_s: must be a finite number of seconds >= 0, got {cold_start_s!r}")
-        if not replica.speed > 0.0:
+        if not (math.isfinite(replica.speed) and replica.speed > 0.0):
             raise ValueError(f"replica {replica.name!r}: speed must be > 0, got {replica.speed!r}")
         now = self.env.now
         r = self.fleet.register(replica, self.service_index, len(self.replicas), self.c, STARTING, now)

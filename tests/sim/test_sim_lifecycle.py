@@ -217,6 +217,18 @@ def test_a_failure_takes_down_a_replica_added_on_its_node() -> None:
     assert (outcomes(r) == 1).all()
 
 
+def test_a_draining_batcher_whose_queue_times_out_stops() -> None:
+    # round-robin dynamic batching, batches of 4 or after 5 s: svc-0 holds one waiting request when it
+    # drains at 0.5; the request times out at 1.0 and the replica stops (noticed at the batch timer, 5.0)
+    svc = replace(one_service(2, routing="round-robin", timeout_s=1.0),
+                  batching=Batching("dynamic", max_size=4, max_delay_s=5.0))
+    script = Script([(0.5, "drain", "svc-0", 0.0)])
+    r = simulate_requests(hand_model(svc), stream([0.0, 0.25, 0.5]), [script])
+    assert r.timed_out_mask.tolist() == [True, True, True]
+    assert states_of(r, "svc-0") == [(READY, 0.0), (DRAINING, 0.5), (STOPPED, 5.0)]
+    assert script.runtimes["svc"].state_counts()["draining"] == 0
+
+
 def test_bad_lifecycle_calls_are_refused() -> None:
     def bad(run: RunControl) -> None:
         svc = run.service("svc")
