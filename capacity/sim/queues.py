@@ -79,11 +79,13 @@ class Deadlines:
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        self._pending: deque[tuple[float, int, int]] = deque()   # (deadline, request, group)
+        # (deadline, request, group) in arrival order; the hot paths test ``pending[0][0] <= now``
+        # themselves before calling `due`
+        self.pending: deque[tuple[float, int, int]] = deque()
         self._moved: dict[int, int] = {}          # the group a retried, never-started request waits in
 
     def add(self, arrival_s: float, request: int, group: int) -> None:
-        self._pending.append((arrival_s + self.timeout_s, request, group))
+        self.pending.append((arrival_s + self.timeout_s, request, group))
 
     def move(self, request: int, group: int) -> None:
         """A retried request waits in ``group`` now; its deadline (from its arrival) still holds."""
@@ -91,7 +93,7 @@ class Deadlines:
 
     def due(self, now: float) -> Iterator[tuple[float, int, int]]:
         """Pop and yield ``(deadline, request, group)`` of every deadline at or before ``now``."""
-        pending, moved = self._pending, self._moved
+        pending, moved = self.pending, self._moved
         while pending and pending[0][0] <= now:
             deadline, j, g = pending.popleft()
             if moved:

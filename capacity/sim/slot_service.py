@@ -85,6 +85,7 @@ class SlotService(ServiceRuntime):
         self.pushes, self.waiting, self.outstanding = (self.queues.pushes, self.queues.waiting,
                                                        self.queues.outstanding)
         self.next_waiting = self.queues.next_waiting
+        self.pops = self.queues.pops
         failing = svc.name in rec.failing
         self.lifecycle = failing or dynamic            # replicas may change state: pickers wrapped
         self.slots = ServiceSlots(env, self.replicas, self.c, self.per_replica, self.lifecycle)
@@ -104,6 +105,7 @@ class SlotService(ServiceRuntime):
                                             n_groups, self.group_speed) if predict else None
         if self.predictor is not None:
             self.predictor.add_slots(len(self.in_service))
+        self.route = self.router.route
         self.done: Callbacks = [self.on_done]          # one callback list, shared by every slot
 
     # --- request flow
@@ -113,19 +115,20 @@ class SlotService(ServiceRuntime):
 
     def admit(self, i: int) -> None:
         now = self.arrival[i]
-        if self.deadlines is not None:
+        deadlines = self.deadlines
+        if deadlines is not None and (due := deadlines.pending) and due[0][0] <= now:
             self.expire(now)
-        g = self.router.route(self.outstanding)
+        g = self.route(self.outstanding)
         if g < 0:
             return                                     # rejected: no ready replica
         if self.predictor is not None and self._drops(i, g, now):
             return
-        if self.enter(i, now, g) and self.deadlines is not None and self.replica_of[i] < 0:
-            self.deadlines.add(now, i, g)              # (otherwise rejected: the queue is full)
+        if self.enter(i, now, g) and deadlines is not None and self.replica_of[i] < 0:
+            deadlines.add(now, i, g)                   # (otherwise rejected: the queue is full)
 
     def readmit(self, i: int, now: float) -> bool:
         """Admit ``i`` again at ``now`` after a failure (no admission test); False if it cannot be."""
-        g = self.router.route(self.outstanding)
+        g = self.route(self.outstanding)
         if g < 0:
             return False
         gone = self.gone
@@ -164,7 +167,9 @@ class SlotService(ServiceRuntime):
             # through the queue (it holds no live request when a slot is free), so that the fair
             # disciplines charge the request to its tenant like any other
             self.pushes[g](i, self.priority[i])
-            j = self.next_waiting(g)
+            j = self.pops[g]()
+            if self.gone is not None and self.gone[j]:
+                j = self.next_waiting(g)               # (a gone request was left at the head)
             self.outstanding[g] += 1
             self.begin(self.base[g] + picker.take(), j, now)
             return True
@@ -202,8 +207,9 @@ class SlotService(ServiceRuntime):
             duration = duration / self.speed_of_slot[slot]  # a replica of speed v takes 1/v as long
         tick.callbacks = self.done
         self.schedule(tick, URGENT, duration)
-        if self.predictor is not None:
-            self.predictor.started(slot, self.group_of_slot[slot], now + duration)
+        predictor = self.predictor
+        if predictor is not None:
+            predictor.started(slot, self.group_of_slot[slot], now + duration)
 
     def on_done(self, tick: Tick) -> None:
         slot = tick.slot
@@ -212,25 +218,34 @@ class SlotService(ServiceRuntime):
         now = self.env._now
         g = self.group_of_slot[slot]
         self.outstanding[g] -= 1
-        if self.cut is not None:
-            j = self.in_service[slot]
-            if self.cut[j]:
-                self.record_segment(slot, j, now)
-                self.end_s[j] = now
-        if self.predictor is not None:
-            self.predictor.vacated(slot, g)
-        if self.deadlines is not None:
+        cut = self.cut
+        if cut is not None and cut[j := self.in_service[slot]]:
+            self.record_segment(slot, j, now)
+            self.end_s[j] = now
+        predictor = self.predictor
+        if predictor is not None:
+            predictor.vacated(slot, g)
+        deadlines = self.deadlines
+        if deadlines is not None and (due := deadlines.pending) and due[0][0] <= now:
             self.expire(now)
-        if self.mode[slot] == CLOSED:                  # a draining replica takes nothing new
+        mode = self.mode[slot]
+        if mode == CLOSED:                             # a draining replica takes nothing new
             self._free(slot, g, now)
             return
-        j = self.next_waiting(g)
+        pop, gone = self.pops[g], self.gone
+        j = pop()
+        if gone is not None:
+            while j != EMPTY and gone[j]:
+                j = pop()
         if j == EMPTY:
-            self._free(slot, g, now)
+            self.in_service[slot] = EMPTY
+            self.pickers[g].release(slot - self.base[g])
+            if mode != OPEN:
+                self._maybe_stop(self.replicas[slot // self.c], now)
         else:
             self.waiting[g] -= 1
-            if self.predictor is not None:
-                self.predictor.dequeued(g, self.priority[j], self.work(j))
+            if predictor is not None:
+                predictor.dequeued(g, self.priority[j], self.work(j))
             self.begin(slot, j, now)
 
     def _free(self, slot: int, g: int, now: float) -> None:
