@@ -87,6 +87,7 @@ Times are seconds.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from heapq import heapify, heappop, heappush
 from typing import ClassVar
@@ -336,8 +337,9 @@ class Batcher(ServiceRuntime):
         self.pending[tick.slot] = False
         self.decide(tick.slot, self.env._now)
 
+    @abstractmethod
     def decide(self, g: int, t: float) -> None:
-        raise NotImplementedError
+        """Form the batches of group ``g`` at the end of the instant ``t`` (the mode's rule)."""
 
     def free_slot(self, g: int) -> int:
         """A free slot of a live replica of group ``g``: the replica with the most free slots, then the
@@ -384,9 +386,9 @@ class Batcher(ServiceRuntime):
 
     # ----------------------------------------------------------------------------------------- failures
 
+    @abstractmethod
     def in_flight(self, slot: int) -> list[int]:
         """Requests in service on ``slot`` (in the order they joined); stops their service at now."""
-        raise NotImplementedError
 
     def _take_down(self, replica: ServingReplica, was: ReplicaState, now: float) -> list[int]:
         """Take the replica out of service; return the requests queued for it, then those in flight on
@@ -464,9 +466,9 @@ class Batcher(ServiceRuntime):
         self.rec.grow(len(self.fleet))
         self._route_ready()
 
+    @abstractmethod
     def _grow_slots(self, n: int) -> None:
         """Per-slot state of the batching mode for ``n`` new slots."""
-        raise NotImplementedError
 
 
 class DynamicBatcher(Batcher):

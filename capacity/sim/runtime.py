@@ -37,6 +37,7 @@ Times are seconds.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
@@ -104,7 +105,7 @@ class ReplicaRouter:
         return ids[self.choose([outstanding[r] for r in ids])]
 
 
-class ServiceRuntime:
+class ServiceRuntime(ABC):
     """One running service: its replicas' lifecycle, routing, and the API to add and drain replicas."""
 
     def __init__(self, env: simpy.Environment, fleet: Fleet, svc: ServingService, index: int,
@@ -130,9 +131,9 @@ class ServiceRuntime:
         counts = Counter(r.state for r in self.replicas)
         return {state.name.lower(): counts.get(state, 0) for state in ReplicaState}
 
+    @abstractmethod
     def queued(self) -> int:
         """How many requests wait in the service's queues (not yet in a slot or a batch)."""
-        raise NotImplementedError
 
     def ready_replicas(self) -> list[ServingReplica]:
         return [r for r in self.replicas if r.state == READY]
@@ -196,13 +197,13 @@ class ServiceRuntime:
             r.enter(READY, now)
             self._open(r, now)
 
+    @abstractmethod
     def readmit(self, i: int, now: float) -> bool:
         """Admit a request removed by a failure again at ``now``; False if it cannot be."""
-        raise NotImplementedError
 
+    @abstractmethod
     def admit(self, i: int) -> None:
         """Request ``i`` arrives now."""
-        raise NotImplementedError
 
     # --- lifecycle
 
@@ -233,7 +234,7 @@ class ServiceRuntime:
         r.enter(STOPPED, now)
         self._stopped(r)
 
-    def _stopped(self, r: ServingReplica) -> None:
+    def _stopped(self, r: ServingReplica) -> None:  # noqa: B027 (a hook that does nothing by default)
         """``r`` stopped for good (a hook: the slot services update their mean speeds)."""
 
     def _serves_shared(self) -> bool:
@@ -252,28 +253,29 @@ class ServiceRuntime:
 
     # --- subclass hooks
 
+    @abstractmethod
     def _grow(self, r: ServingReplica) -> None:
         """Make room for a new (starting) replica's slots and queue; it serves nothing yet."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _open(self, r: ServingReplica, now: float) -> None:
         """``r`` became ready: update routing, show its slots, let them take work."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _close(self, r: ServingReplica, now: float) -> None:
         """``r`` started draining: its free slots take no new request."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _holds_nothing(self, r: ServingReplica) -> bool:
-        raise NotImplementedError
+        """Whether ``r`` has nothing in its slots (and, under a per-replica routing, in its queue)."""
 
+    @abstractmethod
     def _take_down(self, r: ServingReplica, was: ReplicaState, now: float) -> list[int]:
         """``r`` (which was in state ``was``) failed: remove and return what it held."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _flush_shared(self, now: float) -> list[int]:
         """Empty the shared queue (``central``): return its waiting requests, in sequence order."""
-        raise NotImplementedError
 
 
 class Controller(Protocol):
