@@ -182,6 +182,11 @@ class Batcher(ServiceRuntime):
     mode: ClassVar[str]
     tokens: ClassVar[bool]
     """Whether the mode batches token requests (its service time must be ``tokens``), or plain ones."""
+    parameters: ClassVar[tuple[str, ...]]
+    """The fields of `capacity.sim.model.Batching` the mode reads besides ``max_size`` (the others must
+    keep their default)."""
+    base_time: ClassVar[bool]
+    """Whether a batch takes the service's ``base_s`` on top of its requests' times."""
 
     def __init__(self, env: simpy.Environment, fleet: Fleet, model: SimModel, index: int,
                  rec: BatchRecords) -> None:
@@ -476,6 +481,8 @@ class DynamicBatcher(Batcher):
 
     mode: ClassVar[str] = "dynamic"
     tokens: ClassVar[bool] = False
+    parameters: ClassVar[tuple[str, ...]] = ("max_delay_s",)
+    base_time: ClassVar[bool] = True
 
     def __init__(self, env: simpy.Environment, fleet: Fleet, model: SimModel, index: int,
                  rec: BatchRecords) -> None:
@@ -570,6 +577,8 @@ class ContinuousBatcher(Batcher):
 
     mode: ClassVar[str] = "continuous"
     tokens: ClassVar[bool] = True
+    parameters: ClassVar[tuple[str, ...]] = ("step_growth",)
+    base_time: ClassVar[bool] = False
 
     def __init__(self, env: simpy.Environment, fleet: Fleet, model: SimModel, index: int,
                  rec: BatchRecords) -> None:
@@ -808,9 +817,11 @@ def _validate_times(model: SimModel, s: ServingService, bad: Bad, finite: Finite
             raise bad(f"{where}.service_time.{key}", "must be a finite number of seconds >= 0", value)
     if not st.tokens and (st.per_input_token_s or st.per_output_token_s):
         raise bad(f"{where}.service_time.dist", "per-token times need dist 'tokens'", st.dist)
-    if st.base_s and not st.tokens and (s.batching is None or s.batching.mode != "dynamic"):
+    batcher = BATCHERS.get(s.batching.mode) if s.batching is not None else None
+    if st.base_s and not st.tokens and (batcher is None or not batcher.base_time):
+        modes = " or ".join(m for m, k in BATCHERS.items() if k.base_time)
         raise bad(f"{where}.service_time.base_s", "a base time applies to token service times and "
-                  "to dynamic batching", st.base_s)
+                  f"to {modes} batching", st.base_s)
     for r in s.replicas:
         if not finite(r.speed) or r.speed <= 0:
             raise bad(f"{where}.replicas.{r.name}.speed", "must be a finite number > 0", r.speed)
@@ -842,10 +853,11 @@ def _validate_batching(model: SimModel, s: ServingService, b: Batching, bad: Bad
     if tokens and not batcher.tokens:
         token_modes = " or ".join(repr(m) for m, k in BATCHERS.items() if k.tokens)
         raise bad(f"{where}.mode", f"a token service batches in mode {token_modes}", b.mode)
-    if b.mode == "continuous" and b.max_delay_s:
-        raise bad(f"{where}.max_delay_s", "applies to dynamic batching only", b.max_delay_s)
-    if b.mode == "dynamic" and b.step_growth:
-        raise bad(f"{where}.step_growth", "applies to continuous batching only", b.step_growth)
+    for field in ("max_delay_s", "step_growth"):
+        value = getattr(b, field)
+        if value and field not in batcher.parameters:
+            modes = " or ".join(m for m, k in BATCHERS.items() if field in k.parameters)
+            raise bad(f"{where}.{field}", f"applies to {modes} batching only", value)
     if DISCIPLINES[s.discipline].preemptive:
         raise bad(f"services.{s.name}.discipline", "a batching service cannot preempt", s.discipline)
     if s.max_length == 0:

@@ -88,7 +88,8 @@ def test_policies_carry_their_flags() -> None:
     for cls in ROUTINGS.values():
         assert all(isinstance(getattr(cls, f), bool) for f in ("per_replica", "fast_path"))
     for cls in BATCHERS.values():
-        assert isinstance(cls.tokens, bool)
+        assert isinstance(cls.tokens, bool) and isinstance(cls.base_time, bool)
+        assert set(cls.parameters) <= {"max_delay_s", "step_growth"}
 
 
 def test_the_fast_path_is_derived_from_the_flags() -> None:
