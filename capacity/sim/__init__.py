@@ -9,9 +9,18 @@ To replay requests drawn elsewhere (hand-made cases, traces), build a `RequestSt
 `simulate_requests`.
 
 Concepts, one module each: ``arrivals`` (arrival processes), ``service_times`` (distributions, token
-times), ``disciplines`` (queue order), ``routing`` (which replica serves), ``batching`` (dynamic and
-continuous batching replicas), ``engine`` (the replay), ``result``
-(the records), ``metrics`` (the summary), ``traces`` (recorded requests: CSV formats and replay).
+times), ``streams`` (the seeded random streams), ``requests`` (the engine's input), ``disciplines`` (queue
+order), ``routing`` (which replica serves), ``replicas`` (a replica's lifecycle: starting, ready,
+draining, stopped, down), ``runtime`` (a running service: its replicas, routing, and the API to add and
+drain replicas), ``slot_service`` (the general path, with ``queues``, ``slots``, ``admission`` and
+``records``), ``batching`` (dynamic and continuous batching replicas), ``failures`` (node failures),
+``engine`` (the replay), ``validation`` (the model's checks), ``result`` (the records), ``metrics`` (the
+summary), ``traces`` (recorded requests: CSV formats and replay).
+
+To change the replicas during a run (autoscaling, rollouts), pass a `Controller` to `simulate_model` or
+`simulate_requests`: its ``start(run)`` gets a `RunControl` (the clock, ``run.at(time, action)``, and each
+service's `ServiceRuntime` with ``add_replica(replica, cold_start_s)``, ``drain(name)`` and
+``state_counts()``). The result's ``timeline`` holds every replica's state intervals.
 """
 
 from capacity.sim.engine import (
@@ -34,17 +43,24 @@ from capacity.sim.model import (
     TokenCount,
     Tokens,
 )
-from capacity.sim.result import FailureRecord, SimResult
+from capacity.sim.replicas import ReplicaState
+from capacity.sim.result import FailureRecord, ReplicaTimeline, SimResult
+from capacity.sim.runtime import Controller, RunControl, ServiceRuntime
 from capacity.sim.traces import Trace, TraceError, read_trace
 
 __all__ = [
     "Arrivals",
     "Batching",
+    "Controller",
     "Failure",
     "FailureRecord",
     "Replica",
+    "ReplicaState",
+    "ReplicaTimeline",
     "RequestClass",
     "RequestStream",
+    "RunControl",
+    "ServiceRuntime",
     "ServiceTime",
     "ServingService",
     "SimModel",

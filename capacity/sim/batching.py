@@ -75,42 +75,39 @@ whether it got in; `Batcher.recover_replica` brings the replica back, idle. With
 per-replica routing applies its rule to the live replicas only (drawing from the same generator), as the
 general path does; with none live, arrivals are rejected.
 
+**Lifecycle** (`capacity.sim.runtime`): a batcher is a service runtime, so replicas may be added (their
+slots idle until the cold start is over) and drained during a run. A replica **serves** (forms batches,
+takes joiners) while it is ready, and while it drains under a per-replica routing (its own queue); a
+draining replica under ``central`` routing finishes its batches — a continuous engine runs its requests
+to their last token without taking joiners — and stops once all its slots are idle.
+
 Times are seconds.
 """
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from heapq import heapify, heappop, heappush
 from typing import ClassVar
 
 import numpy as np
 import simpy
-from simpy.events import URGENT, Event
+from simpy.events import URGENT
 
-from capacity.sim.disciplines import DISCIPLINES, EMPTY, QueueContext, is_preemptive
-from capacity.sim.model import ServingService, SimModel
+from capacity.sim.disciplines import DISCIPLINES, EMPTY, Discipline, QueueContext
+from capacity.sim.events import DECIDE, Callbacks, Tick
+from capacity.sim.model import Batching, ServingService, SimModel
+from capacity.sim.replicas import Fleet, ReplicaState, ServingReplica
 from capacity.sim.result import SimResult
 from capacity.sim.routing import ROUTINGS
+from capacity.sim.runtime import ServiceRuntime
 from capacity.sim.service_times import token_first_token_s
-
-DECIDE = 2
-"""SimPy priority of decision events: after completions (``URGENT`` 0) and arrivals (``NORMAL`` 1)."""
+from capacity.sim.streams import routing_rng
 
 # request states (BatchRecords.state)
 IDLE, WAITING, IN_SERVICE, GONE = 0, 1, 2, 3
-
-
-class _Tick(Event):
-    """An always-successful event scheduled with `simpy.Environment.schedule` (see the engine's `_Tick`)."""
-
-    def __init__(self, env: simpy.Environment, slot: int, at: float = 0.0) -> None:
-        super().__init__(env)
-        self._ok = True
-        self._value = None
-        self.slot = slot
-        self.at = at                     # a timer's deadline
 
 
 class BatchRecords:
@@ -148,6 +145,13 @@ class BatchRecords:
                        if n and tenant_of_class else [])
         self.services: list[Batcher] = []
 
+    def grow(self, n_replicas: int) -> None:
+        """Room for the per-replica records of ``n_replicas`` replicas (replicas added during a run)."""
+        extra = n_replicas - len(self.replica_busy)
+        if extra > 0:
+            self.replica_busy.extend([0.0] * extra)
+            self.replica_sequences.extend([0.0] * extra)
+
     def in_window(self, start: float, end: float) -> float:
         """Seconds of ``[start, end]`` inside the statistics window."""
         lo, hi = self.window
@@ -165,35 +169,42 @@ class _Gone:
         return self._state[j] != WAITING or self._group[j] != self._g
 
 
-class Batcher:
+class Batcher(ServiceRuntime):
     """What both batching modes share: queues, routing, timeouts, slots, decisions and failures.
 
     Groups (queues) are numbered 0..G-1: one for ``central`` routing, one per replica otherwise. Slots
-    are numbered ``replica * concurrency + k`` within the service.
+    are numbered ``replica * concurrency + k`` within the service (``replica``: its local index).
+    A replica **serves** (forms batches, joins requests) while it is ready, and while it drains under a
+    per-replica routing (its own queue); a draining replica under ``central`` routing finishes its
+    batches (continuous: its engines run their requests to the end) and takes nothing new.
     """
 
     mode: ClassVar[str]
+    tokens: ClassVar[bool]
+    """Whether the mode batches token requests (its service time must be ``tokens``), or plain ones."""
+    parameters: ClassVar[tuple[str, ...]]
+    """The fields of `capacity.sim.model.Batching` the mode reads besides ``max_size`` (the others must
+    keep their default)."""
+    base_time: ClassVar[bool]
+    """Whether a batch takes the service's ``base_s`` on top of its requests' times."""
 
-    def __init__(self, env: simpy.Environment, model: SimModel, index: int, first_replica: int,
+    def __init__(self, env: simpy.Environment, fleet: Fleet, model: SimModel, index: int,
                  rec: BatchRecords) -> None:
         svc: ServingService = model.services[index]
         assert svc.batching is not None
-        self.env, self.rec, self.svc, self.first_replica = env, rec, svc, first_replica
+        routing = ROUTINGS[svc.routing]
+        super().__init__(env, fleet, svc, index, routing, routing_rng(model.seed, svc.name),
+                         keep_full=False)
+        self.rec = rec
         self.batching = svc.batching
         self.max_size = svc.batching.max_size
-        self.c = c = svc.concurrency
-        self.n_replicas = n_replicas = len(svc.replicas)
-        routing = ROUTINGS[svc.routing]
-        self.per_replica = routing.per_replica
+        c = self.c
+        n_replicas = len(self.replicas)
         self.n_groups = n_groups = n_replicas if self.per_replica else 1
-        self.routing = routing
-        if self.per_replica:
-            from capacity.sim.engine import routing_rng
-            self.rng = routing_rng(model.seed, svc.name)
-            self.choose = routing.chooser(n_replicas, self.rng)
-        self.live_ids: list[int] | None = None           # with a replica down: the live ones
-        self.speed = [r.speed for r in svc.replicas]
-        self.alive = [True] * n_replicas
+        self.global_of = [r.index for r in self.replicas]   # local -> global replica index
+        self.local_of = {r.index: r.local for r in self.replicas}
+        self.speed = [r.speed for r in self.replicas]
+        self.serving = [True] * n_replicas
         self.free = [list(range((r + 1) * c - 1, r * c - 1, -1)) for r in range(n_replicas)]  # stacks
         # what the fair disciplines charge: service seconds (at speed 1), or input + output tokens; the
         # DRR quantum is the mean charge of the service's requests
@@ -203,23 +214,36 @@ class Batcher:
         mine = np.isin(rec.cls, [k for k, rc in enumerate(model.classes) if rc.service == svc.name])
         charges = np.asarray(cost, dtype=np.float64)[mine] if len(cost) else np.empty(0)
         quantum = float(charges.mean()) if len(charges) and charges.mean() > 0 else 1.0
-        levels = [k.priority for k in model.classes if k.service == svc.name]
-        discipline = DISCIPLINES[svc.discipline]
-        weights = rec.tenant_weights.get(svc.name, [1.0])
-        self.queues = [discipline(levels, QueueContext(rec.tenant, weights, cost, _Gone(rec, g),
-                                                       quantum))
-                       for g in range(n_groups)]
-        self.waiting = [0] * n_groups                  # requests waiting in each group's queue
+        self._levels = [k.priority for k in model.classes if k.service == svc.name]
+        self._discipline = DISCIPLINES[svc.discipline]
+        self._weights = rec.tenant_weights.get(svc.name, [1.0])
+        self._cost, self._quantum = cost, quantum
+        self.queues: list[Discipline] = []
+        self.waiting: list[int] = []                   # requests waiting in each group's queue
+        self.oldest: list[list[tuple[float, int]]] = []   # per group: (arrival, j) heaps
+        self.pending: list[bool] = []                  # a decision event is scheduled for this instant
+        self._decide_callbacks: list[Callbacks] = []
+        for _ in range(n_groups):
+            self._add_group()
         self.outstanding = [0] * n_replicas            # per replica: waiting for it + in service on it
-        self.oldest: list[list[tuple[float, int]]] = [[] for _ in range(n_groups)]  # (arrival, j) heaps
         self.admitted_at: dict[int, float] = {}
         self.max_length = svc.max_length if svc.max_length is not None else len(rec.arrival) + 1
         self.timeout = svc.timeout_s
         self.deadlines: list[tuple[float, int, int]] = []   # heap of (deadline, request, group)
-        self.pending = [False] * n_groups              # a decision event is scheduled for this instant
-        self.ticks: list[_Tick | None] = [None] * (n_replicas * c)
-        self._decide_callbacks = [[self._on_decide_event] for _ in range(n_groups)]
+        self.ticks: list[Tick | None] = [None] * (n_replicas * c)
         rec.services.append(self)
+
+    def queued(self) -> int:
+        return sum(self.waiting)
+
+    def _add_group(self) -> None:
+        g = len(self.queues)
+        self.queues.append(self._discipline(self._levels, QueueContext(
+            self.rec.tenant, self._weights, self._cost, _Gone(self.rec, g), self._quantum)))
+        self.waiting.append(0)
+        self.oldest.append([])
+        self.pending.append(False)
+        self._decide_callbacks.append([self._on_decide_event])
 
     # ----------------------------------------------------------------------------------------- routing
 
@@ -227,26 +251,11 @@ class Batcher:
         return r if self.per_replica else 0
 
     def replicas_of(self, g: int) -> range:
-        return range(g, g + 1) if self.per_replica else range(self.n_replicas)
+        return range(g, g + 1) if self.per_replica else range(len(self.replicas))
 
     def _route(self) -> int:
-        """The group of a new arrival, or -1 if no replica is live."""
-        if not self.per_replica:
-            return 0 if any(self.alive) else -1
-        if self.live_ids is None:
-            return self.choose(self.outstanding)
-        if not self.live_ids:
-            return -1
-        return self.live_ids[self.choose([self.outstanding[r] for r in self.live_ids])]
-
-    def _set_live_routing(self) -> None:
-        """Per-replica routing with replicas down: route among the live ones (the routing rule over
-        them, drawing from the same generator), as the general path does."""
-        if not self.per_replica:
-            return
-        live = [r for r in range(self.n_replicas) if self.alive[r]]
-        self.live_ids = None if len(live) == self.n_replicas else live
-        self.choose = self.routing.chooser(len(live) if live else 1, self.rng)
+        """The group of a new arrival, or -1 if no replica is ready."""
+        return self.router.route(self.outstanding)
 
     # ----------------------------------------------------------------------------------------- arrivals
 
@@ -294,6 +303,9 @@ class Batcher:
                 self.waiting[g] -= 1
                 if self.per_replica:
                     self.outstanding[g] -= 1
+                    if self.replicas[g].state is ReplicaState.DRAINING:
+                        # (noticed now: timeouts expire lazily, at the service's next event)
+                        self._maybe_stop(self.replicas[g], now)
 
     def take(self, g: int) -> int:
         """The next waiting request of group ``g`` in discipline order (EMPTY if none)."""
@@ -322,16 +334,17 @@ class Batcher:
         """Schedule a decision for group ``g`` at the end of this instant (once per instant)."""
         if not self.pending[g]:
             self.pending[g] = True
-            tick = _Tick(self.env, g)
+            tick = Tick(self.env, g)
             tick.callbacks = self._decide_callbacks[g]
             self.env.schedule(tick, DECIDE, 0.0)
 
-    def _on_decide_event(self, tick: _Tick) -> None:
+    def _on_decide_event(self, tick: Tick) -> None:
         self.pending[tick.slot] = False
         self.decide(tick.slot, self.env._now)
 
+    @abstractmethod
     def decide(self, g: int, t: float) -> None:
-        raise NotImplementedError
+        """Form the batches of group ``g`` at the end of the instant ``t`` (the mode's rule)."""
 
     def free_slot(self, g: int) -> int:
         """A free slot of a live replica of group ``g``: the replica with the most free slots, then the
@@ -339,21 +352,25 @@ class Batcher:
         best, most = -1, 0
         for r in self.replicas_of(g):
             k = len(self.free[r])
-            if k > most and self.alive[r]:
+            if k > most and self.serving[r]:
                 best, most = r, k
         return self.free[best].pop() if best >= 0 else -1
 
     def has_free_slot(self, g: int) -> bool:
-        return any(self.free[r] and self.alive[r] for r in self.replicas_of(g))
+        return any(self.free[r] and self.serving[r] for r in self.replicas_of(g))
 
     def release(self, slot: int) -> None:
-        self.free[slot // self.c].append(slot)
+        r = slot // self.c
+        self.free[r].append(slot)
+        replica = self.replicas[r]
+        if replica.state is ReplicaState.DRAINING:
+            self._maybe_stop(replica, self.env._now)
 
     def begin_service(self, j: int, slot: int, now: float) -> None:
         rec = self.rec
         if rec.start_s[j] != rec.start_s[j]:            # NaN: its first start
             rec.start_s[j] = now
-        rec.replica_of[j] = self.first_replica + slot // self.c
+        rec.replica_of[j] = self.global_of[slot // self.c]
 
     def finish(self, j: int, now: float) -> None:
         """Request ``j`` is done at ``now``."""
@@ -361,40 +378,34 @@ class Batcher:
         rec.end_s[j] = now
         rec.state[j] = IDLE
         if self.per_replica:
-            self.outstanding[rec.replica_of[j] - self.first_replica] -= 1
+            self.outstanding[self.local_of[rec.replica_of[j]]] -= 1
 
     def account(self, slot: int, start: float, now: float, held: int) -> float:
         """Busy slot-seconds inside the window of a run on ``slot`` from ``start`` to ``now`` that held
         ``held`` requests (for the batch occupancy)."""
         busy = self.rec.in_window(start, now)
-        replica = self.first_replica + slot // self.c
+        replica = self.global_of[slot // self.c]
         self.rec.replica_busy[replica] += busy
         self.rec.replica_sequences[replica] += busy * held
         return busy
 
     # ----------------------------------------------------------------------------------------- failures
 
+    @abstractmethod
     def in_flight(self, slot: int) -> list[int]:
         """Requests in service on ``slot`` (in the order they joined); stops their service at now."""
-        raise NotImplementedError
 
-    def fail_replica(self, replica_global_index: int, now: float) -> list[int]:
+    def _take_down(self, replica: ServingReplica, was: ReplicaState, now: float) -> list[int]:
         """Take the replica out of service; return the requests queued for it, then those in flight on
         it (not done): their records are cleared (but for the first start), for the caller to retry or
         drop. See the module docstring."""
-        r = replica_global_index - self.first_replica
-        if not 0 <= r < self.n_replicas or not self.alive[r]:
-            return []
-        self.alive[r] = False
+        r = replica.local
+        self.serving[r] = False
         rec = self.rec
         g = self.group_of_replica(r)
         out: list[int] = []
-        if self.per_replica or not any(self.alive):
-            while self.waiting[g]:
-                j = self.take(g)
-                if j == EMPTY:
-                    break
-                out.append(j)
+        if self.per_replica or not self._serves_shared():
+            out = self._flush(g)
         flying: list[int] = []
         for slot in range(r * self.c, (r + 1) * self.c):
             flying.extend(self.in_flight(slot))
@@ -408,33 +419,88 @@ class Batcher:
             rec.state[j] = IDLE
         if self.per_replica:
             self.outstanding[r] = 0
-        self._set_live_routing()
+        self._route_ready()
         return sorted(out + flying)
 
-    def recover_replica(self, replica_global_index: int, now: float) -> None:
-        """Bring a failed replica back, idle (all its slots free)."""
-        r = replica_global_index - self.first_replica
-        if 0 <= r < self.n_replicas and not self.alive[r]:
-            self.alive[r] = True
-            self._set_live_routing()
-            self.request_decision(self.group_of_replica(r))
+    def _flush(self, g: int) -> list[int]:
+        """Take every request waiting in group ``g`` (their records are the caller's to set)."""
+        out: list[int] = []
+        while self.waiting[g]:
+            j = self.take(g)
+            if j == EMPTY:
+                break
+            out.append(j)
+        return out
+
+    def _flush_shared(self, now: float) -> list[int]:
+        out = self._flush(0)
+        for j in out:
+            self.rec.state[j] = IDLE
+        return sorted(out)
+
+    def _open(self, replica: ServingReplica, now: float) -> None:
+        """The replica is ready (recovered, idle, or its cold start is over): it serves its group."""
+        self.serving[replica.local] = True
+        self._route_ready()
+        self.request_decision(self.group_of_replica(replica.local))
+
+    def _close(self, replica: ServingReplica, now: float) -> None:
+        # under a per-replica routing a draining replica still serves its own queue
+        self.serving[replica.local] = self.per_replica
+
+    def _holds_nothing(self, replica: ServingReplica) -> bool:
+        r = replica.local
+        if len(self.free[r]) < self.c:
+            return False
+        return not (self.per_replica and self.waiting[r])
+
+    def _grow(self, replica: ServingReplica) -> None:
+        """A starting replica: its slots, its queue (per-replica routings), its records; serves nothing."""
+        r = replica.local
+        self.global_of.append(replica.index)
+        self.local_of[replica.index] = r
+        self.speed.append(replica.speed)
+        self.serving.append(False)
+        self.free.append(list(range((r + 1) * self.c - 1, r * self.c - 1, -1)))
+        self.outstanding.append(0)
+        self.ticks.extend([None] * self.c)
+        if self.per_replica:
+            self._add_group()
+            self.n_groups += 1
+        self._grow_slots(self.c)
+        self.rec.grow(len(self.fleet))
+        self._route_ready()
+
+    @abstractmethod
+    def _grow_slots(self, n: int) -> None:
+        """Per-slot state of the batching mode for ``n`` new slots."""
 
 
 class DynamicBatcher(Batcher):
     """Dynamic batching: see the module docstring."""
 
     mode: ClassVar[str] = "dynamic"
+    tokens: ClassVar[bool] = False
+    parameters: ClassVar[tuple[str, ...]] = ("max_delay_s",)
+    base_time: ClassVar[bool] = True
 
-    def __init__(self, env: simpy.Environment, model: SimModel, index: int, first_replica: int,
+    def __init__(self, env: simpy.Environment, fleet: Fleet, model: SimModel, index: int,
                  rec: BatchRecords) -> None:
-        super().__init__(env, model, index, first_replica, rec)
+        super().__init__(env, fleet, model, index, rec)
         self.max_delay = self.batching.max_delay_s
         self.base = self.svc.service_time.base_s
-        self.batch: list[list[int]] = [[] for _ in range(self.n_replicas * self.c)]
-        self.batch_start = [0.0] * (self.n_replicas * self.c)
+        n_slots = len(self.replicas) * self.c
+        self.batch: list[list[int]] = [[] for _ in range(n_slots)]
+        self.batch_start = [0.0] * n_slots
         self.armed = [math.nan] * self.n_groups         # deadline of the timer last set per group
-        self._timer_callbacks = [self._on_timer]
-        self._done_callbacks = [self._on_done]
+        self._timer_callbacks: Callbacks = [self._on_timer]
+        self._done_callbacks: Callbacks = [self._on_done]
+
+    def _grow_slots(self, n: int) -> None:
+        self.batch.extend([] for _ in range(n))
+        self.batch_start.extend([0.0] * n)
+        if self.per_replica:
+            self.armed.append(math.nan)
 
     def decide(self, g: int, t: float) -> None:
         now = self.env._now
@@ -446,13 +512,13 @@ class DynamicBatcher(Batcher):
                 if due > t:
                     if self.armed[g] != due:
                         self.armed[g] = due
-                        timer = _Tick(self.env, g, due)
+                        timer = Tick(self.env, g, due)
                         timer.callbacks = self._timer_callbacks
                         self.env.schedule(timer, DECIDE, due - now)
                     return
             self.dispatch(g, now)
 
-    def _on_timer(self, timer: _Tick) -> None:
+    def _on_timer(self, timer: Tick) -> None:
         # compare with the deadline the timer was set for: the clock may land an ulp before it
         self.decide(timer.slot, max(self.env._now, timer.at))
 
@@ -470,7 +536,7 @@ class DynamicBatcher(Batcher):
         duration = (self.base + math.fsum(service[j] for j in members)) / self.speed[slot // self.c]
         self.batch[slot] = members
         self.batch_start[slot] = now
-        tick = self.ticks[slot] = _Tick(self.env, slot)
+        tick = self.ticks[slot] = Tick(self.env, slot)
         tick.callbacks = self._done_callbacks
         self.env.schedule(tick, URGENT, duration)
 
@@ -485,7 +551,7 @@ class DynamicBatcher(Batcher):
                 self.rec.busy_request[j] += (busy * service[j] / total if total > 0.0
                                              else busy / len(members))
 
-    def _on_done(self, tick: _Tick) -> None:
+    def _on_done(self, tick: Tick) -> None:
         slot = tick.slot
         if tick is not self.ticks[slot]:
             return                                     # the batch of a failed replica
@@ -510,14 +576,17 @@ class ContinuousBatcher(Batcher):
     """Continuous (iteration-level) batching of token requests: see the module docstring."""
 
     mode: ClassVar[str] = "continuous"
+    tokens: ClassVar[bool] = True
+    parameters: ClassVar[tuple[str, ...]] = ("step_growth",)
+    base_time: ClassVar[bool] = False
 
-    def __init__(self, env: simpy.Environment, model: SimModel, index: int, first_replica: int,
+    def __init__(self, env: simpy.Environment, fleet: Fleet, model: SimModel, index: int,
                  rec: BatchRecords) -> None:
-        super().__init__(env, model, index, first_replica, rec)
+        super().__init__(env, fleet, model, index, rec)
         st = self.svc.service_time
         self.base, self.per_in, self.per_out = st.base_s, st.per_input_token_s, st.per_output_token_s
         self.growth = self.batching.step_growth
-        n_slots = self.n_replicas * self.c
+        n_slots = len(self.replicas) * self.c
         self.running: list[list[tuple[int, int]]] = [[] for _ in range(n_slots)]  # heaps (last step, j)
         self.joiners: list[list[int]] = [[] for _ in range(n_slots)]    # in prefill (or about to be)
         self.fresh: list[list[int]] = [[] for _ in range(n_slots)]      # waiting for their first token
@@ -526,7 +595,17 @@ class ContinuousBatcher(Batcher):
         self.phase_prefill = [False] * n_slots
         self.iteration_start = [0.0] * n_slots
         self.boundary: list[list[int]] = [[] for _ in range(self.n_groups)]   # slots between iterations
-        self._done_callbacks = [self._on_iteration]
+        self._done_callbacks: Callbacks = [self._on_iteration]
+
+    def _grow_slots(self, n: int) -> None:
+        for per_slot in (self.running, self.joiners, self.fresh):
+            per_slot.extend([] for _ in range(n))
+        self.steps.extend([0] * n)
+        self.share.extend([0.0] * n)
+        self.phase_prefill.extend([False] * n)
+        self.iteration_start.extend([0.0] * n)
+        if self.per_replica:
+            self.boundary.append([])
 
     def _load(self, slot: int) -> int:
         return len(self.running[slot]) + len(self.joiners[slot])
@@ -535,13 +614,17 @@ class ContinuousBatcher(Batcher):
         now = self.env._now
         if self.timeout is not None:
             self.expire(now)
-        ready = [s for s in self.boundary[g] if self.alive[s // self.c]]
+        serving, c = self.serving, self.c
+        # engines between iterations: those of serving replicas may take joiners; those of a replica
+        # draining under central routing run on with what they hold
+        ready = [s for s in self.boundary[g] if serving[s // c]]
+        finishing = [s for s in self.boundary[g] if not serving[s // c]]
         self.boundary[g] = []
         if self.waiting[g]:
-            # idle engines of live replicas are between iterations too
-            idle = [s for r in self.replicas_of(g) if self.alive[r] for s in self.free[r]]
+            # idle engines of serving replicas are between iterations too
+            idle = [s for r in self.replicas_of(g) if serving[r] for s in self.free[r]]
             for r in self.replicas_of(g):
-                if self.alive[r]:                      # a failed replica keeps its slots for recovery
+                if serving[r]:                         # the others keep their slots
                     self.free[r] = []
             ready.extend(idle)
             heap = [(self._load(s), s) for s in ready if self._load(s) < self.max_size]
@@ -555,7 +638,7 @@ class ContinuousBatcher(Batcher):
                 self.begin_service(j, s, now)
                 if load + 1 < self.max_size:
                     heappush(heap, (load + 1, s))
-        for s in sorted(ready):
+        for s in sorted(ready + finishing) if finishing else sorted(ready):
             self.start_iteration(s, now)
 
     def start_iteration(self, slot: int, now: float) -> None:
@@ -575,7 +658,7 @@ class ContinuousBatcher(Batcher):
             self.release(slot)                         # idle
             return
         self.iteration_start[slot] = now
-        tick = self.ticks[slot] = _Tick(self.env, slot)
+        tick = self.ticks[slot] = Tick(self.env, slot)
         tick.callbacks = self._done_callbacks
         self.env.schedule(tick, URGENT, duration)
 
@@ -589,7 +672,7 @@ class ContinuousBatcher(Batcher):
             for j, w in zip(joiners, weights, strict=True):
                 self.rec.busy_request[j] += busy * w / total if total > 0.0 else busy / k
 
-    def _on_iteration(self, tick: _Tick) -> None:
+    def _on_iteration(self, tick: Tick) -> None:
         slot = tick.slot
         if tick is not self.ticks[slot]:
             return                                     # an iteration of a failed replica
@@ -640,10 +723,10 @@ class ContinuousBatcher(Batcher):
         self.joiners[slot], self.running[slot], self.fresh[slot] = [], [], []
         return members
 
-    def fail_replica(self, replica_global_index: int, now: float) -> list[int]:
-        r = replica_global_index - self.first_replica
-        g = self.group_of_replica(r) if 0 <= r < self.n_replicas else 0
-        out = super().fail_replica(replica_global_index, now)
+    def _take_down(self, replica: ServingReplica, was: ReplicaState, now: float) -> list[int]:
+        r = replica.local
+        g = self.group_of_replica(r)
+        out = super()._take_down(replica, was, now)
         # slots of the failed replica that were between iterations hold nothing any more
         self.boundary[g] = [s for s in self.boundary[g] if s // self.c != r]
         return out
@@ -661,12 +744,14 @@ def token_services(model: SimModel) -> list[int]:
 
 
 def finalize(model: SimModel, result: SimResult, rec: BatchRecords | None,
-             input_tokens: np.ndarray | None, output_tokens: np.ndarray | None) -> SimResult:
+             input_tokens: np.ndarray | None, output_tokens: np.ndarray | None,
+             speed: np.ndarray) -> SimResult:
     """Put the batching services' records (and every token service's first-token times) into ``result``.
 
     The engine's generic bookkeeping counts a request busy over ``[start_s, end_s]``; a batch is one slot
     busy for its duration, so the replicas of batching services get the busy time the batchers measured
-    and their requests the shares described in the module docstring.
+    and their requests the shares described in the module docstring. ``speed`` is each replica's speed
+    (global index).
     """
     n = len(result)
     result.input_tokens, result.output_tokens = input_tokens, output_tokens
@@ -684,17 +769,17 @@ def finalize(model: SimModel, result: SimResult, rec: BatchRecords | None,
         result.busy_request_s = busy_request
         replica_busy = np.asarray(rec.replica_busy)
         result.sequence_s = np.zeros(len(result.busy_s))
+        sequences = np.asarray(rec.replica_sequences)
         for b in rec.services:
-            span = slice(b.first_replica, b.first_replica + b.n_replicas)
-            result.busy_s[span] = replica_busy[span]
-            result.sequence_s[span] = rec.replica_sequences[span]
+            mine_r = np.asarray(b.global_of, dtype=np.int64)
+            result.busy_s[mine_r] = replica_busy[mine_r]
+            result.sequence_s[mine_r] = sequences[mine_r]
         timed_out = result.timed_out_mask.copy()
         timed_out[mine] |= rec.timed_out[mine]
         result.timed_out = timed_out
     tokens = token_services(model)
     if tokens and input_tokens is not None and output_tokens is not None:
         first = np.full(n, np.nan) if rec is None else rec.first_token_s.copy()
-        speed = np.array([r.speed for s in model.services for r in s.replicas] or [1.0])
         for k in tokens:
             svc = model.services[k]
             if svc.batching is not None:
@@ -709,60 +794,76 @@ def finalize(model: SimModel, result: SimResult, rec: BatchRecords | None,
     return result
 
 
-def validate_serving(model: SimModel, bad: Callable[[str, str, object], ValueError],
-                     finite: Callable[[object], bool]) -> None:
+Bad = Callable[[str, str, object], ValueError]
+Finite = Callable[[object], bool]
+
+
+def validate_serving(model: SimModel, bad: Bad, finite: Finite) -> None:
     """The fields of this module and of token service times and pool speeds (`validate_model` calls it):
     raise `ValueError` naming the first bad field."""
     for s in model.services:
-        where = f"services.{s.name}"
-        st = s.service_time
-        for key in ("base_s", "per_input_token_s", "per_output_token_s"):
-            value = getattr(st, key)
-            if not finite(value) or value < 0:
-                raise bad(f"{where}.service_time.{key}", "must be a finite number of seconds >= 0", value)
-        if not st.tokens and (st.per_input_token_s or st.per_output_token_s):
-            raise bad(f"{where}.service_time.dist", "per-token times need dist 'tokens'", st.dist)
-        if st.base_s and not st.tokens and (s.batching is None or s.batching.mode != "dynamic"):
-            raise bad(f"{where}.service_time.base_s", "a base time applies to token service times and "
-                      "to dynamic batching", st.base_s)
-        for r in s.replicas:
-            if not finite(r.speed) or r.speed <= 0:
-                raise bad(f"{where}.replicas.{r.name}.speed", "must be a finite number > 0", r.speed)
-        if st.tokens:
-            for c in model.classes:
-                if c.service == s.name and c.tokens is None and c.arrivals.process != "trace":
-                    raise bad(f"classes.{c.name}.tokens", f"service {s.name} has a token service time, "
-                              "so its classes need token counts (a token spec or a trace)", None)
-        if st.tokens and is_preemptive(DISCIPLINES[s.discipline]):
-            raise bad(f"{where}.discipline", "a token service cannot preempt (the first-token time "
-                      "would need every service segment)", s.discipline)
-        b = s.batching
-        if b is None:
-            continue
-        where = f"{where}.batching"
-        if b.mode not in BATCHERS:
-            raise bad(f"{where}.mode", f"must be one of {sorted(BATCHERS)}", b.mode)
-        if not isinstance(b.max_size, int) or isinstance(b.max_size, bool) or b.max_size < 1:
-            raise bad(f"{where}.max_size", "must be an integer >= 1", b.max_size)
-        if not finite(b.max_delay_s) or b.max_delay_s < 0:
-            raise bad(f"{where}.max_delay_s", "must be a finite number of seconds >= 0", b.max_delay_s)
-        if not finite(b.step_growth) or b.step_growth < 0:
-            raise bad(f"{where}.step_growth", "must be a finite number >= 0", b.step_growth)
-        if b.mode == "continuous" and not st.tokens:
-            raise bad(f"{where}.mode", "continuous batching needs a token service time (dist 'tokens')",
-                      b.mode)
-        if b.mode == "dynamic" and st.tokens:
-            raise bad(f"{where}.mode", "a token service batches in mode 'continuous'", b.mode)
-        if b.mode == "continuous" and b.max_delay_s:
-            raise bad(f"{where}.max_delay_s", "applies to dynamic batching only", b.max_delay_s)
-        if b.mode == "dynamic" and b.step_growth:
-            raise bad(f"{where}.step_growth", "applies to continuous batching only", b.step_growth)
-        if is_preemptive(DISCIPLINES[s.discipline]):
-            raise bad(f"services.{s.name}.discipline", "a batching service cannot preempt", s.discipline)
-        if s.max_length == 0:
-            raise bad(f"services.{s.name}.max_length", "a batching service needs waiting places (>= 1): "
-                      "requests wait in the queue to form a batch", s.max_length)
-        if s.admission != "accept" or any(c.admission not in (None, "accept") for c in model.classes
-                                          if c.service == s.name):
-            raise bad(f"services.{s.name}.admission", "deadline-aware admission is not available with "
-                      "batching", s.admission)
+        _validate_times(model, s, bad, finite)
+        if s.batching is not None:
+            _validate_batching(model, s, s.batching, bad, finite)
+
+
+def _validate_times(model: SimModel, s: ServingService, bad: Bad, finite: Finite) -> None:
+    """Token service times, base times and pool speeds of one service."""
+    where = f"services.{s.name}"
+    st = s.service_time
+    for key in ("base_s", "per_input_token_s", "per_output_token_s"):
+        value = getattr(st, key)
+        if not finite(value) or value < 0:
+            raise bad(f"{where}.service_time.{key}", "must be a finite number of seconds >= 0", value)
+    if not st.tokens and (st.per_input_token_s or st.per_output_token_s):
+        raise bad(f"{where}.service_time.dist", "per-token times need dist 'tokens'", st.dist)
+    batcher = BATCHERS.get(s.batching.mode) if s.batching is not None else None
+    if st.base_s and not st.tokens and (batcher is None or not batcher.base_time):
+        modes = " or ".join(m for m, k in BATCHERS.items() if k.base_time)
+        raise bad(f"{where}.service_time.base_s", "a base time applies to token service times and "
+                  f"to {modes} batching", st.base_s)
+    for r in s.replicas:
+        if not finite(r.speed) or r.speed <= 0:
+            raise bad(f"{where}.replicas.{r.name}.speed", "must be a finite number > 0", r.speed)
+    if st.tokens:
+        for c in model.classes:
+            if c.service == s.name and c.tokens is None and c.arrivals.process != "trace":
+                raise bad(f"classes.{c.name}.tokens", f"service {s.name} has a token service time, "
+                          "so its classes need token counts (a token spec or a trace)", None)
+    if st.tokens and DISCIPLINES[s.discipline].preemptive:
+        raise bad(f"{where}.discipline", "a token service cannot preempt (the first-token time "
+                  "would need every service segment)", s.discipline)
+
+
+def _validate_batching(model: SimModel, s: ServingService, b: Batching, bad: Bad, finite: Finite) -> None:
+    """The batching fields of one service, and what batching rules out."""
+    where = f"services.{s.name}.batching"
+    if b.mode not in BATCHERS:
+        raise bad(f"{where}.mode", f"must be one of {sorted(BATCHERS)}", b.mode)
+    if not isinstance(b.max_size, int) or isinstance(b.max_size, bool) or b.max_size < 1:
+        raise bad(f"{where}.max_size", "must be an integer >= 1", b.max_size)
+    if not finite(b.max_delay_s) or b.max_delay_s < 0:
+        raise bad(f"{where}.max_delay_s", "must be a finite number of seconds >= 0", b.max_delay_s)
+    if not finite(b.step_growth) or b.step_growth < 0:
+        raise bad(f"{where}.step_growth", "must be a finite number >= 0", b.step_growth)
+    batcher, tokens = BATCHERS[b.mode], s.service_time.tokens
+    if batcher.tokens and not tokens:
+        raise bad(f"{where}.mode", f"{b.mode} batching needs a token service time (dist 'tokens')",
+                  b.mode)
+    if tokens and not batcher.tokens:
+        token_modes = " or ".join(repr(m) for m, k in BATCHERS.items() if k.tokens)
+        raise bad(f"{where}.mode", f"a token service batches in mode {token_modes}", b.mode)
+    for field in ("max_delay_s", "step_growth"):
+        value = getattr(b, field)
+        if value and field not in batcher.parameters:
+            modes = " or ".join(m for m, k in BATCHERS.items() if field in k.parameters)
+            raise bad(f"{where}.{field}", f"applies to {modes} batching only", value)
+    if DISCIPLINES[s.discipline].preemptive:
+        raise bad(f"services.{s.name}.discipline", "a batching service cannot preempt", s.discipline)
+    if s.max_length == 0:
+        raise bad(f"services.{s.name}.max_length", "a batching service needs waiting places (>= 1): "
+                  "requests wait in the queue to form a batch", s.max_length)
+    if s.admission != "accept" or any(c.admission not in (None, "accept") for c in model.classes
+                                      if c.service == s.name):
+        raise bad(f"services.{s.name}.admission", "deadline-aware admission is not available with "
+                  "batching", s.admission)

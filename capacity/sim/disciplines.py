@@ -66,6 +66,12 @@ class _One:
         return 1.0
 
 
+class Flags(Protocol):
+    """``flags[request]``: a per-request flag (a bytearray, or a view that computes it)."""
+
+    def __getitem__(self, request: int, /) -> int: ...
+
+
 @dataclass(frozen=True, eq=False)
 class QueueContext:
     """What the tenant-aware disciplines need to know about requests, indexed by request id.
@@ -80,7 +86,7 @@ class QueueContext:
     tenant: Sequence[int]
     tenant_weight: Sequence[float]
     cost: Sequence[float]
-    gone: Sequence[int] | None = None
+    gone: Flags | None = None
     quantum: float = 1.0
 
     @classmethod
@@ -90,9 +96,20 @@ class QueueContext:
 
 
 class Discipline(Protocol):
-    """A queue of waiting requests (request ids are ints)."""
+    """A queue of waiting requests (request ids are ints).
+
+    The class carries its scenario ``name`` and its flags, read by the engine (never a list of names
+    elsewhere): ``preemptive`` (an arrival may interrupt a request in service), ``levelled`` (the queue
+    order starts with the priority level: the admission predictor counts only the work at the arrival's
+    level or more urgent), ``fast_path`` (a plain service with it runs the engine's minimal path) and
+    ``tenant_aware`` (the order depends on the tenants' weights and what they were served).
+    """
 
     name: ClassVar[str]
+    preemptive: ClassVar[bool]
+    levelled: ClassVar[bool]
+    fast_path: ClassVar[bool]
+    tenant_aware: ClassVar[bool]
 
     def __init__(self, priorities: Iterable[int], context: QueueContext | None = None) -> None:
         """``priorities``: every priority level the service's classes use; ``context``: see
@@ -115,6 +132,10 @@ class Fifo:
     """First come, first served; priorities are ignored."""
 
     name: ClassVar[str] = "fifo"
+    preemptive: ClassVar[bool] = False
+    levelled: ClassVar[bool] = False
+    fast_path: ClassVar[bool] = True
+    tenant_aware: ClassVar[bool] = False
 
     def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
         self._queue: deque[int] = deque()
@@ -137,6 +158,10 @@ class StrictPriority:
     """Strict non-preemptive priority (0 first), FIFO within a level: one deque per level."""
 
     name: ClassVar[str] = "priority"
+    preemptive: ClassVar[bool] = False
+    levelled: ClassVar[bool] = True
+    fast_path: ClassVar[bool] = True
+    tenant_aware: ClassVar[bool] = False
 
     def __init__(self, priorities: Iterable[int], context: QueueContext | None = None) -> None:
         levels = sorted(set(priorities))
@@ -170,6 +195,9 @@ class PreemptivePriority:
 
     name: ClassVar[str] = "preemptive"
     preemptive: ClassVar[bool] = True
+    levelled: ClassVar[bool] = True
+    fast_path: ClassVar[bool] = False
+    tenant_aware: ClassVar[bool] = False
 
     def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
         self._heap: list[tuple[int, int]] = []
@@ -201,6 +229,10 @@ class FairQueue:
     """
 
     name: ClassVar[str] = "fair"
+    preemptive: ClassVar[bool] = False
+    levelled: ClassVar[bool] = False
+    fast_path: ClassVar[bool] = False
+    tenant_aware: ClassVar[bool] = True
 
     def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
         ctx = context or QueueContext.single_tenant()
@@ -259,6 +291,10 @@ class DeficitRoundRobin:
     """
 
     name: ClassVar[str] = "drr"
+    preemptive: ClassVar[bool] = False
+    levelled: ClassVar[bool] = False
+    fast_path: ClassVar[bool] = False
+    tenant_aware: ClassVar[bool] = True
 
     def __init__(self, priorities: Iterable[int] = (), context: QueueContext | None = None) -> None:
         ctx = context or QueueContext.single_tenant()
@@ -343,6 +379,10 @@ class PriorityFair:
     """
 
     name: ClassVar[str] = "priority-fair"
+    preemptive: ClassVar[bool] = False
+    levelled: ClassVar[bool] = True
+    fast_path: ClassVar[bool] = False
+    tenant_aware: ClassVar[bool] = True
 
     def __init__(self, priorities: Iterable[int], context: QueueContext | None = None) -> None:
         levels = sorted(set(priorities))
@@ -376,4 +416,4 @@ DISCIPLINES: dict[str, type[Discipline]] = {
 
 def is_preemptive(discipline: type[Discipline]) -> bool:
     """Whether an arrival under this discipline may interrupt a request in service."""
-    return bool(getattr(discipline, "preemptive", False))
+    return discipline.preemptive

@@ -13,7 +13,8 @@ has exactly one **outcome**:
   (``dropped``; ``end_s = NaN``);
 * *lost* — admitted, then lost to a node failure: it was queued on or served by a replica that failed
   and its service does not retry, or the retry found no live replica or a full queue (``lost``; ``end_s``
-  is the failure time).
+  is the failure time); or it waited in a shared queue that a drain left with no replica ready or
+  starting to serve it (``end_s`` is that time; `capacity.sim.runtime`).
 
 A request that never completed has ``replica = -1`` and ``start_s = NaN`` unless it had started (a lost
 request may have been in service when its replica failed). A completed request that was *retried* after a
@@ -26,12 +27,15 @@ drains, so every admitted request ends (completes, times out or is lost). *Measu
 that arrived in ``[warmup_s, duration_s)``: counts, latencies and waits are over them. *Busy time* is
 slot-seconds of service inside the window (a request served from 9.5 s to 10.5 s in the window [0, 10]
 counts 0.5 s), whichever request it belongs to; a replica's utilisation is its busy time / (concurrency ×
-window length). A request served in one piece is busy over ``[start_s, end_s]``; a request whose service
-was cut (preemption, failure) is busy over its **segments** only (``segments``: request, replica, start,
-end of every segment of such requests, unclipped). ``busy_request_s`` holds every request's busy seconds
-inside the window when any segment exists or the engine weighted requests otherwise (e.g. batches); it is
-None when it equals the clipped ``[start_s, end_s]``. For time series, a request's busy seconds are spread
-evenly over ``[start_s, end_s]`` (or its segments).
+window length), or, when replicas come and go during the run (`capacity.sim.replicas`), / (concurrency × the
+seconds of the window it existed: `SimResult.present_s`, `SimResult.utilisation`). Replicas added during a
+run follow the model's in every per-replica array. A request served in one piece is busy over ``[start_s,
+end_s]``; a request whose service was cut (preemption, failure) is busy over its **segments** only
+(``segments``: request, replica, start, end of every segment of such requests, unclipped).
+``busy_request_s`` holds every request's busy seconds inside the window when any segment exists or the
+engine weighted requests otherwise (e.g. batches); it is None when it equals the clipped ``[start_s,
+end_s]``. For time series, a request's busy seconds are spread evenly over ``[start_s, end_s]`` (or its
+segments).
 
 **Memory.** The records are flat numpy arrays, O(n) in the number of requests: 41 bytes per request kept
 in the result (class 4, arrival, service, start and end 8 each, replica 4, one byte per outcome flag),
@@ -59,6 +63,32 @@ class FailureRecord:
     recover_at_s: float | None        # when they came back (None: never)
     retried: int                      # requests it removed that were re-admitted on a live replica
     lost: int                         # requests it removed that were lost
+
+
+STOPPED_CODE = 3
+"""The code of the ``stopped`` state in `ReplicaTimeline.state` (`capacity.sim.replicas.ReplicaState`)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ReplicaTimeline:
+    """Every replica's lifecycle as state intervals (`capacity.sim.replicas`), one row per interval.
+
+    ``state`` holds `capacity.sim.replicas.ReplicaState` codes (0 starting, 1 ready, 2 draining,
+    3 stopped, 4 down); a replica's intervals are consecutive, from when it was registered (0 for the
+    model's replicas, the time it was added otherwise), and its last one ends at ``inf``.
+    """
+
+    replica: np.ndarray               # int32: global replica index
+    state: np.ndarray                 # int8: state code
+    start_s: np.ndarray               # float64
+    end_s: np.ndarray                 # float64 (inf: until the end of the run)
+
+    def seconds_in(self, states: tuple[int, ...], n_replicas: int, lo: float, hi: float) -> np.ndarray:
+        """Per replica, the seconds of ``[lo, hi]`` it spent in any of ``states``."""
+        out = np.zeros(n_replicas)
+        rows = np.isin(self.state, states)
+        np.add.at(out, self.replica[rows], busy_in_window(self.start_s[rows], self.end_s[rows], lo, hi))
+        return out
 
 
 @dataclass(eq=False)
@@ -98,6 +128,9 @@ class SimResult:
     # float64 per replica: requests held by its batches x seconds, inside the window (batching services;
     # 0 for the others); None when no service batches. See `capacity.sim.batching` (batch occupancy)
     sequence_s: np.ndarray | None = None
+    # every replica's lifecycle (starting, ready, draining, stopped, down) over the run; None for results
+    # built by hand
+    timeline: ReplicaTimeline | None = None
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -146,6 +179,24 @@ class SimResult:
     def retried_mask(self) -> np.ndarray:
         """Boolean mask of the requests re-admitted after a failure (all false if none was)."""
         return self._mask(self.retried)
+
+    def present_s(self) -> np.ndarray:
+        """Per replica, the seconds of the window it existed: from when it was registered (the model's
+        replicas at 0, an added one when it was added, cold start included: it holds its resources)
+        until it stopped. The whole window for every replica of a run without lifecycle changes."""
+        lo, hi = self.window_s
+        n = len(self.replica_names)
+        if self.timeline is None:
+            return np.full(n, hi - lo)
+        existing = tuple(code for code in range(5) if code != STOPPED_CODE)
+        return self.timeline.seconds_in(existing, n, lo, hi)
+
+    def utilisation(self) -> np.ndarray:
+        """Per replica, busy slot-seconds / (slots x the seconds it existed in the window); NaN for a
+        replica that did not exist in the window."""
+        capacity = self.replica_slots * self.present_s()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(capacity > 0, self.busy_s / np.where(capacity > 0, capacity, 1.0), np.nan)
 
     def busy_per_request(self) -> np.ndarray:
         """Per request, its busy seconds inside the window (0 for requests never served)."""

@@ -27,10 +27,21 @@ queue. Requests are numbered ``k = 0, 1, ...`` in the order they reach the servi
 * ``power-of-two`` — two distinct replicas sampled uniformly (the first, then the second among the
   others); the one with fewer outstanding, ties to the first sampled. One replica: that one.
 
-The random policies draw from a generator of their own per service (see `capacity.sim.engine`), in blocks.
+The random policies draw from a generator of their own per service (`capacity.sim.streams`), in blocks.
 
-Each routing policy is a small class registered in `ROUTINGS` under its scenario name: ``central`` has a
-`slot_picker`, the per-replica ones a `chooser` (``pick(outstanding) -> replica index``).
+**Replicas joining and leaving** (`capacity.sim.replicas`, `capacity.sim.runtime.ReplicaRouter`). Only
+*ready* replicas get new requests. While every replica of the service is ready, the rule sees them all;
+otherwise it runs over the ready ones (``k mod`` their number, the fewest outstanding among them, two of
+them...) and maps its choice back to the replica, drawing from the same generator. Under ``central``
+routing a replica that is not ready keeps its free slots out of the picker (`capacity.sim.slots`). A
+draining replica under a per-replica routing still serves the requests already in its own queue: they
+were routed to it, and a real replica's local queue is not handed back to the load balancer (see
+`capacity.sim.runtime`).
+
+Each routing policy is a small class registered in `ROUTINGS` under its scenario name, following the
+`Routing` protocol: its ``name``, its flags (``per_replica``, ``fast_path``), a `slot_picker` for the
+free slots of one queue's replicas, and a `chooser` (``pick(outstanding) -> replica index``; ``central``
+has one queue and always picks it). Pickers grow as replicas join (`SlotPicker.add_replica`).
 """
 
 from __future__ import annotations
@@ -61,12 +72,16 @@ class SlotPicker(Protocol):
     def release(self, slot: int) -> None:
         """A slot became free and nothing was waiting for it."""
 
+    def add_replica(self) -> None:
+        """A replica joins (the next index), all its slots free."""
+
 
 class LowestIdleReplica:
     """One slot per replica: a heap of idle replica indices (slot == replica)."""
 
     def __init__(self, n_replicas: int) -> None:
         self.free = n_replicas
+        self._n = n_replicas                           # replicas so far
         self._idle = list(range(n_replicas))           # sorted, hence a heap
 
     def take(self) -> int:
@@ -76,6 +91,10 @@ class LowestIdleReplica:
     def release(self, slot: int) -> None:
         self.free += 1
         heappush(self._idle, slot)
+
+    def add_replica(self) -> None:
+        self.release(self._n)
+        self._n += 1
 
 
 class MostFreeSlots:
@@ -118,6 +137,13 @@ class MostFreeSlots:
         self.free += 1
         self._push(len(self._slots[r]), r)
 
+    def add_replica(self) -> None:
+        r, c = len(self._slots), self._c
+        self._slots.append(list(range((r + 1) * c - 1, r * c - 1, -1)))
+        self.free += c
+        self._compact_at = 2 * len(self._slots) + 16
+        self._push(c, r)
+
     def _push(self, k: int, r: int) -> None:
         """List replica ``r`` (now with ``k`` free slots) in bucket ``k``; drop stale entries if big."""
         bucket = self._buckets[k]
@@ -126,24 +152,67 @@ class MostFreeSlots:
             bucket[:] = sorted({q for q in bucket if len(self._slots[q]) == k})
 
 
+class Routing(Protocol):
+    """A routing policy: which queue (group) an arriving request joins, and which slot serves it.
+
+    The class carries its scenario ``name`` and flags: ``per_replica`` (a queue per replica, chosen on
+    arrival by `chooser`; else one queue for the service) and ``fast_path`` (a plain service with it runs
+    the engine's minimal path). `slot_picker` keeps the free slots of one queue's replicas.
+    """
+
+    name: ClassVar[str]
+    per_replica: ClassVar[bool]
+    fast_path: ClassVar[bool]
+
+    @staticmethod
+    def slot_picker(n_replicas: int, concurrency: int) -> SlotPicker:
+        """The free slots of ``n_replicas`` replicas serving one queue."""
+        ...
+
+    @staticmethod
+    def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
+        """``pick(outstanding)`` over ``n_replicas`` replicas (per-replica routings)."""
+        ...
+
+
+def most_free_slots(n_replicas: int, concurrency: int) -> SlotPicker:
+    """The picker of the rule "most free slots, ties to the lowest replica index"."""
+    if concurrency == 1:
+        return LowestIdleReplica(n_replicas)
+    return MostFreeSlots(n_replicas, concurrency)
+
+
 class Central:
     """One queue per service served by all its replicas; see the module docstring for the rule."""
 
     name: ClassVar[str] = "central"
     per_replica: ClassVar[bool] = False
+    fast_path: ClassVar[bool] = True
 
     @staticmethod
     def slot_picker(n_replicas: int, concurrency: int) -> SlotPicker:
-        if concurrency == 1:
-            return LowestIdleReplica(n_replicas)
-        return MostFreeSlots(n_replicas, concurrency)
+        return most_free_slots(n_replicas, concurrency)
+
+    @staticmethod
+    def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
+        return lambda outstanding: 0                   # one queue: nothing to choose
 
 
-class RoundRobin:
+class PerReplica:
+    """What the per-replica routings share: a queue per replica, whose free slots are that replica's."""
+
+    per_replica: ClassVar[bool] = True
+    fast_path: ClassVar[bool] = False
+
+    @staticmethod
+    def slot_picker(n_replicas: int, concurrency: int) -> SlotPicker:
+        return most_free_slots(n_replicas, concurrency)
+
+
+class RoundRobin(PerReplica):
     """Replica ``k mod R`` for the k-th request (k from 0)."""
 
     name: ClassVar[str] = "round-robin"
-    per_replica: ClassVar[bool] = True
 
     @staticmethod
     def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
@@ -151,11 +220,10 @@ class RoundRobin:
         return lambda outstanding: turn()
 
 
-class UniformRandom:
+class UniformRandom(PerReplica):
     """A uniformly random replica, drawn from the service's routing generator."""
 
     name: ClassVar[str] = "random"
-    per_replica: ClassVar[bool] = True
 
     @staticmethod
     def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
@@ -169,11 +237,10 @@ class UniformRandom:
         return pick
 
 
-class LeastOutstanding:
+class LeastOutstanding(PerReplica):
     """The replica with the fewest outstanding requests, ties to the lowest index."""
 
     name: ClassVar[str] = "least-outstanding"
-    per_replica: ClassVar[bool] = True
 
     @staticmethod
     def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
@@ -181,11 +248,10 @@ class LeastOutstanding:
         return lambda outstanding: min(replicas, key=outstanding.__getitem__)
 
 
-class PowerOfTwo:
+class PowerOfTwo(PerReplica):
     """Two distinct random replicas; the one with fewer outstanding, ties to the first sampled."""
 
     name: ClassVar[str] = "power-of-two"
-    per_replica: ClassVar[bool] = True
 
     @staticmethod
     def chooser(n_replicas: int, rng: np.random.Generator) -> Chooser:
@@ -205,7 +271,7 @@ class PowerOfTwo:
         return pick
 
 
-ROUTINGS: dict[str, type] = {
+ROUTINGS: dict[str, type[Routing]] = {
     Central.name: Central,
     RoundRobin.name: RoundRobin,
     UniformRandom.name: UniformRandom,
