@@ -48,7 +48,7 @@ from typing import Any
 
 from capacity import interrupts
 from capacity._version import __version__
-from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
+from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError, printable
 from capacity.packing import BASELINES, OBJECTIVES
 from capacity.report.output import OutputError, check_file, check_folder, from_os_error
 from capacity.report.writers import stranded_text
@@ -60,6 +60,13 @@ EXIT_BROKEN_PIPE = 141
 #: Largest report.json that ``capacity report`` reads, MiB (``--max-mb``): a report capacity writes is
 #: kilobytes to a few megabytes (its size is bounded by the scenario's limits).
 MAX_REPORT_MB = 512
+
+
+
+def _error(message: str) -> None:
+    """Print ``error: MESSAGE`` on standard error as one line (line breaks and control characters in the
+    message, which may quote a user's value, are escaped)."""
+    print(f"error: {printable(message)}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -202,10 +209,10 @@ def _sweep(args: argparse.Namespace) -> int:
                        progress=args.progress)
         plot = write_plot(out, result)
     except SweepError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_BAD_INPUT
     except SweepWriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_IO
     except SweepInterrupted as exc:
         print(f"interrupted: {exc.done} of {exc.total} runs done, kept in {out}; run the same command "
@@ -249,7 +256,7 @@ def _size(args: argparse.Namespace) -> int:
     from capacity.sizing import PASS_RULES, SizingError, SizingInputError, max_rate, size
 
     def bad(message: str) -> int:
-        print(f"error: {message}", file=sys.stderr)
+        _error(message)
         return EXIT_BAD_INPUT
 
     # options first, then the scenario, then the search: bad input never waits for a simulation
@@ -275,7 +282,7 @@ def _size(args: argparse.Namespace) -> int:
     except SizingInputError as exc:          # bad input found by the search (before it simulates)
         return bad(str(exc))
     except SizingError as exc:               # the SLOs cannot be met
-        print(f"error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_INFEASIBLE
     print(found.text())
     if args.json:
@@ -526,15 +533,15 @@ def _report(args: argparse.Namespace) -> int:
     except (ValueError, RecursionError) as exc:         # bad UTF-8 or JSON, a 5000-digit number, nesting
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
         where = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
-        print(f"error: {source}{where}: not a readable report ({reason})", file=sys.stderr)
+        _error(f"{source}{where}: not a readable report ({reason})")
         return EXIT_BAD_INPUT
     if not isinstance(report, dict):
-        print(f"error: {source}: not a capacity report (a JSON object expected)", file=sys.stderr)
+        _error(f"{source}: not a capacity report (a JSON object expected)")
         return EXIT_BAD_INPUT
     try:
         parse_report(report)
     except ValidationError as exc:
-        print(f"error: {source}: {error_line(exc)}", file=sys.stderr)
+        _error(f"{source}: {error_line(exc)}")
         return EXIT_BAD_INPUT
     paths = write_outputs(report, out, report_json=raw)
     print(f"wrote {_written(paths)}")
@@ -664,7 +671,7 @@ def _main(argv: Sequence[str] | None) -> int:
             _say(f"  {shortage}")
         return EXIT_INFEASIBLE
     except SolverError as exc:
-        _say(f"error: solver failed: {exc}")
+        _say(f"error: solver failed: {printable(str(exc))}")
         return EXIT_SOLVER
     except OSError as exc:                           # not met above: one line, never a traceback
         error = from_os_error(exc.filename or "?", exc, "read or write it")

@@ -151,3 +151,22 @@ def test_entry_point_bad_input_has_no_traceback(write_scenario):
                           text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"error: {path}:")
+
+
+def test_sweep_and_size_errors_are_one_line_even_when_they_quote_a_newline(tmp_path, capsys):
+    """A value the user gave may hold a line break; the error quoting it stays one line."""
+    from capacity.cli import main
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: t\ncluster: {pools: [{name: p, count: 1, resources: {cpu: 4}}]}\n"
+        "services: [{name: s, replicas: 1, resources: {cpu: 1},\n"
+        "  serving: {service_time: {mean: 10ms}}}]\n"
+        "workload: {duration: 10s, classes: [{name: c, service: s, arrivals: {rate: 1}, slo: {p99: 1s}}]}\n",
+        encoding="utf-8")
+    assert main(["size", str(scenario), "--max-rate", "no\nerror: forged"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "\\n" in err
+    assert main(["sweep", str(scenario), "--executor", "nope\nerror: forged", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
