@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from capacity.llm.errors import LlmError, ModelDoesNotFit
 from capacity.llm.gpus import GiB, GpuSpec
 from capacity.llm.models import ModelSpec
-from capacity.llm.precision import bytes_per_element
+from capacity.llm.precision import bytes_per_element, check_precisions
 
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
 """vLLM's ``gpu_memory_utilization`` default."""
@@ -159,6 +159,7 @@ def memory_budget(model: ModelSpec, gpu: GpuSpec, tp: int = 1, dtype: str | None
     if block_size < 1:
         raise LlmError(f"block_size must be at least 1, got {block_size}")
     dtype = dtype or model.dtype
+    check_precisions(dtype, kv_dtype)
     kv_format = kv_precision(model, dtype, kv_dtype)
     per_token = (2 * model.layers * kv_heads_per_gpu(model, tp) * model.dim_per_head
                  * bytes_per_element(kv_format))

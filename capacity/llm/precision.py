@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from capacity.llm.errors import LlmError
+
 Precision = Literal["bf16", "fp16", "fp8"]
 """A weight format."""
 
@@ -21,6 +23,14 @@ KvPrecision = Literal["auto", "bf16", "fp16", "fp8"]
 
 BYTES_PER_ELEMENT: dict[str, int] = {"bf16": 2, "fp16": 2, "fp8": 1}
 """Bytes per element of each format."""
+
+
+def check_precisions(dtype: str, kv_dtype: str) -> None:
+    """Refuse a weight format or a KV-cache format that is not one of the known ones (`LlmError`)."""
+    if dtype not in BYTES_PER_ELEMENT:
+        raise LlmError(f"dtype {dtype!r} is not one of {', '.join(BYTES_PER_ELEMENT)}")
+    if kv_dtype != "auto" and kv_dtype not in BYTES_PER_ELEMENT:
+        raise LlmError(f"kv_dtype {kv_dtype!r} is not one of auto, {', '.join(BYTES_PER_ELEMENT)}")
 
 
 def bytes_per_element(precision: str) -> int:

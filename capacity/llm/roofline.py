@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from capacity.llm.gpus import GpuSpec
 from capacity.llm.kv_cache import activation_precision, kv_heads_per_gpu, kv_precision
 from capacity.llm.models import ModelSpec
-from capacity.llm.precision import bytes_per_element
+from capacity.llm.precision import bytes_per_element, check_precisions
 
 
 class Efficiency(BaseModel):
@@ -91,6 +91,7 @@ class Roofline:
                  kv_dtype: str = "auto", efficiency: Efficiency | None = None) -> None:
         self.model, self.gpu, self.tp = model, gpu, tp
         self.dtype = dtype or model.dtype
+        check_precisions(self.dtype, kv_dtype)
         self.efficiency = eff = efficiency or Efficiency()
         act = bytes_per_element(activation_precision(model, self.dtype))
         wbytes = bytes_per_element(self.dtype)

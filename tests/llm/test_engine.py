@@ -35,3 +35,10 @@ def test_bad_settings_are_refused() -> None:
         LlmEngine.from_spec("llama-3-8b", "h100-sxm", gpu_memory_utilization=1.5)
     with pytest.raises(LlmError, match="block_size"):
         LlmEngine.from_spec("llama-3-8b", "h100-sxm", block_size=0)
+
+
+def test_unknown_formats_are_refused_by_name() -> None:
+    with pytest.raises(LlmError, match="dtype 'int4' is not one of bf16, fp16, fp8"):
+        LlmEngine.from_spec("llama-3-8b", "h100-sxm", dtype="int4")
+    with pytest.raises(LlmError, match="kv_dtype 'fp4' is not one of auto, bf16"):
+        LlmEngine.from_spec("llama-3-8b", "h100-sxm", kv_dtype="fp4")

@@ -8,6 +8,7 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from capacity.llm import GPUS, MODELS, Efficiency, LlmEngine, Roofline
 
@@ -107,3 +108,10 @@ def test_more_tensor_parallelism_never_reads_more_per_gpu(model: str, gpu: str, 
 
     times = [memory_seconds(tp) for tp in (1, 2, 4, 8)]
     assert all(b <= a for a, b in itertools.pairwise(times))
+
+
+def test_efficiencies_are_fractions_and_unknown_keys_are_refused() -> None:
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        Efficiency(memory=1.5)
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Efficiency.model_validate({"memroy": 0.8})
