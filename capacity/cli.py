@@ -6,7 +6,7 @@ Commands::
     capacity plan SCENARIO [--json FILE] [--compare] [--set ...]   placement only (--compare: and baselines)
     capacity simulate SCENARIO [--json FILE] [--set ...]      placement, then simulation (no plots)
     capacity validate SCENARIO [--set ...]                    load and check only
-    capacity import-k8s MANIFESTS... [--nodes FILE] [--pool NAME=SPEC ...] [--fill-from-limits] [-o FILE]
+    capacity import-k8s MANIFESTS... [--nodes FILE] [--pool NAME=SPEC ...] [--no-fill-from-limits] [-o FILE]
                                                               Kubernetes manifests -> placement-only scenario
     capacity plan SCENARIO --export k8s [--export-dir DIR]    ... and the plan as node assignments, patches
     capacity report DIR [-o OUT] [--max-mb N]                 redraw plots, report.md/.html from report.json
@@ -564,9 +564,10 @@ def _import_k8s_parser(sub: Any) -> None:
     p.add_argument("--pool", dest="pools", action="append", default=[], metavar="NAME=SPEC",
                    help="a pool of hypothetical nodes, e.g. cpu=cpu:16,memory:64Gi,pods:110,count:10 "
                         "(also cost:X, label:K=V, taint:K=V:NoSchedule; repeatable)")
-    p.add_argument("--fill-from-limits", action="store_true",
-                   help="a container with a limit but no request requests its limit (as the API server "
-                        "does); without it, the request counts 0 and is reported")
+    p.add_argument("--fill-from-limits", action=argparse.BooleanOptionalAction, default=True,
+                   help="a container with a limit but no request requests its limit, as the API server "
+                        "defaults it (the default; the output lists each one); --no-fill-from-limits counts "
+                        "such cpu/memory requests as 0 and reports them (the old reading)")
     p.add_argument("--name", help="scenario name (default: the output file's stem, or 'imported')")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write the scenario here (default: print it)")

@@ -190,6 +190,7 @@ class ImportResult:
     files: list[str]
     ignored: dict[str, list[str]] = field(default_factory=dict)   # what is ignored -> the objects it is in
     missing: list[str] = field(default_factory=list)
+    from_limits: list[str] = field(default_factory=list)   # requests the API server copies from limits
     notes: list[str] = field(default_factory=list)
 
     def ignore(self, what: str, where: str) -> None:
@@ -206,7 +207,7 @@ class ImportResult:
 # ---------------------------------------------------------------------------------------------- import
 
 def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None = None,
-               pools: Sequence[PoolDraft] = (), fill_from_limits: bool = False,
+               pools: Sequence[PoolDraft] = (), fill_from_limits: bool = True,
                name: str = "imported") -> ImportResult:
     """Read manifests (files, directories) and nodes (a ``kubectl get nodes`` file and/or ``--pool``
     drafts) and build a placement-only scenario. Bad input raises `ScenarioError` (one line)."""
@@ -234,7 +235,7 @@ def _with_skipped(result: ImportResult, skipped: Sequence[str]) -> ImportResult:
 
 
 def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[PoolDraft], *,
-          fill_from_limits: bool = False, name: str = "imported", files: Sequence[str] = (),
+          fill_from_limits: bool = True, name: str = "imported", files: Sequence[str] = (),
           notes: Iterable[str] = ()) -> ImportResult:
     """The import proper, from objects already read (see the module docstring)."""
     result = ImportResult(scenario={}, services=[], pools=[], daemonsets=[], files=list(files),
@@ -563,6 +564,8 @@ def _report_pod(m: Manifest, pod: PodInfo, result: ImportResult) -> None:
     """Pass on what reading the pod found: missing requests, values filled in, fields ignored."""
     for line in pod.missing:
         result.missing.append(f"{m.label}: {line}")
+    if pod.from_limits:
+        result.from_limits.append(f"{m.label}: {'; '.join(pod.from_limits)}")
     for line in pod.filled:
         result.notes.append(f"{m.label}: {line}")
     for line in pod.ignored:
@@ -700,8 +703,9 @@ def scenario_yaml(result: ImportResult) -> str:
     lines = ["# Written by capacity import-k8s. Placement only (no workload section): capacity plan packs",
              "# it; capacity plan --export k8s turns the plan back into node assignments and patches.",
              "# Inputs: " + ", ".join(result.files)]
-    for title, items in (("Missing requests", result.missing), ("Ignored", result.ignored_lines()),
-                         ("Notes", result.notes)):
+    for title, items in (("Missing requests", result.missing),
+                         ("Requests taken from limits (the API server's default)", result.from_limits),
+                         ("Ignored", result.ignored_lines()), ("Notes", result.notes)):
         if items:
             lines.append(f"# {title}:")
             lines.extend(f"#   {item}" for item in items)
@@ -736,8 +740,9 @@ def summary_lines(result: ImportResult) -> list[str]:
         for ds in result.daemonsets:
             where = "every pool" if len(ds.pools) == len(result.pools) else ", ".join(ds.pools) or "no pool"
             out.append(f"  {ds.label}: {q.describe(ds.requests)} per node on {where}")
-    for title, items in (("missing requests", result.missing), ("ignored", result.ignored_lines()),
-                         ("notes", result.notes)):
+    for title, items in (("missing requests", result.missing),
+                         ("requests taken from limits, as the API server defaults them", result.from_limits),
+                         ("ignored", result.ignored_lines()), ("notes", result.notes)):
         if items:
             out.append(f"{title} ({len(items)}):")
             out.extend(f"  {item}" for item in items)

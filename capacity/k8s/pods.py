@@ -9,11 +9,29 @@
 * plus the pod ``overhead`` (``spec.overhead``, or the ``overhead.podFixed`` of its RuntimeClass);
 * a pod-level ``spec.resources.requests`` (Kubernetes 1.32+) replaces the container sum for its resources.
 
-**Missing requests.** A container that sets a limit but no request gets request = limit from the API server.
-The importer does that only with ``fill_from_limits`` (``--fill-from-limits``) and otherwise counts 0 and
-reports it; extended resources (``nvidia.com/gpu``) always take the limit, as Kubernetes requires them to be
-equal. A LimitRange of the namespace in the input supplies its default request (``defaultRequest``, else
-``default``, else ``max``, else ``min``, as the LimitRange defaults do) to containers that set neither.
+**Requests from limits** (the API server's defaulting, ``SetDefaults_Pod`` in Kubernetes'
+``pkg/apis/core/v1/defaults.go``; docs: "Resource Management for Pods and Containers": *if you specify a
+limit for a resource, but do not specify any request, and no admission-time mechanism has applied a default
+request for that resource, then Kubernetes copies the limit you specified and uses it as the requested
+value*). A container that sets a limit but no request for a resource — CPU, memory, ``hugepages-*``,
+``ephemeral-storage``, an extended resource such as ``nvidia.com/gpu`` — requests its limit. Every such
+request is listed (`PodInfo.from_limits`), so the output says which requests came from limits. With
+``fill_from_limits`` off (``--no-fill-from-limits``, the importer's old reading) only extended resources take
+their limit and the others count 0 and are reported as missing. A pod-level ``spec.resources.limits``
+(Kubernetes 1.32+) defaults the pod-level request of a resource no container requests to that limit
+(``defaultPodRequests``). A LimitRange of the namespace in the input supplies its default request
+(``defaultRequest``, else ``default``, else ``max``, else ``min``, as the LimitRange defaults do) to
+containers that set neither a request nor a limit.
+
+**Requests the API server refuses** (``ValidateResourceRequirements`` in
+``pkg/apis/core/validation/validation.go``) stop the import with one line naming the file, document and
+field, as ``kubectl apply`` would: a request above its limit; for resources that cannot be overcommitted
+(extended resources and ``hugepages-*``) a request without a limit (*Limit must be set for non
+overcommitable resources*) or a request different from the limit (*must be equal to ... limit*); a
+fractional quantity of an extended resource (*must be an integer*, half a GPU); ``hugepages-*`` without
+cpu or memory. A fractional byte count of memory or ephemeral-storage (``memory: 500m``, half a byte) is
+only a warning of the API server (``pkg/api/pod/warnings.go``: *fractional byte value ... is invalid, must
+be an integer*), but it is always a typo for ``500Mi`` or ``500M``: the importer refuses it too and says so.
 
 **Where it may run**: `capacity.k8s.selectors.NodeConstraint` (``nodeSelector`` and required node affinity),
 tolerations; ``max_per_node`` from required pod anti-affinity on ``kubernetes.io/hostname`` against its own
@@ -26,6 +44,7 @@ scheduler would use when replicas outnumber nodes), and from a ``hostPort`` (1).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -98,7 +117,8 @@ class PodInfo:
     spreads: list[Spread] = field(default_factory=list)
     anti_affinity: list[AntiAffinity] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)     # requests missing (counted as 0)
-    filled: list[str] = field(default_factory=list)      # requests taken from limits or a LimitRange
+    filled: list[str] = field(default_factory=list)      # requests from a LimitRange or pod-level fields
+    from_limits: list[str] = field(default_factory=list)  # requests the API server copies from limits
     ignored: list[str] = field(default_factory=list)     # fields the planner does not model
     has_limits: bool = False
 
@@ -111,15 +131,21 @@ class PodInfo:
 class PodContext:
     """What the API server would add to a pod: LimitRange defaults and RuntimeClasses of the input."""
 
-    fill_from_limits: bool = False
+    fill_from_limits: bool = True       # the API server's defaulting; False: the importer's old reading
     limit_ranges: Mapping[str, tuple[LimitDefaults, ...]] = field(default_factory=dict)  # by namespace
     runtime_classes: Mapping[str, RuntimeClass] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- parsing
 
-def resource_list(m: Manifest, value: Any, where: str) -> q.ResourceList:
-    """``{cpu: 100m, memory: 64Mi}`` parsed exactly; a bad quantity is a one-line error at ``where``."""
+def resource_list(m: Manifest, value: Any, where: str, *, counted: bool = True) -> q.ResourceList:
+    """``{cpu: 100m, memory: 64Mi}`` parsed exactly; a bad quantity is a one-line error at ``where``.
+
+    Amounts finer than a milli-unit are rounded up to it, as the API server stores them
+    (``SetDefaults_ResourceList``: ``100u`` CPU is ``1m``); ``counted`` (the default) rounds them further
+    as the scheduler counts them (`capacity.k8s.quantities.scheduled`: whole millicores of CPU, whole units
+    of anything else). A container's requests and limits are read with ``counted=False``, checked as the
+    API server checks them (`check_requirements`: half a GPU is refused, not rounded up), then counted."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -127,11 +153,14 @@ def resource_list(m: Manifest, value: Any, where: str) -> q.ResourceList:
     out: q.ResourceList = {}
     for name, amount in value.items():
         try:
-            out[str(name)] = q.parse_request(str(name), amount)
+            out[str(name)] = q.parse(amount)
         except ValueError as exc:
             m.error(str(exc), f"{where}.{name}")
         if out[str(name)] < 0:
             m.error(f"a quantity cannot be negative (got {amount!r})", f"{where}.{name}")
+        out[str(name)] = Fraction(math.ceil(out[str(name)] * 1000), 1000)
+        if counted:
+            out[str(name)] = q.scheduled(str(name), out[str(name)])
     return out
 
 
@@ -235,20 +264,23 @@ def _container_requests(m: Manifest, c: dict[str, Any], where: str, namespace: s
     if where.rsplit(".", 1)[-1].startswith("initContainers"):
         name = f"{name} (init{', sidecar' if c.get('restartPolicy') == 'Always' else ''})"
     resources = m.get("resources", dict, {}, obj=c, at=f"{where}.")
-    requests = resource_list(m, resources.get("requests"), f"{where}.resources.requests")
-    limits = resource_list(m, resources.get("limits"), f"{where}.resources.limits")
+    requests = resource_list(m, resources.get("requests"), f"{where}.resources.requests", counted=False)
+    limits = resource_list(m, resources.get("limits"), f"{where}.resources.limits", counted=False)
     defaults = {r: (lr.name, v) for lr in ctx.limit_ranges.get(namespace, ()) for r, v in lr.requests.items()}
+    copied: q.ResourceList = {}
     for r, limit in limits.items():
         if r in requests:
             continue
-        if q.is_extended(r):
-            requests[r] = limit   # Kubernetes requires request == limit for extended resources
-        elif ctx.fill_from_limits:
+        if ctx.fill_from_limits or not overcommit_allowed(r):
             requests[r] = limit
-            info.filled.append(f"container {name}: {r} request = limit {q.format_quantity(r, limit)}")
+            copied[r] = limit
         else:
             info.missing.append(f"container {name}: no {r} request (limit {q.format_quantity(r, limit)}; "
-                                "counted as 0, --fill-from-limits uses the limit)")
+                                "counted as 0 under --no-fill-from-limits; the API server uses the limit)")
+    if copied:
+        info.from_limits.append(f"container {name}: {q.describe(copied)}")
+    check_requirements(m, requests, limits, f"{where}.resources")
+    requests = {r: q.scheduled(r, v) for r, v in requests.items()}
     for r in sorted(set(defaults) | {"cpu", "memory"}):
         if r in requests or r in limits:
             continue
@@ -261,6 +293,44 @@ def _container_requests(m: Manifest, c: dict[str, Any], where: str, namespace: s
             info.missing.append(f"container {name}: no {r} request or limit (counted as 0)")
     info.has_limits = info.has_limits or bool(limits)
     return requests
+
+
+def overcommit_allowed(resource: str) -> bool:
+    """Whether a request may be below its limit: native resources (no domain, or a ``kubernetes.io``
+    domain) except ``hugepages-*`` (Kubernetes ``IsOvercommitAllowed``)."""
+    return not q.is_extended(resource) and not resource.startswith("hugepages-")
+
+
+_BYTE_COUNTS = ("memory", "ephemeral-storage")
+
+
+def check_requirements(m: Manifest, requests: q.ResourceList, limits: q.ResourceList, where: str) -> None:
+    """Refuse, as the API server does, a container's requests and limits after defaulting (see the module
+    docstring: Kubernetes ``ValidateResourceRequirements``; fractional bytes from ``pod/warnings.go``)."""
+    for kind, amounts in (("limits", limits), ("requests", requests)):
+        for r, v in amounts.items():
+            if q.is_extended(r) and v.denominator != 1:
+                m.error(f"{q.format_quantity(r, v)} must be an integer (an extended resource is counted in "
+                        "whole units; the API server refuses this pod)", f"{where}.{kind}.{r}")
+            if r in _BYTE_COUNTS and v.denominator != 1:
+                m.error(f"fractional byte value {q.format_quantity(r, v)} is invalid, must be an integer (the "
+                        "API server warns and counts it as bytes: did you mean Mi or M?)", f"{where}.{kind}.{r}")
+    for r, v in requests.items():
+        limit = limits.get(r)
+        if limit is None:
+            if not overcommit_allowed(r):
+                m.error(f"Limit must be set for non overcommitable resources ({r} is requested without a "
+                        "limit; the API server refuses this pod)", f"{where}.limits.{r}")
+            continue
+        if v != limit and not overcommit_allowed(r):
+            m.error(f"{q.format_quantity(r, v)} must be equal to {r} limit of {q.format_quantity(r, limit)} "
+                    "(the API server refuses this pod)", f"{where}.requests.{r}")
+        if v > limit:
+            m.error(f"{q.format_quantity(r, v)} must be less than or equal to {r} limit of "
+                    f"{q.format_quantity(r, limit)} (the API server refuses this pod)", f"{where}.requests.{r}")
+    huge = any(r.startswith("hugepages-") for r in (*requests, *limits))
+    if huge and not any(r in ("cpu", "memory") for r in (*requests, *limits)):
+        m.error("HugePages require cpu or memory (the API server refuses this pod)", where)
 
 
 def pod_requests(m: Manifest, spec: dict[str, Any], at: str, namespace: str, ctx: PodContext,
@@ -288,8 +358,13 @@ def pod_requests(m: Manifest, spec: dict[str, Any], at: str, namespace: str, ctx
             q.larger(init_peak, q.add(dict(own), sidecars))
     q.larger(reqs, init_peak)
     pod_level = m.get("resources", dict, {}, obj=spec, at=at)
-    if pod_level.get("requests"):
-        override = resource_list(m, pod_level.get("requests"), f"{at}resources.requests")
+    override = resource_list(m, pod_level.get("requests"), f"{at}resources.requests")
+    pod_limits = resource_list(m, pod_level.get("limits"), f"{at}resources.limits")
+    copied = {r: v for r, v in pod_limits.items() if r not in override and reqs.get(r, 0) == 0}
+    if copied and ctx.fill_from_limits:     # defaultPodRequests: no container requests it, the pod limit
+        override.update(copied)
+        info.from_limits.append(f"pod-level: {q.describe(copied)}")
+    if override:
         reqs.update(override)
         info.filled.append(f"pod-level requests ({q.describe(override)}) replace the container sum")
     overhead = resource_list(m, spec.get("overhead"), f"{at}overhead")

@@ -97,7 +97,9 @@ def test_import_prints_what_it_ignored(tmp_path, capsys):
                "-o", tmp_path / "s.yaml") == 0
     out = capsys.readouterr().out
     assert "PodDisruptionBudget (" in out and "shop/api" in out
-    assert "HorizontalPodAutoscaler" in out and "missing requests (2)" in out
+    assert "HorizontalPodAutoscaler" in out and "missing requests" not in out
+    assert "requests taken from limits, as the API server defaults them (1)" in out
+    assert "Deployment shop/cart: container cart: cpu 300m, memory 256Mi" in out
     assert "wrote" in out
     # without --nodes, pools from --pool; an undeclared ephemeral-storage request is reported, not planned
     scenario = load_scenario(tmp_path / "s.yaml")
@@ -163,7 +165,7 @@ BOUTIQUE = {   # Deployment: (replicas, cpu, memory) as written in tests/k8s/dat
 
 def test_boutique_demo_every_deployment_with_its_requests(tmp_path):
     out = tmp_path / "boutique.yaml"
-    assert cli("import-k8s", DATA / "boutique", "--fill-from-limits", "--pool",
+    assert cli("import-k8s", DATA / "boutique", "--pool",
                "e2-standard-2=cpu:1930m,memory:5.5Gi,pods:110,count:4,cost:0.067", "-o", out) == 0
     scenario = load_scenario(out)
     got = {s.name: s for s in scenario.services}

@@ -26,8 +26,8 @@ def shop():
 
 
 @pytest.fixture(scope="module")
-def shop_filled():
-    return import_k8s([DATA / "shop"], nodes_path=str(NODES), name="shop", fill_from_limits=True)
+def shop_unfilled():
+    return import_k8s([DATA / "shop"], nodes_path=str(NODES), name="shop", fill_from_limits=False)
 
 
 def services(result):
@@ -67,14 +67,17 @@ def test_sidecar_and_init_containers_follow_kubernetes(shop):
     assert api["memory"] == 10**9 + 128 * MIB
 
 
-def test_missing_requests_are_reported_then_filled_from_limits(shop, shop_filled):
-    cart = requests(services(shop)["cart"])
-    assert cart["cpu"] == 0 and cart["memory"] == 0 and cart["ephemeral-storage"] == 2 * GIB
-    assert any("shop/cart" in m and "no cpu request (limit 300m" in m for m in shop.missing)
-    assert any("shop/cart" in m and "no memory request (limit 256Mi" in m for m in shop.missing)
-    filled = requests(services(shop_filled)["cart"])
+def test_requests_are_taken_from_limits_unless_the_old_reading_is_asked_for(shop, shop_unfilled):
+    filled = requests(services(shop)["cart"])
     assert filled["cpu"] == Fraction(3, 10) and filled["memory"] == 256 * MIB
-    assert not any("shop/cart" in m for m in shop_filled.missing)
+    assert filled["ephemeral-storage"] == 2 * GIB
+    assert not any("shop/cart" in m for m in shop.missing)
+    assert any(line.startswith("Deployment shop/cart: container cart: cpu 300m, memory 256Mi")
+               for line in shop.from_limits)
+    cart = requests(services(shop_unfilled)["cart"])
+    assert cart["cpu"] == 0 and cart["memory"] == 0 and cart["ephemeral-storage"] == 2 * GIB
+    assert any("shop/cart" in m and "no cpu request (limit 300m" in m for m in shop_unfilled.missing)
+    assert any("shop/cart" in m and "no memory request (limit 256Mi" in m for m in shop_unfilled.missing)
 
 
 def test_pools_from_node_shapes_labels_and_taints(shop):

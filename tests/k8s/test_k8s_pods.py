@@ -106,11 +106,12 @@ def test_overhead_and_pod_level_requests():
 
 def test_limits_only_and_extended_resources():
     spec = {"containers": [container("app", limits={"cpu": "1", "memory": "2Gi", "nvidia.com/gpu": "2"})]}
-    info = requests_of(spec)
+    info = requests_of(spec, PodContext(fill_from_limits=False))
     assert info.requests == {"nvidia.com/gpu": 2}
-    assert len(info.missing) == 2 and "--fill-from-limits" in info.missing[0]
-    info = requests_of(spec, PodContext(fill_from_limits=True))
+    assert len(info.missing) == 2 and "--no-fill-from-limits" in info.missing[0]
+    info = requests_of(spec)
     assert info.requests == {"cpu": 1, "memory": 2 * GIB, "nvidia.com/gpu": 2} and not info.missing
+    assert info.from_limits == ["container app: cpu 1, memory 2Gi, nvidia.com/gpu 2"]
 
 
 def test_limitrange_and_runtimeclass_are_applied_like_the_api_server():

@@ -1,0 +1,158 @@
+"""Kubernetes' own rules, each on a few hand-written lines: requests defaulted from limits (the API server's
+``SetDefaults_Pod``), manifests the API server refuses (``ValidateResourceRequirements``), HorizontalPod-
+Autoscalers, pod slots per pool. The source of each rule is cited where it is implemented."""
+
+from __future__ import annotations
+
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from capacity import pipeline
+from capacity.cli import main
+from capacity.k8s import import_k8s, parse_pool_option, scenario_yaml, summary_lines
+
+GIB = 2**30
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def deployment(name: str = "web", replicas: int | None = 4, resources: str = "", extra: str = "",
+               namespace: str = "shop") -> str:
+    """A Deployment manifest; ``resources`` is the container's resources block (YAML, 12 spaces deep)."""
+    reps = f"  replicas: {replicas}\n" if replicas is not None else ""
+    ns = f", namespace: {namespace}" if namespace else ""
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}{ns}}}\nspec:\n{reps}"
+            f"  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n"
+            f"    spec:\n{extra}      containers:\n        - name: app\n          image: x\n"
+            f"          resources:\n{resources}")
+
+
+def services(result) -> dict:
+    return {s["name"]: s for s in result.scenario["services"]}
+
+
+# ---------------------------------------------------------------------------------------------- 1: limits
+
+LIMITS_ONLY = "            limits: {cpu: 2, memory: 4Gi}\n"
+
+
+def test_a_limit_without_request_requests_the_limit_and_says_so(tmp_path):
+    path = write(tmp_path / "d.yaml", deployment(resources=LIMITS_ONLY))
+    pool = parse_pool_option("n=cpu:4,memory:16Gi,pods:110,count:8")
+    result = import_k8s([path], pools=[pool])
+    assert services(result)["web"]["resources"] == {"cpu": 2, "memory": "4Gi", "pods": 1}
+    assert result.from_limits == ["Deployment shop/web: container app: cpu 2, memory 4Gi"]
+    assert not result.missing
+    assert "requests taken from limits" in "\n".join(summary_lines(result))
+    assert "# Requests taken from limits" in scenario_yaml(result)
+    # 4 replicas of 2 CPU on 4-CPU nodes: 2 nodes (counting 0 would have said 1)
+    assert pipeline.pack(result.validated()).nodes_used == 2
+    # the old reading, on request
+    old = import_k8s([path], pools=[pool], fill_from_limits=False)
+    assert services(old)["web"]["resources"] == {"cpu": 0, "memory": 0, "pods": 1}
+    assert len(old.missing) == 2 and not old.from_limits
+
+
+def test_every_resource_kind_defaults_from_its_limit_in_init_containers_and_daemonsets(tmp_path):
+    path = write(tmp_path / "d.yaml", """\
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata: {name: agent, namespace: kube-system}
+        spec:
+          selector: {matchLabels: {app: agent}}
+          template:
+            metadata: {labels: {app: agent}}
+            spec:
+              containers:
+                - name: a
+                  resources: {limits: {cpu: 500m, memory: 256Mi}}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: db, namespace: shop}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: db}}
+          template:
+            metadata: {labels: {app: db}}
+            spec:
+              initContainers:
+                - name: warm
+                  resources: {limits: {cpu: 3, memory: 1Gi}}
+              containers:
+                - name: app
+                  resources:
+                    requests: {cpu: 1}
+                    limits: {cpu: 2, memory: 2Gi, hugepages-2Mi: 1Gi, example.com/fpga: 2, ephemeral-storage: 1Gi}
+        """)
+    pool = parse_pool_option("n=cpu:8,memory:32Gi,hugepages-2Mi:4Gi,example.com/fpga:4,"
+                             "ephemeral-storage:100Gi,pods:110,count:2")
+    result = import_k8s([path], pools=[pool])
+    db = services(result)["db"]["resources"]
+    # cpu: the init container's limit 3 beats the app's request 1 (the request is kept, not the limit 2)
+    assert db == {"cpu": 3, "memory": "2Gi", "ephemeral-storage": "1Gi", "example.com/fpga": 2,
+                  "hugepages-2Mi": "1Gi", "pods": 1}
+    assert result.pools[0].allocatable["cpu"] == Fraction(15, 2)          # DaemonSet: 500m from its limit
+    assert result.pools[0].allocatable["memory"] == 32 * GIB - 256 * 2**20
+    lines = "\n".join(result.from_limits)
+    assert "DaemonSet kube-system/agent: container a: cpu 500m, memory 256Mi" in lines
+    assert "container warm (init): cpu 3, memory 1Gi" in lines
+
+
+def test_pod_level_limits_default_the_pod_request(tmp_path):
+    text = deployment(replicas=1, resources="            requests: {cpu: 250m}\n",
+                      extra="      resources: {limits: {cpu: 1, memory: 3Gi}}\n")
+    result = import_k8s([write(tmp_path / "d.yaml", text)],
+                        pools=[parse_pool_option("n=cpu:4,memory:16Gi,pods:110")])
+    # cpu: a container requests it, so the pod request is the containers' 250m; memory: the pod limit
+    assert services(result)["web"]["resources"] == {"cpu": "250m", "memory": "3Gi", "pods": 1}
+
+
+# ---------------------------------------------------------------------------------------------- 5: refused
+
+@pytest.mark.parametrize(("resources", "field", "message"), [
+    ("            requests: {nvidia.com/gpu: 1}\n", "resources.limits.nvidia.com/gpu",
+     "Limit must be set for non overcommitable resources"),
+    ("            requests: {nvidia.com/gpu: 1}\n            limits: {nvidia.com/gpu: 2}\n",
+     "resources.requests.nvidia.com/gpu", "1 must be equal to nvidia.com/gpu limit of 2"),
+    ("            limits: {nvidia.com/gpu: 0.5}\n", "resources.limits.nvidia.com/gpu",
+     "500m must be an integer"),
+    ("            requests: {cpu: 2}\n            limits: {cpu: 1}\n", "resources.requests.cpu",
+     "2 must be less than or equal to cpu limit of 1"),
+    ("            requests: {memory: 500m}\n", "resources.requests.memory",
+     "fractional byte value 500m is invalid, must be an integer"),
+    ("            limits: {hugepages-2Mi: 1Gi}\n", "resources", "HugePages require cpu or memory"),
+])
+def test_requests_the_api_server_refuses_exit_2_naming_file_document_and_field(tmp_path, capsys, resources,
+                                                                                 field, message):
+    path = write(tmp_path / "bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n"
+                 + deployment(resources=resources))
+    code = main(["import-k8s", str(path), "--pool", "n=cpu:4,memory:16Gi,nvidia.com/gpu:4",
+                 "-o", str(tmp_path / "o.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{path}:5: document 2 (Deployment shop/web) spec.template.spec.containers[0].{field}: " in err
+    assert message in err
+    assert not (tmp_path / "o.yaml").exists()
+
+
+def test_a_gpu_limit_alone_is_valid_and_a_cpu_request_below_its_limit_too(tmp_path):
+    text = deployment(resources="            requests: {cpu: 500m}\n"
+                                "            limits: {cpu: 1, nvidia.com/gpu: 1}\n")
+    result = import_k8s([write(tmp_path / "d.yaml", text)],
+                        pools=[parse_pool_option("g=cpu:8,memory:32Gi,nvidia.com/gpu:4,pods:110,count:2")])
+    assert services(result)["web"]["resources"]["nvidia.com/gpu"] == 1
+    assert services(result)["web"]["resources"]["cpu"] == "500m"
+
+
+def test_sub_milli_quantities_round_up_as_the_api_server_stores_them(tmp_path):
+    text = deployment(resources="            requests: {cpu: 100u, memory: 64Mi}\n")
+    result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[parse_pool_option("n=cpu:4,memory:16Gi")])
+    assert services(result)["web"]["resources"]["cpu"] == "1m"
+
