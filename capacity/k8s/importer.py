@@ -494,21 +494,29 @@ def _check_pool_names(drafts: Sequence[PoolDraft]) -> None:
         seen.add(d.name)
 
 
+#: Pod slots of a node whose allocatable ``pods`` is not known: the kubelet's default ``maxPods``
+#: (KubeletConfiguration; https://kubernetes.io/docs/setup/best-practices/cluster-large/: "No more than
+#: 110 pods per node").
+DEFAULT_MAX_PODS = 110
+
+
 def _resource_policy(drafts: list[PoolDraft], pods: Sequence[PodInfo], result: ImportResult) -> set[str]:
     """Decide which resources the scenario plans, and trim pools and pod requests to them.
 
-    cpu and memory always; ``pods`` (one slot per pod) when every pool counts slots; any other resource a
-    pod requests when some pool declares it — an extended resource (GPU) that no pool has is kept, so the
-    plan says it cannot fit, while an undeclared ``ephemeral-storage`` or ``hugepages-*`` is dropped (the
-    ``--pool`` did not describe it) and reported.
+    cpu, memory and ``pods`` (one slot per pod) always: each pool keeps its own slot count, and a pool that
+    does not give one (a ``--pool`` without ``pods:``) gets the kubelet's default `DEFAULT_MAX_PODS`; any
+    other resource a pod requests when some pool declares it — an extended resource (GPU) that no pool has
+    is kept, so the plan says it cannot fit, while an undeclared ``ephemeral-storage`` or ``hugepages-*`` is
+    dropped (the ``--pool`` did not describe it) and reported.
     """
+    for d in drafts:
+        if "pods" not in d.allocatable:
+            d.allocatable["pods"] = Fraction(DEFAULT_MAX_PODS)
+            result.notes.append(f"pool {d.name}: pod slots not given, {DEFAULT_MAX_PODS} assumed (the "
+                                "kubelet's default maxPods; add pods:N to --pool)")
     declared = {r for d in drafts for r, v in d.allocatable.items()}
     requested = {r for p in pods for r, v in p.requests.items() if v > 0}
-    keep = {"cpu", "memory"}
-    if all("pods" in d.allocatable for d in drafts):
-        keep.add("pods")
-    elif any("pods" in d.allocatable for d in drafts):
-        result.notes.append("pod slots (allocatable pods) are not planned: some pools do not give them")
+    keep = {"cpu", "memory", "pods"}
     for r in sorted(requested - keep):
         if r in declared or q.is_extended(r):
             keep.add(r)
@@ -522,8 +530,7 @@ def _resource_policy(drafts: list[PoolDraft], pods: Sequence[PodInfo], result: I
         d.allocatable = {r: v for r, v in d.allocatable.items() if r in keep}
     for p in pods:
         p.requests = {r: v for r, v in p.requests.items() if r in keep}
-        if "pods" in keep:
-            p.requests["pods"] = Fraction(1)
+        p.requests["pods"] = Fraction(1)
     return keep
 
 

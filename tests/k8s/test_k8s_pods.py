@@ -132,7 +132,7 @@ def test_limitrange_and_runtimeclass_are_applied_like_the_api_server():
     result = build(manifests, [], pools)
     (web,) = result.scenario["services"]
     # cpu: LimitRange defaultRequest 200m + overhead 250m; memory: default (limit) 512Mi + 160Mi
-    assert web["resources"] == {"cpu": "450m", "memory": "672Mi"}
+    assert web["resources"] == {"cpu": "450m", "memory": "672Mi", "pods": 1}
     assert web["pools"] == ["kata"]                       # the RuntimeClass's nodeSelector
     assert not result.missing
 

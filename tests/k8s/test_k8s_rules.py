@@ -156,3 +156,27 @@ def test_sub_milli_quantities_round_up_as_the_api_server_stores_them(tmp_path):
     result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[parse_pool_option("n=cpu:4,memory:16Gi")])
     assert services(result)["web"]["resources"]["cpu"] == "1m"
 
+
+
+# ---------------------------------------------------------------------------------------------- 9: slots
+
+def test_each_pool_keeps_its_own_pod_slots_and_110_when_unknown(tmp_path):
+    nodes = write(tmp_path / "nodes.yaml", """\
+        apiVersion: v1
+        kind: List
+        items:
+        - apiVersion: v1
+          kind: Node
+          metadata: {name: small-1, labels: {node.kubernetes.io/instance-type: m5.large}}
+          status: {allocatable: {cpu: "64", memory: 256Gi, pods: "58"}}
+        """)
+    text = deployment(replicas=150, resources="            requests: {cpu: 10m, memory: 16Mi}\n")
+    result = import_k8s([write(tmp_path / "d.yaml", text)], nodes_path=str(nodes),
+                        pools=[parse_pool_option("big=cpu:64,memory:256Gi,count:1")])
+    slots = {p["name"]: p["resources"]["pods"] for p in result.scenario["cluster"]["pools"]}
+    assert slots == {"m5.large": 58, "big": 110}
+    assert any("pool big: pod slots not given, 110 assumed" in n for n in result.notes)
+    # 150 pods need 58 + 110 slots: both nodes, never 150 on one
+    placement = pipeline.pack(result.validated())
+    per_node = sorted(len(n.replicas) for n in placement.nodes)
+    assert sum(per_node) == 150 and per_node[0] <= 58 and per_node[1] <= 110
