@@ -9,6 +9,8 @@ A scenario is a YAML document with these sections (all quantities in the units o
   requests (``concurrency`` slots, a ``service_time`` — a distribution, a batch latency or a token time —
   optional ``batching``, dynamic or continuous, and an optional queue ``discipline``). A pool's ``speed``
   divides the service times of the replicas placed on it.
+* ``services[].autoscaling`` — the replica range (``min``, ``max``) and ``metric``/``target`` of an
+  autoscaler (``policy: hpa | kpa``): data read by the autoscaling simulation, not yet simulated.
 * ``workload`` — request ``classes`` (each a tenant's traffic to one service at a priority, arriving by a
   stochastic process, with an optional latency SLO), the simulated ``duration`` and the ``warmup`` excluded
   from statistics.
@@ -225,6 +227,40 @@ class Survive(_Model):
     topology: LabelKey | None = None                       # the zone label (failures: 1 zone); "zone"
 
 
+def _target_value(value: object) -> float:
+    """An autoscaling target: ``70%`` (a utilisation), ``40/s`` (a rate) or a plain number."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return parse_fraction(value)
+    return parse_rate(value)
+
+
+class Autoscaling(_Model):
+    """The replica range an autoscaler keeps a service in and the metric it watches (``import-k8s`` fills it
+    from a HorizontalPodAutoscaler or a KServe component). **Data only for now**: read by the autoscaling
+    simulation, not yet simulated; the plan places ``replicas``.
+
+    ``metric`` and ``target``: ``utilisation`` (busy share of a replica, a fraction: ``70%`` or ``0.7``;
+    may exceed 1 as a Kubernetes utilisation of the request may), ``concurrency`` (requests in flight per
+    replica), ``rps`` (requests per second per replica, ``40/s`` or ``40``), ``queue`` (waiting requests
+    per replica). ``policy``: ``hpa`` (Kubernetes' HorizontalPodAutoscaler) or ``kpa`` (Knative's pod
+    autoscaler, KServe's serverless mode).
+    """
+
+    min: Int = Field(ge=0, le=1_000_000)
+    max: Int = Field(ge=1, le=1_000_000)
+    metric: Literal["concurrency", "rps", "utilisation", "queue"] | None = None
+    target: Annotated[float, BeforeValidator(_target_value), Field(gt=0)] | None = None
+    policy: Literal["hpa", "kpa"] = "hpa"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Autoscaling:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        if (self.metric is None) != (self.target is None):
+            raise ValueError("metric and target go together (give both, or neither for a range only)")
+        return self
+
+
 class Service(_Model):
     name: Name
     replicas: Int = Field(ge=1, le=1_000_000)
@@ -236,6 +272,7 @@ class Service(_Model):
     spread: Spread | None = None
     survive: Survive | None = None
     serving: Serving | None = None
+    autoscaling: Autoscaling | None = None                 # data for the autoscaling simulation (not yet)
 
 
 # ---------------------------------------------------------------------------------------------- workload

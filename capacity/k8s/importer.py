@@ -42,6 +42,7 @@ import yaml
 from capacity._version import __version__
 from capacity.errors import ScenarioError
 from capacity.k8s import quantities as q
+from capacity.k8s.autoscalers import Autoscaler, read_hpa, replicas_under
 from capacity.k8s.manifests import Manifest, read_manifests
 from capacity.k8s.nodes import Node, PoolDraft, group_nodes, read_nodes
 from capacity.k8s.pods import (
@@ -126,7 +127,7 @@ IGNORED_KINDS: dict[str, str] = {
     "Secret": "configuration; no pods",
     "ServiceAccount": "identity; no pods",
     "PodDisruptionBudget": "limits voluntary disruptions; not part of a placement plan",
-    "HorizontalPodAutoscaler": "the plan uses spec.replicas of its target",
+    "HorizontalPodAutoscaler": "its target is not in the input",
     "VerticalPodAutoscaler": "the plan uses the requests in the manifests",
     "Job": "runs to completion; not a standing service",
     "CronJob": "runs to completion on a schedule; not a standing service",
@@ -169,6 +170,7 @@ class ImportedService:
     pod: PodInfo
     pools: list[str] | None = None
     requests: q.ResourceList = field(default_factory=dict)
+    autoscaler: Autoscaler | None = None
 
 
 @dataclass
@@ -244,6 +246,7 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
     ctx = _context(manifests, fill_from_limits, result)
     present = {m.ref for m in manifests}
     selectors = _workload_selectors(manifests)
+    autoscalers, used_hpas = _autoscalers(manifests, present, result)
     workloads: list[tuple[Manifest, WorkloadKind, int, PodInfo]] = []
     daemonsets: list[tuple[Manifest, PodInfo]] = []
     orphans: dict[tuple[str, str, str], list[Manifest]] = {}   # pods of a controller not in the input
@@ -263,6 +266,11 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
         if m.kind in WORKLOAD_KINDS:
             kind = WORKLOAD_KINDS[m.kind]
             replicas = kind.replicas(m)
+            if m.ref in autoscalers and m.kind != "Pod":
+                written = m.obj["spec"].get("replicas") if isinstance(m.obj.get("spec"), dict) else None
+                replicas, why = replicas_under(autoscalers[m.ref], written if isinstance(written, int) else None)
+                if why:
+                    result.notes.append(f"{m.label}: {why}")
             pod = read_pod(m, kind.template(m), kind.template_at, ctx)
             pod.ignored.extend(kind.ignored(m))
             if replicas == 0:
@@ -273,13 +281,8 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
             daemonsets.append((m, read_pod(m, m.get("spec.template", dict), "spec.template.", ctx)))
         elif m.kind in ("LimitRange", "RuntimeClass"):
             continue
-        elif m.kind == "HorizontalPodAutoscaler":
-            spec = m.get("spec", dict, {})
-            target = m.get("scaleTargetRef", dict, {}, obj=spec, at="spec.")
-            result.ignore("HorizontalPodAutoscaler (the plan uses spec.replicas of its target; try --set "
-                          "services.NAME.replicas=N)",
-                          f"{m.label.split(' ', 1)[1]} ({target.get('kind')} {target.get('name')}: "
-                          f"{spec.get('minReplicas', 1)} to {spec.get('maxReplicas')} replicas)")
+        elif m.ref in used_hpas:
+            continue
         elif m.kind not in IGNORED_KINDS and _custom(m):
             result.ignore(f"{m.kind} (a custom resource: pods its operator runs for it are not in the plan; "
                           "add them as Deployments or StatefulSets if they matter)", m.label.split(" ", 1)[1])
@@ -310,11 +313,38 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
     result.pools = drafts
     names = _service_names([m for m, *_ in workloads])
     for (m, _kind, replicas, pod), svc_name in zip(workloads, names, strict=True):
-        result.services.append(_service(m, svc_name, replicas, pod, drafts, resources, result))
+        svc = _service(m, svc_name, replicas, pod, drafts, resources, result)
+        svc.autoscaler = autoscalers.get(m.ref) if m.kind != "Pod" else None
+        result.services.append(svc)
     _cross_workload_notes(result)
     result.scenario = _scenario_document(result, name)
     result.validated()  # a document that does not validate is a bug here, reported as a ScenarioError
     return result
+
+
+def _autoscalers(manifests: Sequence[Manifest], present: set[tuple[str, str, str]], result: ImportResult
+                 ) -> tuple[dict[tuple[str, str, str], Autoscaler], set[tuple[str, str, str]]]:
+    """The HorizontalPodAutoscalers of the input by the workload they scale (`capacity.k8s.autoscalers`),
+    and the HPA objects so used; one whose target is not in the input is listed as ignored."""
+    out: dict[tuple[str, str, str], Autoscaler] = {}
+    used: set[tuple[str, str, str]] = set()
+    for m in manifests:
+        if m.kind != "HorizontalPodAutoscaler":
+            continue
+        ref, hpa = read_hpa(m)
+        if ref is None or ref not in present:
+            continue
+        if ref in out:
+            result.notes.append(f"{m.label}: {ref[0]} {ref[1]}/{ref[2]} has two autoscalers; "
+                                f"{out[ref].label} is used")
+            continue
+        out[ref] = hpa
+        used.add(m.ref)
+        result.notes.append(f"{hpa.label} scales {ref[0]} {ref[1]}/{ref[2]}: {hpa.describe()}"
+                            + "".join(f"; {n}" for n in hpa.notes))
+        for line in hpa.ignored:
+            result.ignore(line, m.label)
+    return out, used
 
 
 def _deduplicated(manifests: Sequence[Manifest], result: ImportResult) -> list[Manifest]:
@@ -673,6 +703,8 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
         if s.pod.spreads:
             spread = s.pod.spreads[0]
             svc["spread"] = {"topology": spread.topology_key, "max_skew": spread.max_skew}
+        if s.autoscaler is not None:
+            svc["autoscaling"] = s.autoscaler.section()
         services.append(svc)
     return {
         "version": 1,
@@ -736,6 +768,8 @@ def summary_lines(result: ImportResult) -> list[str]:
             extra.append(f"max {s.pod.max_per_node}/node")
         if s.pod.spreads:
             extra.append(f"spread over {s.pod.spreads[0].topology_key}, max skew {s.pod.spreads[0].max_skew}")
+        if s.autoscaler is not None:
+            extra.append(s.autoscaler.describe())
         out.append(f"  {s.name:<{width}}  {s.replicas:>4} x {q.describe(s.requests)}"
                    f"   [{s.manifest.label}]" + (f"  ({'; '.join(extra)})" if extra else ""))
     out.append("pools (allocatable per node, after DaemonSet overhead):")

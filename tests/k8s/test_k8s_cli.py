@@ -97,7 +97,7 @@ def test_import_prints_what_it_ignored(tmp_path, capsys):
                "-o", tmp_path / "s.yaml") == 0
     out = capsys.readouterr().out
     assert "PodDisruptionBudget (" in out and "shop/api" in out
-    assert "HorizontalPodAutoscaler" in out and "missing requests" not in out
+    assert "HPA 4..12, utilisation 0.7" in out and "missing requests" not in out
     assert "requests taken from limits, as the API server defaults them (1)" in out
     assert "Deployment shop/cart: container cart: cpu 300m, memory 256Mi" in out
     assert "wrote" in out

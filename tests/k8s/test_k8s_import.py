@@ -139,12 +139,17 @@ def test_selectors_tolerations_and_anti_affinity_become_pools_and_max_per_node(s
 def test_everything_ignored_is_listed(shop):
     text = "\n".join(shop.ignored_lines())
     for expected in ("Service (", "shop/frontend", "ConfigMap (", "shop/api-config",
-                     "HorizontalPodAutoscaler", "4 to 12 replicas", "PodDisruptionBudget (", "Job (",
+                     "PodDisruptionBudget (", "Job (",
                      "shop/db-backup",
                      "Namespace (", "preferred node affinity", "resource limits",
                      "whenUnsatisfiable ScheduleAnyway", "volumeClaimTemplates", "0 replicas"):
         assert expected in text, expected
     assert any("counted through its owner Deployment shop/frontend" in n for n in shop.notes)
+    # the HPA is not ignored: its range and metric go into the scenario
+    assert services(shop)["api"]["autoscaling"] == {"min": 4, "max": 12, "metric": "utilisation",
+                                                    "target": 0.7, "policy": "hpa"}
+    assert any("HorizontalPodAutoscaler shop/api scales Deployment shop/api: HPA 4..12, utilisation 0.7"
+               in n for n in shop.notes)
 
 
 def test_scenario_file_round_trips(shop, tmp_path):

@@ -4,6 +4,7 @@ Autoscalers, pod slots per pool. The source of each rule is cited where it is im
 
 from __future__ import annotations
 
+import re
 import textwrap
 from fractions import Fraction
 from pathlib import Path
@@ -180,3 +181,97 @@ def test_each_pool_keeps_its_own_pod_slots_and_110_when_unknown(tmp_path):
     placement = pipeline.pack(result.validated())
     per_node = sorted(len(n.replicas) for n in placement.nodes)
     assert sum(per_node) == 150 and per_node[0] <= 58 and per_node[1] <= 110
+
+
+# ---------------------------------------------------------------------------------------------- 2: HPA
+
+def hpa(target: str = "web", low: int | None = 3, high: int = 10, metrics: str = "") -> str:
+    lows = f"  minReplicas: {low}\n" if low is not None else ""
+    return (f"---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: {target}, "
+            f"namespace: shop}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, "
+            f"name: {target}}}\n{lows}  maxReplicas: {high}\n{metrics}")
+
+
+REQ = "            requests: {cpu: 500m, memory: 256Mi}\n"
+POOL = parse_pool_option("n=cpu:4,memory:16Gi,pods:110,count:8")
+
+
+@pytest.mark.parametrize(("replicas", "low", "expected", "note"), [
+    (None, 3, 3, "no spec.replicas: 3 from HorizontalPodAutoscaler shop/web (minReplicas)"),
+    (None, None, 1, "no spec.replicas: 1 from"),        # minReplicas defaults to 1
+    (2, 3, 3, "spec.replicas 2 is below HorizontalPodAutoscaler shop/web's minReplicas: 3"),
+    (12, 3, 10, "spec.replicas 12 is above HorizontalPodAutoscaler shop/web's maxReplicas: 10"),
+    (5, 3, 5, None),
+])
+def test_an_hpa_keeps_its_target_within_min_and_max(tmp_path, replicas, low, expected, note):
+    text = deployment(replicas=replicas, resources=REQ) + hpa(low=low)
+    result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
+    web = services(result)["web"]
+    assert web["replicas"] == expected
+    assert web["autoscaling"]["min"] == (low if low is not None else 1) and web["autoscaling"]["max"] == 10
+    if note:
+        assert any(note in n for n in result.notes), result.notes
+    assert "HPA" in "\n".join(summary_lines(result))
+
+
+def test_a_target_at_zero_replicas_is_not_scaled(tmp_path):
+    text = deployment(replicas=0, resources=REQ) + "---\n" + deployment(name="api", resources=REQ) + hpa()
+    result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
+    assert set(services(result)) == {"api"}
+    assert result.ignored["0 replicas, nothing to place"] == ["Deployment shop/web"]
+
+
+@pytest.mark.parametrize(("metrics", "section", "ignored"), [
+    ("", {"metric": "utilisation", "target": 0.8}, None),             # v2 without metrics: 80% cpu
+    ("  metrics:\n  - type: Pods\n    pods:\n      metric: {name: vllm:num_requests_waiting}\n"
+     "      target: {type: AverageValue, averageValue: '5'}\n",
+     {"metric": "queue", "target": 5}, None),
+    ("  metrics:\n  - type: Pods\n    pods:\n      metric: {name: http_requests_per_second}\n"
+     "      target: {type: AverageValue, averageValue: 500m}\n"
+     "  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}\n",
+     {"metric": "rps", "target": 0.5}, "HPA metric 1 (the HPA scales to the largest count"),
+    ("  metrics:\n  - type: External\n    external:\n      metric: {name: sqs_visible_messages}\n"
+     "      target: {type: Value, value: '30'}\n", {"metric": "queue", "target": 30}, None),
+    ("  metrics:\n  - type: Object\n    object:\n      metric: {name: temperature}\n"
+     "      describedObject: {kind: Service, name: x}\n      target: {type: Value, value: '3'}\n",
+     {}, "HPA Object metric temperature (no scenario metric stands for it"),
+    ("  metrics:\n  - type: Resource\n    resource: {name: memory, target: {type: AverageValue, "
+     "averageValue: 1Gi}}\n", {}, "HPA memory target averageValue 1Gi"),
+])
+def test_hpa_metrics_map_to_the_scenario_metrics(tmp_path, metrics, section, ignored):
+    text = deployment(replicas=None, resources=REQ) + hpa(metrics=metrics)
+    result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
+    assert services(result)["web"]["autoscaling"] == {"min": 3, "max": 10, **section, "policy": "hpa"}
+    if ignored:
+        assert any(k.startswith(ignored) for k in result.ignored), result.ignored
+    result.validated()
+
+
+def test_autoscaling_v1_and_an_hpa_without_its_target(tmp_path):
+    text = deployment(replicas=None, resources=REQ) + (
+        "---\napiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  scaleTargetRef: {kind: Deployment, name: web}\n  maxReplicas: 6\n"
+        "  targetCPUUtilizationPercentage: 50\n") + hpa(target="gone")
+    result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
+    assert services(result)["web"]["autoscaling"] == {"min": 1, "max": 6, "metric": "utilisation",
+                                                      "target": 0.5, "policy": "hpa"}
+    assert result.ignored["HorizontalPodAutoscaler (its target is not in the input)"] == ["shop/gone"]
+
+
+def test_the_autoscaling_section_is_validated_data():
+    from capacity.errors import ScenarioError
+    from capacity.scenario import scenario_from_dict
+
+    doc = {"name": "a", "cluster": {"pools": [{"name": "p", "count": 1, "resources": {"cpu": 4}}]},
+           "services": [{"name": "s", "replicas": 2, "resources": {"cpu": 1},
+                         "autoscaling": {"min": 2, "max": 8, "metric": "rps", "target": "40/s"}}]}
+    assert scenario_from_dict(doc).services[0].autoscaling.target == 40
+    for bad, message in (({"min": 3, "max": 2}, "min (3) is above max (2)"),
+                         ({"min": 1, "max": 2, "metric": "rps"}, "metric and target go together"),
+                         ({"min": 1, "max": 2, "metric": "latency", "target": 1}, "metric"),
+                         ({"min": 1, "max": 2, "cooldown": 1}, "cooldown"),
+                         ({"min": True, "max": 2}, "expected a number, got a boolean"),
+                         ({"min": 1, "max": True}, "expected a number, got a boolean")):
+        doc["services"][0]["autoscaling"] = bad
+        with pytest.raises(ScenarioError, match=re.escape(message)):
+            scenario_from_dict(doc)
