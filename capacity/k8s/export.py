@@ -4,14 +4,16 @@
 is replaced whole, so no patch of an earlier plan stays beside the new ones):
 
 * ``nodes.yaml`` — the plan per node: ``nodes: {NODE: {pool, existing, labels, allocatable, requested,
-  pods: [{replica, workload, requests}]}}`` and ``unplaced``. A plan node ``{pool}-{j}`` is the pool's
+  pods: [{replica, workload, requests}]}}``, ``empty`` (the existing nodes the plan leaves empty, to cordon
+  and drain) and ``unplaced``. A plan node ``{pool}-{j}`` is the pool's
   ``j``-th existing node from the scenario's ``kubernetes.nodes`` (the nodes of a pool are identical, so
   which one is which is arbitrary); nodes beyond that list are new nodes to add (``existing: false``, named
   ``{pool}-new-{k}``). Quantities are Kubernetes quantities (``350m``, ``64Mi``); ``allocatable`` is the
   pool's offer as the planner saw it (after DaemonSet overhead, before headroom).
 * ``patches/<kind>.<namespace>.<name>.yaml`` — one strategic-merge patch per workload (under its
   ``apiVersion``, ``kind`` and ``metadata``, as kustomize patches need), with the ``kubectl``
-  command that applies it in its header, and ``apply.sh`` with every command.
+  command that applies it in its header (which also says that changing a pod template replaces the
+  workload's pods, by its update strategy), and ``apply.sh`` with every command.
 
 **Which patch, and its limits.** The replicas of a Deployment (or ReplicaSet, or StatefulSet) share one pod
 template, so no patch can send replica 3 to node X: the scheduler picks nodes among those the template
@@ -224,9 +226,23 @@ def _command(t: Target) -> str:
 
 # ---------------------------------------------------------------------------------------------- export
 
+def empty_nodes(scenario: Scenario, placement: Placement) -> list[str]:
+    """The existing nodes (``kubernetes.nodes``) that the plan leaves empty: to cordon and drain."""
+    existing = scenario.kubernetes.nodes if scenario.kubernetes is not None else {}
+    used = {node.name for node in placement.nodes}
+    return [name for pool, names in existing.items() for j, name in enumerate(names)
+            if f"{pool}-{j}" not in used]
+
+
+ROLLS = ("# Applying it changes the pod template, so the workload's pods are replaced (a rolling update by "
+         "its update strategy).")
+
+
 def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str], list[str]]:
     """The files of the export (relative path → text) and a few lines for the terminal."""
     names = node_names(scenario, placement)
+    assumed = [s.name for s in scenario.services
+               if scenario.kubernetes is None or s.name not in scenario.kubernetes.workloads]
     services = {s.name: s for s in scenario.services}
     replica_service = {f"{s.name}-{i}": s.name for s in scenario.services for i in range(s.replicas)}
     pools = {p.name: p for p in scenario.cluster.pools}
@@ -248,10 +264,16 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
             "pods": pods,
         }
     files: dict[str, str] = {}
+    empty = empty_nodes(scenario, placement)
     header = [f"# capacity plan --export k8s: scenario {scenario.name}, {placement.nodes_used} nodes, "
               f"status {placement.status} ({placement.solver}), lower bound {placement.lower_bound}",
-              "# node -> the pods the plan puts on it; 'existing: false' marks a node to add.", ""]
-    document = {"scenario": scenario.name, "status": placement.status, "nodes": nodes,
+              "# node -> the pods the plan puts on it; 'existing: false' marks a node to add;",
+              "# 'empty' lists the existing nodes the plan leaves empty (to cordon and drain)."]
+    if assumed:
+        header.append(f"# No kubernetes entry for {', '.join(assumed)}: taken as Deployments in namespace "
+                      "default.")
+    header.append("")
+    document = {"scenario": scenario.name, "status": placement.status, "nodes": nodes, "empty": empty,
                 "unplaced": list(placement.unplaced)}
     files["nodes.yaml"] = "\n".join(header) + yaml.safe_dump(document, sort_keys=False, width=110)
 
@@ -287,7 +309,7 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
             if kind == "nodeAffinity":
                 why += "\n# Strategic merge replaces the workload's own required node affinity terms."
         lines = [f"# Strategic merge patch for {t.label} (capacity plan --export k8s).", why,
-                 f"# Apply: {_command(t)}"]
+                 ROLLS if t.kind != "Pod" else "# The pod is re-created on its node.", f"# Apply: {_command(t)}"]
         if warning:
             lines.append(f"# WARNING: {warning}")
             terminal.append(f"{t.label}: {warning}")
@@ -300,6 +322,11 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
     patches = sum(1 for f in files if f.startswith("patches/"))
     terminal.insert(0, f"export: {len(nodes)} node{'s' if len(nodes) != 1 else ''} ({new} new), "
                        f"{patches} patch{'es' if patches != 1 else ''}")
+    if empty:
+        terminal.insert(1, f"existing nodes left empty (cordon and drain): {', '.join(empty)}")
+    if assumed:
+        terminal.append(f"no kubernetes entry for {', '.join(assumed)}: taken as Deployments in namespace "
+                        "default")
     return files, terminal
 
 

@@ -317,6 +317,11 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
         svc.autoscaler = autoscalers.get(m.ref) if m.kind != "Pod" else None
         result.services.append(svc)
     _cross_workload_notes(result)
+    unnamed = [s.manifest.label for s in result.services if not s.manifest.metadata.get("namespace")]
+    if unnamed:
+        result.notes.append(f"{len(unnamed)} workload{'s have' if len(unnamed) > 1 else ' has'} no "
+                            f"metadata.namespace ({', '.join(unnamed[:3])}{' ...' if len(unnamed) > 3 else ''}): "
+                            "namespace default assumed, as kubectl apply without -n would")
     result.scenario = _scenario_document(result, name)
     result.validated()  # a document that does not validate is a bug here, reported as a ScenarioError
     return result

@@ -2,6 +2,7 @@
 pools where the right answer is known."""
 
 import pytest
+import yaml
 
 from capacity import pipeline
 from capacity.k8s.export import _pool_selector, export_plan, node_names
@@ -85,3 +86,22 @@ def test_kubernetes_section_is_checked(scenario):
     doc["kubernetes"] = {"workloads": {"nope": {"kind": "Deployment", "name": "x"}}}
     with pytest.raises(ScenarioError, match="no service named 'nope'"):
         scenario_from_dict(doc)
+
+
+def test_empty_existing_nodes_are_named_and_assumed_namespaces_said_once():
+    scenario = scenario_from_dict({
+        "name": "shrink",
+        "cluster": {"pools": [{"name": "std", "count": 3, "resources": {"cpu": 4, "memory": "8Gi"},
+                               "labels": {"node.kubernetes.io/instance-type": "m5.xlarge"}}]},
+        "services": [{"name": "web", "replicas": 2, "resources": {"cpu": 1, "memory": "1Gi"}},
+                     {"name": "api", "replicas": 1, "resources": {"cpu": 1, "memory": "1Gi"}}],
+        "kubernetes": {"workloads": {"api": {"kind": "Deployment", "namespace": "shop", "name": "api"}},
+                       "nodes": {"std": ["node-a", "node-b", "node-c"]}},
+    })
+    placement = pipeline.pack(scenario)
+    files, terminal = export_plan(scenario, placement)
+    doc = yaml.safe_load(files["nodes.yaml"])
+    assert doc["empty"] == ["node-b", "node-c"] and list(doc["nodes"]) == ["node-a"]
+    assert "existing nodes left empty (cordon and drain): node-b, node-c" in terminal
+    assert files["nodes.yaml"].count("namespace default") == 1
+    assert sum("taken as Deployments in namespace default" in line for line in terminal) == 1

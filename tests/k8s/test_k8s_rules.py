@@ -275,3 +275,16 @@ def test_the_autoscaling_section_is_validated_data():
         doc["services"][0]["autoscaling"] = bad
         with pytest.raises(ScenarioError, match=re.escape(message)):
             scenario_from_dict(doc)
+
+
+# ---------------------------------------------------------------------------------------------- 10: namespaces
+
+def test_workloads_keep_their_namespace_and_default_is_said_once(tmp_path):
+    text = (deployment(name="a", namespace="", resources=REQ) + "---\n"
+            + deployment(name="b", namespace="", resources=REQ) + "---\n"
+            + deployment(name="c", namespace="ml", resources=REQ))
+    result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
+    workloads = result.scenario["kubernetes"]["workloads"]
+    assert [workloads[n]["namespace"] for n in "abc"] == ["default", "default", "ml"]
+    said = [n for n in result.notes if "namespace default assumed" in n]
+    assert len(said) == 1 and said[0].startswith("2 workloads have no metadata.namespace")
