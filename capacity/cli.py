@@ -568,6 +568,9 @@ def _import_k8s_parser(sub: Any) -> None:
                    help="a container with a limit but no request requests its limit, as the API server "
                         "defaults it (the default; the output lists each one); --no-fill-from-limits counts "
                         "such cpu/memory requests as 0 and reports them (the old reading)")
+    p.add_argument("--grow", type=int, default=0, metavar="N",
+                   help="each pool read from --nodes may add up to N nodes like its own (default 0: the "
+                        "cluster as it is; with running pods, plan then says what to add)")
     p.add_argument("--name", help="scenario name (default: the output file's stem, or 'imported')")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write the scenario here (default: print it)")
@@ -586,7 +589,7 @@ def _import_k8s(args: argparse.Namespace) -> int:
                          if args.output else "") or "imported"
     result = import_k8s(args.manifests, nodes_path=args.nodes,
                         pools=[parse_pool_option(text) for text in args.pools],
-                        fill_from_limits=args.fill_from_limits, name=name)
+                        fill_from_limits=args.fill_from_limits, grow=args.grow, name=name)
     text = scenario_yaml(result)
     interrupts.check()                               # an interrupt Python swallowed: write nothing
     if args.output is not None:

@@ -309,7 +309,8 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
             if kind == "nodeAffinity":
                 why += "\n# Strategic merge replaces the workload's own required node affinity terms."
         lines = [f"# Strategic merge patch for {t.label} (capacity plan --export k8s).", why,
-                 ROLLS if t.kind != "Pod" else "# The pod is re-created on its node.", f"# Apply: {_command(t)}"]
+                 ROLLS if t.kind != "Pod" else "# The pod is re-created on its node.",
+                 f"# Apply: {_command(t)}"]
         if warning:
             lines.append(f"# WARNING: {warning}")
             terminal.append(f"{t.label}: {warning}")

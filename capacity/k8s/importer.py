@@ -58,6 +58,7 @@ from capacity.k8s.pods import (
     tolerations,
 )
 from capacity.k8s.selectors import NODE_NAME_FIELD, LabelSelector, untolerated
+from capacity.packing.existing import overflow as existing_overflow
 from capacity.scenario import Scenario, scenario_from_dict
 from capacity.yamlio import Dumper
 
@@ -194,6 +195,7 @@ class ImportResult:
     missing: list[str] = field(default_factory=list)
     from_limits: list[str] = field(default_factory=list)   # requests the API server copies from limits
     notes: list[str] = field(default_factory=list)
+    existing: dict[str, dict[str, int]] = field(default_factory=dict)   # plan node -> service -> pods
 
     def ignore(self, what: str, where: str) -> None:
         self.ignored.setdefault(what, []).append(where)
@@ -209,10 +211,12 @@ class ImportResult:
 # ---------------------------------------------------------------------------------------------- import
 
 def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None = None,
-               pools: Sequence[PoolDraft] = (), fill_from_limits: bool = True,
+               pools: Sequence[PoolDraft] = (), fill_from_limits: bool = True, grow: int = 0,
                name: str = "imported") -> ImportResult:
     """Read manifests (files, directories) and nodes (a ``kubectl get nodes`` file and/or ``--pool``
     drafts) and build a placement-only scenario. Bad input raises `ScenarioError` (one line)."""
+    if grow < 0:
+        raise ScenarioError(f"--grow {grow}: give 0 or more nodes a pool may add")
     skipped: list[str] = []
     manifests = read_manifests(manifest_paths, skipped)
     nodes: list[Node] = []
@@ -223,7 +227,7 @@ def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None =
     if not nodes and not pools:
         raise ScenarioError("no nodes: give --nodes FILE (kubectl get nodes -o json) or --pool "
                             "NAME=cpu:16,memory:64Gi,count:10")
-    result = build(manifests, nodes, list(pools), fill_from_limits=fill_from_limits, name=name,
+    result = build(manifests, nodes, list(pools), fill_from_limits=fill_from_limits, grow=grow, name=name,
                    files=[str(p) for p in manifest_paths], notes=notes)
     return result if not skipped else _with_skipped(result, skipped)
 
@@ -237,7 +241,7 @@ def _with_skipped(result: ImportResult, skipped: Sequence[str]) -> ImportResult:
 
 
 def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[PoolDraft], *,
-          fill_from_limits: bool = True, name: str = "imported", files: Sequence[str] = (),
+          fill_from_limits: bool = True, grow: int = 0, name: str = "imported", files: Sequence[str] = (),
           notes: Iterable[str] = ()) -> ImportResult:
     """The import proper, from objects already read (see the module docstring)."""
     result = ImportResult(scenario={}, services=[], pools=[], daemonsets=[], files=list(files),
@@ -250,10 +254,14 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
     workloads: list[tuple[Manifest, WorkloadKind, int, PodInfo]] = []
     daemonsets: list[tuple[Manifest, PodInfo]] = []
     orphans: dict[tuple[str, str, str], list[Manifest]] = {}   # pods of a controller not in the input
+    running: list[tuple[tuple[str, str, str], str]] = []      # (workload, node name) of each bound pod
+    owners = {m.ref: o for m in manifests if (o := _controller(m)) is not None and o in present}
     for m in manifests:
         owner = _controller(m)
         if (m.kind in WORKLOAD_KINDS or m.kind == "DaemonSet") and owner is not None and owner in present:
             result.notes.append(f"{m.label}: counted through its owner {owner[0]} {owner[1]}/{owner[2]}")
+            if m.kind == "Pod" and _bound_to(m):
+                running.append((_top_owner(owner, owners), _bound_to(m)))
             continue
         annotations = m.metadata.get("annotations")
         hook = annotations.get("helm.sh/hook") if isinstance(annotations, dict) else None
@@ -261,14 +269,17 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
             result.ignore(f"Helm hook ({hook}: runs at install, upgrade or test time; not a standing "
                           "workload)", m.label)
             continue
-        if m.kind == "Pod" and _pod_elsewhere(m, owner, selectors, orphans, daemonsets, ctx, result):
+        if m.kind == "Pod" and _pod_elsewhere(m, owner, selectors, orphans, daemonsets, ctx, result, running):
             continue
+        if m.kind == "Pod" and _bound_to(m):
+            running.append((m.ref, _bound_to(m)))
         if m.kind in WORKLOAD_KINDS:
             kind = WORKLOAD_KINDS[m.kind]
             replicas = kind.replicas(m)
             if m.ref in autoscalers and m.kind != "Pod":
                 written = m.obj["spec"].get("replicas") if isinstance(m.obj.get("spec"), dict) else None
-                replicas, why = replicas_under(autoscalers[m.ref], written if isinstance(written, int) else None)
+                written = written if isinstance(written, int) else None
+                replicas, why = replicas_under(autoscalers[m.ref], written)
                 if why:
                     result.notes.append(f"{m.label}: {why}")
             pod = read_pod(m, kind.template(m), kind.template_at, ctx)
@@ -279,9 +290,7 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
             workloads.append((m, kind, replicas, pod))
         elif m.kind == "DaemonSet":
             daemonsets.append((m, read_pod(m, m.get("spec.template", dict), "spec.template.", ctx)))
-        elif m.kind in ("LimitRange", "RuntimeClass"):
-            continue
-        elif m.ref in used_hpas:
+        elif m.kind in ("LimitRange", "RuntimeClass") or m.ref in used_hpas:
             continue
         elif m.kind not in IGNORED_KINDS and _custom(m):
             result.ignore(f"{m.kind} (a custom resource: pods its operator runs for it are not in the plan; "
@@ -302,6 +311,9 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
         grouped, group_notes = group_nodes(nodes, keys, requested | {"cpu", "memory", "pods"})
         result.notes.extend(group_notes)
         drafts = grouped + drafts
+    for d in drafts:
+        if d.nodes and grow:
+            d.count += grow
     _check_pool_names(drafts)
     resources = _resource_policy(drafts, pods, result)
     result.daemonsets = [_daemonset(m, p, drafts, resources, result) for m, p in daemonsets]
@@ -317,11 +329,13 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
         svc.autoscaler = autoscalers.get(m.ref) if m.kind != "Pod" else None
         result.services.append(svc)
     _cross_workload_notes(result)
+    result.existing = _existing(running, result)
     unnamed = [s.manifest.label for s in result.services if not s.manifest.metadata.get("namespace")]
     if unnamed:
+        shown = ", ".join(unnamed[:3]) + (" ..." if len(unnamed) > 3 else "")
         result.notes.append(f"{len(unnamed)} workload{'s have' if len(unnamed) > 1 else ' has'} no "
-                            f"metadata.namespace ({', '.join(unnamed[:3])}{' ...' if len(unnamed) > 3 else ''}): "
-                            "namespace default assumed, as kubectl apply without -n would")
+                            f"metadata.namespace ({shown}): namespace default assumed, as kubectl apply "
+                            "without -n would")
     result.scenario = _scenario_document(result, name)
     result.validated()  # a document that does not validate is a bug here, reported as a ScenarioError
     return result
@@ -396,8 +410,10 @@ def _workload_selectors(manifests: Sequence[Manifest]) -> list[tuple[Manifest, L
 def _pod_elsewhere(m: Manifest, owner: tuple[str, str, str] | None,
                    selectors: Sequence[tuple[Manifest, LabelSelector]],
                    orphans: dict[tuple[str, str, str], list[Manifest]],
-                   daemonsets: list[tuple[Manifest, PodInfo]], ctx: PodContext, result: ImportResult) -> bool:
-    """Whether a Pod from a cluster dump is accounted for otherwise than as a bare pod (see `build`)."""
+                   daemonsets: list[tuple[Manifest, PodInfo]], ctx: PodContext, result: ImportResult,
+                   running: list[tuple[tuple[str, str, str], str]]) -> bool:
+    """Whether a Pod from a cluster dump is accounted for otherwise than as a bare pod (see `build`); a
+    bound pod's node is recorded in ``running`` against the workload that counts it."""
     phase = m.get("status.phase", str, "")
     if phase in ("Succeeded", "Failed"):
         result.ignore(f"finished pod (status.phase {phase})", m.label)
@@ -409,6 +425,8 @@ def _pod_elsewhere(m: Manifest, owner: tuple[str, str, str] | None,
         if w.namespace == m.namespace and selector.matches({str(k): str(v) for k, v in labels.items()}):
             result.notes.append(f"{m.label}: counted through {w.label}, whose selector picks it (its owner "
                                 f"{owner[0]} {owner[2]} is not in the input)")
+            if _bound_to(m):
+                running.append((w.ref, _bound_to(m)))
             return True
     if owner[0] in ("Job", "CronJob"):
         result.ignore(f"pod of a {owner[0]} (runs to completion; not a standing service)", m.label)
@@ -428,6 +446,8 @@ def _pod_elsewhere(m: Manifest, owner: tuple[str, str, str] | None,
         return True
     if owner[0] in _REPLICA_CONTROLLERS:
         orphans.setdefault(owner, []).append(m)
+        if _bound_to(m):
+            running.append((owner, _bound_to(m)))
         return True
     return False
 
@@ -476,6 +496,73 @@ def _orphan_workload(kind_name: str, ns: str, name: str, group: Sequence[Manifes
         pods_are = f"pod {first.name} is"
     result.notes.append(f"{m.label} is not in the input: its {pods_are} counted as its replicas")
     return m, WORKLOAD_KINDS[kind_name], len(group), info
+
+
+def _top_owner(ref: tuple[str, str, str], owners: dict[tuple[str, str, str], tuple[str, str, str]]
+               ) -> tuple[str, str, str]:
+    """The controller at the top of ``ref``'s ownership chain within the input (Pod → ReplicaSet →
+    Deployment: the Deployment)."""
+    seen = {ref}
+    while ref in owners and owners[ref] not in seen:
+        ref = owners[ref]
+        seen.add(ref)
+    return ref
+
+
+def _bound_to(m: Manifest) -> str:
+    """The node a pod is bound to (``spec.nodeName``), or "" (pending, or a pod template)."""
+    spec = m.obj.get("spec")
+    name = spec.get("nodeName") if isinstance(spec, dict) else None
+    return str(name) if name else ""
+
+
+def _existing(running: Sequence[tuple[tuple[str, str, str], str]], result: ImportResult
+              ) -> dict[str, dict[str, int]]:
+    """The running placement: pods bound to nodes of the input (``spec.nodeName``), by plan node
+    ``{pool}-{j}`` (the pool's j-th node) and service. Pods on nodes that are not in ``--nodes`` (cordoned,
+    or not listed) are planned afresh; a node whose pods overflow its allocatable after DaemonSet overhead
+    (a request changed since they started) is left out, both with a note."""
+    where = {node: (d, j) for d in result.pools for j, node in enumerate(d.nodes)}
+    service = {s.manifest.ref: s for s in result.services}
+    counts: dict[str, dict[str, int]] = {}
+    elsewhere: list[str] = []
+    for ref, node in running:
+        svc = service.get(ref)
+        if svc is None:
+            continue
+        if node not in where:
+            elsewhere.append(node)
+            continue
+        d, j = where[node]
+        plan_node = f"{d.name}-{j}"
+        counts.setdefault(plan_node, {})
+        counts[plan_node][svc.name] = counts[plan_node].get(svc.name, 0) + 1
+    if elsewhere:
+        result.notes.append(f"{len(elsewhere)} running pods are on nodes not in --nodes (cordoned or not "
+                            f"listed: {', '.join(sorted(set(elsewhere))[:3])}): they are planned afresh")
+    pools = {d.name: d for d in result.pools}
+    out = {}
+    for plan_node, per_service in sorted(counts.items(), key=lambda kv: _node_key(kv[0])):
+        d = pools[plan_node.rsplit("-", 1)[0]]
+        by_name = {s.name: s for s in result.services}
+        demand = {n: {r: float(v) for r, v in by_name[n].requests.items()} for n in per_service}
+        why = existing_overflow(per_service, demand, {r: float(v) for r, v in d.allocatable.items()})
+        if why is not None:
+            result.notes.append(f"node {d.nodes[int(plan_node.rsplit('-', 1)[1])]}: its running pods are "
+                                f"left out of the existing placement ({why})")
+            continue
+        out[plan_node] = dict(sorted(per_service.items()))
+    if out:
+        pods = sum(sum(v.values()) for v in out.values())
+        result.notes.append(f"{pods} running pods on {len(out)} nodes are the existing placement "
+                            "(placement.existing); objective min-moves keeps them where they run and adds "
+                            "what is missing")
+    return out
+
+
+def _node_key(plan_node: str) -> tuple[str, int]:
+    pool, _, j = plan_node.rpartition("-")
+    return pool, int(j)
 
 
 def _controller(m: Manifest) -> tuple[str, str, str] | None:
@@ -711,7 +798,7 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
         if s.autoscaler is not None:
             svc["autoscaling"] = s.autoscaler.section()
         services.append(svc)
-    return {
+    doc: dict[str, Any] = {
         "version": 1,
         "name": name,
         "description": f"Imported from Kubernetes manifests ({files}) by capacity import-k8s {__version__}",
@@ -723,6 +810,9 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
             "nodes": {d.name: list(d.nodes) for d in result.pools if d.nodes},
         },
     }
+    if result.existing:
+        doc["placement"] = {"objective": "min-moves", "existing": result.existing}
+    return doc
 
 
 class _Dumper(Dumper):

@@ -313,8 +313,9 @@ def check_requirements(m: Manifest, requests: q.ResourceList, limits: q.Resource
                 m.error(f"{q.format_quantity(r, v)} must be an integer (an extended resource is counted in "
                         "whole units; the API server refuses this pod)", f"{where}.{kind}.{r}")
             if r in _BYTE_COUNTS and v.denominator != 1:
-                m.error(f"fractional byte value {q.format_quantity(r, v)} is invalid, must be an integer (the "
-                        "API server warns and counts it as bytes: did you mean Mi or M?)", f"{where}.{kind}.{r}")
+                m.error(f"fractional byte value {q.format_quantity(r, v)} is invalid, must be an integer "
+                        "(the API server warns and counts it as bytes: did you mean Mi or M?)",
+                        f"{where}.{kind}.{r}")
     for r, v in requests.items():
         limit = limits.get(r)
         if limit is None:
@@ -327,7 +328,8 @@ def check_requirements(m: Manifest, requests: q.ResourceList, limits: q.Resource
                     "(the API server refuses this pod)", f"{where}.requests.{r}")
         if v > limit:
             m.error(f"{q.format_quantity(r, v)} must be less than or equal to {r} limit of "
-                    f"{q.format_quantity(r, limit)} (the API server refuses this pod)", f"{where}.requests.{r}")
+                    f"{q.format_quantity(r, limit)} (the API server refuses this pod)",
+                    f"{where}.requests.{r}")
     huge = any(r.startswith("hugepages-") for r in (*requests, *limits))
     if huge and not any(r in ("cpu", "memory") for r in (*requests, *limits)):
         m.error("HugePages require cpu or memory (the API server refuses this pod)", where)

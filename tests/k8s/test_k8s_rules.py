@@ -10,10 +10,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import yaml
 
 from capacity import pipeline
 from capacity.cli import main
-from capacity.k8s import import_k8s, parse_pool_option, scenario_yaml, summary_lines
+from capacity.errors import ScenarioError
+from capacity.k8s import export_plan, import_k8s, parse_pool_option, scenario_yaml, summary_lines
 
 GIB = 2**30
 
@@ -29,7 +31,8 @@ def deployment(name: str = "web", replicas: int | None = 4, resources: str = "",
     reps = f"  replicas: {replicas}\n" if replicas is not None else ""
     ns = f", namespace: {namespace}" if namespace else ""
     return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}{ns}}}\nspec:\n{reps}"
-            f"  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n"
+            f"  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n"
+            f"    metadata: {{labels: {{app: {name}}}}}\n"
             f"    spec:\n{extra}      containers:\n        - name: app\n          image: x\n"
             f"          resources:\n{resources}")
 
@@ -90,7 +93,8 @@ def test_every_resource_kind_defaults_from_its_limit_in_init_containers_and_daem
                 - name: app
                   resources:
                     requests: {cpu: 1}
-                    limits: {cpu: 2, memory: 2Gi, hugepages-2Mi: 1Gi, example.com/fpga: 2, ephemeral-storage: 1Gi}
+                    limits: {cpu: 2, memory: 2Gi, hugepages-2Mi: 1Gi, example.com/fpga: 2,
+                             ephemeral-storage: 1Gi}
         """)
     pool = parse_pool_option("n=cpu:8,memory:32Gi,hugepages-2Mi:4Gi,example.com/fpga:4,"
                              "ephemeral-storage:100Gi,pods:110,count:2")
@@ -249,7 +253,8 @@ def test_hpa_metrics_map_to_the_scenario_metrics(tmp_path, metrics, section, ign
 
 def test_autoscaling_v1_and_an_hpa_without_its_target(tmp_path):
     text = deployment(replicas=None, resources=REQ) + (
-        "---\napiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: shop}\n"
+        "---\napiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\n"
+        "metadata: {name: web, namespace: shop}\n"
         "spec:\n  scaleTargetRef: {kind: Deployment, name: web}\n  maxReplicas: 6\n"
         "  targetCPUUtilizationPercentage: 50\n") + hpa(target="gone")
     result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
@@ -259,7 +264,6 @@ def test_autoscaling_v1_and_an_hpa_without_its_target(tmp_path):
 
 
 def test_the_autoscaling_section_is_validated_data():
-    from capacity.errors import ScenarioError
     from capacity.scenario import scenario_from_dict
 
     doc = {"name": "a", "cluster": {"pools": [{"name": "p", "count": 1, "resources": {"cpu": 4}}]},
@@ -277,7 +281,7 @@ def test_the_autoscaling_section_is_validated_data():
             scenario_from_dict(doc)
 
 
-# ---------------------------------------------------------------------------------------------- 10: namespaces
+# ---------------------------------------------------------------------------------------- 10: namespaces
 
 def test_workloads_keep_their_namespace_and_default_is_said_once(tmp_path):
     text = (deployment(name="a", namespace="", resources=REQ) + "---\n"
@@ -288,3 +292,63 @@ def test_workloads_keep_their_namespace_and_default_is_said_once(tmp_path):
     assert [workloads[n]["namespace"] for n in "abc"] == ["default", "default", "ml"]
     said = [n for n in result.notes if "namespace default assumed" in n]
     assert len(said) == 1 and said[0].startswith("2 workloads have no metadata.namespace")
+
+
+# ---------------------------------------------------------------------------------------------- 6: running
+
+NODES3 = """\
+    apiVersion: v1
+    kind: NodeList
+    items:
+""" + "".join(f"""\
+    - apiVersion: v1
+      kind: Node
+      metadata: {{name: node-{c}, labels: {{node.kubernetes.io/instance-type: m5.xlarge}}}}
+      status: {{allocatable: {{cpu: "4", memory: 16Gi, pods: "110"}}}}
+""" for c in "abc")
+
+
+def running_pod(name: str, node: str | None, owner: str = "ReplicaSet/web-5d9c", app: str = "web",
+                cpu: str = "1500m") -> str:
+    kind, owner_name = owner.split("/")
+    bound = f"  nodeName: {node}\n" if node else ""
+    return (f"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: shop\n"
+            f"  labels: {{app: {app}}}\n  ownerReferences: [{{apiVersion: apps/v1, kind: {kind}, "
+            f"name: {owner_name}, controller: true}}]\nspec:\n{bound}  containers:\n  - name: app\n"
+            f"    resources: {{requests: {{cpu: {cpu}, memory: 1Gi}}}}\nstatus: {{phase: "
+            f"{'Running' if node else 'Pending'}}}\n")
+
+
+def test_running_pods_are_the_existing_placement_and_plan_says_what_to_add(tmp_path):
+    nodes = write(tmp_path / "nodes.yaml", NODES3)
+    text = (deployment(replicas=5, resources="            requests: {cpu: 1500m, memory: 1Gi}\n")
+            + running_pod("web-1", "node-a") + running_pod("web-2", "node-a") + running_pod("web-3", "node-c")
+            + running_pod("web-4", None)
+            + running_pod("db-0", "node-b", owner="StatefulSet/db", app="db", cpu="3"))
+    result = import_k8s([write(tmp_path / "dump.yaml", text)], nodes_path=str(nodes), grow=2)
+    (pool,) = result.scenario["cluster"]["pools"]
+    assert pool["count"] == 5 and result.scenario["kubernetes"]["nodes"][pool["name"]] == [
+        "node-a", "node-b", "node-c"]
+    name = pool["name"]
+    assert result.scenario["placement"] == {"objective": "min-moves", "existing": {
+        f"{name}-0": {"web": 2}, f"{name}-1": {"db": 1}, f"{name}-2": {"web": 1}}}
+    scenario = result.validated()
+    placement = pipeline.pack(scenario)
+    assert placement.moves == 0 and not placement.unplaced
+    # web: 2 on node-a, 1 on node-c, and 2 more: node-c takes one (1.5 + 1.5 <= 4), one new node
+    assert placement.nodes_used == 4
+    files, _ = export_plan(scenario, placement)
+    nodes_doc = yaml.safe_load(files["nodes.yaml"])["nodes"]
+    assert [n for n, v in nodes_doc.items() if not v["existing"]] == [f"{name}-new-0"]
+
+
+def test_running_pods_on_unknown_nodes_are_planned_afresh(tmp_path):
+    text = deployment(replicas=1, resources=REQ) + running_pod("web-1", "gone-node", cpu="500m")
+    result = import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
+    assert "placement" not in result.scenario
+    assert any("1 running pods are on nodes not in --nodes" in n for n in result.notes)
+
+
+def test_grow_must_not_be_negative(tmp_path):
+    with pytest.raises(ScenarioError, match="--grow -1"):
+        import_k8s([write(tmp_path / "d.yaml", deployment(resources=REQ))], pools=[POOL], grow=-1)

@@ -68,7 +68,8 @@ def test_a_broken_patch_is_caught():
     """The check can fail: a misspelt field is refused by the strict schema."""
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"},
                   "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
-                      "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+                      "metadata": {"labels": {"a": "b"}},
+                      "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
     validate(deployment)
     with pytest.raises(AssertionError, match="nodeSelectorr"):
         validate(merged(deployment, {"spec": {"template": {"spec": {"nodeSelectorr": {"x": "y"}}}}}))
