@@ -141,7 +141,8 @@ def _first_metric(m: Manifest, metrics: Sequence[Any], hpa: Autoscaler) -> None:
     if not isinstance(body, dict) or not body:
         hpa.ignored.append(f"HPA metric of type {kind or '?'} (not understood)")
         return
-    target = body.get("target") if isinstance(body.get("target"), dict) else {}
+    raw_target = body.get("target")
+    target: dict[str, Any] = raw_target if isinstance(raw_target, dict) else {}
     if kind in ("Resource", "ContainerResource"):
         utilization = target.get("averageUtilization", body.get("targetAverageUtilization"))
         resource = body.get("name", "cpu")
@@ -153,7 +154,8 @@ def _first_metric(m: Manifest, metrics: Sequence[Any], hpa: Autoscaler) -> None:
             hpa.ignored.append(f"HPA {resource} target averageValue {value} (an absolute amount, not a "
                                "utilisation: only the replica range is carried)")
         return
-    inner = body.get("metric") if isinstance(body.get("metric"), dict) else {}
+    raw_inner = body.get("metric")
+    inner: dict[str, Any] = raw_inner if isinstance(raw_inner, dict) else {}
     name = str(inner.get("name") or body.get("metricName") or "")
     average = target.get("averageValue", body.get("targetAverageValue"))
     total = target.get("value", body.get("targetValue"))
