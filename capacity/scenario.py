@@ -505,9 +505,21 @@ K8sName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]
 class KubernetesWorkload(_Model):
     """The Kubernetes object a service was imported from (``capacity import-k8s``)."""
 
-    kind: Literal["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "Pod"]
+    kind: Literal["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "Pod",
+                  "InferenceService", "LLMInferenceService"]
     namespace: K8sName = "default"
     name: K8sName
+    component: Literal["predictor", "transformer", "explainer", "decode", "prefill"] | None = None  # KServe
+
+    @model_validator(mode="after")
+    def _component_of_kserve_objects(self) -> KubernetesWorkload:
+        components = {"InferenceService": ("predictor", "transformer", "explainer"),
+                      "LLMInferenceService": ("decode", "prefill")}
+        if self.component not in components.get(self.kind, (None,)):
+            raise ValueError(f"component {self.component} does not go with kind {self.kind} (an "
+                             "InferenceService has predictor | transformer | explainer, an "
+                             "LLMInferenceService decode | prefill, other kinds none)")
+        return self
 
 
 class KubernetesSection(_Model):

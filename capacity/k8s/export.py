@@ -86,21 +86,34 @@ class Target:
     kind: str
     namespace: str
     name: str
+    component: str | None = None           # an InferenceService's predictor, transformer or explainer
 
     @property
     def label(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}"
+        return f"{self.kind} {self.namespace}/{self.name}" + (f" {self.component}" if self.component else "")
 
     @property
     def file(self) -> str:
-        return f"patches/{self.kind.lower()}.{self.namespace}.{self.name}.yaml"
+        part = f".{self.component}" if self.component else ""
+        return f"patches/{self.kind.lower()}.{self.namespace}.{self.name}{part}.yaml"
 
     @property
     def api_version(self) -> str:
+        if self.kind == "InferenceService":
+            return "serving.kserve.io/v1beta1"
+        if self.kind == "LLMInferenceService":
+            return "serving.kserve.io/v1alpha1"
         return "v1" if self.kind in ("Pod", "ReplicationController") else "apps/v1"
 
     def patch(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``body`` under the object's apiVersion, kind and metadata (as kustomize patches need)."""
+        """``body`` under the object's apiVersion, kind and metadata (as kustomize patches need); an
+        InferenceService takes the pod fields under ``spec.<component>``."""
+        if self.component in ("predictor", "transformer", "explainer"):
+            body = {"spec": {self.component: body["spec"]["template"]["spec"]}}
+        elif self.component == "decode":
+            body = {"spec": {"template": body["spec"]["template"]["spec"]}}
+        elif self.component == "prefill":
+            body = {"spec": {"prefill": {"template": body["spec"]["template"]["spec"]}}}
         return {"apiVersion": self.api_version, "kind": self.kind,
                 "metadata": {"name": self.name, "namespace": self.namespace}, **body}
 
@@ -111,7 +124,7 @@ def _target(scenario: Scenario, service: str) -> Target:
         ref = scenario.kubernetes.workloads.get(service)
     if ref is None:
         return Target("Deployment", "default", service)
-    return Target(ref.kind, ref.namespace, ref.name)
+    return Target(ref.kind, ref.namespace, ref.name, ref.component)
 
 
 def node_names(scenario: Scenario, placement: Placement) -> dict[str, tuple[str, bool]]:
@@ -220,6 +233,8 @@ def _command(t: Target) -> str:
     if t.kind == "Pod":
         return (f"kubectl patch --local -f POD_MANIFEST.yaml --type strategic --patch-file {t.file} -o yaml "
                 f"| kubectl replace --force -f -   # pod {t.namespace}/{t.name}: nodeName is set at creation")
+    if t.component is not None:     # a custom resource: JSON merge patch (maps merge, lists replace)
+        return f"kubectl patch {t.kind.lower()} {t.name} -n {t.namespace} --type merge --patch-file {t.file}"
     return (f"kubectl patch {t.kind.lower()} {t.name} -n {t.namespace} --type strategic "
             f"--patch-file {t.file}")
 
@@ -308,7 +323,8 @@ def export_plan(scenario: Scenario, placement: Placement) -> tuple[dict[str, str
                    + f"; this {kind} keeps the pod template on those pools.")
             if kind == "nodeAffinity":
                 why += "\n# Strategic merge replaces the workload's own required node affinity terms."
-        lines = [f"# Strategic merge patch for {t.label} (capacity plan --export k8s).", why,
+        lines = [f"# {'Merge' if t.component else 'Strategic merge'} patch for {t.label} (capacity plan "
+                 "--export k8s).", why,
                  ROLLS if t.kind != "Pod" else "# The pod is re-created on its node.",
                  f"# Apply: {_command(t)}"]
         if warning:

@@ -41,6 +41,7 @@ import yaml
 
 from capacity._version import __version__
 from capacity.errors import ScenarioError
+from capacity.k8s import kserve
 from capacity.k8s import quantities as q
 from capacity.k8s.autoscalers import Autoscaler, read_hpa, replicas_under
 from capacity.k8s.manifests import Manifest, read_manifests
@@ -247,10 +248,16 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
     result = ImportResult(scenario={}, services=[], pools=[], daemonsets=[], files=list(files),
                           notes=list(notes))
     manifests = _deduplicated(manifests, result)
+    expanded = kserve.expand(manifests)
+    manifests = expanded.manifests
+    result.notes.extend(expanded.notes)
+    for what, where in expanded.ignored:
+        result.ignore(what, where)
     ctx = _context(manifests, fill_from_limits, result)
     present = {m.ref for m in manifests}
     selectors = _workload_selectors(manifests)
     autoscalers, used_hpas = _autoscalers(manifests, present, result)
+    autoscalers.update(expanded.autoscalers)
     workloads: list[tuple[Manifest, WorkloadKind, int, PodInfo]] = []
     daemonsets: list[tuple[Manifest, PodInfo]] = []
     orphans: dict[tuple[str, str, str], list[Manifest]] = {}   # pods of a controller not in the input
@@ -805,14 +812,21 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
         "cluster": {"pools": pools},
         "services": services,
         "kubernetes": {
-            "workloads": {s.name: {"kind": s.manifest.kind, "namespace": s.manifest.namespace,
-                                   "name": s.manifest.name} for s in result.services},
+            "workloads": {s.name: _workload_ref(s.manifest) for s in result.services},
             "nodes": {d.name: list(d.nodes) for d in result.pools if d.nodes},
         },
     }
     if result.existing:
         doc["placement"] = {"objective": "min-moves", "existing": result.existing}
     return doc
+
+
+def _workload_ref(m: Manifest) -> dict[str, str]:
+    """The object the export patches: the workload, or the InferenceService and component it stands for."""
+    if isinstance(m, kserve.ComponentManifest):
+        return {"kind": m.source_kind, "namespace": m.namespace, "name": m.source_name,
+                "component": m.component}
+    return {"kind": m.kind, "namespace": m.namespace, "name": m.name}
 
 
 class _Dumper(Dumper):
