@@ -568,6 +568,10 @@ def _import_k8s_parser(sub: Any) -> None:
                    help="a container with a limit but no request requests its limit, as the API server "
                         "defaults it (the default; the output lists each one); --no-fill-from-limits counts "
                         "such cpu/memory requests as 0 and reports them (the old reading)")
+    p.add_argument("--extended-resource-toleration", action="store_true",
+                   help="pods that request an extended resource (nvidia.com/gpu) tolerate NoSchedule taints "
+                        "of that key, as the ExtendedResourceToleration admission plugin (on in some "
+                        "managed clusters) makes them")
     p.add_argument("--grow", type=int, default=0, metavar="N",
                    help="each pool read from --nodes may add up to N nodes like its own (default 0: the "
                         "cluster as it is; with running pods, plan then says what to add)")
@@ -589,7 +593,8 @@ def _import_k8s(args: argparse.Namespace) -> int:
                          if args.output else "") or "imported"
     result = import_k8s(args.manifests, nodes_path=args.nodes,
                         pools=[parse_pool_option(text) for text in args.pools],
-                        fill_from_limits=args.fill_from_limits, grow=args.grow, name=name)
+                        fill_from_limits=args.fill_from_limits, grow=args.grow,
+                        extended_resource_toleration=args.extended_resource_toleration, name=name)
     text = scenario_yaml(result)
     interrupts.check()                               # an interrupt Python swallowed: write nothing
     if args.output is not None:

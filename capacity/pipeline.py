@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from capacity import packing, sim
+from capacity.errors import InfeasiblePlacement, Shortage
 from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.scenario import Arrivals, Batching, Scenario, ServiceTime, trace_path
@@ -65,8 +66,34 @@ def packing_problem(scenario: Scenario) -> PackingProblem:
 
 
 def pack(scenario: Scenario) -> Placement:
-    """Place every replica of every service on the cluster (raises `InfeasiblePlacement`)."""
-    return packing.solve(packing_problem(scenario))
+    """Place every replica of every service on the cluster (raises `InfeasiblePlacement`, whose reasons
+    also name, for an imported scenario, the pools left out for a service that offer what it lacks and
+    why: an untolerated taint, a node selector)."""
+    return solve(scenario, packing_problem(scenario))
+
+
+def solve(scenario: Scenario, problem: PackingProblem) -> Placement:
+    """`packing.solve` of the scenario's ``problem``, with `pack`'s explanations."""
+    try:
+        return packing.solve(problem)
+    except InfeasiblePlacement as exc:
+        raise _with_exclusions(scenario, exc) from None
+
+
+def _with_exclusions(scenario: Scenario, exc: InfeasiblePlacement) -> InfeasiblePlacement:
+    excluded = scenario.kubernetes.excluded if scenario.kubernetes is not None else {}
+    if not excluded:
+        return exc
+    shortages = []
+    for shortage in exc.shortages:
+        reasons = [f"pool {pool} offers {shortage.resource} but {why}"
+                   for pool, why in excluded.get(shortage.service, {}).items()
+                   if scenario.pool(pool).resources.get(shortage.resource, 0) > 0]
+        if reasons:
+            shortage = Shortage(shortage.service, shortage.resource,
+                                f"{shortage.reason}; " + "; ".join(reasons))
+        shortages.append(shortage)
+    return InfeasiblePlacement(shortages=shortages, placement=exc.placement)
 
 
 def compare(problem: PackingProblem, placement: Placement) -> dict[str, Placement]:
@@ -344,7 +371,7 @@ def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     problem = packing_problem(scenario)
-    placement = packing.solve(problem)
+    placement = solve(scenario, problem)
     t1 = time.perf_counter()
     model = result = simulation = None
     if simulate_traffic and scenario.workload is not None:

@@ -529,6 +529,7 @@ class KubernetesSection(_Model):
 
     workloads: dict[Name, KubernetesWorkload] = Field(default_factory=dict)
     nodes: dict[Name, list[K8sName]] = Field(default_factory=dict)
+    excluded: dict[Name, dict[Name, str]] = Field(default_factory=dict)   # service -> pool -> why not there
 
 
 # ---------------------------------------------------------------------------------------------- scenario
@@ -969,6 +970,12 @@ def _kubernetes_problems(s: Scenario, k8s: KubernetesSection) -> list[tuple[tupl
         if name not in services:
             problems.append((("kubernetes", "workloads", name), f"no service named {name!r}"))
     counts = {p.name: p.count for p in s.cluster.pools}
+    for name, pools in k8s.excluded.items():
+        if name not in services:
+            problems.append((("kubernetes", "excluded", name), f"no service named {name!r}"))
+        for pool in pools:
+            if pool not in counts:
+                problems.append((("kubernetes", "excluded", name, pool), f"no pool named {pool!r}"))
     seen: set[str] = set()
     for pool, nodes in k8s.nodes.items():
         if pool not in counts:

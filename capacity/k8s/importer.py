@@ -173,6 +173,7 @@ class ImportedService:
     pools: list[str] | None = None
     requests: q.ResourceList = field(default_factory=dict)
     autoscaler: Autoscaler | None = None
+    excluded: dict[str, str] = field(default_factory=dict)   # pool -> why the pods may not run there
 
 
 @dataclass
@@ -213,7 +214,7 @@ class ImportResult:
 
 def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None = None,
                pools: Sequence[PoolDraft] = (), fill_from_limits: bool = True, grow: int = 0,
-               name: str = "imported") -> ImportResult:
+               extended_resource_toleration: bool = False, name: str = "imported") -> ImportResult:
     """Read manifests (files, directories) and nodes (a ``kubectl get nodes`` file and/or ``--pool``
     drafts) and build a placement-only scenario. Bad input raises `ScenarioError` (one line)."""
     if grow < 0:
@@ -229,6 +230,7 @@ def import_k8s(manifest_paths: Sequence[str | Path], *, nodes_path: str | None =
         raise ScenarioError("no nodes: give --nodes FILE (kubectl get nodes -o json) or --pool "
                             "NAME=cpu:16,memory:64Gi,count:10")
     result = build(manifests, nodes, list(pools), fill_from_limits=fill_from_limits, grow=grow, name=name,
+                   extended_resource_toleration=extended_resource_toleration,
                    files=[str(p) for p in manifest_paths], notes=notes)
     return result if not skipped else _with_skipped(result, skipped)
 
@@ -243,7 +245,7 @@ def _with_skipped(result: ImportResult, skipped: Sequence[str]) -> ImportResult:
 
 def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[PoolDraft], *,
           fill_from_limits: bool = True, grow: int = 0, name: str = "imported", files: Sequence[str] = (),
-          notes: Iterable[str] = ()) -> ImportResult:
+          notes: Iterable[str] = (), extended_resource_toleration: bool = False) -> ImportResult:
     """The import proper, from objects already read (see the module docstring)."""
     result = ImportResult(scenario={}, services=[], pools=[], daemonsets=[], files=list(files),
                           notes=list(notes))
@@ -253,7 +255,7 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
     result.notes.extend(expanded.notes)
     for what, where in expanded.ignored:
         result.ignore(what, where)
-    ctx = _context(manifests, fill_from_limits, result)
+    ctx = _context(manifests, fill_from_limits, result, extended_resource_toleration)
     present = {m.ref for m in manifests}
     selectors = _workload_selectors(manifests)
     autoscalers, used_hpas = _autoscalers(manifests, present, result)
@@ -579,7 +581,8 @@ def _controller(m: Manifest) -> tuple[str, str, str] | None:
     return None
 
 
-def _context(manifests: Sequence[Manifest], fill_from_limits: bool, result: ImportResult) -> PodContext:
+def _context(manifests: Sequence[Manifest], fill_from_limits: bool, result: ImportResult,
+             extended_resource_toleration: bool = False) -> PodContext:
     limit_ranges: dict[str, list[LimitDefaults]] = {}
     runtime_classes: dict[str, RuntimeClass] = {}
     for m in manifests:
@@ -610,6 +613,7 @@ def _context(manifests: Sequence[Manifest], fill_from_limits: bool, result: Impo
             result.notes.append(f"{m.label}: overhead {q.describe(rc.overhead)} and scheduling applied to "
                                 "its pods")
     return PodContext(fill_from_limits=fill_from_limits,
+                      extended_resource_toleration=extended_resource_toleration,
                       limit_ranges={ns: tuple(v) for ns, v in limit_ranges.items()},
                       runtime_classes=runtime_classes)
 
@@ -663,16 +667,16 @@ def _resource_policy(drafts: list[PoolDraft], pods: Sequence[PodInfo], result: I
     return keep
 
 
-def _allowed(pod: PodInfo, drafts: Sequence[PoolDraft]) -> tuple[list[PoolDraft], list[str]]:
+def _allowed(pod: PodInfo, drafts: Sequence[PoolDraft]) -> tuple[list[PoolDraft], dict[str, str]]:
     """Pools a pod may use, and for each other pool why not."""
-    ok, why = [], []
+    ok, why = [], {}
     for d in drafts:
         if not pod.node.matches(d.selectable_labels):
-            why.append(f"{d.name}: labels do not match")
+            why[d.name] = "its labels do not match the pods' node selector and affinity"
             continue
         taints = untolerated(pod.tolerations, d.taints)
         if taints:
-            why.append(f"{d.name}: taint {taints[0]} not tolerated")
+            why[d.name] = f"its taint {taints[0]} is not tolerated by the pods"
             continue
         ok.append(d)
     return ok, why
@@ -714,15 +718,20 @@ def _service(m: Manifest, name: str, replicas: int, pod: PodInfo, drafts: list[P
     if not allowed:
         raise ScenarioError(
             f"no pool may run its pods ({pod.node}; tolerations: {len(pod.tolerations)}): "
-            + "; ".join(why) + " — give the pools the labels it selects (--pool ...,label:KEY=VALUE) "
+            + "; ".join(f"{pool}: {reason}" for pool, reason in why.items())
+            + " — give the pools the labels it selects (--pool ...,label:KEY=VALUE) "
             "or check --nodes", file=m.file, line=m.line, path=m.where())
     svc = ImportedService(name=name, manifest=m, replicas=replicas, pod=pod,
                           pools=None if len(allowed) == len(drafts) else [d.name for d in allowed],
-                          requests={r: v for r, v in pod.requests.items() if r in resources})
+                          requests={r: v for r, v in pod.requests.items() if r in resources}, excluded=why)
+    offers = {d.name: d.allocatable for d in drafts}
     for r, v in svc.requests.items():
         if v > 0 and not any(d.allocatable.get(r, Fraction(0)) > 0 for d in allowed):
+            elsewhere = [f"pool {p} offers {r} but {reason}" for p, reason in why.items()
+                         if offers[p].get(r, Fraction(0)) > 0]
             result.notes.append(f"{m.label}: requests {r}, which none of its pools "
-                                f"({', '.join(d.name for d in allowed)}) has: it cannot be placed")
+                                f"({', '.join(d.name for d in allowed)}) has: it cannot be placed"
+                                + "".join(f"; {e}" for e in elsewhere))
     if (not pod.node.empty or pod.tolerations) and svc.pools is not None:
         result.notes.append(f"{m.label}: {pod.node} and its tolerations allow pools {', '.join(svc.pools)}")
     _report_pod(m, pod, result)
@@ -816,6 +825,9 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
             "nodes": {d.name: list(d.nodes) for d in result.pools if d.nodes},
         },
     }
+    excluded = {s.name: dict(s.excluded) for s in result.services if s.excluded}
+    if excluded:
+        doc["kubernetes"]["excluded"] = excluded
     if result.existing:
         doc["placement"] = {"objective": "min-moves", "existing": result.existing}
     return doc

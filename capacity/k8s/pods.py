@@ -132,6 +132,7 @@ class PodContext:
     """What the API server would add to a pod: LimitRange defaults and RuntimeClasses of the input."""
 
     fill_from_limits: bool = True       # the API server's defaulting; False: the importer's old reading
+    extended_resource_toleration: bool = False   # the ExtendedResourceToleration admission plugin is on
     limit_ranges: Mapping[str, tuple[LimitDefaults, ...]] = field(default_factory=dict)  # by namespace
     runtime_classes: Mapping[str, RuntimeClass] = field(default_factory=dict)
 
@@ -395,6 +396,10 @@ def read_pod(m: Manifest, template: dict[str, Any], at: str, ctx: PodContext) ->
     info = PodInfo(labels=labels, requests={}, node=node_constraint(m, spec, at_spec),
                    tolerations=tolerations(m, spec.get("tolerations"), f"{at_spec}tolerations"))
     info.requests = pod_requests(m, spec, at_spec, namespace, ctx, info)
+    if ctx.extended_resource_toleration:     # plugin/pkg/admission/extendedresourcetoleration
+        extra = tuple(Toleration(r, "Exists", "", "NoSchedule") for r in sorted(info.requests)
+                      if q.is_extended(r) and info.requests[r] > 0)
+        info.tolerations = info.tolerations + extra
     if info.has_limits:
         info.ignored.append("resource limits (the scheduler places pods by their requests)")
     runtime = ctx.runtime_classes.get(str(spec.get("runtimeClassName") or ""))

@@ -352,3 +352,38 @@ def test_running_pods_on_unknown_nodes_are_planned_afresh(tmp_path):
 def test_grow_must_not_be_negative(tmp_path):
     with pytest.raises(ScenarioError, match="--grow -1"):
         import_k8s([write(tmp_path / "d.yaml", deployment(resources=REQ))], pools=[POOL], grow=-1)
+
+
+# ---------------------------------------------------------------------------------------------- 8: taints
+
+GPU_POOLS = ["cpu=cpu:8,memory:32Gi,pods:110,count:2",
+             "gpu=cpu:16,memory:64Gi,nvidia.com/gpu:4,pods:110,count:2,taint:nvidia.com/gpu=present:NoSchedule"]
+GPU_REQ = "            limits: {nvidia.com/gpu: 1}\n            requests: {cpu: 1, memory: 4Gi}\n"
+
+
+def test_an_untolerated_taint_is_named_when_the_gpu_service_cannot_be_placed(tmp_path, capsys):
+    path = write(tmp_path / "d.yaml", deployment(replicas=2, resources=GPU_REQ))
+    out = tmp_path / "s.yaml"
+    pools = [x for p in GPU_POOLS for x in ("--pool", p)]
+    assert main(["import-k8s", str(path), *pools, "-o", str(out)]) == 0
+    assert "pool gpu offers nvidia.com/gpu but its taint nvidia.com/gpu=present:NoSchedule is not " \
+           "tolerated" in capsys.readouterr().out
+    assert main(["plan", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "service 'web': nvidia.com/gpu:" in err
+    assert ("pool gpu offers nvidia.com/gpu but its taint nvidia.com/gpu=present:NoSchedule is not "
+            "tolerated by the pods") in err
+
+
+def test_extended_resource_toleration_lets_gpu_pods_onto_gpu_taints(tmp_path):
+    path = write(tmp_path / "d.yaml", deployment(replicas=2, resources=GPU_REQ) + "---\n"
+                 + deployment(name="api", resources=REQ))
+    pools = [parse_pool_option(p) for p in GPU_POOLS]
+    result = import_k8s([path], pools=pools, extended_resource_toleration=True)
+    s = services(result)
+    assert "pools" not in s["web"]                   # the GPU request brings the toleration: any pool
+    assert s["api"]["pools"] == ["cpu"]              # no GPU request: still kept off the GPU nodes
+    placement = pipeline.pack(result.validated())
+    assert {placement.assignment[f"web-{i}"].rsplit("-", 1)[0] for i in range(2)} == {"gpu"}
+    without = services(import_k8s([path], pools=pools))
+    assert without["web"]["pools"] == ["cpu"]          # without the plugin the GPU taint keeps it off
