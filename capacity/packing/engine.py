@@ -183,7 +183,7 @@ def _solve_model(problem: PackingProblem, formulation: str, warm_start: bool, st
     if found and not objective.partial:
         raise InfeasiblePlacement(shortages=found)
     greedy, greedy_unplaced = ffd_plan(inst, objective)
-    if wrong := violations(inst, greedy, greedy_unplaced):
+    if wrong := violations(inst, greedy, greedy_unplaced, fixed_cluster=objective.fixed_cluster):
         log.warning("first-fit decreasing made an invalid plan, ignored: %s", "; ".join(wrong[:3]))
         greedy, greedy_unplaced = [], {s: int(n) for s, n in enumerate(inst.replicas) if n > 0}
     if int(inst.replicas.sum()) == 0:
@@ -202,7 +202,9 @@ def _solve_model(problem: PackingProblem, formulation: str, warm_start: bool, st
 
     mip = model.plan() if outcome.has_solution else None
     mip_unplaced = _unplaced(inst, mip) if mip is not None and objective.partial else {}
-    if mip is not None and (wrong := violations(inst, mip, mip_unplaced)):
+    if mip is not None and (
+        wrong := violations(inst, mip, mip_unplaced, fixed_cluster=objective.fixed_cluster)
+    ):
         log.warning("%s returned an invalid plan, ignored: %s", backend, "; ".join(wrong[:3]))
         mip = None
     if outcome.proved_infeasible and usable:

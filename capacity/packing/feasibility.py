@@ -109,9 +109,11 @@ def _single_replica(inst: Instance, s: int) -> Shortage:
     )
 
 
-def _hold(inst: Instance, s: int, domain: np.ndarray) -> np.ndarray:
-    """[domain] most replicas of ``s`` the nodes of each domain take (the service alone)."""
-    out = np.zeros(int(domain.max()) + 1 if len(domain) else 0, dtype=np.int64)
+def _hold(inst: Instance, s: int, domain: np.ndarray, size: int | None = None) -> np.ndarray:
+    """[domain] most replicas of ``s`` the nodes of each domain take (the service alone); ``size`` domains
+    (default: the highest index + 1; spread domains with no allowed pool hold 0)."""
+    top = int(domain.max()) + 1 if len(domain) else 0
+    out = np.zeros(size if size is not None else top, dtype=np.int64)
     for p, d in enumerate(domain):
         if d >= 0:
             out[d] += int(inst.count[p]) * int(inst.per_node[s, p])
@@ -126,8 +128,8 @@ def constraint_shortages(inst: Instance) -> list[Shortage]:
         n = int(inst.replicas[s])
         if n == 0 or not inst.placeable[s].any():
             continue
-        if svc.spread is not None:
-            hold = _hold(inst, s, inst.spread_domain[s])
+        if inst.zone_spread(s) and svc.spread is not None:
+            hold = _hold(inst, s, inst.spread_domain[s], inst.domain_count(s))
             names = inst.domain_names(s, "spread")
             most = int(np.minimum(hold, hold.min() + svc.spread.max_skew).sum())
             if hold.sum() >= n > most:
@@ -178,7 +180,7 @@ def _selector(inst: Instance, s: int) -> Shortage:
         asked = ", ".join(f"{k}: {v}" for k, v in wanted.items())
         return Shortage(svc.name, "selector",
                         f"node_selector {{{asked}}} matches no pool{among} (labels: {have})")
-    for label, what in ((svc.spread.topology if svc.spread else None, "spread"),
+    for label, what in ((svc.spread.topology if svc.spread and not svc.spread.per_node else None, "spread"),
                         (svc.survive.topology if svc.survive and svc.survive.failure == "zone" else None,
                          "survive")):
         if label is not None and not any(label in p.labels for p in by_label):
@@ -412,13 +414,13 @@ def _blocked(inst: Instance, nodes: list[NodePlan], s: int, placed: np.ndarray) 
     for node in nodes:
         used_per_pool[node.pool] += 1
         here = node.counts.get(s, 0)
-        if here and svc.spread is not None:
+        if here and inst.zone_spread(s):
             domains[inst.spread_domain[s, node.pool]] += here
         if here and svc.survive is not None and svc.survive.failure == "zone":
             zones[inst.zone[s, node.pool]] += here
 
     def spread_blocks(p: int) -> bool:
-        return svc.spread is not None and (
+        return svc.spread is not None and inst.zone_spread(s) and (
             domains[inst.spread_domain[s, p]] + 1 - domains.min() > svc.spread.max_skew
         )
 

@@ -17,10 +17,13 @@ starts from the same `Instance`, so that they agree on three things:
   ``max_per_node`` (anti-affinity) and, under ``survive`` with ``failure="node"``, the most replicas one
   node may hold so that losing it keeps ``keep`` of them (`keep_cap`).
 
-The constraints beyond one node are compiled too: the **domains** of each service's ``spread`` label and
-the **zones** of its ``survive`` label (`Instance.domains`: per service and pool, the index of the label's
-value among the values on the pools the service may use, or -1), and the **existing** placement
-(`ExistingNode`: pool index, node index within the pool, replicas per service index).
+The constraints beyond one node are compiled too: the **domains** of each service's ``spread`` label
+(``spread_domain``: per service and pool, the index of the label's value among the values on the pools the
+service's selectors allow, whether a replica fits there or not, or -1; then ``extra_domains``, the values
+``Spread.domains`` lists that no allowed pool has, counted with no replica) and the **zones** of its
+``survive`` label (``zone``: the same over the pools a replica fits), and the **existing** placement
+(`ExistingNode`: pool index, node index within the pool, replicas per service index). A spread over
+``kubernetes.io/hostname`` has no pool domains (each node is one: `Instance.host_skew`).
 
 Indices follow the problem: service ``s`` is ``problem.services[s]``, pool ``p`` is ``problem.pools[p]``
 and resource ``r`` is ``problem.resources()[r]``.
@@ -95,10 +98,22 @@ class Instance:
     spread_domain: np.ndarray  # [service, pool] domain index of the spread label, -1: none
     zone: np.ndarray  # [service, pool] zone index of the survive-zone label, -1: none
     existing: tuple[ExistingNode, ...]
+    extra_domains: tuple[tuple[str, ...], ...] = ()  # [service] spread domains no allowed pool has
+
+    def zone_spread(self, s: int) -> bool:
+        """Service ``s`` spreads over a label of the pools (zones), not over nodes."""
+        spread = self.services[s].spread
+        return spread is not None and not spread.per_node
+
+    def host_skew(self, s: int) -> int | None:
+        """The ``max_skew`` of a spread of ``s`` over nodes (``kubernetes.io/hostname``), or None."""
+        spread = self.services[s].spread
+        return spread.max_skew if spread is not None and spread.per_node else None
 
     def domain_count(self, s: int) -> int:
-        """How many spread domains service ``s`` has (0: no spread)."""
-        return int(self.spread_domain[s].max()) + 1 if len(self.pools) else 0
+        """How many spread domains service ``s`` has (0: no spread over a pool label)."""
+        base = int(self.spread_domain[s].max()) + 1 if len(self.pools) else 0
+        return base + (len(self.extra_domains[s]) if self.extra_domains else 0)
 
     def zone_count(self, s: int) -> int:
         return int(self.zone[s].max()) + 1 if len(self.pools) else 0
@@ -121,6 +136,8 @@ class Instance:
         for p, d in enumerate(arr[s]):
             if d >= 0:
                 names[d] = self.pools[p].labels[label]
+        if which == "spread" and self.extra_domains:
+            names.extend(self.extra_domains[s])
         return names
 
     @property
@@ -171,9 +188,13 @@ class Instance:
                 per_node[si, pi] = limit if k < 0 else min(k, limit)
         spread_domain = np.full((len(services), len(pools)), -1, dtype=np.int64)
         zone = np.full((len(services), len(pools)), -1, dtype=np.int64)
+        extra: list[tuple[str, ...]] = []
         for si, s in enumerate(services):
-            if s.spread is not None:
-                spread_domain[si] = _domains(pools, s.spread.topology, per_node[si] > 0)
+            extra.append(())
+            if s.spread is not None and not s.spread.per_node:   # every allowed pool's value, fit or not
+                spread_domain[si] = _domains(pools, s.spread.topology, selected[si])
+                have = {p.labels[s.spread.topology] for p, ok in zip(pools, selected[si], strict=True) if ok}
+                extra[si] = tuple(sorted(set(s.spread.domains) - have))
             if s.survive is not None and s.survive.failure == "zone":
                 zone[si] = _domains(pools, s.survive.topology, per_node[si] > 0)
         priority = np.array([s.priority for s in services], dtype=np.int64)
@@ -187,7 +208,7 @@ class Instance:
             wanted = {service_index[name]: int(k) for name, k in counts.items() if k > 0}
             existing.append(ExistingNode(index[pool_name], j, dict(sorted(wanted.items()))))
         return cls(problem, resources, usable, capacity, demand, replicas, count, selected, per_node,
-                   node_limit, priority, spread_domain, zone, tuple(existing))
+                   node_limit, priority, spread_domain, zone, tuple(existing), tuple(extra))
 
 
 def _node_key(name: str, index: dict[str, int]) -> tuple[int, int]:
@@ -268,6 +289,8 @@ def _validate_service_constraints(s: Service, where: str) -> None:
     if s.spread is not None:
         if not isinstance(s.spread.topology, str) or not s.spread.topology:
             raise ValueError(f"{where}: spread.topology must be a label name, got {s.spread.topology!r}")
+        if not all(isinstance(d, str) for d in s.spread.domains):
+            raise ValueError(f"{where}: spread.domains must be label values (strings)")
         if not _is_int(s.spread.max_skew) or s.spread.max_skew < 1:
             raise ValueError(
                 f"{where}: spread.max_skew must be a positive integer, got {s.spread.max_skew!r}"

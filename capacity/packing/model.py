@@ -65,6 +65,9 @@ Objectives and constraints beyond one node (`capacity.packing.problem`; rows onl
                   (``C`` = capacity before headroom);
     ``spread_lo/hi_{s}_{a}``  ``m_s <= sum_{p in a, j} x[s,p,j] <= m_s + max_skew`` for every domain ``a``
                   of the service (``m_s`` continuous: the counts differ by at most ``max_skew``);
+    ``host_lo/hi_{s}_{node}``  spread over nodes: ``x[s,p,j] <= m_s + max_skew`` and
+                  ``m_s <= x[s,p,j] + n_s (1 - y[p,j])`` on every candidate node of an allowed pool (a node
+                  counts when it is used, by any service; in a fixed cluster every node counts: ``m_s <= x``);
     ``zone_{s}_{z}``  ``sum_{p in z, j} x[s,p,j] <= floor((1 - keep) n_s)`` (survive a zone);
     survive a node: ``u[s,p]`` already caps ``x`` at ``floor((1 - keep) n_s)`` (`Instance.node_limit`);
     under ``fit`` the placed count ``P_s = sum x`` is a variable and both caps read
@@ -280,7 +283,9 @@ class AggregatedModel:
         for s, svc in enumerate(inst.services):
             if not self._of_service.get(s):
                 continue
-            if svc.spread is not None:
+            if inst.host_skew(s) is not None:
+                self._host_spread_rows(s)
+            elif svc.spread is not None:
                 self.m[s] = self.prob.add_variable(
                     self._var(f"spread_min_{svc.name}"), lowBound=0, cat=pulp.LpContinuous
                 )
@@ -349,6 +354,35 @@ class AggregatedModel:
                 if terms:
                     self._row([*terms, (self.u, -1.0)], _LE, 0.0, f"util_{res}_{node}")
 
+    def _host_spread_rows(self, s: int) -> None:
+        """Spread over nodes (``kubernetes.io/hostname``): with ``m`` the smallest count over the nodes
+        of the allowed pools that exist, ``host_hi``: ``x[s,node] - m <= max_skew`` on every node;
+        ``host_lo``: ``m <= x[s,node] + n_s (1 - y[node])`` — a node exists when the plan uses it (any
+        service), and in a fixed cluster (`Objective.fixed_cluster`) always (then ``m <= x``, and
+        ``m <= 0`` when a pool has more nodes than candidates)."""
+        inst, svc = self.inst, self.inst.services[s]
+        assert svc.spread is not None
+        skew = float(svc.spread.max_skew)
+        n = float(inst.replicas[s])
+        fixed = self.objective.fixed_cluster
+        m = self.prob.add_variable(self._var(f"host_min_{svc.name}"), lowBound=0, cat=pulp.LpContinuous)
+        self.m[s] = m
+        for (p, j), y in self.y.items():
+            if not inst.selected[s, p]:
+                continue
+            node = f"{svc.name}_{inst.pools[p].name}-{j}"
+            x = self.x.get((s, p, j))
+            if x is not None:
+                self._row([(x, 1.0), (m, -1.0)], _LE, skew, f"host_hi_{node}")
+            lo = [(m, 1.0)] + ([(x, -1.0)] if x is not None else [])
+            if fixed:
+                self._row(lo, _LE, 0.0, f"host_lo_{node}")
+            else:
+                self._row([*lo, (y, n)], _LE, n, f"host_lo_{node}")
+        if fixed and any(inst.selected[s, p] and len(self.slots[p]) < inst.count[p]
+                         for p in range(len(inst.pools))):
+            self._row([(m, 1.0)], _LE, 0.0, f"host_lo_{svc.name}_uncounted")
+
     def objective_bound(self, dual: float) -> float:
         """A proven bound on the objective's value (`capacity.packing.objectives.Objective.value`) from the
         solver's dual bound on the model's objective."""
@@ -375,6 +409,9 @@ class AggregatedModel:
         for s, v in self.placed.items():
             values[v] = sum(values[x] for (t, _, _), x in self.x.items() if t == s)
         for s, v in self.m.items():
+            if inst.host_skew(s) is not None:
+                values[v] = self._host_min(s, values)
+                continue
             per = np.zeros(inst.domain_count(s))
             for (t, p, _), x in self.x.items():
                 if t == s:
@@ -394,6 +431,17 @@ class AggregatedModel:
                                    if q == p and i == j)
                         values[self.u] = max(values[self.u], used / inst.capacity[p, r])
         return values
+
+    def _host_min(self, s: int, values: dict[pulp.LpVariable, float]) -> float:
+        """``m_s`` of a spread over nodes in a plan: the smallest count over the nodes that exist (used,
+        or every node of a fixed cluster; 0 when some node of a fixed cluster is no candidate)."""
+        inst, fixed = self.inst, self.objective.fixed_cluster
+        if fixed and any(inst.selected[s, p] and len(self.slots[p]) < inst.count[p]
+                         for p in range(len(inst.pools))):
+            return 0.0
+        counts = [values[self.x[s, p, j]] if (s, p, j) in self.x else 0.0
+                  for (p, j), y in self.y.items() if inst.selected[s, p] and (values[y] > 0.5 or fixed)]
+        return min(counts, default=0.0)
 
     def plan(self) -> list[NodePlan] | None:
         """The plan in the variables' values; None when they are missing or not integral."""

@@ -114,8 +114,12 @@ def cost_per_hour(inst: Instance, nodes: list[NodePlan]) -> float | None:
     return float(sum(c for c in costs if c is not None))
 
 
-def violations(inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int]) -> list[str]:
-    """What is wrong with a plan (empty when it is valid): one line per broken rule."""
+def violations(
+    inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int], *, fixed_cluster: bool = False
+) -> list[str]:
+    """What is wrong with a plan (empty when it is valid): one line per broken rule. ``fixed_cluster``
+    (the objective's `Objective.fixed_cluster`): every node of every pool exists, used or not, which a
+    spread over nodes counts."""
     problems: list[str] = []
     placed = np.zeros(len(inst.services), dtype=np.int64)
     per_pool = np.zeros(len(inst.pools), dtype=np.int64)
@@ -146,7 +150,7 @@ def violations(inst: Instance, nodes: list[NodePlan], unplaced: dict[int, int]) 
         if per_pool[p] > inst.count[p]:
             problems.append(f"pool {p}: {per_pool[p]} nodes used, only {inst.count[p]} exist")
     problems.extend(_index_violations(inst, nodes))
-    problems.extend(_spread_and_survive_violations(inst, nodes, placed))
+    problems.extend(_spread_and_survive_violations(inst, nodes, placed, fixed_cluster))
     return problems
 
 
@@ -162,14 +166,25 @@ def _index_violations(inst: Instance, nodes: list[NodePlan]) -> list[str]:
     return problems
 
 
-def _spread_and_survive_violations(inst: Instance, nodes: list[NodePlan], placed: np.ndarray) -> list[str]:
+def _spread_and_survive_violations(
+    inst: Instance, nodes: list[NodePlan], placed: np.ndarray, fixed_cluster: bool
+) -> list[str]:
     problems = []
     for s, svc in enumerate(inst.services):
         if svc.spread is None and svc.survive is None:
             continue
         here = [(node.pool, node.counts.get(s, 0)) for node in nodes if node.counts.get(s, 0) > 0]
         total = int(placed[s])
-        if svc.spread is not None and inst.domain_count(s):
+        host = inst.host_skew(s)
+        if host is not None:
+            counts = [node.counts.get(s, 0) for node in nodes if inst.selected[s, node.pool]]
+            if fixed_cluster:   # every node of the allowed pools exists
+                counts += [0] * int(sum(int(inst.count[p]) for p in range(len(inst.pools))
+                                        if inst.selected[s, p]) - len(counts))
+            if counts and max(counts) - min(counts) > host:
+                problems.append(f"service {s}: spread over nodes has skew {max(counts) - min(counts)} > "
+                                f"max_skew {host} (counts {sorted(counts)})")
+        elif svc.spread is not None and inst.domain_count(s):
             per = np.zeros(inst.domain_count(s), dtype=np.int64)
             for p, k in here:
                 per[inst.spread_domain[s, p]] += k  # a pool outside the domains is a selector violation

@@ -10,11 +10,18 @@ node with 16 cores and 10 % CPU headroom offers 14.4 cores to the packer.
 
 Constraints beyond one node (each described where it is checked, `capacity.packing.plan.violations`):
 
-* **spread** (`Spread`) — like a Kubernetes ``topologySpreadConstraint`` with ``DoNotSchedule``: the
-  replica counts of the service in the **domains** of a topology label (the values of ``zone`` on the pools)
-  differ by at most ``max_skew``. The domains that count are the values of the label on the pools where a
-  replica of the service may go (selectors, and a replica fits an empty node), empty ones included; a pool
-  without the label is not allowed for the service (as Kubernetes refuses nodes without the topology key).
+* **spread** (`Spread`) — like a Kubernetes ``topologySpreadConstraint`` with ``DoNotSchedule``
+  (``pkg/scheduler/framework/plugins/podtopologyspread``: a pod may go to a domain when
+  ``its count + 1 - the smallest count <= maxSkew``, so the counts of a plan differ by at most
+  ``max_skew``): the replica counts of the service in the **domains** of a topology label (the values of
+  ``zone`` on the pools) differ by at most ``max_skew``. The domains that count are the values of the
+  label on the pools the service's selectors allow — whether or not a replica fits there, as the scheduler
+  counts every node that passes the pod's node affinity (``nodeAffinityPolicy: Honor``), resource fit
+  aside — plus the label values listed in ``domains`` (nodes the pods' affinity admits but that the plan
+  may not use, e.g. a tainted zone: ``nodeTaintsPolicy: Ignore``, the default), empty ones included; a
+  pool without the label is not allowed for the service (as Kubernetes refuses nodes without the topology
+  key). Over ``kubernetes.io/hostname`` (`HOSTNAME`) every **node** is a domain: the counts on the nodes
+  the plan uses in the allowed pools (every node of them in a fixed cluster) differ by at most ``max_skew``.
 * **survive** (`Survive`) — failure tolerance: after losing any one node (``failure="node"``) or every node
   of any one zone (``failure="zone"``: the pools with one value of the ``topology`` label), at least
   ``keep`` of the service's placed replicas are left, i.e. ``placed - lost >= ceil(keep * placed)``. This
@@ -64,12 +71,21 @@ class Pool:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+#: The node-name topology key: each node is its own spread domain.
+HOSTNAME = "kubernetes.io/hostname"
+
+
 @dataclass(frozen=True)
 class Spread:
     """Replica counts per domain of the ``topology`` label differ by at most ``max_skew``."""
 
-    topology: str                          # a pool label key, e.g. "zone"
+    topology: str                          # a pool label key, e.g. "zone"; or HOSTNAME: each node
     max_skew: int = 1
+    domains: tuple[str, ...] = ()          # label values that count although no allowed pool has them
+
+    @property
+    def per_node(self) -> bool:
+        return self.topology == HOSTNAME
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,7 @@ class Service:
     def topology_labels(self) -> list[str]:
         """Labels a pool must carry to be allowed for this service (spread, zone survival)."""
         out = []
-        if self.spread is not None:
+        if self.spread is not None and not self.spread.per_node:
             out.append(self.spread.topology)
         if self.survive is not None and self.survive.failure == "zone":
             out.append(self.survive.topology)

@@ -15,6 +15,8 @@ from collections import Counter
 from capacity.packing import PackingProblem, Placement, Pool, Service
 
 RTOL = 1e-9  # the documented fit tolerance (capacity.packing.instance.FIT_RTOL)
+HOSTNAME = "kubernetes.io/hostname"
+FIXED = ("fit", "balance")
 
 
 def allows(service: Service, pool: Pool) -> bool:
@@ -23,7 +25,7 @@ def allows(service: Service, pool: Pool) -> bool:
         return False
     if any(pool.labels.get(k) != v for k, v in (service.node_selector or {}).items()):
         return False
-    labels = [service.spread.topology] if service.spread else []
+    labels = [service.spread.topology] if service.spread and service.spread.topology != HOSTNAME else []
     if service.survive is not None and service.survive.failure == "zone":
         labels.append(service.survive.topology)
     return all(label in pool.labels for label in labels)
@@ -143,10 +145,21 @@ def _assert_spread_and_survive(problem: PackingProblem, placement: Placement) ->
     for svc in problem.services:
         on = {node: c[svc.name] for node, c in counts.items() if c[svc.name]}
         placed = sum(on.values())
-        if svc.spread is not None:
+        if svc.spread is not None and svc.spread.topology == HOSTNAME:
+            # Kubernetes' PodTopologySpread over nodes: every node of the allowed pools that exists
+            # counts, whatever runs on it (the plan's nodes; in a fixed cluster every node)
+            present = [n.name for n in placement.nodes if allows(svc, pools[n.pool])]
+            per_node = [counts[n][svc.name] for n in present]
+            if problem.objective in FIXED:
+                per_node += [0] * (sum(p.count for p in problem.pools if allows(svc, p)) - len(present))
+            if per_node:
+                skew = max(per_node) - min(per_node)
+                assert skew <= svc.spread.max_skew, f"{svc.name}: node spread skew {skew} ({per_node})"
+        elif svc.spread is not None:
+            # every allowed pool's value is a domain whether a replica fits there or not, plus the listed
+            # ones (nodeAffinityPolicy Honor, nodeTaintsPolicy Ignore: fit and taints do not matter)
             label = svc.spread.topology
-            domains = {p.labels[label] for p in problem.pools
-                       if allows(svc, p) and fits_empty(problem, svc, p)}
+            domains = {p.labels[label] for p in problem.pools if allows(svc, p)} | set(svc.spread.domains)
             per = Counter({d: 0 for d in domains})
             for node, k in on.items():
                 per[pool_of[node].labels[label]] += k

@@ -38,7 +38,9 @@ def constrained(draw: st.DrawFn) -> PackingProblem:
     for j in range(draw(st.integers(1, 4))):
         spread = survive = None
         if draw(st.integers(0, 2)) == 0:
-            spread = Spread("zone", draw(st.integers(1, 2)))
+            spread = Spread(draw(st.sampled_from(["zone", "zone", "kubernetes.io/hostname"])),
+                            draw(st.integers(1, 2)),
+                            tuple(draw(st.sets(st.sampled_from([*ZONES, "d"]), max_size=1))))
         if draw(st.integers(0, 2)) == 0:
             survive = Survive(draw(st.sampled_from(["node", "zone"])), draw(st.sampled_from([0.3, 0.5, 0.6])))
         services.append(Service(

@@ -7,6 +7,10 @@ A greedy baseline obeys the same rules as the optimiser: node selectors (pool na
 * a replica may go on a node only while, after it, the service's domain of that node holds at most
   ``min over its domains + max_skew`` replicas (``PodTopologySpread`` with ``DoNotSchedule``: each step
   keeps every count within ``max_skew`` of the smallest, so the final plan does too);
+* under a spread over nodes (``kubernetes.io/hostname``) at most ``max_skew`` replicas of the service on
+  one node (`Cluster.node_cap`): the scheduler counts every node of the allowed pools, so the smallest count
+  is 0 as soon as one such node holds none, and a plan with at most ``max_skew`` on every node keeps the skew
+  within it however many nodes the cluster ends up with;
 * at most ``floor((1 - keep) * replicas)`` replicas of a ``survive`` service on one node (zone).
 
 A replica that passes no filter anywhere is **unplaced**. A baseline that places only some replicas of a
@@ -27,8 +31,8 @@ problem. Replicas of one service are identical, so they stay together. Under an 
 replicas unplaced (``partial``: ``fit``) they arrive by decreasing ``priority`` first (`arrival_order`).
 
 **Which pool a new node comes from** (`prefer_pool`): with ``k`` the replicas of the service that one new
-node of the pool takes (``per_node``, at most those left), and ``unused`` the capacity the pool offers in
-resources the service does not ask for at all (each as a share of the largest node's; a GPU node has 1
+node of the pool takes (`Cluster.node_cap`, at most those left), and ``unused`` the capacity the pool offers
+in resources the service does not ask for at all (each as a share of the largest node's; a GPU node has 1
 for a CPU-only service), the key is ``(price / k, unused, pool order)`` when the objective prices a new
 node (`capacity.packing.objectives.Objective.greedy_price`: the cost under ``min-cost``) and ``(unused,
 -k, pool order)`` otherwise. So specialised nodes (GPUs) are not spent on services that do not use them
@@ -101,9 +105,11 @@ POOL_RULES: tuple[PoolRule, ...] = ("objective", "per-replica", "most-left")
 
 def prefer_pool(
     inst: Instance, objective: Objective, s: int, left: int, pools: list[int], rule: PoolRule = "objective",
-    price_first: bool = False, opened: np.ndarray | None = None,
+    price_first: bool = False, opened: np.ndarray | None = None, node_cap: np.ndarray | None = None,
 ) -> int:
-    """The pool a new node for service ``s`` comes from (see the module docstring)."""
+    """The pool a new node for service ``s`` comes from (see the module docstring); ``node_cap``
+    [service, pool] is the most replicas one node takes (default `Instance.per_node`)."""
+    cap = inst.per_node if node_cap is None else node_cap
     largest = inst.usable.max(axis=0)
     idle = (inst.demand[s] <= 0) & (largest > 0)
     price = {p: objective.greedy_price(inst, p) for p in pools}
@@ -113,7 +119,7 @@ def prefer_pool(
         price = {p: inst.cost(p) for p in pools}
 
     def key(p: int) -> tuple[float, ...]:
-        k = max(1, min(int(inst.per_node[s, p]), left))
+        k = max(1, min(int(cap[s, p]), left))
         unused = float((inst.usable[p, idle] / largest[idle]).sum())
         cost = inst.cost(p)
         if price_first:
@@ -132,8 +138,10 @@ class Cluster:
 
     Open nodes are numbered from 0 in opening order: ``pool_of[i]`` is node ``i``'s pool, ``used[i]`` what
     it uses [resource], ``here[i]`` its replicas [service]; ``placed`` counts the placed replicas
-    [service]. `place` puts replicas on a node, `open_for` opens a node (`prefer_pool`), `room` and
-    `can_take` say where the rules let more replicas go, and `result` is the plan.
+    [service]. `place` puts replicas on a node, `open_for` opens a node (`prefer_pool`), `room`,
+    `can_take` and `takes` say where the rules let more replicas go, and `result` is the plan.
+    ``node_cap`` [service, pool] is the most replicas of a service one node may hold (`Instance.per_node`,
+    at most ``max_skew`` under a spread over nodes).
     """
 
     def __init__(
@@ -150,8 +158,13 @@ class Cluster:
         self.nodes: list[NodePlan] = []
         self.opened = np.zeros(len(inst.pools), dtype=np.int64)
         self.placed = np.zeros(len(inst.services), dtype=np.int64)
-        self.max_skew = {s: svc.spread.max_skew for s, svc in enumerate(inst.services)
-                         if svc.spread is not None}
+        self.node_cap = inst.per_node.copy()
+        self.max_skew: dict[int, int] = {}   # spreads over a pool label (zones)
+        for s, svc in enumerate(inst.services):
+            if svc.spread is not None and inst.host_skew(s) is not None:
+                self.node_cap[s] = np.minimum(self.node_cap[s], svc.spread.max_skew)
+            elif svc.spread is not None:
+                self.max_skew[s] = svc.spread.max_skew
         self.domains = {s: np.zeros(inst.domain_count(s), dtype=np.int64) for s in self.max_skew}
         self.zones = {s: np.zeros(inst.zone_count(s), dtype=np.int64)
                       for s, svc in enumerate(inst.services)
@@ -224,7 +237,7 @@ class Cluster:
         pools = self.pool_of[: self.n][sel]
         k = _copies_that_fit(self.used[: self.n][sel], inst.usable[pools], inst.demand[s])
         k[~inst.placeable[s, pools]] = 0
-        k = np.minimum(k, inst.per_node[s, pools] - self.here[: self.n, s][sel])
+        k = np.minimum(k, self.node_cap[s, pools] - self.here[: self.n, s][sel])
         if self.constrained(s):
             allow = np.array([self.allowance(s, p) for p in range(len(inst.pools))], dtype=np.int64)
             k = np.minimum(k, allow[pools])
@@ -235,11 +248,23 @@ class Cluster:
         inst = self.inst
         n = self.n
         pools = self.pool_of[:n]
-        ok = inst.placeable[s, pools] & (self.here[:n, s] < inst.per_node[s, pools])
+        ok = inst.placeable[s, pools] & (self.here[:n, s] < self.node_cap[s, pools])
         ok &= np.all(fits(self.used[:n] + inst.demand[s], inst.usable[pools]), axis=1)
         if self.constrained(s):
             allow = np.array([self.allowance(s, p) > 0 for p in range(len(inst.pools))], dtype=bool)
             ok &= allow[pools]
+        return ok
+
+    def takes(self, i: int) -> np.ndarray:
+        """[service] True where one more replica of the service may go on open node ``i`` (every rule,
+        filters included; whether replicas are left is the caller's business)."""
+        inst = self.inst
+        p = int(self.pool_of[i])
+        ok = inst.placeable[:, p] & (self.here[i] < self.node_cap[:, p])
+        ok &= np.all(fits(self.used[i] + inst.demand, inst.usable[p]), axis=1)
+        for s in range(len(inst.services)):
+            if ok[s] and self.constrained(s):
+                ok[s] = self.allowance(s, p) > 0
         return ok
 
     def openable(self, s: int) -> list[int]:
@@ -258,22 +283,20 @@ class Cluster:
         if not pools:
             return None
         return self.open(prefer_pool(self.inst, self.objective, s, left, pools, self.rule, price_first,
-                                     self.opened))
+                                     self.opened, self.node_cap))
 
     def _seed_existing(self) -> None:
         """Open the existing nodes and keep the replicas that still obey every rule."""
         inst = self.inst
         keep_at_most = {s: int(n) for s, n in enumerate(inst.replicas)}
-        for s, svc in enumerate(inst.services):
-            if svc.spread is None:
-                continue
+        for s, skew in self.max_skew.items():
             per = np.zeros(inst.domain_count(s), dtype=np.int64)
             for e in inst.existing:
                 d = inst.spread_domain[s, e.pool]
                 if d >= 0:
                     per[d] += e.counts.get(s, 0)
             if len(per):
-                most = int(np.minimum(per, per.min() + svc.spread.max_skew).sum())
+                most = int(np.minimum(per, per.min() + skew).sum())
                 keep_at_most[s] = min(keep_at_most[s], most)
         for e in inst.existing:
             i = self.open(e.pool, e.index)

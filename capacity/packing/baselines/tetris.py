@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from capacity.packing.baselines.greedy import Cluster, GreedyBaseline, Plan, arrival_order
-from capacity.packing.instance import Instance, fits
+from capacity.packing.instance import Instance
 from capacity.packing.objectives import Objective
 
 
@@ -36,7 +36,6 @@ class Tetris(GreedyBaseline):
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         cluster = Cluster(inst, objective)
-        constrained = [s for s in range(len(inst.services)) if cluster.constrained(s)]
         visited = 0  # nodes before this one are full (fixed cluster and existing nodes first)
         while True:
             left = inst.replicas - cluster.placed
@@ -53,11 +52,11 @@ class Tetris(GreedyBaseline):
                 assert opened is not None  # openable(first) said a pool has a node left
                 i = opened
             visited = i + 1
-            self._fill(inst, cluster, i, first, rank, constrained, fit)
+            self._fill(inst, cluster, i, first, rank, fit)
         return cluster.result()
 
     def _fill(self, inst: Instance, cluster: Cluster, i: int, first: int | None, rank: np.ndarray,
-              constrained: list[int], fit: bool) -> None:
+              fit: bool) -> None:
         p = int(cluster.pool_of[i])
         usable = inst.usable[p]
         scale = np.where(usable > 0, usable, 1.0)
@@ -65,11 +64,7 @@ class Tetris(GreedyBaseline):
         while True:
             if nxt is not None:
                 cluster.place(i, nxt)
-            here = cluster.here[i]
-            ok = (inst.replicas - cluster.placed > 0) & inst.placeable[:, p] & (here < inst.per_node[:, p])
-            ok &= np.all(fits(cluster.used[i] + inst.demand, usable), axis=1)
-            for s in constrained:
-                ok[s] &= cluster.allowance(s, p) > 0
+            ok = (inst.replicas - cluster.placed > 0) & cluster.takes(i)
             if not ok.any():
                 return
             free = (usable - cluster.used[i]) / scale
