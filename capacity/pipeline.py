@@ -26,6 +26,7 @@ from capacity.errors import InfeasiblePlacement, Shortage
 from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.scenario import Arrivals, Batching, Scenario, ServiceTime, trace_path
+from capacity.scenario import Spread as ScenarioSpread
 from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import SimModel
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
@@ -45,7 +46,7 @@ def packing_problem(scenario: Scenario) -> PackingProblem:
                         pools=tuple(s.pools) if s.pools else None, max_per_node=s.max_per_node,
                         node_selector=dict(s.node_selector) if s.node_selector else None,
                         priority=s.priority,
-                        spread=packing.Spread(s.spread.topology, s.spread.max_skew) if s.spread else None,
+                        spread=_spread(s.spread),
                         survive=packing.Survive(
                             "node" if s.survive.failures == "1 node" else "zone", s.survive.keep,
                             s.survive.topology or "zone") if s.survive else None)
@@ -63,6 +64,14 @@ def packing_problem(scenario: Scenario) -> PackingProblem:
     except ValueError as exc:
         raise scenario.error(str(exc), ("placement", "objective")) from None
     return problem
+
+
+def _spread(spread: ScenarioSpread | None) -> packing.Spread | None:
+    """The packer's spread rule: ``DoNotSchedule`` only (``ScheduleAnyway`` is a scoring preference of the
+    scheduler, which places the pod anyway: no rule of the plan)."""
+    if spread is None or spread.when_unsatisfiable == "ScheduleAnyway":
+        return None
+    return packing.Spread(spread.topology, spread.max_skew, tuple(spread.domains or ()))
 
 
 def pack(scenario: Scenario) -> Placement:

@@ -213,10 +213,16 @@ LabelKey = Annotated[str, Field(min_length=1, max_length=253)]
 
 
 class Spread(_Model):
-    """Replica counts per value of a pool label (``topology``) differ by at most ``max_skew``."""
+    """Replica counts per value of a pool label (``topology``; ``kubernetes.io/hostname``: per node) differ
+    by at most ``max_skew`` (`capacity.packing.problem`). ``domains``: label values that count as domains
+    although the service may not use them (a zone whose nodes its node affinity admits but whose taint it
+    does not tolerate). ``when_unsatisfiable: ScheduleAnyway`` is the scheduler's preference, not a rule:
+    kept as data, not enforced by the plan."""
 
     topology: LabelKey
     max_skew: Int = Field(default=1, ge=1)
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = "DoNotSchedule"
+    domains: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=10_000)
 
 
 class Survive(_Model):
@@ -880,7 +886,7 @@ def _placement_constraint_problems(s: Scenario) -> list[tuple[tuple[str | int, .
         for key in svc.node_selector or {}:
             if key not in labels:
                 problems.append((("services", i, "node_selector", key), f"no pool has label {key!r} {known}"))
-        if svc.spread is not None and svc.spread.topology not in labels:
+        if svc.spread is not None and svc.spread.topology not in (*labels, "kubernetes.io/hostname"):
             problems.append((("services", i, "spread", "topology"),
                              f"no pool has label {svc.spread.topology!r} {known}"))
         if svc.survive is not None:

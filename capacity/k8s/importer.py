@@ -47,6 +47,7 @@ from capacity.k8s.autoscalers import Autoscaler, read_hpa, replicas_under
 from capacity.k8s.manifests import Manifest, read_manifests
 from capacity.k8s.nodes import Node, PoolDraft, group_nodes, read_nodes
 from capacity.k8s.pods import (
+    HOSTNAME,
     LimitDefaults,
     PodContext,
     PodInfo,
@@ -174,6 +175,7 @@ class ImportedService:
     requests: q.ResourceList = field(default_factory=dict)
     autoscaler: Autoscaler | None = None
     excluded: dict[str, str] = field(default_factory=dict)   # pool -> why the pods may not run there
+    spread: dict[str, Any] | None = None                     # the scenario's spread section
 
 
 @dataclass
@@ -314,7 +316,8 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
                             file=", ".join(files) or None)
 
     pods = [p for *_, p in workloads] + [p for _, p in daemonsets]
-    keys = set().union(*(p.node.keys() for p in pods), *({s.topology_key for s in p.spreads} for p in pods))
+    keys = set().union(*(p.node.keys() for p in pods),
+                       *({s.topology_key for s in p.spreads if s.topology_key != HOSTNAME} for p in pods))
     requested = {r for p in pods for r, v in p.requests.items() if v > 0}
     if nodes:
         grouped, group_notes = group_nodes(nodes, keys, requested | {"cpu", "memory", "pods"})
@@ -735,12 +738,79 @@ def _service(m: Manifest, name: str, replicas: int, pod: PodInfo, drafts: list[P
     if (not pod.node.empty or pod.tolerations) and svc.pools is not None:
         result.notes.append(f"{m.label}: {pod.node} and its tolerations allow pools {', '.join(svc.pools)}")
     _report_pod(m, pod, result)
-    for extra in pod.spreads[1:]:
-        result.ignore(f"a second topology spread (over {extra.topology_key}; the scenario takes one per "
-                      "service)", m.label)
-    if pod.spreads and pod.spreads[0].min_domains is not None:
-        result.ignore("topologySpreadConstraints minDomains", m.label)
+    svc.spread = _choose_spread(m, pod, drafts, allowed, result)
     return svc
+
+
+def _choose_spread(m: Manifest, pod: PodInfo, drafts: Sequence[PoolDraft], allowed: Sequence[PoolDraft],
+                   result: ImportResult) -> dict[str, Any] | None:
+    """The scenario's ``spread`` of a service: its first ``DoNotSchedule`` spread over zones (any label but
+    the hostname), else over nodes, else a ``ScheduleAnyway`` one (data only). A second ``DoNotSchedule``
+    spread over nodes becomes ``max_per_node: maxSkew`` (at most that many per node can never break the
+    skew; stricter than the scheduler when replicas outnumber nodes), any other is listed.
+
+    The domains (`capacity.packing.problem`, the scheduler's ``podtopologyspread``): the label values of
+    the pools the pods may use, plus ``domains`` — the values of the pools whose nodes pass the pods' node
+    affinity but whose taints they do not tolerate (``nodeTaintsPolicy: Ignore``, the default: such nodes
+    count), or, with ``nodeAffinityPolicy: Ignore``, of every pool with the label; with fewer domains than
+    ``minDomains``, placeholder domains make the smallest count 0, as the scheduler does."""
+    hard = [s for s in pod.spreads if s.when_unsatisfiable == "DoNotSchedule"]
+    zone = [s for s in hard if s.topology_key != HOSTNAME]
+    node = [s for s in hard if s.topology_key == HOSTNAME]
+    soft = [s for s in pod.spreads if s.when_unsatisfiable != "DoNotSchedule"]
+    chosen = next(iter(zone or node or soft), None)
+    for s in pod.spreads:
+        if chosen is None or s is chosen:
+            continue
+        if s.topology_key == HOSTNAME and s.when_unsatisfiable == "DoNotSchedule":
+            pod.cap_per_node(s.max_skew, f"topology spread over {HOSTNAME}, maxSkew {s.max_skew}")
+            result.notes.append(f"{m.label}: its spread over {HOSTNAME} (maxSkew {s.max_skew}) is kept as "
+                                f"max_per_node {s.max_skew} beside its spread over {chosen.topology_key}"
+                                " (the scenario takes one spread per service; this is stricter)")
+        else:
+            result.ignore(f"a second topology spread (over {s.topology_key}, {s.when_unsatisfiable}; the "
+                          "scenario takes one per service)", m.label)
+    if chosen is None:
+        return None
+    out: dict[str, Any] = {"topology": chosen.topology_key, "max_skew": chosen.max_skew}
+    if chosen.when_unsatisfiable != "DoNotSchedule":
+        out["when_unsatisfiable"] = chosen.when_unsatisfiable
+        return out
+    if chosen.topology_key == HOSTNAME:
+        counted = [d for d in drafts if d not in allowed and _counted(pod, d, chosen)]
+        few = chosen.min_domains is not None and sum(d.count for d in allowed) < chosen.min_domains
+        if counted or few:   # empty domains it cannot use: the smallest count is 0
+            why = f"fewer nodes than minDomains {chosen.min_domains}"
+            if counted:
+                why = (f"the nodes of {', '.join(d.name for d in counted)} count as domains it may not use "
+                       "(nodeTaintsPolicy Ignore)")
+            pod.cap_per_node(chosen.max_skew, f"topology spread over {HOSTNAME}, maxSkew {chosen.max_skew}")
+            result.notes.append(f"{m.label}: its spread over nodes is max_per_node {chosen.max_skew}: {why}, "
+                                "so the smallest count is 0")
+            return None
+        return out
+    key = chosen.topology_key
+    mine = {d.labels[key] for d in allowed if key in d.labels}
+    extra = sorted({d.labels[key] for d in drafts if d not in allowed and key in d.labels
+                    and _counted(pod, d, chosen)} - mine)
+    if chosen.min_domains is not None and len(mine) + len(extra) < chosen.min_domains:
+        extra += [f"(minDomains {i})" for i in range(len(mine) + len(extra), chosen.min_domains)]
+        result.notes.append(f"{m.label}: {len(mine | set(extra)) - (chosen.min_domains - len(mine))} "
+                            f"domains over {key} is fewer than minDomains {chosen.min_domains}: the smallest "
+                            "count is taken as 0, as the scheduler does")
+    if extra:
+        out["domains"] = extra
+        result.notes.append(f"{m.label}: its spread over {key} also counts {', '.join(extra)} (nodes that "
+                            "pass its node affinity but that it may not use count as domains: "
+                            "nodeTaintsPolicy Ignore)")
+    return out
+
+
+def _counted(pod: PodInfo, d: PoolDraft, spread: Any) -> bool:
+    """Whether the nodes of pool ``d`` are domains of ``spread`` (its node inclusion policies)."""
+    if spread.honor_affinity and not pod.node.matches(d.selectable_labels):
+        return False
+    return not (spread.honor_taints and untolerated(pod.tolerations, d.taints))
 
 
 def _cross_workload_notes(result: ImportResult) -> None:
@@ -808,9 +878,8 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
             svc["pools"] = s.pools
         if s.pod.max_per_node is not None:
             svc["max_per_node"] = s.pod.max_per_node
-        if s.pod.spreads:
-            spread = s.pod.spreads[0]
-            svc["spread"] = {"topology": spread.topology_key, "max_skew": spread.max_skew}
+        if s.spread is not None:
+            svc["spread"] = s.spread
         if s.autoscaler is not None:
             svc["autoscaling"] = s.autoscaler.section()
         services.append(svc)
@@ -887,8 +956,9 @@ def summary_lines(result: ImportResult) -> list[str]:
                          else f"{len(s.pools)} of {len(result.pools)} pools")
         if s.pod.max_per_node is not None:
             extra.append(f"max {s.pod.max_per_node}/node")
-        if s.pod.spreads:
-            extra.append(f"spread over {s.pod.spreads[0].topology_key}, max skew {s.pod.spreads[0].max_skew}")
+        if s.spread is not None:
+            extra.append(f"spread over {s.spread['topology']}, max skew {s.spread['max_skew']}"
+                         + (" (ScheduleAnyway)" if s.spread.get("when_unsatisfiable") else ""))
         if s.autoscaler is not None:
             extra.append(s.autoscaler.describe())
         out.append(f"  {s.name:<{width}}  {s.replicas:>4} x {q.describe(s.requests)}"

@@ -35,11 +35,9 @@ be an integer*), but it is always a typo for ``500Mi`` or ``500M``: the importer
 
 **Where it may run**: `capacity.k8s.selectors.NodeConstraint` (``nodeSelector`` and required node affinity),
 tolerations; ``max_per_node`` from required pod anti-affinity on ``kubernetes.io/hostname`` against its own
-pods (1), from a ``DoNotSchedule`` topology spread over ``kubernetes.io/hostname`` (``maxSkew``: with at
-most ``maxSkew`` per node the skew can never exceed it, so this is safe but can ask for more nodes than the
-scheduler would use when replicas outnumber nodes), and from a ``hostPort`` (1). Spread over other keys
-(zones) is kept as a `Spread`. What the planner does not model (preferred affinity, pod affinity, limits,
-``ScheduleAnyway`` spread, ...) is listed in ``ignored``.
+pods (1) and from a ``hostPort`` (1). Topology spreads of its own pods are kept as `Spread` (the
+importer decides which one the scenario carries). What the planner does not model (preferred affinity,
+pod affinity, limits, ...) is listed in ``ignored``.
 """
 
 from __future__ import annotations
@@ -67,11 +65,17 @@ HOSTNAME = "kubernetes.io/hostname"
 
 @dataclass(frozen=True)
 class Spread:
-    """A ``DoNotSchedule`` topology spread of a workload's own pods over the label ``topology_key``."""
+    """A topology spread of a workload's own pods over the label ``topology_key``, with the scheduler's
+    defaults (``pkg/scheduler/framework/plugins/podtopologyspread/common.go``): ``minDomains`` 1,
+    ``nodeAffinityPolicy: Honor`` (only nodes that pass the pod's node affinity count as domains),
+    ``nodeTaintsPolicy: Ignore`` (tainted nodes count too)."""
 
     topology_key: str
     max_skew: int
     min_domains: int | None = None
+    when_unsatisfiable: str = "DoNotSchedule"
+    honor_affinity: bool = True
+    honor_taints: bool = False
 
 
 @dataclass(frozen=True)
@@ -469,22 +473,27 @@ def _spreads(m: Manifest, spec: dict[str, Any], at: str, info: PodInfo) -> None:
         if skew < 1:
             m.error("maxSkew must be at least 1", f"{where}[{i}].maxSkew")
         when = c.get("whenUnsatisfiable", "DoNotSchedule")
+        if when not in ("DoNotSchedule", "ScheduleAnyway"):
+            m.error(f"whenUnsatisfiable {when!r} is not DoNotSchedule or ScheduleAnyway",
+                    f"{where}[{i}].whenUnsatisfiable")
         selector = label_selector(m, c.get("labelSelector"), f"{where}[{i}].labelSelector")
-        if when != "DoNotSchedule":
-            info.ignored.append(f"topology spread over {key} with whenUnsatisfiable {when} (a preference)")
-            continue
         if selector is None or not selector.matches(info.labels):
             info.ignored.append(f"topology spread over {key} of pods its labelSelector picks, which are "
                                 "not its own (not modelled)")
             continue
-        for extra in ("matchLabelKeys", "nodeAffinityPolicy", "nodeTaintsPolicy"):
-            if c.get(extra) is not None:
-                info.ignored.append(f"topology spread over {key}: {extra}")
-        if key == HOSTNAME:
-            info.cap_per_node(skew, f"topology spread over kubernetes.io/hostname, maxSkew {skew}")
-        else:
-            min_domains = c.get("minDomains")
-            info.spreads.append(Spread(key, skew, int(min_domains) if isinstance(min_domains, int) else None))
+        if c.get("matchLabelKeys"):
+            info.ignored.append(f"topology spread over {key}: matchLabelKeys (all of the workload's pods "
+                                "are counted, as when the keys pick one revision)")
+        policies = {}
+        for field_name in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
+            value = c.get(field_name)
+            if value not in (None, "Honor", "Ignore"):
+                m.error(f"{field_name} {value!r} is not Honor or Ignore", f"{where}[{i}].{field_name}")
+            policies[field_name] = value
+        min_domains = c.get("minDomains")
+        info.spreads.append(Spread(key, skew, int(min_domains) if isinstance(min_domains, int) else None,
+                                   when, policies["nodeAffinityPolicy"] != "Ignore",
+                                   policies["nodeTaintsPolicy"] == "Honor"))
 
 
 def fits(requests: Mapping[str, Fraction], allocatable: Mapping[str, Fraction]) -> bool:

@@ -128,7 +128,10 @@ def test_selectors_tolerations_and_anti_affinity_become_pools_and_max_per_node(s
         assert {pool_type[p] for p in s[name]["pools"]} == {"m5.2xlarge", "r5.2xlarge"}
     assert s["frontend"]["max_per_node"] == 1       # required anti-affinity on hostname
     assert s["redis"]["max_per_node"] == 1          # anti-affinity written with matchExpressions
-    assert s["api"]["max_per_node"] == 2            # DoNotSchedule spread over hostnames, maxSkew 2
+    # DoNotSchedule spread over hostnames, maxSkew 2: the scheduler's rule over the nodes it may use (its
+    # node affinity keeps it off the GPU nodes, so they are no domains)
+    assert s["api"]["spread"] == {"topology": "kubernetes.io/hostname", "max_skew": 2}
+    assert "max_per_node" not in s["api"]
     assert "max_per_node" not in s["cart"]
     # DoNotSchedule spread over zones: the scenario's spread; the ScheduleAnyway one is only listed
     assert s["inference"]["spread"] == {"topology": "topology.kubernetes.io/zone", "max_skew": 1}
@@ -142,7 +145,8 @@ def test_everything_ignored_is_listed(shop):
                      "PodDisruptionBudget (", "Job (",
                      "shop/db-backup",
                      "Namespace (", "preferred node affinity", "resource limits",
-                     "whenUnsatisfiable ScheduleAnyway", "volumeClaimTemplates", "0 replicas"):
+                     "ScheduleAnyway; the scenario takes one per service", "volumeClaimTemplates",
+                     "0 replicas"):
         assert expected in text, expected
     assert any("counted through its owner Deployment shop/frontend" in n for n in shop.notes)
     # the HPA is not ignored: its range and metric go into the scenario

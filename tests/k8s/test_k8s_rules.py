@@ -387,3 +387,74 @@ def test_extended_resource_toleration_lets_gpu_pods_onto_gpu_taints(tmp_path):
     assert {placement.assignment[f"web-{i}"].rsplit("-", 1)[0] for i in range(2)} == {"gpu"}
     without = services(import_k8s([path], pools=pools))
     assert without["web"]["pools"] == ["cpu"]          # without the plugin the GPU taint keeps it off
+
+
+# ---------------------------------------------------------------------------------------------- 3: spread
+
+def nodes_file(tmp_path: Path, zones: dict[str, str], taints: dict[str, str] | None = None) -> Path:
+    """A node list: node name -> zone; ``taints``: node name -> taint key (NoSchedule)."""
+    items = []
+    for name, zone in zones.items():
+        taint = (taints or {}).get(name)
+        spec = f"  spec: {{taints: [{{key: {taint}, effect: NoSchedule}}]}}\n" if taint else ""
+        items.append(f"- apiVersion: v1\n  kind: Node\n  metadata:\n    name: {name}\n    labels: "
+                     f"{{node.kubernetes.io/instance-type: m5.xlarge, topology.kubernetes.io/zone: {zone}}}\n"
+                     f"{spec}  status: {{allocatable: {{cpu: '4', memory: 16Gi, pods: '110'}}}}\n")
+    path = tmp_path / "nodes.yaml"
+    path.write_text("apiVersion: v1\nkind: List\nitems:\n" + "".join(items))
+    return path
+
+
+def spread(key: str, skew: int = 1, extra: str = "") -> str:
+    return (f"      topologySpreadConstraints:\n      - maxSkew: {skew}\n        topologyKey: {key}\n"
+            f"        whenUnsatisfiable: DoNotSchedule\n"
+            f"        labelSelector: {{matchLabels: {{app: web}}}}\n"
+            + extra)
+
+
+CPU15 = "            requests: {cpu: 1500m, memory: 1Gi}\n"
+
+
+def test_a_hostname_spread_lets_the_scheduler_put_two_per_node(tmp_path):
+    """6 replicas, maxSkew 1 over hostnames, 3 nodes: 2 per node (a cap of 1 per node would not fit)."""
+    nodes = nodes_file(tmp_path, {"n1": "a", "n2": "a", "n3": "a"})
+    text = deployment(replicas=6, resources=CPU15, extra=spread("kubernetes.io/hostname"))
+    result = import_k8s([write(tmp_path / "d.yaml", text)], nodes_path=str(nodes))
+    web = services(result)["web"]
+    assert web["spread"] == {"topology": "kubernetes.io/hostname", "max_skew": 1}
+    assert "max_per_node" not in web
+    placement = pipeline.pack(result.validated())
+    assert sorted(len(n.replicas) for n in placement.nodes) == [2, 2, 2]
+
+
+def test_a_tainted_zone_that_the_node_affinity_admits_counts_as_an_empty_domain(tmp_path, capsys):
+    nodes = nodes_file(tmp_path, {"a1": "a", "a2": "a", "b1": "b", "b2": "b", "c1": "c"}, {"c1": "dedicated"})
+    text = deployment(replicas=4, resources=CPU15, extra=spread("topology.kubernetes.io/zone"))
+    path = write(tmp_path / "d.yaml", text)
+    result = import_k8s([path], nodes_path=str(nodes))
+    web = services(result)["web"]
+    assert web["spread"]["domains"] == ["c"]
+    assert any("also counts c" in n for n in result.notes)
+    # zone c holds 0, so a and b hold at most 1 each: 2 of 4 replicas, as the scheduler leaves 2 Pending
+    scenario_path = tmp_path / "s.yaml"
+    scenario_path.write_text(scenario_yaml(result))
+    assert main(["plan", str(scenario_path)]) == 3
+    assert "spread" in capsys.readouterr().err
+    # nodeTaintsPolicy: Honor leaves the tainted zone out: 2 + 2
+    honor = write(tmp_path / "h.yaml", deployment(replicas=4, resources=CPU15, extra=spread(
+        "topology.kubernetes.io/zone", extra="        nodeTaintsPolicy: Honor\n")))
+    placement = pipeline.pack(import_k8s([honor], nodes_path=str(nodes)).validated())
+    assert len(placement.assignment) == 4
+
+
+def test_min_domains_and_schedule_anyway(tmp_path):
+    nodes = nodes_file(tmp_path, {"a1": "a", "a2": "a", "b1": "b", "b2": "b"})
+    text = deployment(replicas=4, resources=CPU15, extra=spread("topology.kubernetes.io/zone",
+                                                                extra="        minDomains: 3\n"))
+    web = services(import_k8s([write(tmp_path / "d.yaml", text)], nodes_path=str(nodes)))["web"]
+    assert web["spread"]["domains"] == ["(minDomains 2)"]     # 2 zones < 3: the smallest count is 0
+    soft = deployment(replicas=4, resources=CPU15, extra=spread("topology.kubernetes.io/zone").replace(
+        "DoNotSchedule", "ScheduleAnyway"))
+    result = import_k8s([write(tmp_path / "s.yaml", soft)], nodes_path=str(nodes))
+    assert services(result)["web"]["spread"]["when_unsatisfiable"] == "ScheduleAnyway"
+    assert len(pipeline.pack(result.validated()).assignment) == 4    # a preference: no rule of the plan
