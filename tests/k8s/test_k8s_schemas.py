@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from capacity import pipeline
-from capacity.k8s import export_plan, import_k8s
+from capacity.k8s import export_plan, import_k8s, parse_pool_option
 from capacity.k8s.manifests import read_manifests
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -48,8 +48,16 @@ def export(manifests: list[Path], **kwargs) -> tuple[dict[str, str], dict]:
     return files, objects
 
 
+TWO_POOLS = [parse_pool_option("a=cpu:8,memory:4Gi,nvidia.com/gpu:1,count:2,label:tier=a"),
+             parse_pool_option("b=cpu:8,memory:1Gi,count:5,label:tier=b")]
+
+
 @pytest.mark.parametrize(("inputs", "kwargs"), [
     ([DATA / "shop"], {"nodes_path": str(DATA / "nodes.json")}),
+    ([DATA / "otel-demo"], {"pools": TWO_POOLS}),
+    ([DATA / "vllm" / "vllm.yaml"], {"pools": [parse_pool_option(
+        "a=cpu:8,memory:32Gi,nvidia.com/gpu:1,ephemeral-storage:100Gi,label:tier=a"), parse_pool_option(
+        "b=cpu:8,memory:32Gi,ephemeral-storage:100Gi,label:tier=b")]}),
 ])
 def test_every_patch_merged_into_its_manifest_is_a_valid_object(inputs, kwargs):
     files, objects = export(inputs, **kwargs)
