@@ -23,7 +23,16 @@ from capacity.packing.baselines import BASELINES, Baseline, GreedyBaseline, firs
 from capacity.packing.bounds import lower_bound
 from capacity.packing.engine import solve
 from capacity.packing.objectives import OBJECTIVES, NodePriced, Objective
-from capacity.packing.problem import NodeUsage, PackingProblem, Placement, Pool, Service, Spread, Survive
+from capacity.packing.problem import (
+    NodeUsage,
+    PackingProblem,
+    Placement,
+    PodAffinity,
+    Pool,
+    Service,
+    Spread,
+    Survive,
+)
 from capacity.packing.registry import Registry
 from capacity.packing.stranded import stranded_by_pool, stranded_capacity
 
@@ -37,6 +46,7 @@ __all__ = [
     "Objective",
     "PackingProblem",
     "Placement",
+    "PodAffinity",
     "Pool",
     "Registry",
     "Service",

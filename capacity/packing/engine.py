@@ -34,9 +34,11 @@ value it bounds: if a solver claims one, it is logged and ignored.
 **Routing.** ``formulation="auto"`` sends a problem to the pattern formulation only when it has nothing
 but what the patterns express (a node-priced objective, whose ``formulations`` name ``patterns``:
 ``min-nodes``, ``min-cost``; selectors by pool or label, which are pool eligibility; ``max_per_node``;
-headroom). Spread, survive, an existing placement, ``move_cost`` and the other objectives (``fit``,
-``balance``, ``min-moves``; `pattern_obstacles`) go to the aggregated model, whose rows for them are in
-`capacity.packing.model`. The greedy plan there honours every constraint too
+headroom). Spread (over a pool label or over nodes, ``kubernetes.io/hostname``), survive, required pod
+(anti-)affinity, an existing placement, ``move_cost`` and the other objectives (``fit``, ``balance``,
+``min-moves``; `pattern_obstacles`) go to the aggregated model, whose rows for them are in
+`capacity.packing.model`: a pattern fills one node of one pool with no view of the other nodes, so it
+cannot count replicas per domain. The greedy plan there honours every constraint too
 (`capacity.packing.baselines`), and both are re-checked by `violations`.
 
 **Objectives beyond nodes and cost.** Under ``fit`` (a ``partial`` objective) nothing is infeasible:
@@ -94,6 +96,8 @@ def pattern_obstacles(problem: PackingProblem, objective: Objective) -> list[str
         out.append("spread")
     if any(s.survive is not None for s in problem.services):
         out.append("survive")
+    if any(s.affinity or s.anti_affinity for s in problem.services):
+        out.append("pod affinity")
     if problem.existing:
         out.append("existing")
     if problem.move_cost:
@@ -120,9 +124,12 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
 
     ``formulation`` is ``auto`` (the default: the pattern formulation of `capacity.packing.patterns` when
     HiGHS runs, since it scales to thousands of replicas and proves tight bounds; the aggregated model
-    when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``warm_start`` hands the greedy plan to
-    HiGHS as a starting solution (CBC never gets one); it is off by default because it was measured to make
-    results worse (see the module docstring).
+    when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``auto`` sends a problem the pattern
+    formulation cannot honour (`pattern_obstacles`: spread, survive, pod affinity, an existing placement,
+    ``move_cost``, an objective it does not express) to the aggregated model, and ``patterns`` refuses it
+    with a `ValueError`. ``warm_start`` hands the greedy plan to HiGHS as a starting solution (CBC never
+    gets one); it is off by default because it was measured to make results worse (see the module
+    docstring).
 
     Raises `ValueError` for malformed input (including a pool without a cost under ``min-cost``),
     `InfeasiblePlacement` (with a `Shortage` per service) when the services cannot be placed or no

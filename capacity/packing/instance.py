@@ -23,7 +23,9 @@ service's selectors allow, whether a replica fits there or not, or -1; then ``ex
 ``Spread.domains`` lists that no allowed pool has, counted with no replica) and the **zones** of its
 ``survive`` label (``zone``: the same over the pools a replica fits), and the **existing** placement
 (`ExistingNode`: pool index, node index within the pool, replicas per service index). A spread over
-``kubernetes.io/hostname`` has no pool domains (each node is one: `Instance.host_skew`).
+``kubernetes.io/hostname`` has no pool domains (each node is one: `Instance.host_skew`), and the required
+pod (anti-)affinity terms are read by index (`Instance.affinity_terms`; anti-affinity of a service with
+itself over the hostname is a node limit of 1, exact).
 
 Indices follow the problem: service ``s`` is ``problem.services[s]``, pool ``p`` is ``problem.pools[p]``
 and resource ``r`` is ``problem.resources()[r]``.
@@ -33,12 +35,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from capacity.packing.amounts import FIT_RTOL, fits
 from capacity.packing.existing import overflow
-from capacity.packing.problem import PackingProblem, Pool, Service
+from capacity.packing.problem import HOSTNAME, PackingProblem, Pool, Service
+
+AffinityKind = Literal["anti", "with"]
+"""A required pod anti-affinity (``anti``) or affinity (``with``) term (`capacity.packing.problem`)."""
 
 NO_LIMIT = 2**40
 """`Instance.node_limit` of a service without a per-node limit."""
@@ -99,6 +105,21 @@ class Instance:
     zone: np.ndarray  # [service, pool] zone index of the survive-zone label, -1: none
     existing: tuple[ExistingNode, ...]
     extra_domains: tuple[tuple[str, ...], ...] = ()  # [service] spread domains no allowed pool has
+
+    def affinity_terms(self, kind: AffinityKind) -> list[tuple[int, int, str]]:
+        """``(service, other service, topology)`` of every ``anti_affinity`` (``kind="anti"``) or
+        ``affinity`` term, by index (a term naming an unknown service was refused by `validate`)."""
+        index = {svc.name: i for i, svc in enumerate(self.services)}
+        out = []
+        for s, svc in enumerate(self.services):
+            for term in (svc.anti_affinity if kind == "anti" else svc.affinity):
+                out.append((s, index[term.service], term.topology))
+        return out
+
+    def pool_domain(self, p: int, topology: str) -> str | None:
+        """The ``topology`` domain of pool ``p``'s nodes (None: the pool lacks the label; per node for
+        the hostname, which the caller handles)."""
+        return self.pools[p].labels.get(topology)
 
     def zone_spread(self, s: int) -> bool:
         """Service ``s`` spreads over a label of the pools (zones), not over nodes."""
@@ -176,6 +197,8 @@ class Instance:
         for si, s in enumerate(services):
             if s.max_per_node is not None:
                 node_limit[si] = s.max_per_node
+            if any(t.service == s.name and t.topology == HOSTNAME for t in s.anti_affinity):
+                node_limit[si] = min(node_limit[si], 1)     # one replica per node: exact
             if s.survive is not None and s.survive.failure == "node":
                 node_limit[si] = min(node_limit[si], keep_cap(s.survive.keep, s.replicas))
             allowed = {p.name for p in problem.allowed_pools(s)}
@@ -253,11 +276,17 @@ def validate(problem: PackingProblem) -> None:
         if p.cost is not None and not (p.cost >= 0 and math.isfinite(p.cost)):
             raise ValueError(f"{where}: cost must be a non-negative number, got {p.cost!r}")
     seen = set()
+    names = {svc.name for svc in problem.services}
     for s in problem.services:
         where = f"service {s.name!r}"
         if s.name in seen:
             raise ValueError(f"{where}: duplicate service name")
         seen.add(s.name)
+        for term in (*s.anti_affinity, *s.affinity):
+            if term.service not in names:
+                raise ValueError(f"{where}: pod (anti-)affinity names no service {term.service!r}")
+            if not isinstance(term.topology, str) or not term.topology:
+                raise ValueError(f"{where}: pod (anti-)affinity topology must be a label name")
         if isinstance(s.replicas, bool) or not isinstance(s.replicas, int | np.integer) or s.replicas < 0:
             raise ValueError(f"{where}: replicas must be a non-negative integer, got {s.replicas!r}")
         for r, v in s.demand.items():

@@ -68,6 +68,13 @@ Objectives and constraints beyond one node (`capacity.packing.problem`; rows onl
     ``host_lo/hi_{s}_{node}``  spread over nodes: ``x[s,p,j] <= m_s + max_skew`` and
                   ``m_s <= x[s,p,j] + n_s (1 - y[p,j])`` on every candidate node of an allowed pool (a node
                   counts when it is used, by any service; in a fixed cluster every node counts: ``m_s <= x``);
+    ``apart_{s}_{k}_{d}_a/b``  required pod anti-affinity between ``s`` and ``t`` over a topology (a pool
+                  label, or each node for ``kubernetes.io/hostname``), ``X[s,d]`` the replicas of ``s`` in
+                  domain ``d``: ``X[s,d] <= n_s b`` and ``X[t,d] <= n_t (1 - b)``, ``b`` binary;
+                  ``apart_self_{s}_{k}_{d}``: ``X[s,d] <= 1`` (anti-affinity with itself);
+    ``with_{s}_{k}_{d}``  required pod affinity: ``X[s,d] <= n_s X[t,d]``, and ``x[s,node] <= 0`` on the
+                  nodes of pools without the label; ``with_self_{s}_{k}_{d}``: ``X[s,d] <= n_s b_d`` with
+                  ``sum_d b_d <= 1`` (affinity with itself: one domain holds every replica);
     ``zone_{s}_{z}``  ``sum_{p in z, j} x[s,p,j] <= floor((1 - keep) n_s)`` (survive a zone);
     survive a node: ``u[s,p]`` already caps ``x`` at ``floor((1 - keep) n_s)`` (`Instance.node_limit`);
     under ``fit`` the placed count ``P_s = sum x`` is a variable and both caps read
@@ -96,6 +103,7 @@ from capacity.packing.bounds import Bounds
 from capacity.packing.instance import Instance
 from capacity.packing.objectives import Objective
 from capacity.packing.plan import NodePlan
+from capacity.packing.problem import HOSTNAME
 
 _INTEGRALITY_TOL = 1e-6
 _LE, _GE, _EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
@@ -168,6 +176,9 @@ class AggregatedModel:
         self.placed = self._placed_variables()
         self.m: dict[int, pulp.LpVariable] = {}
         self._spread_and_survive_rows()
+        self._indicators: list[tuple[pulp.LpVariable, int, list[tuple[int, int]]]] = []
+        self._apart_rows()
+        self._with_rows()
         self.r: dict[tuple[int, int, int], pulp.LpVariable] = {}
         self._move_rows(terms.moved)
         self.u: pulp.LpVariable | None = None
@@ -354,6 +365,72 @@ class AggregatedModel:
                 if terms:
                     self._row([*terms, (self.u, -1.0)], _LE, 0.0, f"util_{res}_{node}")
 
+    def _domains(self, topology: str) -> dict[str, list[tuple[int, int]]]:
+        """The candidate nodes of each ``topology`` domain: one per node for the hostname, else by the
+        pool's label value (pools without the label are in none)."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        for (p, j) in self.y:
+            name = f"{p}-{j}" if topology == HOSTNAME else self.inst.pool_domain(p, topology)
+            if name is not None:
+                out.setdefault(name, []).append((p, j))
+        return out
+
+    def _total(self, s: int, nodes: list[tuple[int, int]]) -> list[tuple[pulp.LpVariable, float]]:
+        """The terms of ``X[s,d]``: the replicas of ``s`` on ``nodes``."""
+        return [(self.x[s, p, j], 1.0) for p, j in nodes if (s, p, j) in self.x]
+
+    def _indicator(self, name: str, s: int, nodes: list[tuple[int, int]]) -> pulp.LpVariable:
+        """A binary that may be 1 only when ``s`` has replicas on ``nodes`` (a warm start sets it so)."""
+        b = self.prob.add_variable(self._var(name), cat=pulp.LpBinary)
+        self._indicators.append((b, s, nodes))
+        return b
+
+    def _apart_rows(self) -> None:
+        """Required pod anti-affinity (`capacity.packing.problem`), with ``X[s,d]`` the replicas of ``s`` in
+        domain ``d``: ``apart_*``: ``X[s,d] <= n_s b`` and ``X[t,d] <= n_t (1 - b)`` with ``b`` binary (never
+        both); ``apart_self_*``: ``X[s,d] <= 1`` (over the hostname ``u[s,p]`` is 1 already:
+        `Instance.node_limit`)."""
+        inst = self.inst
+        for k, (s, t, topology) in enumerate(inst.affinity_terms("anti")):
+            name = f"{inst.services[s].name}_{k}"
+            for d, nodes in self._domains(topology).items():
+                xs, xt = self._total(s, nodes), self._total(t, nodes)
+                if s == t:
+                    if xs and topology != HOSTNAME:
+                        self._row(xs, _LE, 1.0, f"apart_self_{name}_{d}")
+                elif xs and xt:
+                    b = self._indicator(f"apart_{name}_{d}", s, nodes)
+                    self._row([*xs, (b, -float(inst.replicas[s]))], _LE, 0.0, f"apart_{name}_{d}_a")
+                    self._row([*xt, (b, float(inst.replicas[t]))], _LE, float(inst.replicas[t]),
+                              f"apart_{name}_{d}_b")
+
+    def _with_rows(self) -> None:
+        """Required pod affinity (`capacity.packing.problem`): ``with_*``: ``X[s,d] <= n_s X[t,d]``, and
+        ``x[s,node] <= 0`` where the pool lacks the label; ``with_self_*``: ``X[s,d] <= n_s b_d`` with
+        ``sum_d b_d <= 1`` (one domain holds them all)."""
+        inst = self.inst
+        for k, (s, t, topology) in enumerate(inst.affinity_terms("with")):
+            name = f"{inst.services[s].name}_{k}"
+            n = float(inst.replicas[s])
+            domains = self._domains(topology)
+            for p, j in self.y:
+                if topology != HOSTNAME and inst.pool_domain(p, topology) is None and (s, p, j) in self.x:
+                    self._row([(self.x[s, p, j], 1.0)], _LE, 0.0, f"with_{name}_{inst.pools[p].name}-{j}")
+            if s != t:
+                for d, nodes in domains.items():
+                    if xs := self._total(s, nodes):
+                        self._row([*xs, *((v, -n) for v, _ in self._total(t, nodes))], _LE, 0.0,
+                                  f"with_{name}_{d}")
+                continue
+            picks = []
+            for d, nodes in domains.items():
+                if xs := self._total(s, nodes):
+                    b = self._indicator(f"with_self_{name}_{d}", s, nodes)
+                    picks.append((b, 1.0))
+                    self._row([*xs, (b, -n)], _LE, 0.0, f"with_self_{name}_{d}")
+            if picks:
+                self._row(picks, _LE, 1.0, f"with_self_{name}_one")
+
     def _host_spread_rows(self, s: int) -> None:
         """Spread over nodes (``kubernetes.io/hostname``): with ``m`` the smallest count over the nodes
         of the allowed pools that exist, ``host_hi``: ``x[s,node] - m <= max_skew`` on every node;
@@ -417,6 +494,8 @@ class AggregatedModel:
                 if t == s:
                     per[inst.spread_domain[s, p]] += values[x]
             values[v] = float(per.min()) if len(per) else 0.0
+        for b, s, on in self._indicators:
+            values[b] = 1.0 if sum(values[x] for x, _ in self._total(s, on)) > 0.5 else 0.0
         for key, v in self.r.items():
             e = next(
                 e for e in inst.existing

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from capacity.packing.instance import Instance, fits, keep_cap
-from capacity.packing.problem import NodeUsage, Placement, Status
+from capacity.packing.instance import AffinityKind, Instance, fits, keep_cap
+from capacity.packing.problem import HOSTNAME, NodeUsage, Placement, Status
 
 
 @dataclass
@@ -151,6 +151,40 @@ def violations(
             problems.append(f"pool {p}: {per_pool[p]} nodes used, only {inst.count[p]} exist")
     problems.extend(_index_violations(inst, nodes))
     problems.extend(_spread_and_survive_violations(inst, nodes, placed, fixed_cluster))
+    problems.extend(affinity_violations(inst, nodes))
+    return problems
+
+
+def affinity_domains(inst: Instance, nodes: list[NodePlan], topology: str) -> list[str | None]:
+    """The ``topology`` domain of each plan node (its index for the hostname; None: no label)."""
+    if topology == HOSTNAME:
+        return [str(i) for i in range(len(nodes))]
+    return [inst.pool_domain(node.pool, topology) for node in nodes]
+
+
+def affinity_violations(inst: Instance, nodes: list[NodePlan]) -> list[str]:
+    """Broken pod (anti-)affinity terms (`capacity.packing.problem`), one line each."""
+    problems = []
+    kinds: tuple[AffinityKind, ...] = ("anti", "with")
+    for kind in kinds:
+        for s, t, topology in inst.affinity_terms(kind):
+            domains = affinity_domains(inst, nodes, topology)
+            per: dict[str | None, list[int]] = {}
+            for node, d in zip(nodes, domains, strict=True):
+                counts = per.setdefault(d, [0, 0])
+                counts[0] += node.counts.get(s, 0)
+                counts[1] += node.counts.get(t, 0)
+            for d, (here, other) in per.items():
+                if kind == "anti" and d is not None and here and (here > 1 if s == t else other):
+                    problems.append(f"service {s}: anti-affinity with service {t} over {topology} broken "
+                                    f"in domain {d}")
+                if kind == "with" and here and s != t and (d is None or not other):
+                    problems.append(f"service {s}: affinity with service {t} over {topology}: domain {d} "
+                                    "holds none of it")
+            if kind == "with" and s == t and sum(1 for d, (h, _) in per.items() if h and d is not None) > 1:
+                problems.append(f"service {s}: affinity with itself over {topology}: more than one domain")
+            if kind == "with" and s == t and per.get(None, [0, 0])[0]:
+                problems.append(f"service {s}: affinity over {topology} on nodes without the label")
     return problems
 
 

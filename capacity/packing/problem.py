@@ -27,6 +27,14 @@ Constraints beyond one node (each described where it is checked, `capacity.packi
   ``keep`` of the service's placed replicas are left, i.e. ``placed - lost >= ceil(keep * placed)``. This
   is linear: at most ``floor((1 - keep) * placed)`` replicas on one node (zone). The stronger
   "re-host" variant (the surviving nodes' free capacity can take the lost replicas) is not implemented.
+* **pod affinity** (`PodAffinity`) — the scheduler's ``InterPodAffinity`` filter for required terms
+  (``pkg/scheduler/framework/plugins/interpodaffinity``; docs: "Assigning Pods to Nodes", inter-pod affinity
+  and anti-affinity), as a rule of the final plan: ``anti_affinity`` — no domain of the ``topology`` holds
+  replicas of both services (the rule is symmetric, as the scheduler also checks the anti-affinity of the
+  pods already running), and over its own service at most one replica per domain; ``affinity`` — every
+  domain holding a replica of the service holds one of the other service, and over its own service all
+  replicas share one domain (the first pod may go anywhere, the others follow it). A node whose pool lacks
+  the label is in no domain: anti-affinity never blocks it, affinity always does.
 * **existing** — the placement running today (``{node name: {service: count}}``, node names
   ``{pool}-{j}``). A replica is **moved** when it stops on its node and starts on another; with ``E``
   replicas of a service running, ``P`` placed by the new plan and ``removed`` those that leave their node,
@@ -98,6 +106,15 @@ class Survive:
 
 
 @dataclass(frozen=True)
+class PodAffinity:
+    """A required pod (anti-)affinity term: the replicas of ``service`` in the ``topology`` domains (a pool
+    label's values, or each node for `HOSTNAME`)."""
+
+    service: str
+    topology: str = HOSTNAME
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     replicas: int
@@ -108,6 +125,10 @@ class Service:
     priority: int = 1                      # weight under objective "fit" (higher: more important)
     spread: Spread | None = None
     survive: Survive | None = None
+    anti_affinity: tuple[PodAffinity, ...] = ()   # never in a domain holding the other service (itself:
+    #                                              one replica per domain)
+    affinity: tuple[PodAffinity, ...] = ()        # only in domains holding the other service (itself:
+    #                                              every replica in one domain)
 
     def replica_names(self) -> list[str]:
         return [f"{self.name}-{i}" for i in range(self.replicas)]

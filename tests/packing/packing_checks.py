@@ -26,6 +26,7 @@ def allows(service: Service, pool: Pool) -> bool:
     if any(pool.labels.get(k) != v for k, v in (service.node_selector or {}).items()):
         return False
     labels = [service.spread.topology] if service.spread and service.spread.topology != HOSTNAME else []
+    # (pod affinity does not restrict pools: a pool without its label is in no domain)
     if service.survive is not None and service.survive.failure == "zone":
         labels.append(service.survive.topology)
     return all(label in pool.labels for label in labels)
@@ -131,6 +132,7 @@ def assert_valid(problem: PackingProblem, placement: Placement, *, partial: bool
     assert placement.max_utilisation is not None
     assert abs(placement.max_utilisation - utilisation) <= 1e-9
     _assert_spread_and_survive(problem, placement)
+    _assert_pod_affinity(problem, placement)
     if problem.existing:
         moved = expected_moves(problem, placement)
         assert placement.moves == sum(moved.values()) and placement.moved == moved
@@ -179,6 +181,28 @@ def _assert_spread_and_survive(problem: PackingProblem, placement: Placement) ->
                 f"{svc.name}: losing one {svc.survive.failure} leaves {placed - worst} of {placed}, "
                 f"needs {keep}"
             )
+
+
+def _assert_pod_affinity(problem: PackingProblem, placement: Placement) -> None:
+    """Required pod (anti-)affinity, as the scheduler's InterPodAffinity filter leaves a final state."""
+    pools = {p.name: p for p in problem.pools}
+    counts = _counts(problem, placement)
+    for svc in problem.services:
+        for kind, terms in (("anti", svc.anti_affinity), ("with", svc.affinity)):
+            for term in terms:
+                per: dict[str | None, Counter[str]] = {}
+                for node in placement.nodes:
+                    d = node.name if term.topology == HOSTNAME else pools[node.pool].labels.get(term.topology)
+                    per.setdefault(d, Counter()).update(counts[node.name])
+                mine = {d: c[svc.name] for d, c in per.items() if c[svc.name]}
+                if kind == "anti" and term.service == svc.name:
+                    assert all(k <= 1 for d, k in mine.items() if d is not None), (svc.name, "apart", mine)
+                elif kind == "anti":
+                    assert not any(d is not None and per[d][term.service] for d in mine), (svc.name, term)
+                elif term.service == svc.name:
+                    assert None not in mine and len(mine) <= 1, (svc.name, "together", mine)
+                else:
+                    assert all(d is not None and per[d][term.service] for d in mine), (svc.name, term)
 
 
 def assert_honest(placement: Placement, problem: PackingProblem | None = None) -> None:

@@ -9,12 +9,14 @@ that obeys the rules (complete, or any plan under ``fit``).
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packing_checks import assert_honest, assert_valid
 
 from capacity.errors import InfeasiblePlacement
-from capacity.packing import BASELINES, PackingProblem, Pool, Service, Spread, Survive, solve
+from capacity.packing import BASELINES, PackingProblem, PodAffinity, Pool, Service, Spread, Survive, solve
 
 GiB = 2**30
 ZONES = ["a", "b", "c"]
@@ -51,6 +53,13 @@ def constrained(draw: st.DrawFn) -> PackingProblem:
             max_per_node=draw(st.sampled_from([None, None, None, 1, 2])),
             priority=draw(st.integers(1, 3)), spread=spread, survive=survive,
         ))
+    names = [s.name for s in services]
+    for j, svc in enumerate(services):
+        if draw(st.integers(0, 3)) == 0:       # required pod (anti-)affinity, over nodes or zones
+            term = PodAffinity(draw(st.sampled_from(names)),
+                               draw(st.sampled_from(["kubernetes.io/hostname", "zone"])))
+            kind = draw(st.sampled_from(["anti_affinity", "affinity"]))
+            services[j] = dataclasses.replace(svc, **{kind: (term,)})
     objective = draw(st.sampled_from(["min-nodes", "min-cost", "fit", "balance", "min-moves"]))
     existing: dict[str, dict[str, int]] = {}
     if objective == "min-moves" or draw(st.booleans()):

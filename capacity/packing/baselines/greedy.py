@@ -11,11 +11,15 @@ A greedy baseline obeys the same rules as the optimiser: node selectors (pool na
   one node (`Cluster.node_cap`): the scheduler counts every node of the allowed pools, so the smallest count
   is 0 as soon as one such node holds none, and a plan with at most ``max_skew`` on every node keeps the skew
   within it however many nodes the cluster ends up with;
-* at most ``floor((1 - keep) * replicas)`` replicas of a ``survive`` service on one node (zone).
+* at most ``floor((1 - keep) * replicas)`` replicas of a ``survive`` service on one node (zone);
+* required pod (anti-)affinity as the scheduler's InterPodAffinity filter (`Cluster.affinity`, a
+  `capacity.packing.baselines.affinity.PodAffinityFilter`); a service with an affinity term to another
+  one arrives after it.
 
 A replica that passes no filter anywhere is **unplaced**. A baseline that places only some replicas of a
 ``survive`` service then removes, from the most loaded node (zone), replicas whose loss would break
-``survive`` for the smaller placed count, until it holds (so a partial plan obeys every rule too).
+``survive`` for the smaller placed count, until it holds (so a partial plan obeys every rule too); replicas
+that a removal leaves breaking a pod affinity term are removed too (`Cluster.trim_for_affinity`).
 
 **Fixed cluster** (an objective's ``fixed_cluster``: ``fit``, ``balance``): every node of every pool is open
 from the start (as many per pool as replicas could go there), and no node is opened later. **Existing
@@ -57,6 +61,7 @@ from typing import Literal
 
 import numpy as np
 
+from capacity.packing.baselines.affinity import PodAffinityFilter, after_affinity
 from capacity.packing.bounds import compute_bounds
 from capacity.packing.instance import FIT_RTOL, Instance, fits, keep_cap
 from capacity.packing.objectives import Objective, compile_problem
@@ -79,11 +84,12 @@ def size_order(inst: Instance) -> list[int]:
 
 
 def arrival_order(inst: Instance, by_priority: bool) -> list[int]:
-    """`size_order`, by decreasing priority first when ``by_priority``."""
+    """`size_order`, by decreasing priority first when ``by_priority``; a service with a pod affinity term
+    to another one after it (`after_affinity`)."""
     order = size_order(inst)
     if by_priority:
         order.sort(key=lambda s: -int(inst.priority[s]))  # stable: size order within a priority
-    return order
+    return after_affinity(inst, order)
 
 
 def _copies_that_fit(used: np.ndarray, usable: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -169,6 +175,7 @@ class Cluster:
         self.zones = {s: np.zeros(inst.zone_count(s), dtype=np.int64)
                       for s, svc in enumerate(inst.services)
                       if svc.survive is not None and svc.survive.failure == "zone"}
+        self.affinity = PodAffinityFilter(inst)
         self.fixed = objective.fixed_cluster
         if plan is not None:
             for node in plan:
@@ -188,7 +195,8 @@ class Cluster:
         return len(self.nodes)
 
     def constrained(self, s: int) -> bool:
-        return s in self.domains or s in self.zones
+        """Filters beyond one node (spread, zone survival, pod affinity) decide where ``s`` may go."""
+        return s in self.domains or s in self.zones or self.affinity.involves(s)
 
     def open(self, p: int, index: int | None = None) -> int:
         if self.n == len(self.pool_of):
@@ -216,7 +224,8 @@ class Cluster:
             self.zones[s][inst.zone[s, p]] += k
 
     def allowance(self, s: int, p: int) -> int:
-        """Most replicas of ``s`` the spread and zone filters let onto pool ``p`` now."""
+        """Most replicas of ``s`` the spread, zone and pod affinity (over pool labels) filters let onto a
+        node of pool ``p`` now."""
         inst = self.inst
         if not inst.placeable[s, p]:
             return 0
@@ -227,7 +236,18 @@ class Cluster:
             out = min(out, int(counts.min()) + skew - int(counts[inst.spread_domain[s, p]]))
         if s in self.zones:
             out = min(out, inst.zone_cap(s) - int(self.zones[s][inst.zone[s, p]]))
+        if self.affinity.involves(s):
+            out = min(out, self.affinity.pool_allowance(s, p, self.pool_of[: self.n], self.here[: self.n]))
         return max(out, 0)
+
+    def _filtered(self, s: int, sel: slice) -> np.ndarray:
+        """[selected open node] most replicas of ``s`` the filters beyond one node let there now."""
+        pools = self.pool_of[: self.n][sel]
+        allow = {int(p): self.allowance(s, int(p)) for p in np.unique(pools)}
+        out = np.array([allow[int(p)] for p in pools], dtype=np.int64)
+        if self.affinity.involves(s):
+            out[~self.affinity.node_mask(s, self.pool_of[: self.n], self.here[: self.n])[sel]] = 0
+        return out
 
     def room(self, s: int, nodes: slice | None = None) -> np.ndarray:
         """[open node] how many more replicas of ``s`` may go there (every rule, filters included);
@@ -239,8 +259,7 @@ class Cluster:
         k[~inst.placeable[s, pools]] = 0
         k = np.minimum(k, self.node_cap[s, pools] - self.here[: self.n, s][sel])
         if self.constrained(s):
-            allow = np.array([self.allowance(s, p) for p in range(len(inst.pools))], dtype=np.int64)
-            k = np.minimum(k, allow[pools])
+            k = np.minimum(k, self._filtered(s, sel))
         return np.maximum(k, 0)
 
     def can_take(self, s: int) -> np.ndarray:
@@ -251,8 +270,7 @@ class Cluster:
         ok = inst.placeable[s, pools] & (self.here[:n, s] < self.node_cap[s, pools])
         ok &= np.all(fits(self.used[:n] + inst.demand[s], inst.usable[pools]), axis=1)
         if self.constrained(s):
-            allow = np.array([self.allowance(s, p) > 0 for p in range(len(inst.pools))], dtype=bool)
-            ok &= allow[pools]
+            ok &= self._filtered(s, slice(0, n)) > 0
         return ok
 
     def takes(self, i: int) -> np.ndarray:
@@ -264,7 +282,7 @@ class Cluster:
         ok &= np.all(fits(self.used[i] + inst.demand, inst.usable[p]), axis=1)
         for s in range(len(inst.services)):
             if ok[s] and self.constrained(s):
-                ok[s] = self.allowance(s, p) > 0
+                ok[s] = self._filtered(s, slice(i, i + 1))[0] > 0
         return ok
 
     def openable(self, s: int) -> list[int]:
@@ -276,6 +294,7 @@ class Cluster:
             p for p in range(len(inst.pools))
             if inst.placeable[s, p] and self.opened[p] < inst.count[p]
             and (not self.constrained(s) or self.allowance(s, p) > 0)
+            and self.affinity.new_node_ok(s, self.here[: self.n])
         ]
 
     def open_for(self, s: int, left: int, price_first: bool = False) -> int | None:
@@ -345,10 +364,31 @@ class Cluster:
                 if s in self.domains:
                     self._rebalance(s)
 
+    def trim_for_affinity(self) -> None:
+        """Remove the replicas that break a required pod (anti-)affinity term
+        (`capacity.packing.baselines.affinity`: they stay Pending), until none does; then the spreads are
+        rebalanced."""
+        changed = True
+        while changed:
+            changed = False
+            for term in self.affinity.terms:
+                for i, k in self.affinity.removals(term, self.pool_of[: self.n], self.here[: self.n]):
+                    self.place(i, term[1], -k)
+                    changed = True
+        for s in self.domains:
+            self._rebalance(s)
+
     def result(self) -> Plan:
-        """The used nodes in opening order and the unplaced replicas (``survive`` restored first)."""
-        if (self.placed < self.inst.replicas).any():  # a partial plan: survive holds for what is placed
-            self.trim_for_survival()
+        """The used nodes in opening order and the unplaced replicas (pod affinity and ``survive`` restored
+        first: each trim may break what another holds, so they repeat until neither removes a replica)."""
+        while True:
+            before = int(self.placed.sum())
+            if self.affinity.terms:
+                self.trim_for_affinity()
+            if (self.placed < self.inst.replicas).any():  # a partial plan: survive holds for what is placed
+                self.trim_for_survival()
+            if int(self.placed.sum()) == before:
+                break
         unplaced = {
             s: int(n - self.placed[s]) for s, n in enumerate(self.inst.replicas) if n > self.placed[s]
         }
