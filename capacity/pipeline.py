@@ -47,6 +47,9 @@ def packing_problem(scenario: Scenario) -> PackingProblem:
                         node_selector=dict(s.node_selector) if s.node_selector else None,
                         priority=s.priority,
                         spread=_spread(s.spread),
+                        anti_affinity=tuple(packing.PodAffinity(t.service, t.topology)
+                                            for t in s.anti_affinity or ()),
+                        affinity=tuple(packing.PodAffinity(t.service, t.topology) for t in s.affinity or ()),
                         survive=packing.Survive(
                             "node" if s.survive.failures == "1 node" else "zone", s.survive.keep,
                             s.survive.topology or "zone") if s.survive else None)

@@ -225,6 +225,14 @@ class Spread(_Model):
     domains: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=10_000)
 
 
+class PodAffinityTerm(_Model):
+    """A required pod (anti-)affinity term: the replicas of ``service`` in the domains of ``topology`` (a
+    pool label, or ``kubernetes.io/hostname``: each node). See `capacity.packing.problem`."""
+
+    service: Name
+    topology: LabelKey = "kubernetes.io/hostname"
+
+
 class Survive(_Model):
     """After losing any one node (or zone), at least ``keep`` of the service's replicas remain."""
 
@@ -279,6 +287,8 @@ class Service(_Model):
     survive: Survive | None = None
     serving: Serving | None = None
     autoscaling: Autoscaling | None = None                 # data for the autoscaling simulation (not yet)
+    anti_affinity: list[PodAffinityTerm] | None = Field(default=None, min_length=1, max_length=100)
+    affinity: list[PodAffinityTerm] | None = Field(default=None, min_length=1, max_length=100)
 
 
 # ---------------------------------------------------------------------------------------------- workload
@@ -900,6 +910,15 @@ def _placement_constraint_problems(s: Scenario) -> list[tuple[tuple[str | int, .
                                  f"failures: 1 zone needs pools labelled {zone!r} {known}"))
     pools = {p.name: p for p in s.cluster.pools}
     services = {svc.name: svc for svc in s.services}
+    for i, svc in enumerate(s.services):
+        for kind in ("anti_affinity", "affinity"):
+            for j, term in enumerate(getattr(svc, kind) or ()):
+                if term.service not in services:
+                    problems.append((("services", i, kind, j, "service"),
+                                     f"no service named {term.service!r} (services: {', '.join(services)})"))
+                if term.topology not in (*labels, "kubernetes.io/hostname"):
+                    problems.append((("services", i, kind, j, "topology"),
+                                     f"no pool has label {term.topology!r} {known}"))
     for node, counts in s.placement.existing.items():
         pool, sep, index = node.rpartition("-")
         where = ("placement", "existing", node)

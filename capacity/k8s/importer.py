@@ -176,6 +176,7 @@ class ImportedService:
     autoscaler: Autoscaler | None = None
     excluded: dict[str, str] = field(default_factory=dict)   # pool -> why the pods may not run there
     spread: dict[str, Any] | None = None                     # the scenario's spread section
+    terms: dict[str, list[dict[str, str]]] = field(default_factory=dict)   # anti_affinity / affinity
 
 
 @dataclass
@@ -317,7 +318,8 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
 
     pods = [p for *_, p in workloads] + [p for _, p in daemonsets]
     keys = set().union(*(p.node.keys() for p in pods),
-                       *({s.topology_key for s in p.spreads if s.topology_key != HOSTNAME} for p in pods))
+                       *({t.topology_key for t in [*p.spreads, *p.anti_affinity, *p.pod_affinity]
+                          if t.topology_key != HOSTNAME} for p in pods))
     requested = {r for p in pods for r, v in p.requests.items() if v > 0}
     if nodes:
         grouped, group_notes = group_nodes(nodes, keys, requested | {"cpu", "memory", "pods"})
@@ -814,14 +816,31 @@ def _counted(pod: PodInfo, d: PoolDraft, spread: Any) -> bool:
 
 
 def _cross_workload_notes(result: ImportResult) -> None:
-    """Anti-affinity terms and host ports that involve other workloads' pods: not modelled, so listed."""
+    """Required pod (anti-)affinity terms as the scenario's ``anti_affinity`` / ``affinity`` of each
+    service: the services whose pods a term's selector picks (in the term's namespaces). Anti-affinity to
+    each of them (a pod may share a domain with none); affinity when it picks exactly one service (the
+    scheduler accepts a domain holding any of several, which one term per service would not say: listed).
+    Anti-affinity of a workload's own pods over the hostname is already ``max_per_node: 1``."""
     for svc in result.services:
-        for term in svc.pod.anti_affinity:
-            others = [o.manifest.label for o in result.services if o is not svc
-                      and term.selects(o.pod.labels, o.manifest.namespace)]
-            if others:
-                result.ignore(f"required pod anti-affinity over {term.topology_key} against "
-                              f"{', '.join(others)} (between workloads: not modelled)", svc.manifest.label)
+        for kind, terms in (("anti_affinity", svc.pod.anti_affinity), ("affinity", svc.pod.pod_affinity)):
+            for term in terms:
+                picked = [o for o in result.services if term.selects(o.pod.labels, o.manifest.namespace)]
+                if kind == "anti_affinity":
+                    for o in picked:
+                        if not (o is svc and term.topology_key == HOSTNAME):
+                            svc.terms.setdefault(kind, []).append({"service": o.name,
+                                                                   "topology": term.topology_key})
+                elif len(picked) == 1:
+                    svc.terms.setdefault(kind, []).append({"service": picked[0].name,
+                                                           "topology": term.topology_key})
+                elif picked:
+                    result.ignore(f"required pod affinity over {term.topology_key} to pods of "
+                                  f"{', '.join(o.manifest.label for o in picked)} (any of several workloads: "
+                                  "not modelled)", svc.manifest.label)
+                else:
+                    result.notes.append(f"{svc.manifest.label}: its required pod affinity over "
+                                        f"{term.topology_key} picks no pod of the input: its pods would stay "
+                                        "Pending unless such pods run")
 
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
@@ -880,6 +899,9 @@ def _scenario_document(result: ImportResult, name: str) -> dict[str, Any]:
             svc["max_per_node"] = s.pod.max_per_node
         if s.spread is not None:
             svc["spread"] = s.spread
+        for kind in ("anti_affinity", "affinity"):
+            if s.terms.get(kind):
+                svc[kind] = [dict(t) for t in {tuple(sorted(t.items())): t for t in s.terms[kind]}.values()]
         if s.autoscaler is not None:
             svc["autoscaling"] = s.autoscaler.section()
         services.append(svc)

@@ -80,7 +80,8 @@ class Spread:
 
 @dataclass(frozen=True)
 class AntiAffinity:
-    """A required pod anti-affinity term: keep off ``topology_key`` domains holding pods it selects."""
+    """A required pod (anti-)affinity term: the ``topology_key`` domains holding pods it selects (kept off
+    for anti-affinity, sought for affinity)."""
 
     selector: LabelSelector | None
     namespaces: tuple[str, ...] | None     # None: every namespace (an empty namespaceSelector)
@@ -120,6 +121,7 @@ class PodInfo:
     max_per_node_reasons: list[str] = field(default_factory=list)
     spreads: list[Spread] = field(default_factory=list)
     anti_affinity: list[AntiAffinity] = field(default_factory=list)
+    pod_affinity: list[AntiAffinity] = field(default_factory=list)   # required pod affinity terms
     missing: list[str] = field(default_factory=list)     # requests missing (counted as 0)
     filled: list[str] = field(default_factory=list)      # requests from a LimitRange or pod-level fields
     from_limits: list[str] = field(default_factory=list)  # requests the API server copies from limits
@@ -428,17 +430,26 @@ def _affinity(m: Manifest, spec: dict[str, Any], at: str, namespace: str, info: 
     node_aff = m.get("nodeAffinity", dict, {}, obj=affinity, at=f"{at}affinity.")
     if node_aff.get("preferredDuringSchedulingIgnoredDuringExecution"):
         info.ignored.append("preferred node affinity (a preference, not a rule)")
-    pod_aff = m.get("podAffinity", dict, {}, obj=affinity, at=f"{at}affinity.")
-    if pod_aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
-        info.ignored.append("required pod affinity (co-location with other pods is not modelled)")
-    if pod_aff.get("preferredDuringSchedulingIgnoredDuringExecution"):
-        info.ignored.append("preferred pod affinity (a preference, not a rule)")
-    anti = m.get("podAntiAffinity", dict, {}, obj=affinity, at=f"{at}affinity.")
-    if anti.get("preferredDuringSchedulingIgnoredDuringExecution"):
-        info.ignored.append("preferred pod anti-affinity (a preference, not a rule)")
-    where = f"{at}affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-    for i, term in enumerate(m.get("requiredDuringSchedulingIgnoredDuringExecution", list, [], obj=anti,
-                                   at=f"{at}affinity.podAntiAffinity.")):
+    for field_name, terms in (("podAffinity", info.pod_affinity), ("podAntiAffinity", info.anti_affinity)):
+        block = m.get(field_name, dict, {}, obj=affinity, at=f"{at}affinity.")
+        if block.get("preferredDuringSchedulingIgnoredDuringExecution"):
+            what = "pod affinity" if field_name == "podAffinity" else "pod anti-affinity"
+            info.ignored.append(f"preferred {what} (a preference, not a rule)")
+        terms.extend(_pod_affinity_terms(m, block, f"{at}affinity.{field_name}.", namespace, info))
+    for term in info.anti_affinity:
+        if term.selects(info.labels, namespace) and term.topology_key == HOSTNAME:
+            info.cap_per_node(1, "required pod anti-affinity on kubernetes.io/hostname")
+
+
+def _pod_affinity_terms(m: Manifest, block: dict[str, Any], at: str, namespace: str,
+                        info: PodInfo) -> list[AntiAffinity]:
+    """The required terms of a ``podAffinity`` or ``podAntiAffinity`` block: label selector, namespaces
+    (the pod's own when none is named; a ``namespaceSelector`` cannot be evaluated without the namespaces'
+    labels and is listed) and topology key."""
+    out = []
+    where = f"{at}requiredDuringSchedulingIgnoredDuringExecution"
+    for i, term in enumerate(m.get("requiredDuringSchedulingIgnoredDuringExecution", list, [], obj=block,
+                                   at=at)):
         if not isinstance(term, dict):
             m.error("expected a pod affinity term", f"{where}[{i}]")
         key = m.get("topologyKey", str, obj=term, at=f"{where}[{i}].")
@@ -447,20 +458,14 @@ def _affinity(m: Manifest, spec: dict[str, Any], at: str, namespace: str, info: 
         if namespaces is None and ns_selector is None:
             namespaces = (namespace,)
         elif ns_selector not in (None, {}):
-            info.ignored.append(f"pod anti-affinity term {i}: namespaceSelector (namespace labels are not "
-                                "known; only the listed namespaces are matched)")
+            info.ignored.append(f"pod affinity term {where}[{i}]: namespaceSelector (namespace labels are "
+                                "not known; only the listed namespaces are matched)")
             namespaces = namespaces or (namespace,)
-        term_info = AntiAffinity(label_selector(m, term.get("labelSelector"), f"{where}[{i}].labelSelector"),
-                                 namespaces, key)
         if term.get("matchLabelKeys") or term.get("mismatchLabelKeys"):
-            info.ignored.append(f"pod anti-affinity term {i}: matchLabelKeys/mismatchLabelKeys")
-        info.anti_affinity.append(term_info)
-        if term_info.selects(info.labels, namespace):
-            if key == HOSTNAME:
-                info.cap_per_node(1, "required pod anti-affinity on kubernetes.io/hostname")
-            else:
-                info.ignored.append(f"required pod anti-affinity of its own pods over {key} (at most one "
-                                    "pod per domain is not modelled)")
+            info.ignored.append(f"pod affinity term {where}[{i}]: matchLabelKeys/mismatchLabelKeys")
+        out.append(AntiAffinity(label_selector(m, term.get("labelSelector"), f"{where}[{i}].labelSelector"),
+                                namespaces, key))
+    return out
 
 
 def _spreads(m: Manifest, spec: dict[str, Any], at: str, info: PodInfo) -> None:

@@ -4,6 +4,7 @@ Autoscalers, pod slots per pool. The source of each rule is cited where it is im
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from fractions import Fraction
@@ -458,3 +459,48 @@ def test_min_domains_and_schedule_anyway(tmp_path):
     result = import_k8s([write(tmp_path / "s.yaml", soft)], nodes_path=str(nodes))
     assert services(result)["web"]["spread"]["when_unsatisfiable"] == "ScheduleAnyway"
     assert len(pipeline.pack(result.validated()).assignment) == 4    # a preference: no rule of the plan
+
+
+# ---------------------------------------------------------------------------------------------- 4: affinity
+
+def pod_affinity(kind: str, app: str, key: str) -> str:
+    return (f"      affinity:\n        {kind}:\n          requiredDuringSchedulingIgnoredDuringExecution:\n"
+            f"          - labelSelector: {{matchLabels: {{app: {app}}}}}\n            topologyKey: {key}\n")
+
+
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def test_required_anti_affinity_over_zones_places_one_per_zone_and_leaves_the_rest(tmp_path, capsys):
+    nodes = nodes_file(tmp_path, {"a1": "a", "b1": "b", "c1": "c"})
+    text = deployment(replicas=4, resources=REQ, extra=pod_affinity("podAntiAffinity", "web", ZONE_KEY))
+    result = import_k8s([write(tmp_path / "d.yaml", text)], nodes_path=str(nodes))
+    assert services(result)["web"]["anti_affinity"] == [{"service": "web", "topology": ZONE_KEY}]
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_yaml(result))
+    assert main(["plan", str(path)]) == 3                      # the fourth pod stays Pending
+    capsys.readouterr()
+    report = tmp_path / "p.json"
+    assert main(["plan", str(path), "--set", "services.web.replicas=3", "--json", str(report)]) == 0
+    plan = json.loads(report.read_text())["placement"]
+    assert plan["nodes_used"] == 3                             # one per zone
+
+
+def test_anti_affinity_and_affinity_between_workloads(tmp_path):
+    nodes = nodes_file(tmp_path, {"a1": "a", "a2": "a", "b1": "b", "b2": "b"})
+    cache = deployment(name="cache", replicas=1, resources=REQ)
+    web_apart = deployment(replicas=2, resources=REQ,
+                           extra=pod_affinity("podAntiAffinity", "cache", "kubernetes.io/hostname"))
+    result = import_k8s([write(tmp_path / "d.yaml", cache + "---\n" + web_apart)], nodes_path=str(nodes))
+    assert services(result)["web"]["anti_affinity"] == [{"service": "cache",
+                                                         "topology": "kubernetes.io/hostname"}]
+    placement = pipeline.pack(result.validated())
+    where = {r.rsplit("-", 1)[0]: n for r, n in placement.assignment.items()}
+    assert where["web"] != where["cache"] and placement.nodes_used == 2
+    web_with = deployment(replicas=3, resources=REQ, extra=pod_affinity("podAffinity", "cache", ZONE_KEY))
+    result = import_k8s([write(tmp_path / "w.yaml", cache + "---\n" + web_with)], nodes_path=str(nodes))
+    assert services(result)["web"]["affinity"] == [{"service": "cache", "topology": ZONE_KEY}]
+    placement = pipeline.pack(result.validated())
+    zone_of = {p.name: p.labels[ZONE_KEY] for p in result.validated().cluster.pools}
+    zones = {zone_of[n.pool] for n in placement.nodes}
+    assert len(zones) == 1                                     # web follows cache into its zone
