@@ -35,6 +35,7 @@ from capacity.packing.amounts import amount, number
 from capacity.packing.bounds import Bounds, Evidence
 from capacity.packing.instance import NO_LIMIT, Instance, fits, keep_cap
 from capacity.packing.plan import NodePlan
+from capacity.packing.problem import HOSTNAME
 
 _PRIORITY = {"per-node": 0, "capacity": 1, "large-replicas": 2, "conflicts": 3}
 
@@ -120,6 +121,30 @@ def _hold(inst: Instance, s: int, domain: np.ndarray, size: int | None = None) -
     return out
 
 
+def _self_affinity_shortages(inst: Instance, s: int, n: int) -> list[Shortage]:
+    """Required pod anti-affinity of a service with itself over a pool label allows one replica per domain;
+    affinity with itself puts every replica in one domain (the scheduler leaves the rest Pending)."""
+    svc, out = inst.services[s], []
+    for kind, terms in (("anti-affinity", svc.anti_affinity), ("affinity", svc.affinity)):
+        for term in terms:
+            if term.service != svc.name or term.topology == HOSTNAME:
+                continue
+            hold: dict[str, int] = {}
+            for p, pool in enumerate(inst.pools):
+                d = pool.labels.get(term.topology)
+                if d is not None and inst.placeable[s, p]:
+                    hold[d] = hold.get(d, 0) + int(inst.count[p]) * int(inst.per_node[s, p])
+            most = len(hold) if kind == "anti-affinity" else max(hold.values(), default=0)
+            if n > most:
+                rule = ("at most one replica per " + term.topology if kind == "anti-affinity"
+                        else "every replica in one " + term.topology)
+                out.append(Shortage(svc.name, kind,
+                                    f"required pod {kind} with itself over {term.topology} ({rule}): "
+                                    f"at most {most} of the {n} replicas across {', '.join(sorted(hold))} "
+                                    "(the scheduler leaves the rest Pending)"))
+    return out
+
+
 def constraint_shortages(inst: Instance) -> list[Shortage]:
     """Spread and zone-survive shortages (see the module docstring), for services a replica of which fits
     somewhere (the others are explained by `shortages`)."""
@@ -141,6 +166,7 @@ def constraint_shortages(inst: Instance) -> list[Shortage]:
                     f"other {svc.spread.topology} at most {int(hold[low]) + svc.spread.max_skew}: at most "
                     f"{most} of the {n} replicas across {', '.join(names)}",
                 ))
+        out.extend(_self_affinity_shortages(inst, s, n))
         if svc.survive is not None and svc.survive.failure == "zone":
             cap = keep_cap(svc.survive.keep, n)
             hold = _hold(inst, s, inst.zone[s])

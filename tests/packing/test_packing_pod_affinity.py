@@ -18,7 +18,8 @@ def test_anti_affinity_of_a_workload_over_zones_is_one_per_zone():
     web = Service("web", 3, {"cpu": 1.0}, anti_affinity=(PodAffinity("web", ZONE),))
     placement = solve(PackingProblem(ZONES, (web,)))
     assert sorted(n.pool for n in placement.nodes) == ["za", "zb", "zc"]
-    with pytest.raises(InfeasiblePlacement):      # a fourth replica: no zone left (the cluster: Pending)
+    why = r"anti-affinity with itself over zone \(at most one replica per zone\): at most 3 of the 4 replicas"
+    with pytest.raises(InfeasiblePlacement, match=why):
         solve(PackingProblem(ZONES, (Service("web", 4, {"cpu": 1.0}, anti_affinity=web.anti_affinity),)))
     partial = solve(PackingProblem(ZONES, (Service("web", 4, {"cpu": 1.0},
                                                    anti_affinity=web.anti_affinity),), objective="fit"))
