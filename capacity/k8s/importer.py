@@ -317,9 +317,11 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
                             file=", ".join(files) or None)
 
     pods = [p for *_, p in workloads] + [p for _, p in daemonsets]
+    topology_keys = [[s.topology_key for s in p.spreads] + [t.topology_key for t in (*p.anti_affinity,
+                                                                                     *p.pod_affinity)]
+                     for p in pods]
     keys = set().union(*(p.node.keys() for p in pods),
-                       *({t.topology_key for t in [*p.spreads, *p.anti_affinity, *p.pod_affinity]
-                          if t.topology_key != HOSTNAME} for p in pods))
+                       *({k for k in ks if k != HOSTNAME} for ks in topology_keys))
     requested = {r for p in pods for r, v in p.requests.items() if v > 0}
     if nodes:
         grouped, group_notes = group_nodes(nodes, keys, requested | {"cpu", "memory", "pods"})
