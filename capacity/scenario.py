@@ -43,7 +43,7 @@ import re
 import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -82,6 +82,30 @@ SLO_QUANTILES: dict[str, float] = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    #: Fields the format gained after scenarios were first hashed: left out of `Scenario.canonical` (and so
+    #: of the digest) while they hold their default, so that an older scenario keeps its digest.
+    added_fields: ClassVar[frozenset[str]] = frozenset()
+
+
+def _unused_added_fields(model: BaseModel) -> dict[Any, Any]:
+    """The pydantic ``exclude`` pattern of the `_Model.added_fields` at their default, at any depth."""
+    out: dict[Any, Any] = {}
+    added: frozenset[str] = getattr(type(model), "added_fields", frozenset())
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if name in added and value == info.get_default(call_default_factory=True):
+            out[name] = True
+        elif isinstance(value, BaseModel):
+            if sub := _unused_added_fields(value):
+                out[name] = sub
+        elif isinstance(value, list | tuple | dict):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            inner = {key: sub for key, item in items
+                     if isinstance(item, BaseModel) and (sub := _unused_added_fields(item))}
+            if inner:
+                out[name] = inner
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- cluster
@@ -219,6 +243,8 @@ class Spread(_Model):
     does not tolerate). ``when_unsatisfiable: ScheduleAnyway`` is the scheduler's preference, not a rule:
     kept as data, not enforced by the plan."""
 
+    added_fields = frozenset({"when_unsatisfiable", "domains"})
+
     topology: LabelKey
     max_skew: Int = Field(default=1, ge=1)
     when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = "DoNotSchedule"
@@ -276,6 +302,8 @@ class Autoscaling(_Model):
 
 
 class Service(_Model):
+    added_fields = frozenset({"autoscaling", "anti_affinity", "affinity"})
+
     name: Name
     replicas: Int = Field(ge=1, le=1_000_000)
     resources: dict[ResourceName, Quantity] = Field(min_length=1)
@@ -521,6 +549,8 @@ K8sName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]
 class KubernetesWorkload(_Model):
     """The Kubernetes object a service was imported from (``capacity import-k8s``)."""
 
+    added_fields = frozenset({"component"})
+
     kind: Literal["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "Pod",
                   "InferenceService", "LLMInferenceService"]
     namespace: K8sName = "default"
@@ -542,6 +572,8 @@ class KubernetesSection(_Model):
     """Where an imported scenario came from, read by ``capacity plan --export k8s``: the object behind each
     service, and the existing nodes of each pool (node ``{pool}-{j}`` of a plan is ``nodes[pool][j]``; a
     plan that uses more nodes than the list holds needs new ones). See `capacity.k8s`."""
+
+    added_fields = frozenset({"excluded"})
 
     workloads: dict[Name, KubernetesWorkload] = Field(default_factory=dict)
     nodes: dict[Name, list[K8sName]] = Field(default_factory=dict)
@@ -596,11 +628,16 @@ class Scenario(_Model):
     def pool(self, name: str) -> Pool:
         return next(p for p in self.cluster.pools if p.name == name)
 
+    def canonical(self) -> dict[str, Any]:
+        """The validated scenario as JSON data, as the digest and the report's echo see it: without
+        ``limits`` (they change whether a run is allowed, never its result) and without the fields the
+        format gained later while they hold their default (`_Model.added_fields`)."""
+        return self.model_dump(mode="json", exclude={**_unused_added_fields(self), "limits": True})
+
     def digest(self) -> str:
-        """SHA-256 of the validated scenario in canonical JSON: equal scenarios, equal digests."""
-        # limits change whether a run is allowed, never its result: they are not part of the digest
-        canonical = json.dumps(self.model_dump(mode="json", exclude={"limits"}), sort_keys=True,
-                               separators=(",", ":"))
+        """SHA-256 of the validated scenario in canonical JSON (`canonical`): equal scenarios, equal
+        digests."""
+        canonical = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def input_files(self) -> list[Path]:

@@ -1,5 +1,7 @@
 """Scenario loading: strict validation with file, line and field path; --set overrides."""
 
+import hashlib
+import json
 import textwrap
 
 import pytest
@@ -169,6 +171,27 @@ def test_same_document_same_digest(write_scenario):
     b = load_scenario(write_scenario(BASE.replace("cost: 0.5", "cost: 0.50"), "b.yaml"))
     c = load_scenario(write_scenario(BASE.replace("seed: 3", "seed: 4"), "c.yaml"))
     assert a.digest() == b.digest() != c.digest()
+
+
+def test_fields_added_to_the_format_leave_the_digest_of_scenarios_without_them(write_scenario):
+    """A field the format gained later (a service's autoscaling and pod (anti-)affinity, a spread's
+    when_unsatisfiable and domains, the kubernetes section's excluded pools and workload components) is left
+    out of the digest while it holds its default, so the digests of older scenarios, and the sweep run keys
+    built on them, do not change; the report's echo of the scenario is the same view."""
+    plain = load_scenario(write_scenario(BASE, "a.yaml"))
+    canonical = plain.canonical()
+    for service in canonical["services"]:
+        assert not {"autoscaling", "anti_affinity", "affinity"} & set(service)
+    assert "excluded" not in (canonical.get("kubernetes") or {})
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    assert plain.digest() == hashlib.sha256(text.encode()).hexdigest()
+    spread = BASE.replace("    replicas: 2\n", "    replicas: 2\n    spread: {topology: zone}\n")
+    spread = spread.replace("cost: 0.5", "cost: 0.5\n      labels: {zone: a}")
+    default = spread.replace("{topology: zone}", "{topology: zone, when_unsatisfiable: DoNotSchedule}")
+    other = spread.replace("{topology: zone}", "{topology: zone, when_unsatisfiable: ScheduleAnyway}")
+    a, b, c = (load_scenario(write_scenario(t, f"{n}.yaml")) for n, t in enumerate((spread, default, other)))
+    assert a.digest() == b.digest() != c.digest()
+    assert c.canonical()["services"][0]["spread"]["when_unsatisfiable"] == "ScheduleAnyway"
 
 
 def test_from_dict_does_not_modify_its_input():

@@ -18,8 +18,8 @@ outcome counts of a class add up to ``arrived``, every per-window list has one v
 levels and latencies pair up, window edges never go back.
 
 The scenario echoed under ``input.scenario`` is the validated `capacity.scenario.Scenario` itself (its dump,
-units parsed, without ``limits``), and ``provenance.limits`` the `capacity.limits.Limits` in force, so those
-two follow the scenario format by construction.
+units parsed, without ``limits``: `Scenario.canonical`), and ``provenance.limits`` the
+`capacity.limits.Limits` in force, so those two follow the scenario format by construction.
 
 `parse_report` validates a decoded report.json; `error_line` turns a validation error into the one line
 the CLI prints.
@@ -70,8 +70,8 @@ def _non_decreasing(edges: Sequence[float]) -> None:
 
 class Provenance(_Section):
     """Where the report comes from: ``capacity_version``, the scenario's SHA-256 (canonical JSON of the
-    validated scenario without its limits), its ``seed``, ``source`` (the file, or ``<dict>``) and the
-    ``limits`` in force."""
+    validated scenario without its limits: `Scenario.canonical`), its ``seed``, ``source`` (the file, or
+    ``<dict>``) and the ``limits`` in force."""
 
     capacity_version: str
     scenario_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")

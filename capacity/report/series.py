@@ -198,9 +198,8 @@ def build_series(model: SimModel, result: SimResult, target_windows: int = 60) -
 
 def plot_data(result: RunResult) -> dict[str, Any]:
     """``{"input": {...}, "series": {...}}`` of a run (``series`` only when it simulated traffic)."""
-    # limits are stated in provenance.limits and left out of the digest, so out of the echo too
-    out: dict[str, Any] = {"input": {"scenario": result.scenario.model_dump(mode="json",
-                                                                            exclude={"limits"})}}
+    # the digest's view (limits are stated in provenance.limits): the echo hashes to the digest
+    out: dict[str, Any] = {"input": {"scenario": result.scenario.canonical()}}
     if result.model is not None and result.sim_result is not None:
         out["series"] = build_series(result.model, result.sim_result)
     return out
