@@ -127,6 +127,11 @@ def read_hpa(m: Manifest) -> tuple[tuple[str, str, str] | None, Autoscaler]:
     return ref, hpa
 
 
+_BODY_KEYS = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
+              "Object": "object", "External": "external"}
+"""The field of a metric spec that holds its body, by the metric's ``type``."""
+
+
 def _first_metric(m: Manifest, metrics: Sequence[Any], hpa: Autoscaler) -> None:
     for i, _ in enumerate(metrics[1:], start=1):
         hpa.ignored.append(f"HPA metric {i} (the HPA scales to the largest count over all its metrics; the "
@@ -136,17 +141,19 @@ def _first_metric(m: Manifest, metrics: Sequence[Any], hpa: Autoscaler) -> None:
     if not isinstance(metric, dict):
         m.error("expected a metric spec", where)
     kind = str(metric.get("type") or "")
-    body = metric.get({"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
-                       "Object": "object", "External": "external"}.get(kind, ""), {})
+    body = metric.get(_BODY_KEYS.get(kind, ""), {})
     if not isinstance(body, dict) or not body:
         hpa.ignored.append(f"HPA metric of type {kind or '?'} (not understood)")
         return
     raw_target = body.get("target")
     target: dict[str, Any] = raw_target if isinstance(raw_target, dict) else {}
     if kind in ("Resource", "ContainerResource"):
-        utilization = target.get("averageUtilization", body.get("targetAverageUtilization"))
+        at = f"{where}.{_BODY_KEYS[kind]}."
+        utilization = m.optional("averageUtilization", int, obj=target, at=at + "target.")
+        if utilization is None:
+            utilization = m.optional("targetAverageUtilization", int, obj=body, at=at)
         resource = body.get("name", "cpu")
-        if isinstance(utilization, int):
+        if utilization is not None:
             hpa.metric, hpa.target = "utilisation", Fraction(utilization, 100)
             hpa.notes.append(f"{resource} utilisation of the request taken as the replica's busy share")
         else:

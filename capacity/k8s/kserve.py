@@ -219,8 +219,9 @@ def _llm_service(m: Manifest, out: Expanded) -> None:
         replicas = m.get("replicas", int, 1, obj=body, at=at)
         scaling = body.get("scaling")
         if isinstance(scaling, dict):
-            low, high = scaling.get("minReplicas"), scaling.get("maxReplicas")
-            if isinstance(low, int) and isinstance(high, int) and 0 <= low <= high and high >= 1:
+            low = m.optional("minReplicas", int, obj=scaling, at=f"{at}scaling.")
+            high = m.optional("maxReplicas", int, obj=scaling, at=f"{at}scaling.")
+            if low is not None and high is not None and 0 <= low <= high and high >= 1:
                 replicas = max(low, 1)
                 out.notes.append(f"{label}: scaling {low}..{high}: {replicas} replicas planned")
             else:
@@ -330,23 +331,23 @@ def _autoscaler(m: Manifest, component: str, body: dict[str, Any], mode: str, an
     knative = {k.rsplit("/", 1)[1]: v for k, v in annotations.items()
                if str(k).startswith("autoscaling.knative.dev/")}
     metric = str(body.get("scaleMetric") or knative.get("metric") or ("cpu" if raw else "concurrency"))
-    target = body.get("scaleTarget")
+    target = m.optional("scaleTarget", int, obj=body, at=at)
     if target is None and str(knative.get("target", "")).isdigit():
         target = int(knative["target"])
         notes.append(f"annotation autoscaling.knative.dev/target {target} (no scaleTarget)")
-    concurrency = body.get("containerConcurrency")
-    if isinstance(concurrency, int) and concurrency > 0:
+    concurrency = m.optional("containerConcurrency", int, obj=body, at=at)
+    if concurrency is not None and concurrency > 0:
         notes.append(f"containerConcurrency {concurrency}: a replica serves at most {concurrency} requests "
                      "at once (serving.concurrency when the service is simulated)")
     if metric in ("cpu", "memory"):
         scaler.metric = "utilisation"
-        scaler.target = Fraction(target if isinstance(target, int) else 80, 100)
+        scaler.target = Fraction(target if target is not None else 80, 100)
         notes.append(f"scaleMetric {metric}: utilisation of the request taken as the replica's busy share")
     elif metric in ("concurrency", "rps"):
         scaler.metric = metric
-        if isinstance(target, int):
+        if target is not None:
             scaler.target = Fraction(target)
-        elif metric == "concurrency" and isinstance(concurrency, int) and concurrency > 0:
+        elif metric == "concurrency" and concurrency is not None and concurrency > 0:
             scaler.target = Fraction(concurrency * 7, 10)
             notes.append("no scaleTarget: Knative targets 70% of containerConcurrency")
         else:

@@ -79,6 +79,16 @@ class Manifest:
     def get(self, path: str, kind: type[T], default: T | None = None, obj: Any = None, at: str = "") -> T:
         """The value at dotted ``path`` (from ``obj``, default the object) if it has type ``kind``;
         ``default`` when absent or null; otherwise a one-line error naming the field (``at`` + ``path``)."""
+        node = self.optional(path, kind, obj, at)
+        if node is None:
+            if default is None:
+                self.error("required field is missing", at + path)
+            return default
+        return node
+
+    def optional(self, path: str, kind: type[T], obj: Any = None, at: str = "") -> T | None:
+        """`get` of a field that may be absent: None when absent or null (a boolean is never an integer or
+        a number: YAML 1.2's ``true`` in an int32 field is refused, as the API server refuses it)."""
         node: Any = self.obj if obj is None else obj
         for part in path.split("."):
             if not isinstance(node, dict):
@@ -86,12 +96,10 @@ class Manifest:
                 break
             node = node.get(part)
         if node is None:
-            if default is None:
-                self.error("required field is missing", at + path)
-            return default
+            return None
         if kind is float and isinstance(node, int) and not isinstance(node, bool):
             return node  # type: ignore[return-value]
-        if not isinstance(node, kind) or (kind is int and isinstance(node, bool)):
+        if not isinstance(node, kind) or (kind in (int, float) and isinstance(node, bool)):
             self.error(f"expected {_KIND_WORDS.get(kind, kind.__name__)}, got {node!r:.60}", at + path)
         return node
 

@@ -495,8 +495,8 @@ def _spreads(m: Manifest, spec: dict[str, Any], at: str, info: PodInfo) -> None:
             if value not in (None, "Honor", "Ignore"):
                 m.error(f"{field_name} {value!r} is not Honor or Ignore", f"{where}[{i}].{field_name}")
             policies[field_name] = value
-        min_domains = c.get("minDomains")
-        info.spreads.append(Spread(key, skew, int(min_domains) if isinstance(min_domains, int) else None,
+        min_domains = m.optional("minDomains", int, obj=c, at=f"{where}[{i}].")
+        info.spreads.append(Spread(key, skew, min_domains,
                                    when, policies["nodeAffinityPolicy"] != "Ignore",
                                    policies["nodeTaintsPolicy"] == "Honor"))
 

@@ -142,6 +142,15 @@ def test_replicas_and_knative_autoscaling(tmp_path, predictor, expected):
     assert s["resources"] == {"cpu": "1025m", "memory": "2Gi", "pods": 1}    # KServe's defaults + proxy
 
 
+@pytest.mark.parametrize("field", ["scaleTarget", "containerConcurrency"])
+def test_a_boolean_where_kserve_wants_an_integer_is_refused(tmp_path, field):
+    path = write(tmp_path, "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"
+                           f"metadata: {{name: m}}\nspec:\n  predictor:\n    {field}: true\n"
+                           "    containers: [{name: c}]\n")
+    with pytest.raises(ScenarioError, match=rf"spec.predictor.{field}: expected an integer, got True"):
+        import_k8s([path], pools=POOLS)
+
+
 def test_a_fractional_gpu_in_an_inference_service_is_refused_where_it_is_written(tmp_path):
     path = write(tmp_path, RUNTIMES, """\
         apiVersion: serving.kserve.io/v1beta1

@@ -201,6 +201,22 @@ REQ = "            requests: {cpu: 500m, memory: 256Mi}\n"
 POOL = parse_pool_option("n=cpu:4,memory:16Gi,pods:110,count:8")
 
 
+@pytest.mark.parametrize(("text", "field"), [
+    (deployment(replicas=None, resources=REQ) + hpa(metrics=(
+        "  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, "
+        "averageUtilization: true}}\n")), "spec.metrics[0].resource.target.averageUtilization"),
+    (deployment(resources=REQ, extra="      topologySpreadConstraints:\n        - {maxSkew: 1, topologyKey: "
+                "zone, whenUnsatisfiable: DoNotSchedule, minDomains: true, labelSelector: "
+                "{matchLabels: {app: web}}}\n"),
+     "spec.template.spec.topologySpreadConstraints[0].minDomains"),
+])
+def test_a_boolean_where_kubernetes_wants_an_integer_is_refused(tmp_path, text, field):
+    """YAML 1.2's true is no number (the API server refuses it in an int32 field), not 1 % nor 1 domain."""
+    with pytest.raises(ScenarioError, match=re.escape(field) + ": expected an integer, got True"):
+        import_k8s([write(tmp_path / "d.yaml", text)], pools=[POOL])
+
+
+
 @pytest.mark.parametrize(("replicas", "low", "expected", "note"), [
     (None, 3, 3, "no spec.replicas: 3 from HorizontalPodAutoscaler shop/web (minReplicas)"),
     (None, None, 1, "no spec.replicas: 1 from"),        # minReplicas defaults to 1
