@@ -14,8 +14,8 @@ Each child draws the requests (`generate_requests`), replays them (`simulate_req
 bytes per request of the peak above the interpreter's baseline (numpy, SimPy and the package imported).
 Memory is O(n): the engine keeps compact per-request numpy records (8-byte floats and small ints) and,
 while replaying, Python lists of the arrival and service times (a Python float is 24 bytes plus an
-8-byte list slot), so the peak grows linearly with the request count; the figures in the README come
-from this script.
+8-byte list slot), so the peak grows linearly with the request count; the figures in docs/pages/limits.md
+come from this script.
 
 Usage::
 

@@ -57,11 +57,11 @@ from capacity.units import not_a_boolean, parse_quantity
 if TYPE_CHECKING:
     from capacity.scenario import Scenario
 
-#: Peak memory (RSS) per simulated request, bytes: README "Limits and big inputs" (benchmarks/big_replay.py).
+#: Peak memory (RSS) per simulated request, bytes: docs/pages/limits.md (benchmarks/big_replay.py).
 BYTES_PER_REQUEST = 220
 
-#: Peak memory per time-series value (Python lists of floats, their JSON text): README "Limits and big
-#: inputs" (50,000 windows × 91 series: 650 MB more peak RSS than with 500 windows).
+#: Peak memory per time-series value (Python lists of floats, their JSON text): docs/pages/limits.md
+#: (50,000 windows × 91 series: 650 MB more peak RSS than with 500 windows).
 BYTES_PER_SERIES_VALUE = 145
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -251,7 +251,7 @@ def _series_problems(s: Scenario) -> list[Problem]:
 # ---------------------------------------------------------------------------------------------- reading input
 
 #: Default bounds on reading input (see `InputLimits`); each is raised by the environment variable named
-#: beside it. The measured figures behind them: README, "How a scenario file is read".
+#: beside it. The measured figures behind them: docs/pages/limits.md, "Reading input".
 MAX_INPUT_BYTES = 128 * 2**20          # CAPACITY_MAX_INPUT_BYTES: bytes of one file read
 MAX_YAML_NODES = 10_000_000            # CAPACITY_MAX_YAML_NODES: nodes of one file after expanding aliases
 MAX_YAML_DEPTH = 100                   # CAPACITY_MAX_YAML_DEPTH: lists and mappings nested in each other
