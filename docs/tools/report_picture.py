@@ -33,7 +33,7 @@ def draw(report: dict, path: Path) -> None:
     from capacity.report import plots
 
     figure = Figure(figsize=(15, 10), dpi=100, layout="constrained")
-    grid = figure.add_gridspec(2, 2, height_ratios=(1.0, 1.0), width_ratios=(0.8, 1.2))
+    grid = figure.add_gridspec(2, 2, height_ratios=(1.0, 1.0), width_ratios=(1.0, 1.25))
     plots.placement_map(figure.add_subplot(grid[0, :]), report)
     plots.latency_cdf(figure.add_subplot(grid[1, 0]), report)
     plots.latency_over_time(figure.add_subplot(grid[1, 1]), report)
