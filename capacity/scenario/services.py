@@ -1,0 +1,213 @@
+"""The ``services`` section: what runs, how many replicas and what each requests, where it may be placed
+(pools, node selector, spread, survive, pod (anti-)affinity), how one replica serves requests (``serving``:
+slots, service time, batching, queue) and the autoscaler's range (data only for now).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from capacity.scenario.fields import (
+    Duration,
+    Float,
+    Fraction,
+    Int,
+    LabelKey,
+    Model,
+    Name,
+    PositiveDuration,
+    Quantity,
+    ResourceName,
+)
+from capacity.units import parse_fraction, parse_rate
+
+
+class ServiceTime(Model):
+    """How long work takes on a replica of speed 1, in one of three forms told apart by their keys:
+
+    * a **distribution** ``{dist, mean, cv}``: each request draws its time (dist defaults to exponential);
+    * a **batch latency** ``{base, per_item, dist, cv}`` (with dynamic batching): a batch of ``k`` requests
+      takes ``base`` plus each request's own time, drawn from ``dist`` with mean ``per_item``
+      (deterministic by default: exactly ``base + per_item · k``);
+    * a **token time** ``{base, per_input_token, per_output_token}``: a request with ``in`` input and
+      ``out`` output tokens takes ``base + in · per_input_token + out · per_output_token``.
+    """
+
+    dist: Literal["exponential", "deterministic", "lognormal"] | None = None
+    mean: PositiveDuration | None = None
+    cv: Float | None = Field(default=None, ge=0, le=100)
+    base: Duration | None = None
+    per_item: PositiveDuration | None = None
+    per_input_token: Duration | None = None
+    per_output_token: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ServiceTime:
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if self.form == "tokens":
+            other = [k for k in given if k in ("dist", "mean", "cv", "per_item")]
+            if other:
+                raise ValueError(f"{other[0]!r} does not apply to a token service time (give base, "
+                                 "per_input_token, per_output_token)")
+        elif self.form == "batch":
+            if self.mean is not None:
+                raise ValueError("give per_item (the mean time each request adds to its batch), not mean, "
+                                 "with base")
+        elif self.mean is None:
+            raise ValueError("give a distribution {dist, mean, cv}, a batch latency {base, per_item} "
+                             "(dynamic batching) or a token time {base, per_input_token, per_output_token}")
+        elif self.base is not None:
+            raise ValueError("base applies to a batch latency {base, per_item} or a token time "
+                             "{base, per_input_token, per_output_token}, not to a distribution with a mean")
+        return self
+
+    @property
+    def form(self) -> Literal["distribution", "batch", "tokens"]:
+        if self.per_input_token is not None or self.per_output_token is not None:
+            return "tokens"
+        if self.per_item is not None:
+            return "batch"
+        return "distribution"
+
+    @property
+    def distribution(self) -> Literal["exponential", "deterministic", "lognormal"]:
+        """The distribution drawn per request (the default depends on the form)."""
+        if self.dist is not None:
+            return self.dist
+        return "deterministic" if self.form == "batch" else "exponential"
+
+    @property
+    def effective_cv(self) -> float:
+        if self.distribution == "exponential":
+            return 1.0
+        if self.distribution == "deterministic":
+            return 0.0
+        return 1.0 if self.cv is None else self.cv
+
+
+class Batching(Model):
+    """How a replica batches requests (see `capacity.sim.batching`).
+
+    ``dynamic`` (Triton-style; needs a batch-latency service time): a free slot takes up to ``max_size``
+    waiting requests at once, waiting up to ``max_delay`` after the oldest one arrived for a fuller batch.
+    ``continuous`` (vLLM-style; needs a token service time): each slot runs prefill and decode iterations
+    over up to ``max_size`` requests, which join between iterations and leave when their output is done;
+    a decode step of ``b`` requests takes ``per_output_token · (1 + step_growth · (b − 1))``.
+    """
+
+    mode: Literal["dynamic", "continuous"] = "dynamic"
+    max_size: Int = Field(ge=1, le=100_000)
+    max_delay: Duration | None = None                      # dynamic (default 0: no waiting for more)
+    step_growth: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=100)] | None = None
+    # continuous: how much longer a decode step gets per extra request (4% or 0.04; default 0)
+
+
+DisciplineName = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
+RoutingName = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
+
+
+class Queue(Model):
+    """The queue in front of a service (or of each replica, with per-replica routing)."""
+
+    discipline: DisciplineName | None = None
+    max_length: Int | None = Field(default=None, ge=0)     # waiting places; a full queue rejects
+    timeout: PositiveDuration | None = None                # a request still waiting this long leaves
+    preemption: Literal["resume", "restart"] = "resume"    # what an interrupted request does
+    admission: Literal["accept", "deadline"] = "accept"    # deadline: drop arrivals that would miss the SLO
+    cost: Literal["time", "tokens"] = "time"               # what fair/drr/priority-fair charge a request
+
+
+class Serving(Model):
+    """How one replica serves requests: ``concurrency`` slots, each holding a request for a service time."""
+
+    concurrency: Int = Field(default=1, ge=1, le=100_000)
+    service_time: ServiceTime
+    batching: Batching | None = None                       # dynamic or continuous batching
+    queue: Queue = Field(default_factory=Queue)
+    routing: RoutingName | None = None                     # defaults to scheduling.routing
+    on_failure: Literal["retry", "lost"] | None = None     # defaults to scheduling.on_failure
+
+
+class Spread(Model):
+    """Replica counts per value of a pool label (``topology``; ``kubernetes.io/hostname``: per node) differ
+    by at most ``max_skew`` (`capacity.packing.problem`). ``domains``: label values that count as domains
+    although the service may not use them (a zone whose nodes its node affinity admits but whose taint it
+    does not tolerate). ``when_unsatisfiable: ScheduleAnyway`` is the scheduler's preference, not a rule:
+    kept as data, not enforced by the plan."""
+
+    added_fields = frozenset({"when_unsatisfiable", "domains"})
+
+    topology: LabelKey
+    max_skew: Int = Field(default=1, ge=1)
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = "DoNotSchedule"
+    domains: list[Annotated[str, Field(max_length=253)]] | None = Field(default=None, max_length=10_000)
+
+
+class PodAffinityTerm(Model):
+    """A required pod (anti-)affinity term: the replicas of ``service`` in the domains of ``topology`` (a
+    pool label, or ``kubernetes.io/hostname``: each node). See `capacity.packing.problem`."""
+
+    service: Name
+    topology: LabelKey = "kubernetes.io/hostname"
+
+
+class Survive(Model):
+    """After losing any one node (or zone), at least ``keep`` of the service's replicas remain."""
+
+    failures: Literal["1 node", "1 zone"]
+    keep: Fraction
+    topology: LabelKey | None = None                       # the zone label (failures: 1 zone); "zone"
+
+
+def _target_value(value: object) -> float:
+    """An autoscaling target: ``70%`` (a utilisation), ``40/s`` (a rate) or a plain number."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return parse_fraction(value)
+    return parse_rate(value)
+
+
+class Autoscaling(Model):
+    """The replica range an autoscaler keeps a service in and the metric it watches (``import-k8s`` fills it
+    from a HorizontalPodAutoscaler or a KServe component). **Data only for now**: read by the autoscaling
+    simulation, not yet simulated; the plan places ``replicas``.
+
+    ``metric`` and ``target``: ``utilisation`` (busy share of a replica, a fraction: ``70%`` or ``0.7``;
+    may exceed 1 as a Kubernetes utilisation of the request may), ``concurrency`` (requests in flight per
+    replica), ``rps`` (requests per second per replica, ``40/s`` or ``40``), ``queue`` (waiting requests
+    per replica). ``policy``: ``hpa`` (Kubernetes' HorizontalPodAutoscaler) or ``kpa`` (Knative's pod
+    autoscaler, KServe's serverless mode).
+    """
+
+    min: Int = Field(ge=0, le=1_000_000)
+    max: Int = Field(ge=1, le=1_000_000)
+    metric: Literal["concurrency", "rps", "utilisation", "queue"] | None = None
+    target: Annotated[float, BeforeValidator(_target_value), Field(gt=0)] | None = None
+    policy: Literal["hpa", "kpa"] = "hpa"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Autoscaling:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        if (self.metric is None) != (self.target is None):
+            raise ValueError("metric and target go together (give both, or neither for a range only)")
+        return self
+
+
+class Service(Model):
+    added_fields = frozenset({"autoscaling", "anti_affinity", "affinity"})
+
+    name: Name
+    replicas: Int = Field(ge=1, le=1_000_000)
+    resources: dict[ResourceName, Quantity] = Field(min_length=1)
+    pools: list[Name] | None = Field(default=None, min_length=1)
+    node_selector: dict[LabelKey, str] | None = Field(default=None, min_length=1)
+    max_per_node: Int | None = Field(default=None, ge=1)
+    priority: Int = Field(default=1, ge=1, le=1_000_000)  # objective fit: higher is more important
+    spread: Spread | None = None
+    survive: Survive | None = None
+    serving: Serving | None = None
+    autoscaling: Autoscaling | None = None                 # data for the autoscaling simulation (not yet)
+    anti_affinity: list[PodAffinityTerm] | None = Field(default=None, min_length=1, max_length=100)
+    affinity: list[PodAffinityTerm] | None = Field(default=None, min_length=1, max_length=100)

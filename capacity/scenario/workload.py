@@ -1,0 +1,189 @@
+"""The ``workload``, ``scheduling``, ``failures`` and ``metrics`` sections: request classes (a
+tenant's traffic to one service at a priority, arriving by a stochastic process or a trace, with an
+optional latency SLO and token counts), the simulated duration and warm-up, the default routing and
+discipline, what-if failures and the statistics' window width. Durations in seconds, rates per second.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from capacity.scenario.fields import Duration, Float, Fraction, Int, Model, Name, PositiveDuration, Rate
+from capacity.scenario.services import DisciplineName, RoutingName
+
+ArrivalProcessName = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace"]
+
+
+class Arrivals(Model):
+    """How a class arrives: a process at a mean ``rate``, with the parameters of that process only.
+
+    ``gamma``: ``cv`` of the gaps (required). ``onoff``: mean ``on`` and ``off`` periods (required; ``rate``
+    is the long-run mean). ``diurnal``: ``amplitude`` (required), ``period`` (24h), ``peak_at`` (time of day
+    of the peak, 14h) and ``start`` (time of day at t = 0, 0 = midnight). See `capacity.sim.arrivals`.
+    ``trace`` (no ``rate``: the trace has its own): ``file`` (required; a relative path is relative to the
+    scenario file's folder), ``format`` (auto | azure | plain), ``time_scale`` and ``rate_scale`` (1) and
+    ``start`` (the trace time replayed at t = 0). See `capacity.sim.traces`.
+    """
+
+    process: ArrivalProcessName = "poisson"
+    rate: Rate | None = None
+    cv: Float | None = Field(default=None, gt=0, le=100)
+    on: PositiveDuration | None = None
+    off: PositiveDuration | None = None
+    amplitude: Fraction | None = None
+    period: PositiveDuration | None = None
+    peak_at: Duration | None = None
+    start: Duration | None = None
+    file: str | None = Field(default=None, min_length=1, max_length=4096)
+    format: Literal["auto", "azure", "plain"] | None = None
+    time_scale: Float | None = Field(default=None, gt=0, le=1e6)
+    rate_scale: Float | None = Field(default=None, gt=0, le=1000)
+
+
+#: The parameters each arrival process accepts, and which of them it requires.
+ARRIVAL_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
+    "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude", "period", "peak_at", "start"),
+    "trace": ("file", "format", "time_scale", "rate_scale", "start"),
+}
+ARRIVAL_REQUIRED: dict[str, tuple[str, ...]] = {
+    "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
+    "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude"), "trace": ("file",),
+}
+
+
+#: SLO keys and the quantile each one stands for.
+SLO_QUANTILES: dict[str, float] = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+
+
+class SLO(Model):
+    """A latency objective: exactly one of p50, p90, p95, p99, p999 (a duration)."""
+
+    p50: PositiveDuration | None = None
+    p90: PositiveDuration | None = None
+    p95: PositiveDuration | None = None
+    p99: PositiveDuration | None = None
+    p999: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLO:
+        given = [k for k in SLO_QUANTILES if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(SLO_QUANTILES)} (got {len(given)})")
+        return self
+
+    @property
+    def key(self) -> str:
+        return next(k for k in SLO_QUANTILES if getattr(self, k) is not None)
+
+    @property
+    def quantile(self) -> float:
+        return SLO_QUANTILES[self.key]
+
+    @property
+    def target_s(self) -> float:
+        return float(getattr(self, self.key))
+
+
+class TokenCount(Model):
+    """Token counts of synthetic requests: a distribution with a ``mean`` (tokens), rounded to whole
+    tokens and clipped to ``[min, max]``."""
+
+    dist: Literal["exponential", "deterministic", "lognormal"] = "exponential"
+    mean: Float = Field(gt=0, le=1e9)
+    cv: Float | None = Field(default=None, ge=0, le=100)
+    min: Int = Field(default=1, ge=0)
+    max: Int | None = Field(default=None, ge=1)
+
+    @property
+    def effective_cv(self) -> float:
+        if self.dist == "exponential":
+            return 1.0
+        if self.dist == "deterministic":
+            return 0.0
+        return 1.0 if self.cv is None else self.cv
+
+
+class Tokens(Model):
+    """Input (prompt) and output (generated) tokens of each request of a synthetic class."""
+
+    input: TokenCount
+    output: TokenCount
+
+
+class TenantSplit(Model):
+    """How a trace class's requests are shared among tenants: by a ``column`` of the trace (each value a
+    tenant), or drawn with odds ``weights`` (seeded). ``weights`` are also the tenants' fair-queueing
+    weights (with a column: tenants not listed get the class's ``weight``)."""
+
+    column: str | None = Field(default=None, min_length=1, max_length=200)
+    weights: dict[Name, Annotated[Float, Field(gt=0, le=1e9)]] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _column_or_weights(self) -> TenantSplit:
+        if self.column is None and self.weights is None:
+            raise ValueError("give a tenant column of the trace, or weights to draw tenants with")
+        return self
+
+
+AdmissionName = Literal["accept", "deadline"]
+OnFailureName = Literal["retry", "lost"]
+
+
+class RequestClass(Model):
+    name: Name
+    service: Name
+    priority: Int = Field(default=0, ge=0, le=1000)
+    tenant: Name = "default"
+    weight: Float = Field(default=1.0, gt=0)
+    arrivals: Arrivals
+    slo: SLO | None = None
+    admission: AdmissionName | None = None                 # overrides the service's queue.admission
+    tokens: Tokens | None = None                           # synthetic token counts (a trace has its own)
+    tenants: TenantSplit | None = None                     # trace classes: split among tenants
+
+
+class Workload(Model):
+    duration: PositiveDuration
+    warmup: Duration = 0.0
+    classes: list[RequestClass] = Field(default_factory=list)
+
+
+class Scheduling(Model):
+    routing: RoutingName = "central"
+    discipline: DisciplineName = "fifo"
+    on_failure: OnFailureName = "retry"                    # default for services that name none
+
+
+class Failure(Model):
+    """A what-if failure: at ``at``, one ``node`` (named as in the placement, ``POOL-INDEX``), every node
+    of the pools whose label ``zone`` is ``zone``, or every node of ``pool``, goes down; after
+    ``recover`` (if given) it comes back. See `capacity.sim.failures`."""
+
+    at: Duration
+    node: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    zone: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    pool: Name | None = None
+    recover: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Failure:
+        given = [k for k in ("node", "zone", "pool") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of node, zone, pool (got {len(given)})")
+        return self
+
+    @property
+    def target(self) -> str:
+        """``node gpu-2``, ``zone b`` or ``pool gpu``."""
+        key = next(k for k in ("node", "zone", "pool") if getattr(self, k) is not None)
+        return f"{key} {getattr(self, key)}"
+
+
+class Metrics(Model):
+    """Options of the simulation's statistics: ``interval``, the width of the time-series windows
+    (default: the statistics window in 60 equal windows)."""
+
+    interval: PositiveDuration | None = None
