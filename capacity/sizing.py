@@ -66,7 +66,7 @@ from capacity.packing.problem import NodeUsage, Placement
 from capacity.scenario import SLO_QUANTILES, Scenario, scenario_from_dict
 from capacity.sim.model import RequestClass, ServingService, SimModel
 from capacity.sim.result import SimResult
-from capacity.sweep import as_document, mean_ci
+from capacity.statistics import mean_ci
 from capacity.units import format_duration
 
 
@@ -576,7 +576,7 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
         sized.setdefault(s.name, ServiceSizing(s.name, s.replicas, s.replicas, "not serving"))
     sized = {s.name: sized[s.name] for s in scenario.services}
 
-    doc = as_document(scenario)
+    doc = scenario.as_document()
     doc.pop("whatif", None)
     for s in doc["services"]:
         if s["name"] in sized:

@@ -102,6 +102,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from capacity._version import __version__
 from capacity.errors import CapacityError, InfeasiblePlacement, SolverError
 from capacity.scenario import Scenario, field_value, load_scenario, scenario_from_dict, whatif_point
+from capacity.statistics import mean_ci
 
 #: The per-class statistics in the table: column suffix → (section, key) of ``simulation.classes.NAME``.
 CLASS_STATS: dict[str, tuple[str, str]] = {
@@ -219,12 +220,6 @@ class Run:
         return self.point.scenario.data_dirs
 
 
-def as_document(scenario: Scenario) -> dict[str, Any]:
-    """The validated scenario as plain data, as it was given (fields left to their defaults left out; units
-    parsed: seconds, bytes, cores, per second): validating it again gives the same scenario (same digest)."""
-    return scenario.model_dump(mode="json", exclude_unset=True)
-
-
 def with_whatif(scenario: Scenario, *, grid: Mapping[str, Sequence[Any]] | None = None,
                 cases: Mapping[str, Mapping[str, Any]] | None = None,
                 replications: int | None = None) -> Scenario:
@@ -232,7 +227,7 @@ def with_whatif(scenario: Scenario, *, grid: Mapping[str, Sequence[Any]] | None 
     ``replications`` set; validated again (an unknown key is a `ScenarioError` naming it)."""
     if not grid and not cases and replications is None:
         return scenario
-    doc = as_document(scenario)
+    doc = scenario.as_document()
     whatif = doc.get("whatif") or {}
     whatif["grid"] = {**whatif.get("grid", {}), **{k: list(v) for k, v in (grid or {}).items()}}
     whatif["cases"] = {**whatif.get("cases", {}), **{k: dict(v) for k, v in (cases or {}).items()}}
@@ -248,7 +243,7 @@ def expand(scenario: Scenario) -> list[Point]:
     grid = dict(whatif.grid) if whatif else {}
     cases: list[tuple[str | None, dict[str, Any]]] = list(whatif.cases.items()) if whatif and whatif.cases \
         else [(None, {})]
-    base = as_document(scenario)
+    base = scenario.as_document()
     combos = list(itertools.product(*grid.values()))
     total = len(cases) * len(combos)
     width = max(2, len(str(total)))
@@ -276,7 +271,7 @@ def runs_of(points: Sequence[Point], replications: int, hasher: InputHasher | No
         for k in range(replications):
             seed = (p.scenario.seed + k) % 2**63
             s = p.scenario.model_copy(update={"seed": seed})
-            runs.append(Run(point=p, replication=k, seed=seed, digest=s.digest(), doc=as_document(s),
+            runs.append(Run(point=p, replication=k, seed=seed, digest=s.digest(), doc=s.as_document(),
                             inputs=inputs))
     return runs
 
@@ -740,25 +735,6 @@ def row_of(run: Run, outcome: dict[str, Any], keys: Sequence[str], classes: Sequ
     row["slo_met"] = all(verdicts) if verdicts else None
     row["report"] = str(Path("runs") / run.key / ("report.json" if report else "infeasible.json"))
     return row
-
-
-def _t_quantile(n: int) -> float:
-    """The 0.975 quantile of Student's t with ``n - 1`` degrees of freedom."""
-    from scipy.special import stdtrit  # scipy.stats would cost seconds of import time
-
-    return float(stdtrit(n - 1, 0.975))
-
-
-def mean_ci(values: Sequence[float | None]) -> tuple[float | None, float | None]:
-    """Mean and the half-width of its 95 % Student-t interval (None with fewer than two values)."""
-    xs = [float(v) for v in values if v is not None]
-    if not xs:
-        return None, None
-    mean = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return mean, None
-    var = sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
-    return mean, _t_quantile(len(xs)) * math.sqrt(var / len(xs))
 
 
 def summarize_points(points: Sequence[Point], rows: Sequence[dict[str, Any]], replications: int,

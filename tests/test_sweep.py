@@ -14,7 +14,7 @@ import pytest
 
 from capacity import ScenarioError, load_scenario, scenario_from_dict, sweep
 from capacity.cli import main
-from capacity.sweep import InputFile, as_document, expand, run_digest, runs_of, sweep_figure, with_whatif
+from capacity.sweep import InputFile, expand, run_digest, runs_of, sweep_figure, with_whatif
 
 from .conftest import ROOT, SCENARIOS, SHARED_DATA
 
@@ -144,7 +144,7 @@ def test_shipped_scenarios_survive_the_round_trip_points_take(path):
     if "shared/data/" in path.read_text(encoding="utf-8") and not SHARED_DATA.is_dir():
         pytest.skip(f"needs the reference data in {SHARED_DATA}")
     scenario = load_scenario(path)
-    again = scenario_from_dict(as_document(scenario), source=str(path))
+    again = scenario_from_dict(scenario.as_document(), source=str(path))
     assert again.digest() == scenario.digest()
 
 

@@ -84,6 +84,12 @@ class Scenario(Model):
         canonical = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def as_document(self) -> dict[str, Any]:
+        """The validated scenario as plain data, as it was given (fields left to their defaults left out;
+        units parsed: seconds, bytes, cores, per second): validating it again gives the same scenario (same
+        digest)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
     def input_files(self) -> list[Path]:
         """Every file a run of this scenario reads besides the scenario itself, resolved (absolute,
         symbolic links followed), in scenario order, each once: today the trace file of each trace
