@@ -750,8 +750,9 @@ def _choose_spread(m: Manifest, pod: PodInfo, drafts: Sequence[PoolDraft], allow
                    result: ImportResult) -> dict[str, Any] | None:
     """The scenario's ``spread`` of a service: its first ``DoNotSchedule`` spread over zones (any label but
     the hostname), else over nodes, else a ``ScheduleAnyway`` one (data only). A second ``DoNotSchedule``
-    spread over nodes becomes ``max_per_node: maxSkew`` (at most that many per node can never break the
-    skew; stricter than the scheduler when replicas outnumber nodes), any other is listed.
+    spread over nodes (the hostname, or a label with one node per value, `_per_node`) becomes
+    ``max_per_node: maxSkew`` (at most that many per node can never break the skew; stricter than the
+    scheduler when replicas outnumber nodes), any other is listed.
 
     The domains (`capacity.packing.problem`, the scheduler's ``podtopologyspread``): the label values of
     the pools the pods may use, plus ``domains`` — the values of the pools whose nodes pass the pods' node
@@ -759,18 +760,20 @@ def _choose_spread(m: Manifest, pod: PodInfo, drafts: Sequence[PoolDraft], allow
     count), or, with ``nodeAffinityPolicy: Ignore``, of every pool with the label; with fewer domains than
     ``minDomains``, placeholder domains make the smallest count 0, as the scheduler does."""
     hard = [s for s in pod.spreads if s.when_unsatisfiable == "DoNotSchedule"]
-    zone = [s for s in hard if s.topology_key != HOSTNAME]
-    node = [s for s in hard if s.topology_key == HOSTNAME]
+    zone = [s for s in hard if not _per_node(s.topology_key, drafts)]
+    node = [s for s in hard if _per_node(s.topology_key, drafts)]
     soft = [s for s in pod.spreads if s.when_unsatisfiable != "DoNotSchedule"]
     chosen = next(iter(zone or node or soft), None)
     for s in pod.spreads:
         if chosen is None or s is chosen:
             continue
-        if s.topology_key == HOSTNAME and s.when_unsatisfiable == "DoNotSchedule":
-            pod.cap_per_node(s.max_skew, f"topology spread over {HOSTNAME}, maxSkew {s.max_skew}")
-            result.notes.append(f"{m.label}: its spread over {HOSTNAME} (maxSkew {s.max_skew}) is kept as "
-                                f"max_per_node {s.max_skew} beside its spread over {chosen.topology_key}"
-                                " (the scenario takes one spread per service; this is stricter)")
+        if s.when_unsatisfiable == "DoNotSchedule" and _per_node(s.topology_key, drafts):
+            pod.cap_per_node(s.max_skew, f"topology spread over {s.topology_key}, maxSkew {s.max_skew}")
+            one = "" if s.topology_key == HOSTNAME else " (a label with one node per value)"
+            result.notes.append(f"{m.label}: its spread over {s.topology_key}{one} (maxSkew {s.max_skew}) is "
+                                f"kept as max_per_node {s.max_skew} beside its spread over "
+                                f"{chosen.topology_key} (the scenario takes one spread per service; this is "
+                                "stricter)")
         else:
             result.ignore(f"a second topology spread (over {s.topology_key}, {s.when_unsatisfiable}; the "
                           "scenario takes one per service)", m.label)
@@ -810,6 +813,16 @@ def _choose_spread(m: Manifest, pod: PodInfo, drafts: Sequence[PoolDraft], allow
     return out
 
 
+def _per_node(key: str, drafts: Sequence[PoolDraft]) -> bool:
+    """Whether each domain of ``key`` is one node: the hostname, or a label (the docs' ``node``) whose
+    every pool carrying it is a single node with a value of its own."""
+    if key == HOSTNAME:
+        return True
+    values = [d.labels[key] for d in drafts if key in d.labels]
+    return bool(values) and len(set(values)) == len(values) and all(
+        d.count == 1 for d in drafts if key in d.labels)
+
+
 def _counted(pod: PodInfo, d: PoolDraft, spread: Any) -> bool:
     """Whether the nodes of pool ``d`` are domains of ``spread`` (its node inclusion policies)."""
     if spread.honor_affinity and not pod.node.matches(d.selectable_labels):
@@ -822,12 +835,19 @@ def _cross_workload_notes(result: ImportResult) -> None:
     service: the services whose pods a term's selector picks (in the term's namespaces). Anti-affinity to
     each of them (a pod may share a domain with none); affinity when it picks exactly one service (the
     scheduler accepts a domain holding any of several, which one term per service would not say: listed).
-    Anti-affinity of a workload's own pods over the hostname is already ``max_per_node: 1``."""
+    Anti-affinity of a workload's own pods over the hostname is already ``max_per_node: 1``. An
+    anti-affinity term that picks no pod of the input (not even the workload's own, a label typo) keeps
+    nothing apart, as in the scheduler's InterPodAffinity filter: a note says so."""
     for svc in result.services:
         for kind, terms in (("anti_affinity", svc.pod.anti_affinity), ("affinity", svc.pod.pod_affinity)):
             for term in terms:
                 picked = [o for o in result.services if term.selects(o.pod.labels, o.manifest.namespace)]
                 if kind == "anti_affinity":
+                    if not picked:    # the InterPodAffinity filter counts only pods the term selects
+                        result.notes.append(f"{svc.manifest.label}: its required pod anti-affinity over "
+                                            f"{term.topology_key} picks no pod of the input (not even its "
+                                            "own: do its labels match the term's selector?): it keeps its "
+                                            "pods from nothing unless such pods run in the cluster")
                     for o in picked:
                         if not (o is svc and term.topology_key == HOSTNAME):
                             svc.terms.setdefault(kind, []).append({"service": o.name,
