@@ -11,11 +11,14 @@ What becomes what:
   satisfy its ``nodeSelector`` and required node affinity and whose taints it tolerates (omitted when that is
   every pool): that covers every operator and taint exactly, which the scenario's label map
   ``node_selector`` could not. Required anti-affinity against its own pods on ``kubernetes.io/hostname``, a
-  ``DoNotSchedule`` spread over hostnames, and ``hostPort`` become ``max_per_node``; a ``DoNotSchedule``
+  ``DoNotSchedule`` spread over hostnames, and a host port (``hostPort``, or a container port with
+  ``hostNetwork``) become ``max_per_node``; two workloads holding a conflicting host port get
+  anti-affinity over the hostname both ways (the scheduler's NodePorts filter); a ``DoNotSchedule``
   spread of its own pods over another label (a zone) becomes ``spread: {topology: LABEL, max_skew: N}``,
   and that label is then kept on the pools.
 * **DaemonSets** run one pod on every node they match, so each one's request is taken off the allocatable of
-  every pool whose labels it selects, whose taints it tolerates and on which it fits (listed on the terminal).
+  every pool whose labels it selects, whose taints it tolerates and on which it fits (listed on the terminal);
+  a workload needing a host port a DaemonSet holds may not use that DaemonSet's pools.
 * **LimitRanges** (default requests) and **RuntimeClasses** (pod overhead, node selector, tolerations) in the
   input are applied to the pods of their namespace/class, as the API server would.
 * **Everything else** — Services, ConfigMaps, HPAs, PodDisruptionBudgets, Jobs, ... and the fields of a pod
@@ -48,6 +51,7 @@ from capacity.k8s.manifests import Manifest, read_manifests
 from capacity.k8s.nodes import Node, PoolDraft, group_nodes, read_nodes
 from capacity.k8s.pods import (
     HOSTNAME,
+    HostPort,
     LimitDefaults,
     PodContext,
     PodInfo,
@@ -185,6 +189,7 @@ class DaemonSetOverhead:
     requests: q.ResourceList
     pools: list[str]
     not_fitting: list[str] = field(default_factory=list)
+    host_ports: tuple[HostPort, ...] = ()          # held on every node of ``pools``
 
 
 @dataclass
@@ -345,6 +350,7 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
         svc.autoscaler = autoscalers.get(m.ref) if m.kind != "Pod" else None
         result.services.append(svc)
     _cross_workload_notes(result)
+    _host_port_conflicts(result)
     result.existing = _existing(running, result)
     unnamed = [s.manifest.label for s in result.services if not s.manifest.metadata.get("namespace")]
     if unnamed:
@@ -693,7 +699,7 @@ def _daemonset(m: Manifest, pod: PodInfo, drafts: list[PoolDraft], resources: se
                result: ImportResult) -> DaemonSetOverhead:
     allowed, _ = _allowed(pod, drafts)
     requests = {r: v for r, v in pod.requests.items() if v > 0 and r in resources}
-    overhead = DaemonSetOverhead(m.label, requests, [])
+    overhead = DaemonSetOverhead(m.label, requests, [], host_ports=tuple(pod.host_ports))
     for d in allowed:
         if fits(requests, d.allocatable):
             for r, v in requests.items():
@@ -722,6 +728,11 @@ def _report_pod(m: Manifest, pod: PodInfo, result: ImportResult) -> None:
 def _service(m: Manifest, name: str, replicas: int, pod: PodInfo, drafts: list[PoolDraft],
              resources: set[str], result: ImportResult) -> ImportedService:
     allowed, why = _allowed(pod, drafts)
+    for ds in result.daemonsets:          # NodePorts: a DaemonSet's port is taken on each of its nodes
+        clash = [p for p in pod.host_ports if any(p.conflicts(h) for h in ds.host_ports)]
+        for d in [d for d in allowed if clash and d.name in ds.pools]:
+            allowed.remove(d)
+            why[d.name] = f"hostPort {clash[0]} is held by {ds.label} on its nodes"
     if not allowed:
         raise ScenarioError(
             f"no pool may run its pods ({pod.node}; tolerations: {len(pod.tolerations)}): "
@@ -863,6 +874,34 @@ def _cross_workload_notes(result: ImportResult) -> None:
                     result.notes.append(f"{svc.manifest.label}: its required pod affinity over "
                                         f"{term.topology_key} picks no pod of the input: its pods would stay "
                                         "Pending unless such pods run")
+
+
+MAX_TERMS = 100     # anti_affinity terms a service may have (capacity.scenario.Service.anti_affinity)
+
+
+def _host_port_conflicts(result: ImportResult) -> None:
+    """Two workloads holding a conflicting host port (`capacity.k8s.pods.HostPort`) never share a node
+    (the NodePorts filter): anti-affinity over the hostname, both ways. Bounded by the scenario's 100
+    terms per service; beyond that, listed."""
+    for svc in result.services:
+        for o in result.services:
+            if o is svc:
+                continue
+            clash = next((p for p in svc.pod.host_ports if any(p.conflicts(h) for h in o.pod.host_ports)),
+                         None)
+            if clash is None:
+                continue
+            terms = svc.terms.setdefault("anti_affinity", [])
+            term = {"service": o.name, "topology": HOSTNAME}
+            if term in terms:
+                continue
+            if len(terms) >= MAX_TERMS:
+                result.ignore(f"hostPort {clash} also held by {o.manifest.label} (more than {MAX_TERMS} "
+                              "anti-affinity terms: not modelled)", svc.manifest.label)
+                continue
+            terms.append(term)
+            result.notes.append(f"{svc.manifest.label}: hostPort {clash} is also held by {o.manifest.label}: "
+                                "their pods never share a node (anti-affinity over the hostname)")
 
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
