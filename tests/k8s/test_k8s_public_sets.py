@@ -6,6 +6,7 @@ own examples are in tests/k8s/test_k8s_website.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,26 @@ def test_kserve_llama3_sample_on_a_tainted_gpu_pool_names_the_taint():
     placement = pipeline.pack(tolerant.validated())
     assert not placement.unplaced
     assert placement.assignment["huggingface-llama3-predictor-0"].startswith("g2-")
+
+
+def test_vllm_and_device_plugin_on_nodes_plus_a_gpu_pool_keep_each_pools_pod_slots(tmp_path):
+    """``--nodes`` (written for the test: three EKS m5.large nodes, which report 29 pod slots) plus a GPU
+    ``--pool`` that names none: the nodes keep 29, the pool gets the kubelet's default 110 (``maxPods``),
+    each less the device plugin's one pod per node. The vLLM pod lands on the GPU pool once the
+    ExtendedResourceToleration admission plugin lets it tolerate the GPU taint."""
+    nodes = tmp_path / "nodes.json"
+    nodes.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"ip-10-0-{i}-7.ec2.internal", "labels": {
+            "kubernetes.io/hostname": f"ip-10-0-{i}-7.ec2.internal",
+            "node.kubernetes.io/instance-type": "m5.large"}},
+         "status": {"allocatable": {"cpu": "1930m", "memory": "7068Mi", "ephemeral-storage": "18242267924",
+                                    "pods": "29"}}} for i in range(3)]}))
+    gpu = "g2=cpu:8,memory:32Gi,nvidia.com/gpu:1,ephemeral-storage:100Gi,count:2," \
+          "taint:nvidia.com/gpu=present:NoSchedule"
+    result = import_k8s([DEVICE_PLUGIN, VLLM], nodes_path=str(nodes), pools=[parse_pool_option(gpu)],
+                        extended_resource_toleration=True)
+    slots = {p["name"]: p["resources"]["pods"] for p in result.scenario["cluster"]["pools"]}
+    assert slots == {"m5.large": 28, "g2": 109}
+    assert any("pool g2: pod slots not given, 110 assumed" in n for n in result.notes)
+    placement = pipeline.pack(result.validated())
+    assert placement.assignment == {"vllm-gemma-deployment-0": "g2-0"}
