@@ -211,3 +211,25 @@ def test_vllm_and_device_plugin_on_nodes_plus_a_gpu_pool_keep_each_pools_pod_slo
     assert any("pool g2: pod slots not given, 110 assumed" in n for n in result.notes)
     placement = pipeline.pack(result.validated())
     assert placement.assignment == {"vllm-gemma-deployment-0": "g2-0"}
+
+
+def test_kserve_transformer_sample_becomes_a_transformer_and_a_predictor():
+    """KServe's TorchServe image-transformer sample: a custom transformer container and a ``pytorch``
+    predictor, neither setting resources. Each component is its own Knative service (KServe docs,
+    "Transformers"): KServe's default resources (cpu 1, memory 2Gi: the ``inferenceservice-config``
+    defaults) plus Knative's queue-proxy (25m), one replica each (``minReplicas`` default 1). The
+    predictor's ``gs://`` storage URI adds the storage initializer, an init container (100m, 100Mi) that
+    does not raise the pod's peak. Two 1025m pods do not share a 2-CPU node."""
+    result = import_k8s([DATA / "kserve-transformer"],
+                        pools=[parse_pool_option("c=cpu:2,memory:8Gi,pods:110,count:4")])
+    s = {v["name"]: v for v in result.scenario["services"]}
+    assert {n: (v["replicas"], v["resources"]) for n, v in s.items()} == {
+        "torchserve-transformer-predictor": (1, {"cpu": "1025m", "memory": "2Gi", "pods": 1}),
+        "torchserve-transformer-transformer": (1, {"cpu": "1025m", "memory": "2Gi", "pods": 1})}
+    assert result.scenario["kubernetes"]["workloads"]["torchserve-transformer-transformer"] == {
+        "kind": "InferenceService", "namespace": "default", "name": "torchserve-transformer",
+        "component": "transformer"}
+    notes = "\n".join(result.notes)
+    assert "predictor: pytorch: read as model.modelFormat.name pytorch" in notes
+    assert "predictor: storageUri: the storage-initializer" in notes
+    assert pipeline.pack(result.validated()).nodes_used == 2
