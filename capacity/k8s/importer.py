@@ -11,11 +11,14 @@ What becomes what:
   satisfy its ``nodeSelector`` and required node affinity and whose taints it tolerates (omitted when that is
   every pool): that covers every operator and taint exactly, which the scenario's label map
   ``node_selector`` could not. Required anti-affinity against its own pods on ``kubernetes.io/hostname``, a
-  ``DoNotSchedule`` spread over hostnames, and ``hostPort`` become ``max_per_node``; a ``DoNotSchedule``
+  ``DoNotSchedule`` spread over hostnames, and a host port (``hostPort``, or a container port with
+  ``hostNetwork``) become ``max_per_node``; two workloads holding a conflicting host port get
+  anti-affinity over the hostname both ways (the scheduler's NodePorts filter); a ``DoNotSchedule``
   spread of its own pods over another label (a zone) becomes ``spread: {topology: LABEL, max_skew: N}``,
   and that label is then kept on the pools.
 * **DaemonSets** run one pod on every node they match, so each one's request is taken off the allocatable of
-  every pool whose labels it selects, whose taints it tolerates and on which it fits (listed on the terminal).
+  every pool whose labels it selects, whose taints it tolerates and on which it fits (listed on the terminal);
+  a workload needing a host port a DaemonSet holds may not use that DaemonSet's pools.
 * **LimitRanges** (default requests) and **RuntimeClasses** (pod overhead, node selector, tolerations) in the
   input are applied to the pods of their namespace/class, as the API server would.
 * **Everything else** — Services, ConfigMaps, HPAs, PodDisruptionBudgets, Jobs, ... and the fields of a pod
@@ -48,6 +51,7 @@ from capacity.k8s.manifests import Manifest, read_manifests
 from capacity.k8s.nodes import Node, PoolDraft, group_nodes, read_nodes
 from capacity.k8s.pods import (
     HOSTNAME,
+    HostPort,
     LimitDefaults,
     PodContext,
     PodInfo,
@@ -185,6 +189,7 @@ class DaemonSetOverhead:
     requests: q.ResourceList
     pools: list[str]
     not_fitting: list[str] = field(default_factory=list)
+    host_ports: tuple[HostPort, ...] = ()          # held on every node of ``pools``
 
 
 @dataclass
@@ -345,6 +350,7 @@ def build(manifests: Sequence[Manifest], nodes: Sequence[Node], drafts: list[Poo
         svc.autoscaler = autoscalers.get(m.ref) if m.kind != "Pod" else None
         result.services.append(svc)
     _cross_workload_notes(result)
+    _host_port_conflicts(result)
     result.existing = _existing(running, result)
     unnamed = [s.manifest.label for s in result.services if not s.manifest.metadata.get("namespace")]
     if unnamed:
@@ -693,7 +699,7 @@ def _daemonset(m: Manifest, pod: PodInfo, drafts: list[PoolDraft], resources: se
                result: ImportResult) -> DaemonSetOverhead:
     allowed, _ = _allowed(pod, drafts)
     requests = {r: v for r, v in pod.requests.items() if v > 0 and r in resources}
-    overhead = DaemonSetOverhead(m.label, requests, [])
+    overhead = DaemonSetOverhead(m.label, requests, [], host_ports=tuple(pod.host_ports))
     for d in allowed:
         if fits(requests, d.allocatable):
             for r, v in requests.items():
@@ -722,6 +728,11 @@ def _report_pod(m: Manifest, pod: PodInfo, result: ImportResult) -> None:
 def _service(m: Manifest, name: str, replicas: int, pod: PodInfo, drafts: list[PoolDraft],
              resources: set[str], result: ImportResult) -> ImportedService:
     allowed, why = _allowed(pod, drafts)
+    for ds in result.daemonsets:          # NodePorts: a DaemonSet's port is taken on each of its nodes
+        clash = [p for p in pod.host_ports if any(p.conflicts(h) for h in ds.host_ports)]
+        for d in [d for d in allowed if clash and d.name in ds.pools]:
+            allowed.remove(d)
+            why[d.name] = f"hostPort {clash[0]} is held by {ds.label} on its nodes"
     if not allowed:
         raise ScenarioError(
             f"no pool may run its pods ({pod.node}; tolerations: {len(pod.tolerations)}): "
@@ -750,8 +761,9 @@ def _choose_spread(m: Manifest, pod: PodInfo, drafts: Sequence[PoolDraft], allow
                    result: ImportResult) -> dict[str, Any] | None:
     """The scenario's ``spread`` of a service: its first ``DoNotSchedule`` spread over zones (any label but
     the hostname), else over nodes, else a ``ScheduleAnyway`` one (data only). A second ``DoNotSchedule``
-    spread over nodes becomes ``max_per_node: maxSkew`` (at most that many per node can never break the
-    skew; stricter than the scheduler when replicas outnumber nodes), any other is listed.
+    spread over nodes (the hostname, or a label with one node per value, `_per_node`) becomes
+    ``max_per_node: maxSkew`` (at most that many per node can never break the skew; stricter than the
+    scheduler when replicas outnumber nodes), any other is listed.
 
     The domains (`capacity.packing.problem`, the scheduler's ``podtopologyspread``): the label values of
     the pools the pods may use, plus ``domains`` — the values of the pools whose nodes pass the pods' node
@@ -759,18 +771,20 @@ def _choose_spread(m: Manifest, pod: PodInfo, drafts: Sequence[PoolDraft], allow
     count), or, with ``nodeAffinityPolicy: Ignore``, of every pool with the label; with fewer domains than
     ``minDomains``, placeholder domains make the smallest count 0, as the scheduler does."""
     hard = [s for s in pod.spreads if s.when_unsatisfiable == "DoNotSchedule"]
-    zone = [s for s in hard if s.topology_key != HOSTNAME]
-    node = [s for s in hard if s.topology_key == HOSTNAME]
+    zone = [s for s in hard if not _per_node(s.topology_key, drafts)]
+    node = [s for s in hard if _per_node(s.topology_key, drafts)]
     soft = [s for s in pod.spreads if s.when_unsatisfiable != "DoNotSchedule"]
     chosen = next(iter(zone or node or soft), None)
     for s in pod.spreads:
         if chosen is None or s is chosen:
             continue
-        if s.topology_key == HOSTNAME and s.when_unsatisfiable == "DoNotSchedule":
-            pod.cap_per_node(s.max_skew, f"topology spread over {HOSTNAME}, maxSkew {s.max_skew}")
-            result.notes.append(f"{m.label}: its spread over {HOSTNAME} (maxSkew {s.max_skew}) is kept as "
-                                f"max_per_node {s.max_skew} beside its spread over {chosen.topology_key}"
-                                " (the scenario takes one spread per service; this is stricter)")
+        if s.when_unsatisfiable == "DoNotSchedule" and _per_node(s.topology_key, drafts):
+            pod.cap_per_node(s.max_skew, f"topology spread over {s.topology_key}, maxSkew {s.max_skew}")
+            one = "" if s.topology_key == HOSTNAME else " (a label with one node per value)"
+            result.notes.append(f"{m.label}: its spread over {s.topology_key}{one} (maxSkew {s.max_skew}) is "
+                                f"kept as max_per_node {s.max_skew} beside its spread over "
+                                f"{chosen.topology_key} (the scenario takes one spread per service; this is "
+                                "stricter)")
         else:
             result.ignore(f"a second topology spread (over {s.topology_key}, {s.when_unsatisfiable}; the "
                           "scenario takes one per service)", m.label)
@@ -810,6 +824,16 @@ def _choose_spread(m: Manifest, pod: PodInfo, drafts: Sequence[PoolDraft], allow
     return out
 
 
+def _per_node(key: str, drafts: Sequence[PoolDraft]) -> bool:
+    """Whether each domain of ``key`` is one node: the hostname, or a label (the docs' ``node``) whose
+    every pool carrying it is a single node with a value of its own."""
+    if key == HOSTNAME:
+        return True
+    values = [d.labels[key] for d in drafts if key in d.labels]
+    return bool(values) and len(set(values)) == len(values) and all(
+        d.count == 1 for d in drafts if key in d.labels)
+
+
 def _counted(pod: PodInfo, d: PoolDraft, spread: Any) -> bool:
     """Whether the nodes of pool ``d`` are domains of ``spread`` (its node inclusion policies)."""
     if spread.honor_affinity and not pod.node.matches(d.selectable_labels):
@@ -822,12 +846,19 @@ def _cross_workload_notes(result: ImportResult) -> None:
     service: the services whose pods a term's selector picks (in the term's namespaces). Anti-affinity to
     each of them (a pod may share a domain with none); affinity when it picks exactly one service (the
     scheduler accepts a domain holding any of several, which one term per service would not say: listed).
-    Anti-affinity of a workload's own pods over the hostname is already ``max_per_node: 1``."""
+    Anti-affinity of a workload's own pods over the hostname is already ``max_per_node: 1``. An
+    anti-affinity term that picks no pod of the input (not even the workload's own, a label typo) keeps
+    nothing apart, as in the scheduler's InterPodAffinity filter: a note says so."""
     for svc in result.services:
         for kind, terms in (("anti_affinity", svc.pod.anti_affinity), ("affinity", svc.pod.pod_affinity)):
             for term in terms:
                 picked = [o for o in result.services if term.selects(o.pod.labels, o.manifest.namespace)]
                 if kind == "anti_affinity":
+                    if not picked:    # the InterPodAffinity filter counts only pods the term selects
+                        result.notes.append(f"{svc.manifest.label}: its required pod anti-affinity over "
+                                            f"{term.topology_key} picks no pod of the input (not even its "
+                                            "own: do its labels match the term's selector?): it keeps its "
+                                            "pods from nothing unless such pods run in the cluster")
                     for o in picked:
                         if not (o is svc and term.topology_key == HOSTNAME):
                             svc.terms.setdefault(kind, []).append({"service": o.name,
@@ -843,6 +874,34 @@ def _cross_workload_notes(result: ImportResult) -> None:
                     result.notes.append(f"{svc.manifest.label}: its required pod affinity over "
                                         f"{term.topology_key} picks no pod of the input: its pods would stay "
                                         "Pending unless such pods run")
+
+
+MAX_TERMS = 100     # anti_affinity terms a service may have (capacity.scenario.Service.anti_affinity)
+
+
+def _host_port_conflicts(result: ImportResult) -> None:
+    """Two workloads holding a conflicting host port (`capacity.k8s.pods.HostPort`) never share a node
+    (the NodePorts filter): anti-affinity over the hostname, both ways. Bounded by the scenario's 100
+    terms per service; beyond that, listed."""
+    for svc in result.services:
+        for o in result.services:
+            if o is svc:
+                continue
+            clash = next((p for p in svc.pod.host_ports if any(p.conflicts(h) for h in o.pod.host_ports)),
+                         None)
+            if clash is None:
+                continue
+            terms = svc.terms.setdefault("anti_affinity", [])
+            term = {"service": o.name, "topology": HOSTNAME}
+            if term in terms:
+                continue
+            if len(terms) >= MAX_TERMS:
+                result.ignore(f"hostPort {clash} also held by {o.manifest.label} (more than {MAX_TERMS} "
+                              "anti-affinity terms: not modelled)", svc.manifest.label)
+                continue
+            terms.append(term)
+            result.notes.append(f"{svc.manifest.label}: hostPort {clash} is also held by {o.manifest.label}: "
+                                "their pods never share a node (anti-affinity over the hostname)")
 
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")

@@ -47,7 +47,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NoReturn
 
 from capacity.k8s.autoscalers import Autoscaler
 from capacity.k8s.manifests import Manifest
@@ -75,6 +75,7 @@ class ComponentManifest(Manifest):
     source_name: str = ""
     component: str = ""
     source_kind: str = "InferenceService"
+    pod_at: str = ""       # where the stand-in's pod spec (spec.template.spec.) is in the source, if verbatim
 
     @property
     def label(self) -> str:
@@ -83,6 +84,14 @@ class ComponentManifest(Manifest):
     def where(self) -> str:
         item = f" item {self.item}" if self.item is not None else ""
         return f"document {self.doc}{item} ({self.source_kind} {self.namespace}/{self.source_name})"
+
+    def error(self, message: str, field: str = "") -> NoReturn:
+        """Errors name the field where the source manifest has it (an LLMInferenceService's
+        ``spec.template`` is the pod spec itself, copied verbatim into the stand-in's template)."""
+        stand_in = "spec.template.spec."
+        if self.pod_at and field.startswith(stand_in):
+            field = self.pod_at + field.removeprefix(stand_in)
+        super().error(message, field)
 
 
 @dataclass
@@ -237,7 +246,7 @@ def _llm_service(m: Manifest, out: Expanded) -> None:
                         "template": {"metadata": {"labels": labels}, "spec": copy.deepcopy(template)}}}
         out.manifests.append(ComponentManifest(obj=obj, file=m.file, doc=m.doc, line=m.line, item=m.item,
                                                source_name=m.name, component=component,
-                                               source_kind="LLMInferenceService"))
+                                               source_kind="LLMInferenceService", pod_at=f"{at}template."))
     router = spec.get("router")
     if isinstance(router, dict) and "scheduler" in router:     # {} asks for the default scheduler
         out.ignored.append(("LLMInferenceService router scheduler (the endpoint picker's pods are not "

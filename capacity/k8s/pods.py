@@ -35,9 +35,9 @@ be an integer*), but it is always a typo for ``500Mi`` or ``500M``: the importer
 
 **Where it may run**: `capacity.k8s.selectors.NodeConstraint` (``nodeSelector`` and required node affinity),
 tolerations; ``max_per_node`` from required pod anti-affinity on ``kubernetes.io/hostname`` against its own
-pods (1) and from a ``hostPort`` (1). Topology spreads of its own pods are kept as `Spread` (the
-importer decides which one the scenario carries). What the planner does not model (preferred affinity,
-pod affinity, limits, ...) is listed in ``ignored``.
+pods (1) and from a host port (1: `HostPort`, ``hostPort`` or ``hostNetwork``). Topology spreads of its
+own pods are kept as `Spread` (the importer decides which one the scenario carries). What the planner does
+not model (preferred affinity, pod affinity, limits, ...) is listed in ``ignored``.
 """
 
 from __future__ import annotations
@@ -95,6 +95,28 @@ class AntiAffinity:
         return self.selector.matches(labels)
 
 
+ANY_IP = "0.0.0.0"
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """One ``<hostIP, hostPort, protocol>`` a pod holds on its node (the scheduler's ``NodePorts``
+    filter). Two conflict when port and protocol match and the IPs overlap: ``0.0.0.0`` (an empty
+    ``hostIP``) overlaps every IP (``HostPortInfo.CheckConflict``, ``pkg/scheduler/framework/types.go``)."""
+
+    ip: str
+    port: int
+    protocol: str
+
+    def conflicts(self, other: HostPort) -> bool:
+        if (self.port, self.protocol) != (other.port, other.protocol):
+            return False
+        return ANY_IP in (self.ip, other.ip) or self.ip == other.ip
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol}" + ("" if self.ip == ANY_IP else f" on {self.ip}")
+
+
 @dataclass(frozen=True)
 class RuntimeClass:
     name: str
@@ -122,6 +144,7 @@ class PodInfo:
     spreads: list[Spread] = field(default_factory=list)
     anti_affinity: list[AntiAffinity] = field(default_factory=list)
     pod_affinity: list[AntiAffinity] = field(default_factory=list)   # required pod affinity terms
+    host_ports: list[HostPort] = field(default_factory=list)   # what the NodePorts filter counts
     missing: list[str] = field(default_factory=list)     # requests missing (counted as 0)
     filled: list[str] = field(default_factory=list)      # requests from a LimitRange or pod-level fields
     from_limits: list[str] = field(default_factory=list)  # requests the API server copies from limits
@@ -414,15 +437,46 @@ def read_pod(m: Manifest, template: dict[str, Any], at: str, ctx: PodContext) ->
         info.tolerations = info.tolerations + runtime.tolerations
     _affinity(m, spec, at_spec, namespace, info)
     _spreads(m, spec, at_spec, info)
-    for i, c in enumerate([*(spec.get("containers") or []), *(spec.get("initContainers") or [])]):
-        for port in (c.get("ports") or []) if isinstance(c, dict) else []:
-            if isinstance(port, dict) and port.get("hostPort"):
-                info.cap_per_node(1, f"hostPort {port['hostPort']} (container {c.get('name') or i})")
+    _host_ports(m, spec, at_spec, info)
     if spec.get("priorityClassName"):
         info.ignored.append(f"priorityClassName {spec['priorityClassName']} (no preemption in the plan)")
     if spec.get("nodeName"):
         info.ignored.append(f"nodeName {spec['nodeName']} (the plan chooses the node)")
     return info
+
+
+def _host_ports(m: Manifest, spec: dict[str, Any], at: str, info: PodInfo) -> None:
+    """The host ports the ``NodePorts`` filter counts (``node_ports.go``, ``getContainerPorts``): those of
+    the app containers and, since Kubernetes 1.33 (kubernetes/kubernetes#132040), of sidecars; an ordinary
+    init container's host port is listed (neither the scheduler nor the kubelet holds it:
+    kubernetes/kubernetes#57443). With ``hostNetwork: true`` every container port is a host port
+    (``SetDefaults_Pod``: ``hostPort`` defaults to ``containerPort``). Two replicas holding a port never
+    share a node: ``max_per_node: 1``; conflicts between workloads are the importer's
+    (`capacity.k8s.importer`)."""
+    host_network = spec.get("hostNetwork") is True
+    for group in ("containers", "initContainers"):
+        containers = spec.get(group) or []
+        for i, c in enumerate(containers if isinstance(containers, list) else []):
+            if not isinstance(c, dict):
+                continue
+            ports = c.get("ports") or []
+            for j, port in enumerate(ports if isinstance(ports, list) else []):
+                if not isinstance(port, dict):
+                    continue
+                where = f"{at}{group}[{i}].ports[{j}]."
+                host = m.optional("hostPort", int, obj=port, at=where)
+                if not host and host_network:
+                    host = m.optional("containerPort", int, obj=port, at=where)
+                if not host:
+                    continue
+                name = c.get("name") or i
+                if group == "initContainers" and c.get("restartPolicy") != "Always":
+                    info.ignored.append(f"hostPort {host} of init container {name} (the scheduler's "
+                                        "NodePorts filter counts only app containers' and sidecars' ports)")
+                    continue
+                held = HostPort(str(port.get("hostIP") or ANY_IP), host, str(port.get("protocol") or "TCP"))
+                info.host_ports.append(held)
+                info.cap_per_node(1, f"hostPort {held} (container {name})")
 
 
 def _affinity(m: Manifest, spec: dict[str, Any], at: str, namespace: str, info: PodInfo) -> None:

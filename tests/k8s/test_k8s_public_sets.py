@@ -1,9 +1,12 @@
 """The Kubernetes rules on public manifest sets (tests/k8s/data/README.md gives sources and licences): the
 OpenTelemetry Demo (memory limits and no requests), Kubernetes' own vLLM example (a GPU Deployment and its
-HorizontalPodAutoscaler) and KServe's samples (tests/k8s/test_k8s_kserve.py)."""
+HorizontalPodAutoscaler), NVIDIA's device-plugin DaemonSet, KServe's disaggregated LLMInferenceService
+sample and its InferenceService samples (also tests/k8s/test_k8s_kserve.py); the Kubernetes documentation's
+own examples are in tests/k8s/test_k8s_website.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import yaml
 
 from capacity import pipeline
 from capacity.cli import main
-from capacity.errors import ScenarioError
+from capacity.errors import InfeasiblePlacement, ScenarioError
 from capacity.k8s import import_k8s, parse_pool_option
 
 DATA = Path(__file__).parent / "data"
@@ -109,3 +112,124 @@ def test_vllm_example_refused_when_its_gpu_request_differs_from_the_limit(tmp_pa
     bad.write_text(head + "          limits:\n" + tail)
     with pytest.raises(ScenarioError, match=r"1 must be equal to nvidia\.com/gpu limit of 2"):
         import_k8s([bad], pools=[parse_pool_option("n=cpu:8,memory:32Gi,nvidia.com/gpu:2")])
+
+
+# ---------------------------------------------------------------------------------------------- GPU sets
+
+DEVICE_PLUGIN = DATA / "nvidia" / "nvidia-device-plugin.yml"
+LLMISVC = DATA / "kserve-llm" / "llmisvc-pd.yaml"
+GPU_POOL = ("g2=cpu:8,memory:32Gi,nvidia.com/gpu:1,ephemeral-storage:100Gi,pods:110,count:3,"
+            "taint:nvidia.com/gpu=present:NoSchedule")
+CPU_POOL = "c2=cpu:8,memory:32Gi,ephemeral-storage:100Gi,pods:110,count:3"
+
+
+def test_device_plugin_daemonset_runs_on_the_tainted_gpu_nodes_and_the_rest():
+    """NVIDIA's device-plugin DaemonSet tolerates ``nvidia.com/gpu:NoSchedule`` and selects no nodes, so
+    the DaemonSet controller runs one pod on every node, the tainted GPU nodes included (docs: "DaemonSet",
+    *Taints and tolerations*; "Taints and Tolerations"). It sets no requests: each node loses one pod slot.
+    The vLLM Deployment beside it tolerates nothing, so the GPU pool's taint keeps it off, and the plan
+    names that taint; its priorityClassName is listed (no preemption in the plan)."""
+    result = import_k8s([DEVICE_PLUGIN, VLLM], pools=[parse_pool_option(GPU_POOL),
+                                                       parse_pool_option(CPU_POOL)])
+    assert [d.label for d in result.daemonsets] == ["DaemonSet kube-system/nvidia-device-plugin-daemonset"]
+    assert {p.name: p.allocatable["pods"] for p in result.pools} == {"g2": 109, "c2": 109}
+    assert any(k.startswith("priorityClassName system-node-critical") for k in result.ignored)
+    with pytest.raises(InfeasiblePlacement, match=r"pool g2 offers nvidia\.com/gpu but its taint "
+                                            r"nvidia\.com/gpu=present:NoSchedule is not tolerated"):
+        pipeline.pack(result.validated())
+
+
+def test_llm_inference_service_sample_prefill_and_decode_on_gpu_nodes():
+    """KServe's disaggregated LLMInferenceService sample: decode (``spec.replicas`` 1) and prefill
+    (``spec.prefill.replicas`` 2), each pod 2 CPU / 16Gi (the requests; the 4-CPU/32Gi limits do not
+    count), one GPU and one ``rdma/roce_gdr`` (extended resources: request = limit). On one-GPU nodes that
+    offer the RDMA device: three nodes. Without the RDMA device anywhere, nothing fits, and the plan says
+    which resource no node offers."""
+    rdma = parse_pool_option("g=cpu:16,memory:64Gi,nvidia.com/gpu:1,rdma/roce_gdr:1,pods:110,count:4")
+    result = import_k8s([LLMISVC], pools=[rdma])
+    s = {v["name"]: v for v in result.scenario["services"]}
+    assert {n: (v["replicas"], v["resources"]) for n, v in s.items()} == {
+        "qwen2-7b-instruct-pd": (1, {"cpu": 2, "memory": "16Gi", "nvidia.com/gpu": 1, "pods": 1,
+                                     "rdma/roce_gdr": 1}),
+        "qwen2-7b-instruct-pd-prefill": (2, {"cpu": 2, "memory": "16Gi", "nvidia.com/gpu": 1, "pods": 1,
+                                             "rdma/roce_gdr": 1})}
+    assert result.from_limits == []
+    assert pipeline.pack(result.validated()).nodes_used == 3
+    plain = import_k8s([LLMISVC], pools=[parse_pool_option("g=cpu:16,memory:64Gi,nvidia.com/gpu:1,count:4")])
+    with pytest.raises(InfeasiblePlacement, match=r"no allowed node offers rdma/roce_gdr"):
+        pipeline.pack(plain.validated())
+
+
+def test_llm_inference_service_refused_when_a_gpu_request_differs_from_its_limit(tmp_path):
+    """The API server refuses an extended resource whose request differs from its limit
+    (``ValidateResourceRequirements``): the sample with a 2-GPU limit on the decode template."""
+    bad = tmp_path / "llmisvc.yaml"
+    bad.write_text(LLMISVC.read_text().replace('            nvidia.com/gpu: "1"\n            rdma',
+                                               '            nvidia.com/gpu: "2"\n            rdma', 1))
+    with pytest.raises(ScenarioError, match=r"LLMInferenceService default/qwen2-7b-instruct-pd\) spec."
+                                            r"template.containers\[0\].resources.requests.nvidia.com/gpu: 1 "
+                                            r"must be equal to nvidia.com/gpu limit of 2"):
+        import_k8s([bad], pools=[parse_pool_option("g=cpu:16,memory:64Gi,nvidia.com/gpu:2,count:4")])
+
+
+def test_kserve_llama3_sample_on_a_tainted_gpu_pool_names_the_taint():
+    """KServe's Hugging Face Llama 3 InferenceService tolerates nothing: on a cluster whose only GPU pool
+    carries ``nvidia.com/gpu=present:NoSchedule`` it stays Pending, and the plan names the taint; with
+    the ExtendedResourceToleration admission plugin (docs: "Admission Controllers Reference") the pod
+    requesting ``nvidia.com/gpu`` tolerates that taint and runs there."""
+    kserve = DATA / "kserve"
+    pools = [parse_pool_option(CPU_POOL), parse_pool_option(GPU_POOL)]
+    result = import_k8s([kserve], pools=pools)
+    with pytest.raises(InfeasiblePlacement, match=r"service 'huggingface-llama3-predictor'.*pool g2 "
+                                                  r"offers nvidia\.com/gpu but its taint "
+                                                  r"nvidia\.com/gpu=present:NoSchedule"):
+        pipeline.pack(result.validated())
+    tolerant = import_k8s([kserve], pools=pools, extended_resource_toleration=True)
+    placement = pipeline.pack(tolerant.validated())
+    assert not placement.unplaced
+    assert placement.assignment["huggingface-llama3-predictor-0"].startswith("g2-")
+
+
+def test_vllm_and_device_plugin_on_nodes_plus_a_gpu_pool_keep_each_pools_pod_slots(tmp_path):
+    """``--nodes`` (written for the test: three EKS m5.large nodes, which report 29 pod slots) plus a GPU
+    ``--pool`` that names none: the nodes keep 29, the pool gets the kubelet's default 110 (``maxPods``),
+    each less the device plugin's one pod per node. The vLLM pod lands on the GPU pool once the
+    ExtendedResourceToleration admission plugin lets it tolerate the GPU taint."""
+    nodes = tmp_path / "nodes.json"
+    nodes.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"ip-10-0-{i}-7.ec2.internal", "labels": {
+            "kubernetes.io/hostname": f"ip-10-0-{i}-7.ec2.internal",
+            "node.kubernetes.io/instance-type": "m5.large"}},
+         "status": {"allocatable": {"cpu": "1930m", "memory": "7068Mi", "ephemeral-storage": "18242267924",
+                                    "pods": "29"}}} for i in range(3)]}))
+    gpu = "g2=cpu:8,memory:32Gi,nvidia.com/gpu:1,ephemeral-storage:100Gi,count:2," \
+          "taint:nvidia.com/gpu=present:NoSchedule"
+    result = import_k8s([DEVICE_PLUGIN, VLLM], nodes_path=str(nodes), pools=[parse_pool_option(gpu)],
+                        extended_resource_toleration=True)
+    slots = {p["name"]: p["resources"]["pods"] for p in result.scenario["cluster"]["pools"]}
+    assert slots == {"m5.large": 28, "g2": 109}
+    assert any("pool g2: pod slots not given, 110 assumed" in n for n in result.notes)
+    placement = pipeline.pack(result.validated())
+    assert placement.assignment == {"vllm-gemma-deployment-0": "g2-0"}
+
+
+def test_kserve_transformer_sample_becomes_a_transformer_and_a_predictor():
+    """KServe's TorchServe image-transformer sample: a custom transformer container and a ``pytorch``
+    predictor, neither setting resources. Each component is its own Knative service (KServe docs,
+    "Transformers"): KServe's default resources (cpu 1, memory 2Gi: the ``inferenceservice-config``
+    defaults) plus Knative's queue-proxy (25m), one replica each (``minReplicas`` default 1). The
+    predictor's ``gs://`` storage URI adds the storage initializer, an init container (100m, 100Mi) that
+    does not raise the pod's peak. Two 1025m pods do not share a 2-CPU node."""
+    result = import_k8s([DATA / "kserve-transformer"],
+                        pools=[parse_pool_option("c=cpu:2,memory:8Gi,pods:110,count:4")])
+    s = {v["name"]: v for v in result.scenario["services"]}
+    assert {n: (v["replicas"], v["resources"]) for n, v in s.items()} == {
+        "torchserve-transformer-predictor": (1, {"cpu": "1025m", "memory": "2Gi", "pods": 1}),
+        "torchserve-transformer-transformer": (1, {"cpu": "1025m", "memory": "2Gi", "pods": 1})}
+    assert result.scenario["kubernetes"]["workloads"]["torchserve-transformer-transformer"] == {
+        "kind": "InferenceService", "namespace": "default", "name": "torchserve-transformer",
+        "component": "transformer"}
+    notes = "\n".join(result.notes)
+    assert "predictor: pytorch: read as model.modelFormat.name pytorch" in notes
+    assert "predictor: storageUri: the storage-initializer" in notes
+    assert pipeline.pack(result.validated()).nodes_used == 2

@@ -58,6 +58,7 @@ TWO_POOLS = [parse_pool_option("a=cpu:8,memory:4Gi,nvidia.com/gpu:1,count:2,labe
     ([DATA / "vllm" / "vllm.yaml"], {"pools": [parse_pool_option(
         "a=cpu:8,memory:32Gi,nvidia.com/gpu:1,ephemeral-storage:100Gi,label:tier=a"), parse_pool_option(
         "b=cpu:8,memory:32Gi,ephemeral-storage:100Gi,label:tier=b")]}),
+    ([DATA / "website" / "zookeeper.yaml", DATA / "website" / "hpa"], {"pools": TWO_POOLS}),
 ])
 def test_every_patch_merged_into_its_manifest_is_a_valid_object(inputs, kwargs):
     files, objects = export(inputs, **kwargs)
