@@ -15,13 +15,26 @@ The public API:
 * `ScenarioError`, `InfeasiblePlacement`, `SolverError` — the errors raised on purpose.
 """
 
+from typing import TYPE_CHECKING
+
+from capacity._lazy import lazy_names
 from capacity._version import __version__
 from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError
-from capacity.packing.problem import Placement
-from capacity.pipeline import RunResult, pack, run, simulate
 from capacity.scenario import Scenario, load_scenario, scenario_from_dict
-from capacity.sizing import max_rate, size
-from capacity.sweep import sweep
+from capacity.sweep import sweep  # eager: the function, not the module capacity.sweep, is capacity.sweep
+
+#: Each public name by the module that defines it, imported on first use (`capacity._lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "capacity.packing.problem": ("Placement",),
+    "capacity.pipeline": ("RunResult", "pack", "run", "simulate"),
+    "capacity.sizing": ("max_rate", "size"),
+}
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from capacity.packing.problem import Placement
+    from capacity.pipeline import RunResult, pack, run, simulate
+    from capacity.sizing import max_rate, size
 
 __all__ = [
     "InfeasiblePlacement",

@@ -19,22 +19,41 @@ placement leaves free but unusable on its nodes (``stranded.py``); an impossible
 (2, 'optimal')
 """
 
-from capacity.packing.baselines import BASELINES, Baseline, GreedyBaseline, first_fit_decreasing
-from capacity.packing.bounds import lower_bound
-from capacity.packing.engine import solve
-from capacity.packing.objectives import OBJECTIVES, NodePriced, Objective
-from capacity.packing.problem import (
-    NodeUsage,
-    PackingProblem,
-    Placement,
-    PodAffinity,
-    Pool,
-    Service,
-    Spread,
-    Survive,
-)
-from capacity.packing.registry import Registry
-from capacity.packing.stranded import stranded_by_pool, stranded_capacity
+from typing import TYPE_CHECKING
+
+from capacity._lazy import lazy_names
+
+#: Each public name by the module that defines it, imported on first use (`capacity._lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "capacity.packing.baselines": ("BASELINES", "Baseline", "GreedyBaseline", "first_fit_decreasing"),
+    "capacity.packing.bounds": ("lower_bound",),
+    "capacity.packing.engine": ("solve",),
+    "capacity.packing.objectives": ("OBJECTIVES", "NodePriced", "Objective"),
+    "capacity.packing.problem": (
+        "NodeUsage", "PackingProblem", "Placement", "PodAffinity", "Pool", "Service", "Spread", "Survive",
+    ),
+    "capacity.packing.registry": ("Registry",),
+    "capacity.packing.stranded": ("stranded_by_pool", "stranded_capacity"),
+}
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from capacity.packing.baselines import BASELINES, Baseline, GreedyBaseline, first_fit_decreasing
+    from capacity.packing.bounds import lower_bound
+    from capacity.packing.engine import solve
+    from capacity.packing.objectives import OBJECTIVES, NodePriced, Objective
+    from capacity.packing.problem import (
+        NodeUsage,
+        PackingProblem,
+        Placement,
+        PodAffinity,
+        Pool,
+        Service,
+        Spread,
+        Survive,
+    )
+    from capacity.packing.registry import Registry
+    from capacity.packing.stranded import stranded_by_pool, stranded_capacity
 
 __all__ = [
     "BASELINES",

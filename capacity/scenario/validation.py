@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from capacity.limits import work_problems
 from capacity.scenario.checks import check_references, trace_file_problems
 from capacity.scenario.document import Scenario
 from capacity.scenario.messages import from_validation, located
 from capacity.scenario.paths import Path_
+from capacity.scenario.work import work_problems
 from capacity.yamlio import LineMap
 
 

@@ -23,30 +23,52 @@ service's `ServiceRuntime` with ``add_replica(replica, cold_start_s)``, ``drain(
 ``state_counts()``). The result's ``timeline`` holds every replica's state intervals.
 """
 
-from capacity.sim.engine import (
-    RequestStream,
-    generate_requests,
-    simulate_model,
-    simulate_requests,
-    validate_model,
-)
-from capacity.sim.metrics import summarize
-from capacity.sim.model import (
-    Arrivals,
-    Batching,
-    Failure,
-    Replica,
-    RequestClass,
-    ServiceTime,
-    ServingService,
-    SimModel,
-    TokenCount,
-    Tokens,
-)
-from capacity.sim.replicas import ReplicaState
-from capacity.sim.result import FailureRecord, ReplicaTimeline, SimResult
-from capacity.sim.runtime import Controller, RunControl, ServiceRuntime
-from capacity.sim.traces import Trace, TraceError, read_trace
+from typing import TYPE_CHECKING
+
+from capacity._lazy import lazy_names
+
+#: Each public name by the module that defines it, imported on first use (`capacity._lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "capacity.sim.engine": (
+        "RequestStream", "generate_requests", "simulate_model", "simulate_requests", "validate_model",
+    ),
+    "capacity.sim.metrics": ("summarize",),
+    "capacity.sim.model": (
+        "Arrivals", "Batching", "Failure", "Replica", "RequestClass", "ServiceTime", "ServingService",
+        "SimModel", "TokenCount", "Tokens",
+    ),
+    "capacity.sim.replicas": ("ReplicaState",),
+    "capacity.sim.result": ("FailureRecord", "ReplicaTimeline", "SimResult"),
+    "capacity.sim.runtime": ("Controller", "RunControl", "ServiceRuntime"),
+    "capacity.sim.traces": ("Trace", "TraceError", "read_trace"),
+}
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from capacity.sim.engine import (
+        RequestStream,
+        generate_requests,
+        simulate_model,
+        simulate_requests,
+        validate_model,
+    )
+    from capacity.sim.metrics import summarize
+    from capacity.sim.model import (
+        Arrivals,
+        Batching,
+        Failure,
+        Replica,
+        RequestClass,
+        ServiceTime,
+        ServingService,
+        SimModel,
+        TokenCount,
+        Tokens,
+    )
+    from capacity.sim.replicas import ReplicaState
+    from capacity.sim.result import FailureRecord, ReplicaTimeline, SimResult
+    from capacity.sim.runtime import Controller, RunControl, ServiceRuntime
+    from capacity.sim.traces import Trace, TraceError, read_trace
 
 __all__ = [
     "Arrivals",
