@@ -44,6 +44,7 @@ Every approximation is a note on the service.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -75,7 +76,10 @@ class ComponentManifest(Manifest):
     source_name: str = ""
     component: str = ""
     source_kind: str = "InferenceService"
-    pod_at: str = ""       # where the stand-in's pod spec (spec.template.spec.) is in the source, if verbatim
+    pod_at: str = ""       # where the stand-in's pod spec (spec.template.spec.) is in the source
+    model_at: str = ""     # where its first container comes from (spec.predictor.model.), if a model
+    body_containers: int = -1    # how many containers the source lists (-1: the pod spec is verbatim)
+    own_fields: tuple[str, ...] = ()   # pod fields the source sets (the rest came from its runtime)
 
     @property
     def label(self) -> str:
@@ -86,12 +90,28 @@ class ComponentManifest(Manifest):
         return f"document {self.doc}{item} ({self.source_kind} {self.namespace}/{self.source_name})"
 
     def error(self, message: str, field: str = "") -> NoReturn:
-        """Errors name the field where the source manifest has it (an LLMInferenceService's
-        ``spec.template`` is the pod spec itself, copied verbatim into the stand-in's template)."""
+        """Errors name the field where the source manifest has it: an LLMInferenceService's
+        ``spec.template`` is the pod spec itself, copied verbatim; an InferenceService component's pod
+        fields are the component's own (``spec.predictor.tolerations``), its containers follow the
+        serving container that its ``model`` (or framework block) describes. Fields that came from the
+        ServingRuntime keep the stand-in's name."""
         stand_in = "spec.template.spec."
         if self.pod_at and field.startswith(stand_in):
-            field = self.pod_at + field.removeprefix(stand_in)
+            field = self._source_field(field.removeprefix(stand_in)) or field
         super().error(message, field)
+
+    def _source_field(self, rest: str) -> str | None:
+        if self.body_containers < 0:
+            return self.pod_at + rest
+        found = re.match(r"containers\[(\d+)\]\.?(.*)", rest)
+        if found is None:
+            return self.pod_at + rest if rest.split(".", 1)[0].split("[", 1)[0] in self.own_fields else None
+        i, tail = int(found[1]), found[2]
+        if self.model_at:
+            if i == 0:
+                return self.model_at + tail
+            i -= 1
+        return f"{self.pod_at}containers[{i}].{tail}" if i < self.body_containers else None
 
 
 @dataclass
@@ -146,8 +166,11 @@ def _component(m: Manifest, component: str, body: dict[str, Any], mode: str, ann
     notes: list[str] = []
     pod: dict[str, Any] = {k: copy.deepcopy(v) for k, v in body.items() if k not in _NOT_POD}
     containers = [copy.deepcopy(c) for c in pod.pop("containers", None) or [] if isinstance(c, dict)]
+    own_fields = tuple(str(k) for k in pod)
+    body_containers = len(containers)
     model = body.get("model")
     framework = next((f for f in FRAMEWORKS if isinstance(body.get(f), dict)), None)
+    model_at = f"{at}model." if model is not None else f"{at}{framework}." if framework else ""
     if model is None and framework is not None:
         model = {**body[framework], "modelFormat": {"name": framework}}
         notes.append(f"{framework}: read as model.modelFormat.name {framework}, as KServe's defaulter does")
@@ -178,9 +201,10 @@ def _component(m: Manifest, component: str, body: dict[str, Any], mode: str, ann
     if defaulted:
         notes.append("KServe's default resources (inferenceservice-config: " + ", ".join(defaulted)
                      + "; the cluster's ConfigMap may differ)")
-    requests, limits = (resource_list(m, serving_resources.get(kind), f"{at}resources.{kind}", counted=False)
+    where = f"{model_at}resources" if isinstance(model, dict) else f"{at}containers[0].resources"
+    requests, limits = (resource_list(m, serving_resources.get(kind), f"{where}.{kind}", counted=False)
                         for kind in ("requests", "limits"))
-    check_requirements(m, requests, limits, f"{at}resources")
+    check_requirements(m, requests, limits, where)
     containers[0]["name"] = containers[0].get("name") or "kserve-container"
     if mode not in ("RawDeployment", "Standard"):
         containers.append(copy.deepcopy(QUEUE_PROXY))
@@ -200,7 +224,9 @@ def _component(m: Manifest, component: str, body: dict[str, Any], mode: str, ann
            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
     cm = ComponentManifest(obj=obj, file=m.file, doc=m.doc, line=m.line, item=m.item, source_name=m.name,
-                           component=component, source_kind="InferenceService")
+                           component=component, source_kind="InferenceService", pod_at=at,
+                           model_at=model_at if isinstance(model, dict) else "",
+                           body_containers=body_containers, own_fields=own_fields)
     out.manifests.append(cm)
     if autoscaler is not None:
         out.autoscalers[cm.ref] = autoscaler

@@ -162,8 +162,8 @@ def test_a_fractional_gpu_in_an_inference_service_is_refused_where_it_is_written
               modelFormat: {name: vllm}
               resources: {limits: {nvidia.com/gpu: 0.5}}
         """)
-    with pytest.raises(ScenarioError, match=r"\(InferenceService ml/chat\) spec.predictor.resources.limits"
-                                            r".nvidia.com/gpu: 500m must be an integer"):
+    with pytest.raises(ScenarioError, match=r"\(InferenceService ml/chat\) spec.predictor.model.resources."
+                                            r"limits.nvidia.com/gpu: 500m must be an integer"):
         import_k8s([path], pools=POOLS)
 
 
@@ -222,3 +222,29 @@ def test_an_llm_inference_service_gives_decode_and_prefill_workloads(tmp_path):
         "kind": "LLMInferenceService", "namespace": "ml", "name": "llama", "component": "prefill"}
     assert any("router scheduler" in k for k in result.ignored)
     assert not pipeline.pack(result.validated()).unplaced
+
+
+@pytest.mark.parametrize(("predictor", "field"), [
+    ("    tolerations: [{key: a, operator: Bogus}]\n    containers: [{name: c}]\n",
+     r"spec.predictor.tolerations\[0\].operator: operator 'Bogus'"),
+    ("    containers:\n    - {name: c, ports: [{containerPort: 80, hostPort: true}]}\n",
+     r"spec.predictor.containers\[0\].ports\[0\].hostPort: expected an integer"),
+    ("    model: {modelFormat: {name: sklearn}}\n"
+     "    containers:\n    - {name: sidecar, ports: [{containerPort: 80, hostPort: true}]}\n",
+     r"spec.predictor.containers\[0\].ports\[0\].hostPort: expected an integer"),
+    ("    model: {modelFormat: {name: sklearn}, ports: [{containerPort: 80, hostPort: true}]}\n",
+     r"spec.predictor.model.ports\[0\].hostPort: expected an integer"),
+    ("    sklearn: {resources: {limits: {memory: 500m}}}\n",
+     r"spec.predictor.sklearn.resources.limits.memory: fractional byte value 500m"),
+    ("    containers: [{name: c, resources: {requests: {cpu: 2}, limits: {cpu: 1}}}]\n",
+     r"spec.predictor.containers\[0\].resources.requests.cpu: 2 must be less than or equal to cpu limit"),
+])
+def test_errors_name_the_field_where_the_inference_service_has_it(tmp_path, predictor, field):
+    """A bad field in a component is reported at its place in the InferenceService (``spec.predictor...``,
+    the model or framework block for the serving container), as ``kubectl apply`` would, not at the
+    Deployment that stands in for the component."""
+    path = write(tmp_path, (DATA / "runtimes.yaml").read_text() + "\n---\n",
+                 "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"
+                 "metadata: {name: m}\nspec:\n  predictor:\n" + predictor)
+    with pytest.raises(ScenarioError, match=r"\(InferenceService (default/)?m\) " + field):
+        import_k8s([path], pools=POOLS)
