@@ -127,6 +127,7 @@ class ServiceRuntime(ABC):
         # what becomes of requests that a lifecycle change leaves nobody to serve (set by the engine)
         self.on_lost: Callable[[int, float], None] | None = None
         self.held: list[int] | None = None            # the activator's requests (None: no activator)
+        self.on_stopped: Callable[[ServingReplica], None] | None = None   # told when a replica stops
         self.on_cold: Callable[[], None] | None = None
 
     # --- public API
@@ -286,6 +287,8 @@ class ServiceRuntime(ABC):
     def _stop(self, r: ServingReplica, now: float) -> None:
         r.enter(STOPPED, now)
         self._stopped(r)
+        if self.on_stopped is not None:
+            self.on_stopped(r)
 
     def _stopped(self, r: ServingReplica) -> None:  # noqa: B027 (a hook that does nothing by default)
         """``r`` stopped for good (a hook: the slot services update their mean speeds)."""
