@@ -243,3 +243,13 @@ def test_autoscaling_that_never_changes_anything_changes_no_record():
     assert not controller.loops["svc"].events
     for key in ("arrival_s", "start_s", "end_s", "replica"):
         assert np.array_equal(getattr(plain, key), getattr(scaled, key), equal_nan=True), key
+
+
+def test_the_section_is_declared_in_the_report_model(step):
+    from capacity.report.model import Autoscaling
+
+    model, result, controller = step
+    section = Autoscaling.model_validate(A.summarize_autoscaling(model, result, controller))
+    assert section.services["svc"].events[0].from_ == 10
+    assert set(section.pools["cpu"].nodes.model_dump()) == {"t_s", "count"}
+    assert set(section.services["svc"].replicas.model_dump()) >= {"t_s", "ready", "starting"}
