@@ -253,3 +253,26 @@ def test_the_section_is_declared_in_the_report_model(step):
     assert section.services["svc"].events[0].from_ == 10
     assert set(section.pools["cpu"].nodes.model_dump()) == {"t_s", "count"}
     assert set(section.services["svc"].replicas.model_dump()) >= {"t_s", "ready", "starting"}
+
+
+def test_the_plot_and_the_html_show_the_run(step):
+    from capacity.report import plots
+    from capacity.report.html import _autoscaling
+
+    model, result, controller = step
+    simulation = {
+        **sim.summarize(model, result),
+        "autoscaling": A.summarize_autoscaling(model, result, controller),
+    }
+    report = {"simulation": simulation}
+    fig = plots.figure("autoscaling.png", report)
+    ax, right = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "load (requests/s, measured classes)" in labels and "cpu nodes" in labels
+    assert "svc replicas ready" in labels
+    load = ax.lines[0].get_ydata()
+    assert max(load) > 2 * min(load)  # the step is drawn
+    ready = next(line for line in right.lines if line.get_label() == "svc replicas ready")
+    assert 10 < max(ready.get_ydata()) <= simulation["autoscaling"]["services"]["svc"]["peak"]
+    page = _autoscaling(simulation["autoscaling"])
+    assert "<h2>Autoscaling</h2>" in page and "<td>svc</td><td>hpa</td>" in page
