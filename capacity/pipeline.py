@@ -8,6 +8,10 @@ Each step is a plain function from values to values (no file I/O):
   baselines' plans of the same problem.
 * `serving_model` puts the placed replicas and the workload into a `SimModel`; `simulate` runs it and returns
   the ``simulation`` section of the report.
+* `autoscaling_model` reads the scenario's autoscalers (services with ``autoscaling.metric`` and ``target``,
+  pools with ``autoscaling``) into a `capacity.autoscaling.AutoscalingModel`; with one, `simulate_model`
+  runs the autoscaled replay (`capacity.autoscaling.simulate`) and the section gains ``autoscaling``;
+  `run` adds the static plan sized for the peak beside it (`static_comparison`).
 * `run` does all of the above and returns a `RunResult` holding every intermediate value and the report.
 """
 
@@ -21,12 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from capacity import packing, sim
+from capacity import autoscaling, packing, sim
 from capacity.errors import InfeasiblePlacement, Shortage
 from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
 from capacity.packing.problem import PackingProblem, Placement
-from capacity.scenario import Arrivals, Batching, Scenario, ServiceTime, trace_path
+from capacity.report.summary import slo_status
+from capacity.scenario import Arrivals, Batching, Scenario, Service, ServiceTime, trace_path, whatif_point
 from capacity.scenario import Spread as ScenarioSpread
+from capacity.scenario.services import ColdStart as ColdStartSpec
+from capacity.scenario.services import ScalingRules as ScenarioScalingRules
 from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import SimModel
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
@@ -126,6 +133,15 @@ def sim_arrivals(a: Arrivals, trace: Trace | None = None, duration_s: float | No
         ("cv", a.cv), ("on_s", a.on), ("off_s", a.off), ("amplitude", a.amplitude),
         ("period_s", a.period), ("peak_at_s", a.peak_at), ("start_s", a.start),
         ("time_scale", a.time_scale), ("rate_scale", a.rate_scale)) if value is not None}
+    if a.process == "steps":
+        if not a.steps:
+            raise ValueError("steps arrivals need steps")
+        steps = tuple((step.at, step.rate) for step in a.steps)
+        arrivals = sim.Arrivals(process="steps", rate_per_s=0.0, steps=steps)
+        if duration_s is None:
+            return arrivals
+        rate = arrival_process(arrivals).mean_rate_per_s(duration_s)  # type: ignore[attr-defined]
+        return dataclasses.replace(arrivals, rate_per_s=rate)
     if a.process != "trace":
         if a.rate is None:
             raise ValueError(f"{a.process} arrivals need a rate")
@@ -337,10 +353,138 @@ def sim_failures(scenario: Scenario, placement: Placement) -> tuple[sim.Failure,
     return tuple(failures)
 
 
+def autoscaled(scenario: Scenario) -> bool:
+    """Whether the simulation scales some service (`capacity.scenario.Autoscaling.simulated`)."""
+    return any(s.autoscaling is not None and s.autoscaling.simulated and s.serving is not None
+               for s in scenario.services)
+
+
+def _cold_start(cold: float | ColdStartSpec | None) -> autoscaling.ColdStart:
+    if cold is None:
+        return autoscaling.ColdStart()
+    if isinstance(cold, float | int):
+        return autoscaling.ColdStart(float(cold))
+    return autoscaling.ColdStart(cold.mean, cold.dist, cold.cv if cold.cv is not None else 0.0)
+
+
+def _rules(given: ScenarioScalingRules | None, default: autoscaling.ScalingRules) -> autoscaling.ScalingRules:
+    if given is None:
+        return default
+    return autoscaling.ScalingRules(
+        given.stabilization if given.stabilization is not None else default.stabilization_s,
+        tuple(autoscaling.ScalingPolicy(p.type, p.value, p.period) for p in given.policies)
+        if given.policies is not None else default.policies,
+        given.select if given.select is not None else default.select)
+
+
+def _service_scaling(svc: Service, problem: PackingProblem) -> autoscaling.ServiceScaling:
+    a = svc.autoscaling
+    assert a is not None and a.metric is not None and a.target is not None and svc.serving is not None
+    hpa, kpa = autoscaling.HpaSettings(), autoscaling.KpaSettings()
+    if a.policy == "hpa":
+        behavior = a.behavior
+        hpa = autoscaling.HpaSettings(
+            sync_s=a.sync if a.sync is not None else hpa.sync_s,
+            tolerance=a.tolerance if a.tolerance is not None else hpa.tolerance,
+            scale_up=_rules(behavior.scale_up if behavior else None, hpa.scale_up),
+            scale_down=_rules(behavior.scale_down if behavior else None, hpa.scale_down))
+    else:
+        kpa = dataclasses.replace(kpa, **{key: value for key, value in (
+            ("panic_window_fraction", a.panic_window), ("panic_threshold", a.panic_threshold),
+            ("target_utilisation", a.target_utilisation), ("scale_to_zero_grace_s", a.scale_to_zero_grace))
+            if value is not None})
+    pools = next(p.pools for p in problem.services if p.name == svc.name)
+    low = a.min if a.policy == "kpa" else max(a.min, 1)   # the HPA cannot scale up from 0 on these metrics
+    return autoscaling.ServiceScaling(
+        service=svc.name, policy=a.policy, min=low, max=a.max, metric=a.metric, target=a.target,
+        demand=dict(svc.resources), window_s=a.window, pools=pools, max_per_node=svc.max_per_node,
+        cold_start=_cold_start(svc.serving.cold_start), hpa=hpa, kpa=kpa)
+
+
+def autoscaling_model(scenario: Scenario, problem: PackingProblem,
+                      placement: Placement) -> autoscaling.AutoscalingModel | None:
+    """The autoscalers of the scenario on this placement (None: nothing is autoscaled). A pool's node
+    capacity is what the packer may use of it (after headroom); a pool without ``autoscaling`` keeps the
+    plan's nodes."""
+    if not autoscaled(scenario):
+        return None
+    pools = []
+    resources = sorted({r for p in problem.pools for r in p.capacity} | {r for s in problem.services
+                                                                           for r in s.demand})
+    for p, pool in zip(problem.pools, scenario.cluster.pools, strict=True):
+        a = pool.autoscaling
+        scaling = None if a is None else autoscaling.PoolScaling(
+            min=a.min, max=a.max if a.max is not None else pool.count, provision_s=a.provision,
+            scale_down_after_s=a.scale_down_after, utilisation_threshold=a.utilisation_threshold)
+        pools.append(autoscaling.PoolSpec(
+            pool.name, {r: problem.usable(p, r) for r in resources if p.capacity.get(r, 0) > 0},
+            cost=pool.cost or 0.0, autoscaling=scaling, speed=pool.speed))
+    cluster_opts = scenario.cluster.autoscaling
+    cluster = autoscaling.ClusterSpec(
+        tuple(pools), tuple((n.name, n.pool) for n in placement.nodes),
+        demands={s.name: dict(s.resources) for s in scenario.services},
+        expander=cluster_opts.expander if cluster_opts else "least-waste",
+        scoring="most-allocated" if cluster_opts and cluster_opts.scheduler == "k8s-most-allocated"
+        else "least-allocated")
+    services = tuple(_service_scaling(s, problem) for s in scenario.services
+                     if s.autoscaling is not None and s.autoscaling.simulated and s.serving is not None)
+    return autoscaling.AutoscalingModel(services, cluster)
+
+
+def simulate_model(model: SimModel,
+                   scaling: autoscaling.AutoscalingModel | None) -> tuple[Any, dict[str, Any]]:
+    """Replay the model (autoscaled when ``scaling`` is given); the result and the ``simulation`` section."""
+    if scaling is None:
+        result = sim.simulate_model(model)
+        return result, sim.summarize(model, result)
+    result, controller = autoscaling.simulate(model, scaling)
+    section = sim.summarize(model, result)
+    section["autoscaling"] = autoscaling.summarize_autoscaling(model, result, controller)
+    return result, section
+
+
 def simulate(scenario: Scenario, placement: Placement) -> dict[str, Any]:
     """Simulate the scenario's workload on a placement; return the report's ``simulation`` section."""
     model = serving_model(scenario, placement)
-    return sim.summarize(model, sim.simulate_model(model))
+    scaling = autoscaling_model(scenario, packing_problem(scenario), placement)
+    return simulate_model(model, scaling)[1]
+
+
+def static_comparison(scenario: Scenario, section: dict[str, Any]) -> dict[str, Any]:
+    """The static plan sized for the peak beside an autoscaled run: each autoscaled service held at the most
+    replicas (ready + starting) it reached, packed by the optimiser and simulated on the same requests
+    (same seed). Its cost is its nodes × their pools' cost over the measured window."""
+    auto = section["autoscaling"]
+    values: dict[str, Any] = {}
+    for name, svc in auto["services"].items():
+        values[f"services.{name}.replicas"] = max(svc["peak"], scenario.service(name).replicas)
+        values[f"services.{name}.autoscaling"] = None
+    static = whatif_point(scenario.as_document(), values, source=scenario.source,
+                          data_dirs=scenario.data_dirs)
+    placement = pack(static)
+    model = serving_model(static, placement)
+    result = sim.simulate_model(model)
+    summary = sim.summarize(model, result)
+    assert static.workload is not None
+    hours = (static.workload.duration - static.workload.warmup) / 3600.0
+    cost = {p.name: p.cost or 0.0 for p in static.cluster.pools}
+    nodes: dict[str, int] = {}
+    for node in placement.nodes:
+        nodes[node.pool] = nodes.get(node.pool, 0) + 1
+    slos = {name: c["slo"] for name, c in summary["classes"].items() if c.get("slo")}
+    at_slo: dict[str, float | None] = {}
+    for k, c in enumerate(model.classes):
+        if c.name in slos:
+            done = result.latency_s[result.measured & result.completed & (result.cls == k)]
+            q = slos[c.name]["quantile"]
+            at_slo[c.name] = float(f"{np.quantile(done, q):.12g}") if len(done) else None
+    return {
+        "replicas": {name: static.service(name).replicas for name in auto["services"]},
+        "nodes": nodes,
+        "cost": float(f"{sum(n * cost[p] for p, n in nodes.items()) * hours:.12g}"),
+        "slo_met": {name: (slo_status(slo) == "met") for name, slo in slos.items()},
+        "latency_at_slo_s": at_slo,
+    }
 
 
 @dataclass
@@ -388,8 +532,9 @@ def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
     model = result = simulation = None
     if simulate_traffic and scenario.workload is not None:
         model = serving_model(scenario, placement)
-        result = sim.simulate_model(model)
-        simulation = sim.summarize(model, result)
+        result, simulation = simulate_model(model, autoscaling_model(scenario, problem, placement))
+        if "autoscaling" in simulation:
+            simulation["autoscaling"]["static"] = static_comparison(scenario, simulation)
     t2 = time.perf_counter()
     timings = {"pack_s": t1 - t0, "simulate_s": t2 - t1}
     report = build_report(scenario, problem, placement, simulation, started_at=started, timings=timings)

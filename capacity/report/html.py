@@ -61,6 +61,9 @@ CAPTIONS: dict[str, str] = {
                              "from the statistics), bursts, and windows in which requests failed (crosses).",
     "queue_length.png": "Requests waiting for a slot, per service: the time-average in each window and the "
                         "most at any instant.",
+    "autoscaling.png": "The offered load (black) against each autoscaled service's replicas (ready: solid; "
+                       "ready + starting: dashed; pending for a node: dotted) and each pool's nodes (grey); "
+                       "windows that missed an SLO are shaded red.",
 }
 
 
@@ -230,6 +233,34 @@ def _simulation(s: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _autoscaling(a: Mapping[str, Any]) -> str:
+    out = ["<h2>Autoscaling</h2>", f"<p>Fleet cost over the measured window: {a['cost']:.6g} "
+           "(node-hours × each pool's cost).</p>"]
+    static = a.get("static")
+    if static:
+        rows = [["cost", f"{a['cost']:.6g}", f"{static['cost']:.6g}"]]
+        for name, svc in a["services"].items():
+            rows.append([f"{name} replicas", f"{min(svc['replicas']['ready'] or [0])}..{svc['peak']}",
+                         static["replicas"].get(name, "-")])
+        for name, pool in a["pools"].items():
+            rows.append([f"{name} nodes", f"{min(pool['nodes']['count'] or [0])}..{pool['peak']}",
+                         static["nodes"].get(name, 0)])
+        for name, met in static["slo_met"].items():
+            missed = sum(a["slo"].get(name, {}).get("missed", []))
+            rows.append([f"{name} SLO", f"missed in {missed} window(s)" if missed else "met in every window",
+                         "-" if met is None else ("met" if met else "MISSED")])
+        out += ["<h3>Autoscaled against static for the peak</h3>",
+                _table(["", "autoscaled", "static for the peak"], rows)]
+    out += ["<h3>Pools</h3>", _table(
+        ["pool", "node-hours", "cost", "peak nodes"],
+        [[n, f"{p['node_hours']:.4g}", f"{p['cost']:.4g}", p["peak"]] for n, p in a["pools"].items()])]
+    out += ["<h3>Services</h3>", _table(
+        ["service", "policy", "scale events", "peak replicas", "replica-time pending", "replica-time cold"],
+        [[n, s["policy"], len(s["events"]), s["peak"], format_duration(s["pending_replica_s"]),
+          format_duration(s["starting_replica_s"])] for n, s in a["services"].items()])]
+    return "\n".join(out)
+
+
 def _figures(images: Mapping[str, bytes], missing: Sequence[str]) -> str:
     from capacity.report.plots import PLOTS
 
@@ -280,7 +311,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, bytes] | None = 
     images = dict(images or {})
     simulated = bool(report.get("simulation"))
     missing = [spec.title for n, spec in PLOTS.items()
-               if n not in images and (simulated or not spec.needs_series)]
+               if n not in images and (simulated or not spec.needs_series)
+               and (spec.needs is None or spec.needs(report))]
     name = report.get("scenario", "?")
     description = ((report.get("input") or {}).get("scenario") or {}).get("description")
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -297,6 +329,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, bytes] | None = 
         parts.append(_compare(report["compare"]))
     if report.get("simulation"):
         parts.append(_simulation(report["simulation"]))
+        if report["simulation"].get("autoscaling"):
+            parts.append(_autoscaling(report["simulation"]["autoscaling"]))
     parts += [_provenance(report), _scenario_echo(report), "</body></html>"]
     return "\n".join(p for p in parts if p) + "\n"
 

@@ -334,6 +334,108 @@ class OverTime(_Section):
         return self
 
 
+class NodeCounts(_Section):
+    """A pool's node count after each change: ``t_s`` (from 0) and ``count``, one each."""
+
+    t_s: list[NonNegative]
+    count: list[Count]
+
+    @model_validator(mode="after")
+    def _paired(self) -> Self:
+        if len(self.t_s) != len(self.count):
+            raise ValueError(f"{len(self.t_s)} times for {len(self.count)} counts")
+        _non_decreasing(self.t_s)
+        return self
+
+
+class PoolScalingStats(_Section):
+    """``simulation.autoscaling.pools.NAME``: node-hours and cost over the measured window, the nodes
+    over time (billed: from the request until deleted) and their peak."""
+
+    node_hours: NonNegative
+    cost: NonNegative
+    nodes: NodeCounts
+    peak: Count
+
+
+class ReplicaCounts(_Section):
+    """A service's replicas by state after each change (``t_s`` from 0; one value of each per time)."""
+
+    t_s: list[NonNegative]
+    ready: list[Count]
+    starting: list[Count]
+    draining: list[Count]
+    pending: list[Count]
+
+    @model_validator(mode="after")
+    def _paired(self) -> Self:
+        n = len(self.t_s)
+        for key in ("ready", "starting", "draining", "pending"):
+            if len(getattr(self, key)) != n:
+                raise ValueError(f"{key}: {len(getattr(self, key))} values for {n} times")
+        _non_decreasing(self.t_s)
+        return self
+
+
+class ScaleDecision(_Section):
+    """One change of a service's replica count by its autoscaler: when, from, to, the metric it read
+    (null: none, e.g. a bound or the activator), and why."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    t_s: NonNegative
+    from_: Count = Field(alias="from")
+    to: Count
+    metric: NonNegative | None
+    reason: str
+
+
+class ServiceScalingStats(_Section):
+    """``simulation.autoscaling.services.NAME``: its policy, replicas over time, scale events,
+    replica-seconds pending (no node) and starting (cold) in the measured window, and the peak of ready +
+    starting replicas."""
+
+    policy: str
+    replicas: ReplicaCounts
+    events: list[ScaleDecision]
+    pending_replica_s: NonNegative
+    starting_replica_s: NonNegative
+    peak: Count
+
+
+class SloOverTime(_Section):
+    """``simulation.autoscaling.slo.CLASS``: per time-series window (``t_s`` its start), the share of
+    measured arrivals completed within the SLO target (null: none arrived) and whether the SLO was missed."""
+
+    t_s: list[NonNegative]
+    attainment: list[Share | None]
+    missed: list[bool]
+
+
+class StaticComparison(_Section):
+    """``simulation.autoscaling.static``: the static plan sized for the peak, beside the autoscaled fleet
+    (same requests): its replicas per service, nodes per pool, cost over the measured window, and per class
+    with an SLO whether it was met (null: no SLO) and the latency at its quantile."""
+
+    replicas: dict[str, Count]
+    nodes: dict[str, Count]
+    cost: NonNegative
+    slo_met: dict[str, bool | None]
+    latency_at_slo_s: dict[str, NonNegative | None]
+
+
+class Autoscaling(_Section):
+    """``simulation.autoscaling`` (only when some service is autoscaled; `capacity.autoscaling.outcome`):
+    the fleet's ``cost`` over the measured window in the pools' cost units, per pool and service what
+    happened over time, SLO attainment per window, and the static comparison (``run`` only)."""
+
+    cost: NonNegative
+    pools: dict[str, PoolScalingStats]
+    services: dict[str, ServiceScalingStats]
+    slo: dict[str, SloOverTime]
+    static: StaticComparison | None = None     # absent unless the comparison was run
+
+
 class Simulation(_Section):
     """``simulation``: `capacity.sim.metrics.summarize`'s dictionary (definitions in its docstring),
     floats rounded to 12 significant digits."""
@@ -348,6 +450,7 @@ class Simulation(_Section):
     failures: list[FailureEvent]
     window_s: Window
     over_time: OverTime
+    autoscaling: Autoscaling | None = None     # only when some service is autoscaled
 
 
 # ---------------------------------------------------------------------------------------------- plot data

@@ -23,6 +23,10 @@ milliseconds or minutes as the axis says; shares in percent.
 * `placement_map` — nodes as columns, one sub-column per resource; every replica is a block (its request
   over the node's capacity, coloured by service); above them the free capacity, split into usable,
   *stranded* (free but no replica allowed there fits, red hatch) and the headroom kept free (grey hatch).
+* `autoscaling_over_time` — an autoscaled run: the offered load (arrivals per second per window, all
+  classes of the autoscaled services) against the replicas of each autoscaled service (ready: solid steps;
+  ready + starting: dashed; pending: dotted) and each pool's nodes (grey steps), with the windows that
+  missed an SLO shaded red; the title gives the fleet's cost beside the static plan's.
 * `sweep_p99_cost` — for a sweep, p99 latency per class and the cost per hour against the swept value,
   with the SLO targets and the cheapest point that meets every SLO marked (the table shape is described
   in the function).
@@ -606,6 +610,72 @@ def sweep_p99_cost(ax: Axes, rows: Sequence[Mapping[str, Any]], x: str, *,
               frameon=False)
 
 
+# ---------------------------------------------------------------------------------------------- autoscaling
+
+def _step_xy(t_s: Sequence[float], values: Sequence[float], end_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """A step function's points, extended to ``end_s``, in minutes."""
+    t = np.asarray([*t_s, max(end_s, t_s[-1] if t_s else 0.0)], dtype=float) / 60
+    v = np.asarray([*values, values[-1] if values else 0], dtype=float)
+    return t, v
+
+
+def autoscaling_over_time(ax: Axes, data: Data) -> None:
+    """Load, replicas and nodes over time, SLO misses shaded (see the module docstring)."""
+    report = as_report(data)
+    sim_section = report.get("simulation") or {}
+    auto = sim_section.get("autoscaling")
+    if not auto:
+        raise ValueError("autoscaling_over_time: the report has no simulation.autoscaling section "
+                         "(no service is autoscaled)")
+    over = sim_section["over_time"]
+    edges = np.asarray(over["edges_s"], dtype=float)
+    widths = np.diff(edges)
+    arrived = np.zeros(len(widths))
+    for c in over["classes"].values():
+        arrived += np.asarray(c["arrived"], dtype=float)
+    end_s = float(edges[-1])
+    load_handle = ax.step(edges / 60, [*(arrived / widths), (arrived / widths)[-1] if len(widths) else 0],
+                          where="post", color="black", lw=1.2, label="load (requests/s, measured classes)")
+    ax.set_xlabel("time (min)")
+    ax.set_ylabel("requests per second")
+    ax.set_ylim(bottom=0)
+    missed = np.zeros(len(widths), dtype=bool)
+    for slo in auto["slo"].values():
+        missed |= np.asarray(slo["missed"], dtype=bool)[: len(widths)]
+    for k in np.flatnonzero(missed):
+        ax.axvspan(edges[k] / 60, edges[k + 1] / 60, color=_MISSED, alpha=0.12, lw=0)
+    right = ax.twinx()
+    colours = _service_colours(report, list(auto["services"]))
+    handles: list[Any] = list(load_handle)
+    for name, svc in auto["services"].items():
+        r = svc["replicas"]
+        ready = r["ready"]
+        live = [a + b for a, b in zip(r["ready"], r["starting"], strict=True)]
+        for values, style, label in ((ready, "-", "ready"), (live, "--", "ready + starting"),
+                                     (r["pending"], ":", "pending")):
+            x, y = _step_xy(r["t_s"], values, end_s)
+            handles += right.step(x, y, where="post", color=colours[name], linestyle=style, lw=1.3,
+                                  label=f"{name} replicas {label}")
+    for shade, (name, pool) in enumerate(auto["pools"].items()):
+        x, y = _step_xy(pool["nodes"]["t_s"], pool["nodes"]["count"], end_s)
+        handles += right.step(x, y, where="post", color=str(0.35 + 0.15 * (shade % 4)), lw=2.0, alpha=0.8,
+                              label=f"{name} nodes")
+    right.set_ylabel("replicas, nodes")
+    right.set_ylim(bottom=0)
+    ax.set_xlim(0, end_s / 60)
+    if missed.any():
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(facecolor=_MISSED, alpha=0.25, label="window missed an SLO"))
+    title = f"Autoscaling: cost {auto['cost']:.4g}"
+    static = auto.get("static")
+    if static:
+        title += f" (static for the peak: {static['cost']:.4g})"
+    ax.set_title(title)
+    ax.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3,
+              frameon=False)
+
+
 # ---------------------------------------------------------------------------------------------- rendering
 
 @dataclass(frozen=True)
@@ -616,6 +686,7 @@ class PlotSpec:
     title: str
     size: Callable[[Mapping[str, Any]], tuple[float, float]]
     needs_series: bool
+    needs: Callable[[Mapping[str, Any]], bool] | None = None   # more it needs than the series
 
 
 def _wide(report: Mapping[str, Any]) -> tuple[float, float]:
@@ -631,6 +702,9 @@ PLOTS: dict[str, PlotSpec] = {
                                       needs_series=True),
     "queue_length.png": PlotSpec(queue_length, "Queue length over time", lambda r: (11.0, 4.2),
                                  needs_series=True),
+    "autoscaling.png": PlotSpec(autoscaling_over_time, "Load, replicas and nodes over time",
+                                lambda r: (11.0, 5.6), needs_series=True,
+                                needs=lambda r: bool((r.get("simulation") or {}).get("autoscaling"))),
 }
 
 
@@ -649,7 +723,8 @@ def available(report: Mapping[str, Any]) -> list[str]:
     """The standard plots a report has the data for (``series`` only with a simulation)."""
     has_input = bool((report.get("input") or {}).get("scenario"))
     has_series = bool(report.get("series")) and bool(report.get("simulation"))
-    return [name for name, spec in PLOTS.items() if has_input and (has_series or not spec.needs_series)]
+    return [name for name, spec in PLOTS.items() if has_input and (has_series or not spec.needs_series)
+            and (spec.needs is None or spec.needs(report))]
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:

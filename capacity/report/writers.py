@@ -132,6 +132,7 @@ def simulation_markdown(s: dict[str, Any]) -> str:
         if "fairness" in s:
             out += [f"Jain's fairness index over weighted tenant shares: {s['fairness']['jain']:.3f}", ""]
     out += _failures_markdown(s)
+    out += _autoscaling_markdown(s)
     out += ["### Utilisation", "", _table(
         ["pool", "busy"], [[name, _pct(p["utilisation"])] for name, p in s.get("pools", {}).items()],
     ), "", _table(
@@ -143,6 +144,24 @@ def simulation_markdown(s: dict[str, Any]) -> str:
           format_duration(r["down_s"]) if r.get("down_s") else "-"] for name, r in s["replicas"].items()],
     ), ""]
     return "\n".join(out)
+
+
+def _autoscaling_markdown(s: dict[str, Any]) -> list[str]:
+    """Cost, nodes and replicas of an autoscaled run, beside the static plan when it was compared."""
+    a = s.get("autoscaling")
+    if not a:
+        return []
+    static = a.get("static")
+    out = ["### Autoscaling", "", f"Fleet cost over the measured window: {a['cost']:.6g}"
+           + (f" (static plan for the peak: {static['cost']:.6g})." if static else "."), ""]
+    out += [_table(["pool", "node-hours", "cost", "peak nodes"],
+                   [[n, f"{p['node_hours']:.4g}", f"{p['cost']:.4g}", str(p["peak"])]
+                    for n, p in a["pools"].items()]), ""]
+    out += [_table(["service", "policy", "scale events", "peak replicas", "pending", "cold"],
+                   [[n, v["policy"], str(len(v["events"])), str(v["peak"]),
+                     format_duration(v["pending_replica_s"]), format_duration(v["starting_replica_s"])]
+                    for n, v in a["services"].items()]), ""]
+    return out
 
 
 def _throughput_markdown(s: dict[str, Any]) -> list[str]:

@@ -9,8 +9,9 @@ A scenario is a YAML document with these sections (all quantities in the units o
   requests (``concurrency`` slots, a ``service_time`` — a distribution, a batch latency or a token time —
   optional ``batching``, dynamic or continuous, and an optional queue ``discipline``). A pool's ``speed``
   divides the service times of the replicas placed on it.
-* ``services[].autoscaling`` — the replica range (``min``, ``max``) and ``metric``/``target`` of an
-  autoscaler (``policy: hpa | kpa``): data read by the autoscaling simulation, not yet simulated.
+* ``services[].autoscaling`` — the replica autoscaler (``policy: hpa | kpa``, ``min``, ``max``,
+  ``metric``/``target``, windows and the policy's settings), simulated with ``cluster.pools[].autoscaling``
+  (node autoscaling) and ``serving.cold_start`` (`capacity.autoscaling`); a range alone is data.
 * ``workload`` — request ``classes`` (each a tenant's traffic to one service at a priority, arriving by a
   stochastic process, with an optional latency SLO), the simulated ``duration`` and the ``warmup`` excluded
   from statistics.

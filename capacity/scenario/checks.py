@@ -264,9 +264,12 @@ def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[t
     problems: list[tuple[tuple[str | int, ...], str]] = []
     accepted = ARRIVAL_PARAMETERS[a.process]
     for key in ("rate", "cv", "on", "off", "amplitude", "period", "peak_at", "start", "file", "format",
-                "time_scale", "rate_scale"):
+                "time_scale", "rate_scale", "steps"):
         if getattr(a, key) is not None and key not in accepted:
             users = [p for p, keys in ARRIVAL_PARAMETERS.items() if key in keys]
+            if key == "rate" and a.process == "steps":
+                problems.append(((*where, key), "steps arrivals take their rates from steps"))
+                continue
             if key == "rate":
                 problems.append(((*where, key), "a trace brings its own rate: change it with rate_scale "
                                                 "(more or fewer requests) or time_scale (stretch time)"))
@@ -276,6 +279,15 @@ def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[t
     for key in ARRIVAL_REQUIRED.get(a.process, ()):
         if getattr(a, key) is None:
             problems.append(((*where, key), f"process {a.process} needs {key!r}"))
+    if a.process == "steps" and a.steps:
+        if a.steps[0].at != 0:
+            problems.append(((*where, "steps", 0, "at"), "the first step starts at 0"))
+        for k in range(1, len(a.steps)):
+            if a.steps[k].at <= a.steps[k - 1].at:
+                now, before = a.steps[k].at, a.steps[k - 1].at
+                message = f"each step starts after the one before it ({now:g}s <= {before:g}s)"
+                problems.append(((*where, "steps", k, "at"), message))
+                break
     if a.process == "diurnal":
         period = a.period if a.period is not None else 86_400.0
         for key in ("peak_at", "start"):

@@ -1,6 +1,7 @@
 """The ``services`` section: what runs, how many replicas and what each requests, where it may be placed
 (pools, node selector, spread, survive, pod (anti-)affinity), how one replica serves requests (``serving``:
-slots, service time, batching, queue) and the autoscaler's range (data only for now).
+slots, service time, batching, queue, cold start) and its replica autoscaler (``autoscaling``: simulated
+when it names a metric and a target and the service serves; see `capacity.autoscaling`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from capacity.scenario.fields import (
     Quantity,
     ResourceName,
 )
-from capacity.units import parse_fraction, parse_rate
+from capacity.units import parse_duration, parse_fraction, parse_rate
 
 
 class ServiceTime(Model):
@@ -119,8 +120,20 @@ class Queue(Model):
     cost: Literal["time", "tokens"] = "time"               # what fair/drr/priority-fair charge a request
 
 
+class ColdStart(Model):
+    """A cold start drawn per new replica: ``dist`` (exponential, lognormal with ``cv``) of mean ``mean``."""
+
+    dist: Literal["deterministic", "exponential", "lognormal"] = "deterministic"
+    mean: Duration
+    cv: Float | None = Field(default=None, ge=0, le=100)
+
+
 class Serving(Model):
-    """How one replica serves requests: ``concurrency`` slots, each holding a request for a service time."""
+    """How one replica serves requests: ``concurrency`` slots, each holding a request for a service time.
+    ``cold_start``: how long a replica added during an autoscaled run takes from created (placed on a
+    node, holding its resources) to ready: a duration, or a distribution `ColdStart` (default 0)."""
+
+    added_fields = frozenset({"cold_start"})
 
     concurrency: Int = Field(default=1, ge=1, le=100_000)
     service_time: ServiceTime
@@ -128,6 +141,7 @@ class Serving(Model):
     queue: Queue = Field(default_factory=Queue)
     routing: RoutingName | None = None                     # defaults to scheduling.routing
     on_failure: Literal["retry", "lost"] | None = None     # defaults to scheduling.on_failure
+    cold_start: Duration | ColdStart | None = None         # autoscaled runs: created → ready
 
 
 class Spread(Model):
@@ -168,23 +182,66 @@ def _target_value(value: object) -> float:
     return parse_rate(value)
 
 
+class ScalingPolicy(Model):
+    """One HPA ``behavior`` policy: change at most ``value`` pods (``Pods``) or percent (``Percent``) of the
+    replicas within ``period`` (Kubernetes: 1 s to 30 min)."""
+
+    type: Literal["Pods", "Percent"]
+    value: Int = Field(ge=1, le=1_000_000)
+    period: Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=1800)]
+
+
+class ScalingRules(Model):
+    """One direction of an HPA ``behavior``: ``stabilization`` window (0 to 1 h), ``policies``, ``select``
+    (Max, Min, Disabled). Unset keys take Kubernetes' defaults for the direction."""
+
+    stabilization: Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)] | None = None
+    policies: list[ScalingPolicy] | None = Field(default=None, min_length=1, max_length=10)
+    select: Literal["Max", "Min", "Disabled"] | None = None
+
+
+class Behavior(Model):
+    """The HPA's ``behavior`` (``scaleUp``/``scaleDown``)."""
+
+    scale_up: ScalingRules | None = None
+    scale_down: ScalingRules | None = None
+
+
+HPA_ONLY = ("sync", "tolerance", "behavior")
+KPA_ONLY = ("panic_window", "panic_threshold", "target_utilisation", "scale_to_zero_grace")
+Share = Annotated[float, BeforeValidator(parse_fraction), Field(gt=0, le=1)]
+
+
 class Autoscaling(Model):
-    """The replica range an autoscaler keeps a service in and the metric it watches (``import-k8s`` fills it
-    from a HorizontalPodAutoscaler or a KServe component). **Data only for now**: read by the autoscaling
-    simulation, not yet simulated; the plan places ``replicas``.
+    """A service's replica autoscaler (``import-k8s`` fills it from a HorizontalPodAutoscaler or a KServe
+    component). With a ``metric`` and a ``target``, and ``serving``, the simulation scales the service
+    (`capacity.autoscaling`); a range alone is data only. The plan places ``replicas``, the count at 0.
 
     ``metric`` and ``target``: ``utilisation`` (busy share of a replica, a fraction: ``70%`` or ``0.7``;
     may exceed 1 as a Kubernetes utilisation of the request may), ``concurrency`` (requests in flight per
     replica), ``rps`` (requests per second per replica, ``40/s`` or ``40``), ``queue`` (waiting requests
     per replica). ``policy``: ``hpa`` (Kubernetes' HorizontalPodAutoscaler) or ``kpa`` (Knative's pod
-    autoscaler, KServe's serverless mode).
+    autoscaler, KServe's serverless mode). ``window``: the metric's averaging window (hpa 15 s; kpa: the
+    stable window, 60 s). hpa only: ``sync`` (15 s), ``tolerance`` (10 %), ``behavior``. kpa only:
+    ``panic_window`` (share of the stable window, 10 %), ``panic_threshold`` (200 %),
+    ``target_utilisation`` (70 %), ``scale_to_zero_grace`` (30 s).
     """
+
+    added_fields = frozenset({"window", *HPA_ONLY, *KPA_ONLY})
 
     min: Int = Field(ge=0, le=1_000_000)
     max: Int = Field(ge=1, le=1_000_000)
     metric: Literal["concurrency", "rps", "utilisation", "queue"] | None = None
     target: Annotated[float, BeforeValidator(_target_value), Field(gt=0)] | None = None
     policy: Literal["hpa", "kpa"] = "hpa"
+    window: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=86_400)] | None = None
+    sync: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=3600)] | None = None
+    tolerance: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, lt=1)] | None = None
+    behavior: Behavior | None = None
+    panic_window: Share | None = None
+    panic_threshold: Annotated[float, BeforeValidator(parse_fraction), Field(gt=1, le=10)] | None = None
+    target_utilisation: Share | None = None
+    scale_to_zero_grace: Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Autoscaling:
@@ -192,7 +249,17 @@ class Autoscaling(Model):
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
         if (self.metric is None) != (self.target is None):
             raise ValueError("metric and target go together (give both, or neither for a range only)")
+        other = KPA_ONLY if self.policy == "hpa" else HPA_ONLY
+        given = [key for key in other if getattr(self, key) is not None]
+        if given:
+            raise ValueError(f"{given[0]} applies to policy {'kpa' if self.policy == 'hpa' else 'hpa'}, "
+                             f"not {self.policy}")
         return self
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the simulation scales the service (a metric and a target, not a range only)."""
+        return self.metric is not None and self.target is not None
 
 
 class Service(Model):
@@ -208,6 +275,6 @@ class Service(Model):
     spread: Spread | None = None
     survive: Survive | None = None
     serving: Serving | None = None
-    autoscaling: Autoscaling | None = None                 # data for the autoscaling simulation (not yet)
+    autoscaling: Autoscaling | None = None                 # the replica autoscaler (capacity.autoscaling)
     anti_affinity: list[PodAffinityTerm] | None = Field(default=None, min_length=1, max_length=100)
     affinity: list[PodAffinityTerm] | None = Field(default=None, min_length=1, max_length=100)

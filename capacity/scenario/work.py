@@ -35,6 +35,12 @@ def work_problems(s: Scenario) -> list[Problem]:
             if a.process != "trace" and a.rate is not None:
                 per_class.append(((("workload", "classes", i, "arrivals", "rate")), a.rate * duration,
                                   f"rate {a.rate:.3g}/s × duration {duration:g}s"))
+            elif a.process == "steps" and a.steps:
+                ends = [step.at for step in a.steps[1:]] + [duration]
+                n = sum(step.rate * max(0.0, min(end, duration) - step.at)
+                        for step, end in zip(a.steps, ends, strict=True))
+                per_class.append(((("workload", "classes", i, "arrivals", "steps")), n,
+                                  f"{n:.3g} requests over the steps in {duration:g}s"))
         total = sum(n for _, n, _ in per_class)
         problem = requests_problem(total, per_class, limits)
         if problem is not None:

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from capacity.scenario.fields import Duration, Float, Fraction, Int, Model, Name, PositiveDuration, Rate
 from capacity.scenario.services import DisciplineName, RoutingName
+from capacity.units import parse_rate
 
-ArrivalProcessName = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace"]
+ArrivalProcessName = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace", "steps"]
+
+
+class Step(Model):
+    """One step of ``steps`` arrivals: from ``at`` on, Poisson arrivals at ``rate`` (0 allowed: quiet)."""
+
+    at: Duration
+    rate: Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
 
 
 class Arrivals(Model):
@@ -24,8 +32,12 @@ class Arrivals(Model):
     of the peak, 14h) and ``start`` (time of day at t = 0, 0 = midnight). See `capacity.sim.arrivals`.
     ``trace`` (no ``rate``: the trace has its own): ``file`` (required; a relative path is relative to the
     scenario file's folder), ``format`` (auto | azure | plain), ``time_scale`` and ``rate_scale`` (1) and
-    ``start`` (the trace time replayed at t = 0). See `capacity.sim.traces`.
+    ``start`` (the trace time replayed at t = 0). See `capacity.sim.traces`. ``steps`` (no ``rate``):
+    ``steps: [{at: 0s, rate: 20/s}, {at: 1h, rate: 60/s}]``, the first at 0, each ``at`` after the one
+    before; Poisson within each step.
     """
+
+    added_fields = frozenset({"steps"})
 
     process: ArrivalProcessName = "poisson"
     rate: Rate | None = None
@@ -40,6 +52,7 @@ class Arrivals(Model):
     format: Literal["auto", "azure", "plain"] | None = None
     time_scale: Float | None = Field(default=None, gt=0, le=1e6)
     rate_scale: Float | None = Field(default=None, gt=0, le=1000)
+    steps: list[Step] | None = Field(default=None, min_length=1, max_length=10_000)
 
 
 #: The parameters each arrival process accepts, and which of them it requires.
@@ -47,10 +60,12 @@ ARRIVAL_PARAMETERS: dict[str, tuple[str, ...]] = {
     "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
     "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude", "period", "peak_at", "start"),
     "trace": ("file", "format", "time_scale", "rate_scale", "start"),
+    "steps": ("steps",),
 }
 ARRIVAL_REQUIRED: dict[str, tuple[str, ...]] = {
     "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
     "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude"), "trace": ("file",),
+    "steps": ("steps",),
 }
 
 

@@ -20,6 +20,10 @@ times of one class in ``[0, duration_s)``, drawn all at once with numpy (no per-
   ``start_s`` is the time of day at ``t = 0`` (0: midnight) and ``peak_at_s`` the time of day of the peak
   (``rate · (1 + amplitude)``; the trough is ``rate · (1 − amplitude)``, half a period later). ``rate`` is
   the mean over a whole period.
+* ``steps`` — a piecewise-constant rate for load tests: ``steps`` is a list of ``(at_s, rate)``, the
+  first at 0, each rate holding from its ``at_s`` until the next one's (the last until the end of the run);
+  within each step a Poisson process of that rate (drawn as ``poisson``, one step after the other). ``rate``
+  is not used (the pipeline sets it to the mean over the run, for information: `Steps.mean_rate_per_s`).
 * ``trace`` — replay of recorded requests (`capacity.sim.traces`: formats, ``time_scale``, ``rate_scale``,
   ``start_s``): the times are the trace's, not drawn, and each request brings its input and output tokens.
   ``rate`` is not used (the pipeline sets it to the replay's expected mean rate, for information). A trace
@@ -206,6 +210,50 @@ class Diurnal:
 
 
 @dataclass(frozen=True)
+class Steps:
+    """Poisson arrivals at a piecewise-constant rate: ``steps`` = ((at_s, rate per s), ...), the first at 0.
+
+    Each step ``[at_k, at_{k+1})`` (the last to ``duration_s``) is drawn as `Poisson` at its rate, in order,
+    from the one generator: the count, then the positions. A step that starts at or after ``duration_s``
+    is not drawn.
+    """
+
+    name: ClassVar[str] = "steps"
+    steps: tuple[tuple[float, float], ...] = ()
+
+    def intervals(self, duration_s: float) -> list[tuple[float, float, float]]:
+        """``(start_s, end_s, rate)`` of each step inside ``[0, duration_s)``."""
+        out = []
+        for k, (at, rate) in enumerate(self.steps):
+            end = self.steps[k + 1][0] if k + 1 < len(self.steps) else duration_s
+            end = min(end, duration_s)
+            if at < end:
+                out.append((at, end, rate))
+        return out
+
+    def rate_at(self, t: np.ndarray) -> np.ndarray:
+        """The rate (per second) at run times ``t`` (s)."""
+        at = np.array([a for a, _ in self.steps])
+        rates = np.array([r for _, r in self.steps])
+        return rates[np.maximum(np.searchsorted(at, t, side="right") - 1, 0)]
+
+    def mean_rate_per_s(self, duration_s: float) -> float:
+        """The mean rate over ``[0, duration_s)``."""
+        return sum((b - a) * r for a, b, r in self.intervals(duration_s)) / duration_s
+
+    def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
+        if not self.steps:
+            raise ValueError("steps arrivals need at least one step")
+        parts = []
+        for a, b, rate in self.intervals(duration_s):
+            n = int(rng.poisson(rate * (b - a))) if rate > 0 else 0
+            t = rng.uniform(a, b, n)
+            t.sort()
+            parts.append(t[t < b])               # (uniform on [a, b) may round to b)
+        return np.concatenate(parts) if parts else np.empty(0)
+
+
+@dataclass(frozen=True)
 class TraceReplay:
     """Replay of a recorded trace (see `capacity.sim.traces`), optionally one tenant's share of it."""
 
@@ -258,6 +306,7 @@ ARRIVAL_PROCESSES: dict[str, type[ArrivalProcess]] = {
     OnOff.name: OnOff,
     Diurnal.name: Diurnal,
     TraceReplay.name: TraceReplay,
+    Steps.name: Steps,
 }
 
 

@@ -236,6 +236,18 @@ class Batcher(ServiceRuntime):
     def queued(self) -> int:
         return sum(self.waiting)
 
+    def busy_slots(self) -> int:
+        return len(self.free) * self.c - sum(len(f) for f in self.free)
+
+    def admit_late(self, i: int, now: float) -> None:
+        rec = self.rec
+        if self.timeout is not None and rec.arrival[i] + self.timeout <= now:
+            rec.state[i] = GONE
+            rec.timed_out[i] = True
+            rec.end_s[i] = rec.arrival[i] + self.timeout
+            return
+        self.readmit(i, now)
+
     def _add_group(self) -> None:
         g = len(self.queues)
         self.queues.append(self._discipline(self._levels, QueueContext(
@@ -564,6 +576,9 @@ class DynamicBatcher(Batcher):
         self.release(slot)
         self.request_decision(self.group_of_replica(slot // self.c))
 
+    def requests_in_service(self) -> int:
+        return sum(len(b) for b in self.batch)
+
     def in_flight(self, slot: int) -> list[int]:
         members = self.batch[slot]
         if members:
@@ -609,6 +624,9 @@ class ContinuousBatcher(Batcher):
 
     def _load(self, slot: int) -> int:
         return len(self.running[slot]) + len(self.joiners[slot])
+
+    def requests_in_service(self) -> int:
+        return sum(len(r) + len(j) for r, j in zip(self.running, self.joiners, strict=True))
 
     def decide(self, g: int, t: float) -> None:
         now = self.env._now

@@ -322,6 +322,9 @@ class _Replay:
                                                                   strict=True) if r is not None})
             for controller in self.controllers:
                 controller.start(control)
+            for svc, runtime in zip(model.services, self.runtimes, strict=True):
+                if runtime is not None:                # a controller may have put an activator in front
+                    self.admit_of_service[svc.name] = runtime.entry()
         self._schedule_arrivals()
         env.run()
         # The replay's per-request Python lists (about 80 bytes a request) sit in reference cycles of

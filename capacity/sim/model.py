@@ -43,7 +43,7 @@ from capacity.sim.traces import Trace
 Dist = Literal["exponential", "deterministic", "lognormal"]
 ServiceDist = Literal["exponential", "deterministic", "lognormal", "tokens"]
 BatchMode = Literal["dynamic", "continuous"]
-Process = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace"]
+Process = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace", "steps"]
 Discipline = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
 Routing = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
 Preemption = Literal["resume", "restart"]
@@ -137,6 +137,7 @@ class Arrivals:
     tenant_weights: tuple[float, ...] | None = None  # trace: draw each request's tenant with these odds
     tenant_index: int | None = None        # trace: replay only this tenant's requests (None: all)
     stream: str | None = None              # the class name whose arrival stream is drawn (None: own)
+    steps: tuple[tuple[float, float], ...] = ()  # steps: (from s, rate per s), the first at 0, increasing
 
 
 @dataclass(frozen=True)

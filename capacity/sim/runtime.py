@@ -11,7 +11,14 @@ they share:
 * the **public API** to change the replicas during a run — `add_replica(replica, cold_start_s)` (it
   becomes ready after its cold start), `drain(name)` (it takes no new request, finishes what it holds,
   then stops), `state_counts()`, `replicas` with their timelines — and the failure hooks that
-  `capacity.sim.failures` calls (`fail_replica`, `recover_replica`, `readmit`).
+  `capacity.sim.failures` calls (`fail_replica`, `recover_replica`, `readmit`);
+* what an autoscaler measures (`capacity.autoscaling`): `busy_slots()`, `requests_in_service()` (requests in
+  service) and `queued()`, now;
+* an optional **activator** (`hold_when_cold`, Knative's): while no replica is ready, arrivals are held
+  (not rejected) and a callback is told; when a replica becomes ready the held requests are admitted, in
+  arrival order, at that instant (their wait counts from their arrival; a request whose queue timeout
+  passed while held times out at its deadline). A request still held when the run ends was never served
+  (it counts as refused).
 
 A subclass supplies how its slots and queues react (`_grow`, `_open`, `_close`, `_holds_nothing`,
 `_take_down`, `_flush_shared`) and the request flow: ``admit(i)`` on arrival.
@@ -119,6 +126,9 @@ class ServiceRuntime(ABC):
         self.router = ReplicaRouter(routing, rng, len(self.replicas), keep_full)
         # what becomes of requests that a lifecycle change leaves nobody to serve (set by the engine)
         self.on_lost: Callable[[int, float], None] | None = None
+        self.held: list[int] | None = None            # the activator's requests (None: no activator)
+        self.on_stopped: Callable[[ServingReplica], None] | None = None   # told when a replica stops
+        self.on_cold: Callable[[], None] | None = None
 
     # --- public API
 
@@ -134,6 +144,49 @@ class ServiceRuntime(ABC):
     @abstractmethod
     def queued(self) -> int:
         """How many requests wait in the service's queues (not yet in a slot or a batch)."""
+
+    @abstractmethod
+    def busy_slots(self) -> int:
+        """How many of the service's slots hold work now (a slot: one request, or one batch)."""
+
+    @abstractmethod
+    def requests_in_service(self) -> int:
+        """How many requests are in service now (in slots, batches or engines)."""
+
+    def hold_when_cold(self, on_cold: Callable[[], None] | None = None) -> None:
+        """Hold arrivals while no replica is ready (the activator; see the module docstring) and call
+        ``on_cold()`` at each held arrival. Call it before the first arrival (from `Controller.start`)."""
+        self.held = []
+        self.on_cold = on_cold
+
+    def entry(self) -> Callable[[int], None]:
+        """What the engine calls on each arrival: `admit`, or the activator's hold in front of it."""
+        if self.held is None:
+            return self.admit
+        return self._admit_or_hold
+
+    def _admit_or_hold(self, i: int) -> None:
+        if self.router.n_ready:
+            self.admit(i)
+            return
+        assert self.held is not None
+        self.held.append(i)
+        if self.on_cold is not None:
+            self.on_cold()
+
+    def _release_held(self, now: float) -> None:
+        """A replica is ready: the held requests enter, in arrival order."""
+        held = self.held
+        if not held:
+            return
+        self.held = []
+        for j in held:
+            self.admit_late(j, now)
+
+    @abstractmethod
+    def admit_late(self, i: int, now: float) -> None:
+        """Request ``i``, held since its arrival, enters at ``now`` (no admission test; rejected if no
+        replica is ready or its queue is full; timed out at its deadline if that has passed)."""
 
     def ready_replicas(self) -> list[ServingReplica]:
         return [r for r in self.replicas if r.state == READY]
@@ -218,6 +271,7 @@ class ServiceRuntime(ABC):
         if r.state == STARTING:
             r.enter(READY, self.env.now)
             self._open(r, self.env.now)
+            self._release_held(self.env.now)
 
     def ready_ids(self) -> list[int]:
         return [r.local for r in self.replicas if r.state == READY]
@@ -233,6 +287,8 @@ class ServiceRuntime(ABC):
     def _stop(self, r: ServingReplica, now: float) -> None:
         r.enter(STOPPED, now)
         self._stopped(r)
+        if self.on_stopped is not None:
+            self.on_stopped(r)
 
     def _stopped(self, r: ServingReplica) -> None:  # noqa: B027 (a hook that does nothing by default)
         """``r`` stopped for good (a hook: the slot services update their mean speeds)."""

@@ -113,6 +113,27 @@ class SlotService(ServiceRuntime):
     def queued(self) -> int:
         return sum(self.waiting)
 
+    def busy_slots(self) -> int:
+        return sum(1 for j in self.in_service if j != EMPTY)
+
+    def requests_in_service(self) -> int:
+        return self.busy_slots()
+
+    def admit_late(self, i: int, now: float) -> None:
+        deadlines = self.deadlines
+        if deadlines is not None:
+            due = self.arrival[i] + deadlines.timeout_s
+            if due <= now:
+                self.rec.timed_out[i] = True
+                self.end_s[i] = due
+                return
+            self.expire(now)
+        g = self.route(self.outstanding)
+        if g < 0:
+            return                                     # rejected: no ready replica
+        if self.enter(i, now, g) and deadlines is not None and self.replica_of[i] < 0:
+            deadlines.add(self.arrival[i], i, g)
+
     def admit(self, i: int) -> None:
         now = self.arrival[i]
         deadlines = self.deadlines

@@ -6,7 +6,8 @@ with a stable 64-bit BLAKE2b hash of the name. So the same model gives identical
 removing or reordering classes (or services) does not change the draws of the others.
 
 Purposes: `ARRIVALS_STREAM` (a class's arrival times), `SERVICE_STREAM` (its service times),
-`TOKENS_STREAM` (its token counts) and `ROUTING_STREAM` (a service's random routing choices: the
+`TOKENS_STREAM` (its token counts), `COLD_START_STREAM` (a service's cold starts, `capacity.autoscaling`)
+and `ROUTING_STREAM` (a service's random routing choices: the
 ``random`` and ``power-of-two`` routings of `capacity.sim.routing`).
 """
 
@@ -20,6 +21,7 @@ ARRIVALS_STREAM = 0
 SERVICE_STREAM = 1
 ROUTING_STREAM = 2
 TOKENS_STREAM = 3
+COLD_START_STREAM = 4
 
 
 def class_rng(seed: int, class_name: str, purpose: int) -> np.random.Generator:

@@ -138,6 +138,22 @@ def _validate_arrivals(a: Arrivals, where: str) -> None:
                 raise bad(f"{where}.{key}", "must be a finite number of seconds", getattr(a, key))
     if a.process == "trace":
         _validate_trace(a, where)
+    if a.process == "steps":
+        _validate_steps(a, where)
+
+
+def _validate_steps(a: Arrivals, where: str) -> None:
+    """Steps: at least one, the first at 0, times increasing and finite, rates finite and >= 0."""
+    if not a.steps:
+        raise bad(f"{where}.steps", "steps arrivals need at least one step", a.steps)
+    previous = -1.0
+    for k, (at, rate) in enumerate(a.steps):
+        if not finite(at) or at <= previous or (k == 0 and at != 0.0):
+            raise bad(f"{where}.steps.{k}.at_s", "the first step starts at 0 and each later one after the "
+                      "one before it (finite seconds)", at)
+        if not finite(rate) or rate < 0:
+            raise bad(f"{where}.steps.{k}.rate", "must be a finite rate >= 0 per second", rate)
+        previous = at
 
 
 def _validate_trace(a: Arrivals, where: str) -> None:

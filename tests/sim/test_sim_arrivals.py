@@ -11,7 +11,7 @@ import pytest
 from capacity import pipeline
 from capacity.scenario import scenario_from_dict
 from capacity.sim import Arrivals, RequestClass, ServiceTime, ServingService, SimModel, generate_requests
-from capacity.sim.arrivals import ARRIVAL_PROCESSES, Diurnal, Gamma, OnOff, arrival_process
+from capacity.sim.arrivals import ARRIVAL_PROCESSES, Diurnal, Gamma, OnOff, Steps, arrival_process
 
 SEEDS = (1, 2, 3)
 
@@ -100,11 +100,43 @@ def test_arrival_process_takes_the_parameters_of_its_process():
     assert arrival_process(a) == Diurnal(amplitude=0.2, start_s=60.0)
     assert arrival_process(Arrivals("gamma", 2.0, cv=3.0)) == Gamma(cv=3.0)
     assert arrival_process(Arrivals("onoff", 2.0, on_s=1.0, off_s=2.0)) == OnOff(1.0, 2.0)
-    assert set(ARRIVAL_PROCESSES) == {"poisson", "deterministic", "gamma", "onoff", "diurnal", "trace"}
+    assert arrival_process(Arrivals("steps", 2.0, steps=((0.0, 1.0), (5.0, 3.0)))) == Steps(
+        ((0.0, 1.0), (5.0, 3.0)))
+    assert set(ARRIVAL_PROCESSES) == {"poisson", "deterministic", "gamma", "onoff", "diurnal", "trace",
+                                      "steps"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_steps_counts_per_step_are_poisson_at_the_step_rate(seed):
+    """Each step's count is Poisson(rate × length): within 4.5 standard deviations; inside a step the
+    times are uniform (Kolmogorov-Smirnov against the uniform law of the step)."""
+    steps = Steps(((0.0, 100.0), (600.0, 300.0), (1500.0, 0.0), (1800.0, 20.0)))
+    t = steps.times(np.random.default_rng(seed), 0.0, 2000.0)
+    assert np.all(np.diff(t) >= 0) and t[0] >= 0 and t[-1] < 2000.0
+    for a, b, rate in steps.intervals(2000.0):
+        n = int(((t >= a) & (t < b)).sum())
+        mean = rate * (b - a)
+        assert abs(n - mean) <= 4.5 * math.sqrt(mean) + 1e-9, (a, b, n, mean)
+        if n > 100:
+            inside = (t[(t >= a) & (t < b)] - a) / (b - a)
+            d = np.abs(np.sort(inside) - (np.arange(1, n + 1) - 0.5) / n).max()
+            assert d < 2.0 / math.sqrt(n)          # the KS statistic's 0.9999 quantile is ~2.0/sqrt(n)
+    assert steps.mean_rate_per_s(2000.0) == pytest.approx((600 * 100 + 900 * 300 + 200 * 20) / 2000.0)
+    assert steps.rate_at(np.array([0.0, 599.9, 600.0, 1700.0, 1999.0])).tolist() == [100, 100, 300, 0, 20]
+
+
+def test_steps_beyond_the_run_are_not_drawn():
+    steps = Steps(((0.0, 10.0), (50.0, 1000.0)))
+    assert steps.intervals(40.0) == [(0.0, 40.0, 10.0)]
+    assert steps.times(np.random.default_rng(0), 0.0, 40.0).max() < 40.0
 
 
 @pytest.mark.parametrize(("arrivals", "path"), [
     (Arrivals("gamma", 1.0, cv=0.0), "classes.a.arrivals.cv"),
+    (Arrivals("steps", 1.0), "classes.a.arrivals.steps"),
+    (Arrivals("steps", 1.0, steps=((1.0, 2.0),)), "classes.a.arrivals.steps.0.at_s"),
+    (Arrivals("steps", 1.0, steps=((0.0, 2.0), (0.0, 3.0))), "classes.a.arrivals.steps.1.at_s"),
+    (Arrivals("steps", 1.0, steps=((0.0, -2.0),)), "classes.a.arrivals.steps.0.rate"),
     (Arrivals("onoff", 1.0, on_s=1.0), "classes.a.arrivals.off_s"),
     (Arrivals("diurnal", 1.0, amplitude=1.0), "classes.a.arrivals.amplitude"),
     (Arrivals("diurnal", 1.0, amplitude=0.5, period_s=0.0), "classes.a.arrivals.period_s"),

@@ -1,0 +1,86 @@
+"""What an autoscaler measures: one service's load, sampled on the simulation clock, averaged over a window.
+
+Every ``sample_s`` seconds (1 s by default: Knative's queue-proxy reports each second; Kubernetes'
+metrics pipeline averages its own window) a `LoadSamples` records, for one service, the replicas that are
+ready, the busy slots, the requests in it (in service + waiting + held by the activator) and those
+waiting. An autoscaler then asks for the **per-replica** metric averaged over the samples in its window
+(`LoadSamples.per_replica`: each sample's value divided by that sample's ready replicas, samples with no
+ready replica left out, as the HPA leaves out pods without metrics) or the **total** over the replicas
+(`LoadSamples.total`: Knative's autoscaler sums its pods' concurrency before dividing by the target):
+
+============  ================================================================================
+metric        value of one sample (per replica: divided by the ready replicas)
+============  ================================================================================
+utilisation   busy slots / concurrency (slots per replica)
+concurrency   requests in the service: in service + waiting + held
+queue         requests waiting in the service's queues
+rps           arrivals in the window / window length (s); the exact count from the arrival times
+============  ================================================================================
+
+A window ``w`` at time ``t`` holds the samples taken in ``(t − w, t]``. Times are seconds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from capacity.sim.runtime import ServiceRuntime
+
+
+class LoadSamples:
+    """The samples of one service's load (see the module docstring), kept for ``keep_s`` seconds."""
+
+    def __init__(self, runtime: ServiceRuntime, arrivals_s: np.ndarray, keep_s: float) -> None:
+        self.runtime = runtime
+        self.c = runtime.c
+        self.arrivals_s = arrivals_s  # the service's arrival times, sorted
+        self.keep_s = keep_s
+        # (t, ready, busy slots, in the service, waiting)
+        self.samples: deque[tuple[float, int, int, int, int]] = deque()
+
+    def sample(self, now: float) -> None:
+        rt = self.runtime
+        ready = rt.router.n_ready
+        waiting = rt.queued()
+        held = len(rt.held) if rt.held is not None else 0
+        self.samples.append((now, ready, rt.busy_slots(), rt.requests_in_service() + waiting + held, waiting))
+        while self.samples and self.samples[0][0] <= now - self.keep_s:
+            self.samples.popleft()
+
+    def _window(self, now: float, window_s: float) -> list[tuple[float, int, int, int, int]]:
+        return [s for s in self.samples if now - window_s < s[0] <= now]
+
+    def arrivals(self, now: float, window_s: float) -> int:
+        """The service's arrivals in ``(now − window_s, now]``."""
+        a = self.arrivals_s
+        return int(np.searchsorted(a, now, side="right") - np.searchsorted(a, now - window_s, side="right"))
+
+    def _value(self, metric: str, s: tuple[float, int, int, int, int]) -> float:
+        if metric == "utilisation":
+            return s[2] / self.c
+        if metric == "concurrency":
+            return float(s[3])
+        if metric == "queue":
+            return float(s[4])
+        raise ValueError(f"metric {metric!r}: must be one of utilisation, concurrency, queue, rps")
+
+    def per_replica(self, metric: str, now: float, window_s: float) -> float | None:
+        """The metric per ready replica, averaged over the window; None when no sample had a ready one."""
+        window = [s for s in self._window(now, window_s) if s[1] > 0]
+        if not window:
+            return None
+        if metric == "rps":
+            mean_ready = sum(s[1] for s in window) / len(window)
+            return self.arrivals(now, window_s) / window_s / mean_ready
+        return sum(self._value(metric, s) / s[1] for s in window) / len(window)
+
+    def total(self, metric: str, now: float, window_s: float) -> float:
+        """The metric summed over the replicas, averaged over the window (0 with no sample)."""
+        if metric == "rps":
+            return self.arrivals(now, window_s) / window_s
+        window = self._window(now, window_s)
+        if not window:
+            return 0.0
+        return sum(self._value(metric, s) for s in window) / len(window)
