@@ -13,9 +13,10 @@ times), ``streams`` (the seeded random streams), ``requests`` (the engine's inpu
 order), ``routing`` (which replica serves), ``replicas`` (a replica's lifecycle: starting, ready,
 draining, stopped, down), ``runtime`` (a running service: its replicas, routing, and the API to add and
 drain replicas), ``slot_service`` (the general path, with ``queues``, ``slots``, ``admission`` and
-``records``), ``batching`` (dynamic and continuous batching replicas), ``failures`` (node failures),
-``engine`` (the replay), ``validation`` (the model's checks), ``result`` (the records), ``metrics`` (the
-summary), ``traces`` (recorded requests: CSV formats and replay).
+``records``), ``batching`` (dynamic and continuous batching replicas), ``llm_batching`` (LLM engine
+replicas: KV cache, chunked prefill, preemption, iteration times from the hardware), ``failures``
+(node failures), ``engine`` (the replay), ``validation`` (the model's checks), ``result`` (the records),
+``metrics`` (the summary), ``traces`` (recorded requests: CSV formats and replay).
 
 To change the replicas during a run (autoscaling, rollouts), pass a `Controller` to `simulate_model` or
 `simulate_requests`: its ``start(run)`` gets a `RunControl` (the clock, ``run.at(time, action)``, and each
@@ -35,6 +36,7 @@ from capacity.sim.model import (
     Arrivals,
     Batching,
     Failure,
+    LlmServing,
     Replica,
     RequestClass,
     ServiceTime,
@@ -54,6 +56,7 @@ __all__ = [
     "Controller",
     "Failure",
     "FailureRecord",
+    "LlmServing",
     "Replica",
     "ReplicaState",
     "ReplicaTimeline",
