@@ -44,6 +44,7 @@ from capacity.sim.model import (
     SimModel,
     TokenCount,
     Tokens,
+    TokenSlo,
 )
 from capacity.sim.replicas import ReplicaState
 from capacity.sim.result import FailureRecord, ReplicaTimeline, SimResult
@@ -69,6 +70,7 @@ __all__ = [
     "SimModel",
     "SimResult",
     "TokenCount",
+    "TokenSlo",
     "Tokens",
     "Trace",
     "TraceError",

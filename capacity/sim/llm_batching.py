@@ -52,9 +52,8 @@ speed and KV capacity follow the GPU of the pool it is placed on.
 integrated over the window (time-average utilisation) and per time-series window, the output tokens it
 generated inside the window, the preemptions it made; per class, a histogram of the **inter-token
 latencies** (the gaps between consecutive tokens of a request; a preemption's recompute shows in its gap)
-of its measured requests, in bins a factor ``10^(1/ITL_BINS_PER_DECADE)`` wide (quantiles read at a bin's
-geometric middle: within 1.2 %). Busy time: an iteration keeps its replica busy; its requests share it in
-proportion to the tokens each computes in it.
+of its measured requests (`capacity.sim.histogram`: quantiles within 1.2 %). Busy time: an iteration
+keeps its replica busy; its requests share it in proportion to the tokens each computes in it.
 
 **Failures and lifecycle**: as in `capacity.sim.batching` — a failed replica's running and waiting requests
 lose their progress (and their blocks) and are retried or lost; a draining replica under ``central``
@@ -65,7 +64,6 @@ Times are seconds, memory in blocks of ``block_size`` tokens.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,39 +78,10 @@ from capacity.llm import GpuSpec, LlmEngine, LlmError
 from capacity.sim.batching import BATCHERS, Batcher, BatchRecords
 from capacity.sim.disciplines import EMPTY
 from capacity.sim.events import Callbacks, Tick
+from capacity.sim.histogram import ITL_BINS, itl_bin
 from capacity.sim.metrics import window_edges
 from capacity.sim.model import LlmServing, ServingService, SimModel
 from capacity.sim.replicas import Fleet, ServingReplica
-
-ITL_BINS_PER_DECADE = 100
-"""Resolution of the inter-token latency histograms (bins per factor 10)."""
-
-ITL_LOW_S = 1e-6
-"""The lower edge of the first inter-token latency bin (s); gaps below count in the first bin."""
-
-ITL_BINS = 10 * ITL_BINS_PER_DECADE
-"""Bins of an inter-token latency histogram: from `ITL_LOW_S` to 10^4 s (longer gaps count in the last)."""
-
-
-def itl_bin(gap_s: float) -> int:
-    """The histogram bin of an inter-token gap of ``gap_s`` seconds."""
-    if gap_s <= ITL_LOW_S:
-        return 0
-    return min(ITL_BINS - 1, int(math.log10(gap_s / ITL_LOW_S) * ITL_BINS_PER_DECADE))
-
-
-def itl_quantiles(counts: np.ndarray, quantiles: tuple[float, ...]) -> list[float | None]:
-    """The quantiles of a histogram of inter-token gaps (each at its bin's geometric middle; None when
-    the histogram is empty)."""
-    total = int(counts.sum())
-    if total == 0:
-        return [None] * len(quantiles)
-    cumulative = np.cumsum(counts)
-    out: list[float | None] = []
-    for q in quantiles:
-        k = int(np.searchsorted(cumulative, max(1, math.ceil(q * total))))
-        out.append(ITL_LOW_S * 10 ** ((k + 0.5) / ITL_BINS_PER_DECADE))
-    return out
 
 
 def build_engine(llm: LlmServing, replica_gpu: object) -> LlmEngine:
@@ -132,6 +101,9 @@ class LlmRecord:
     service: str
     block_size: int
     windows: np.ndarray                                   # time-series window edges (s)
+    classes: tuple[int, ...] = ()                         # the classes it serves (indices)
+    replicas: list[int] = field(default_factory=list)     # per replica: its global index in the run
+    gpu_names: list[str] = field(default_factory=list)    # per replica: its GPU
     kv_blocks: list[int] = field(default_factory=list)   # per replica: its KV capacity (blocks)
     gpus: list[int] = field(default_factory=list)         # per replica: GPUs it takes (tensor_parallel)
     kv_block_s: list[float] = field(default_factory=list)  # per replica: blocks in use × s in the window
@@ -139,6 +111,8 @@ class LlmRecord:
     output_tokens: list[int] = field(default_factory=list)  # per replica: tokens generated in the window
     preemptions: list[int] = field(default_factory=list)  # per replica: requests it preempted (whole run)
     itl: dict[int, np.ndarray] = field(default_factory=dict)  # class index -> inter-token gap histogram
+    itl_sum: dict[int, float] = field(default_factory=dict)   # class index -> sum of its gaps (s)
+    itl_max: dict[int, float] = field(default_factory=dict)   # class index -> its longest gap (s)
 
     @property
     def kv_capacity_tokens(self) -> list[int]:
@@ -171,7 +145,8 @@ class LlmBatcher(Batcher):
         self.last_token = [0.0] * n                        # when it produced its last token
         self._engines: dict[GpuSpec, LlmEngine] = {}
         lo, hi = rec.window
-        self.record = LlmRecord(self.svc.name, llm.block_size, window_edges(lo, hi, model.interval_s))
+        self.record = LlmRecord(self.svc.name, llm.block_size, window_edges(lo, hi, model.interval_s),
+                                tuple(k for k, c in enumerate(model.classes) if c.service == self.svc.name))
         self._class_of = rec.cls
         self._measured_lo, self._measured_hi = lo, hi
         self.engine: list[LlmEngine] = []
@@ -237,6 +212,8 @@ class LlmBatcher(Batcher):
         self.iteration_start.append(0.0)
         self.used_now.append(0)
         r = self.record
+        r.replicas.append(replica.index)
+        r.gpu_names.append(gpu.name)
         r.kv_blocks.append(blocks)
         r.gpus.append(self.llm.tensor_parallel)
         r.kv_block_s.append(0.0)
@@ -453,7 +430,12 @@ class LlmBatcher(Batcher):
                 hist = record.itl.get(k)
                 if hist is None:
                     hist = record.itl[k] = np.zeros(ITL_BINS, dtype=np.int64)
-                hist[itl_bin(now - self.last_token[j])] += 1
+                    record.itl_sum[k] = record.itl_max[k] = 0.0
+                gap = now - self.last_token[j]
+                hist[itl_bin(gap)] += 1
+                record.itl_sum[k] += gap
+                if gap > record.itl_max[k]:
+                    record.itl_max[k] = gap
             self.last_token[j] = now
             if generated[j] >= out:
                 done.append(j)

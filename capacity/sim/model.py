@@ -190,6 +190,19 @@ class Tokens:
     output: TokenCount
 
 
+TokenMetric = Literal["ttft", "tpot"]
+
+
+@dataclass(frozen=True)
+class TokenSlo:
+    """A target on a token timing of a class's requests: ``quantile`` of them must have their ``metric``
+    (``ttft``: time to first token; ``tpot``: time per output token after the first) at most ``target_s``."""
+
+    metric: TokenMetric
+    target_s: float
+    quantile: float
+
+
 @dataclass(frozen=True)
 class RequestClass:
     name: str
@@ -202,6 +215,7 @@ class RequestClass:
     slo_quantile: float | None = None      # ... that this fraction of requests must meet (0.99 for p99)
     tokens: Tokens | None = None           # token counts of synthetic LLM requests (trace classes: None)
     admission: Admission | None = None     # overrides the service's admission for this class
+    token_slos: tuple[TokenSlo, ...] = ()  # targets on TTFT and TPOT, besides the latency one
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from capacity.sim import (
     simulate_model,
     simulate_requests,
 )
-from capacity.sim.llm_batching import itl_bin, itl_quantiles
+from capacity.sim.histogram import itl_bin, itl_quantiles
 
 LLAMA = MODELS["llama-3-8b"]
 H100 = GPUS["h100-sxm"]
@@ -168,3 +168,39 @@ def test_itl_histogram_quantiles_are_within_the_bin_width() -> None:
     p50, p100 = itl_quantiles(counts, (0.5, 1.0))
     assert p50 == pytest.approx(0.011, rel=0.012)
     assert p100 == pytest.approx(0.5, rel=0.012)
+
+
+def test_the_summary_reports_token_timings_slos_and_the_engines() -> None:
+    from capacity.report.model import ClassStats, ReplicaStats, ServiceStats
+    from capacity.sim import TokenSlo, summarize
+
+    spec = Tokens(TokenCount("lognormal", 600.0, 1.0, max=4000),
+                  TokenCount("lognormal", 150.0, 1.0, max=1000))
+    slos = (TokenSlo("ttft", 0.2, 0.99), TokenSlo("tpot", 0.02, 0.99))
+    model = SimModel((service(replicas=2),),
+                     (RequestClass("c", "chat", Arrivals("poisson", 12.0), tokens=spec, slo_target_s=60.0,
+                                   slo_quantile=0.95, token_slos=slos),),
+                     duration_s=60.0, warmup_s=10.0, seed=5)
+    result = simulate_model(model)
+    report = summarize(model, result)
+    c = ClassStats.model_validate(report["classes"]["c"])
+    assert c.tpot_s is not None and c.itl_s is not None and c.slos is not None
+    assert c.slos.ttft is not None and c.slos.tpot is not None and c.slos.latency is not None
+    # goodput: the requests within every target; at most those within each one
+    measured = result.measured & (result.replica >= 0)
+    ok = (measured & (result.latency_s <= 60.0) & (result.ttft_s <= 0.2)
+          & ((result.tpot_s <= 0.02) | np.isnan(result.tpot_s)))
+    assert c.goodput_per_s == pytest.approx(np.count_nonzero(ok) / 50.0)
+    # the mean inter-token latency over all gaps is the TPOTs weighted by their gaps
+    out = result.output_tokens[measured & (result.output_tokens >= 2)]
+    tpot = result.tpot_s[measured & (result.output_tokens >= 2)]
+    assert c.itl_s.mean == pytest.approx(float(np.sum(tpot * (out - 1)) / np.sum(out - 1)), rel=1e-9)
+    assert c.itl_s.p50 <= c.itl_s.p99 <= c.itl_s.max * 1.012
+    s = ServiceStats.model_validate(report["services"]["chat"])
+    assert s.llm is not None
+    assert s.llm.output_tokens_per_s == pytest.approx(sum(result.llm[0].output_tokens) / 50.0)
+    assert s.llm.output_tokens_per_s_per_gpu == pytest.approx(s.llm.output_tokens_per_s / 2)
+    assert 0 < s.llm.kv_utilisation < 1
+    assert len(s.llm.kv_utilisation_over_time) == 60
+    r = ReplicaStats.model_validate(report["replicas"]["chat-0"])
+    assert r.llm is not None and r.llm.gpu == "h100-sxm"
