@@ -10,7 +10,8 @@ that names the field::
 Conventions (as in the report): times in seconds, memory in bytes, CPU in cores, other resources in their
 own units; fractions in [0, 1]; rates per second. A key that capacity writes as ``null`` is typed
 ``X | None``; a key that it leaves out in some reports (``compare`` without ``plan --compare``, ``input``
-and ``series`` outside ``run -o``, ``ttft_s`` without token timings, ``batch_occupancy`` without batching)
+and ``series`` outside ``run -o``, ``ttft_s`` and ``tpot_s`` without token timings, ``itl_s`` and ``llm``
+without an LLM engine service, ``slos`` without a TTFT or TPOT target, ``batch_occupancy`` without batching)
 is ``X | None = None`` with its condition in the field's comment. Unknown keys are refused, numbers are
 never read from strings (strict mode) and NaN or infinities are refused (JSON has none): a valid report is
 one capacity could have written. Beyond types, the models check what the writers and plots rely on: the
@@ -199,6 +200,7 @@ class _Outcomes(_Section):
     latency_s: Summary
     wait_s: Summary
     ttft_s: Summary | None = None              # token runs only
+    tpot_s: Summary | None = None              # token runs only: time per output token after the first
 
     @model_validator(mode="after")
     def _outcomes_add_up(self) -> Self:
@@ -209,10 +211,51 @@ class _Outcomes(_Section):
         return self
 
 
+class ClassSlos(_Section):
+    """``simulation.classes.NAME.slos``: every target of a class that has a TTFT or TPOT target, one
+    `SloResult` each (``latency`` when it also has a latency target). Goodput counts the requests that met
+    all of them."""
+
+    latency: SloResult | None = None           # with a latency target only
+    ttft: SloResult | None = None              # with a TTFT target only
+    tpot: SloResult | None = None              # with a TPOT target only
+
+
 class ClassStats(_Outcomes):
     """``simulation.classes.NAME``: the outcomes of a request class and its SLO (null without one)."""
 
     slo: SloResult | None
+    slos: ClassSlos | None = None              # classes with a TTFT or TPOT target only
+    itl_s: Summary | None = None               # LLM engine services only: inter-token latency
+
+
+class ReplicaLlm(_Section):
+    """``simulation.replicas.NAME.llm`` (LLM engine replicas): its GPU type and count, KV capacity
+    (tokens), time-average KV utilisation over the seconds it existed in the window, preemptions (whole
+    run) and output tokens per second of the window."""
+
+    gpu: str
+    gpus: Count
+    kv_capacity_tokens: Count
+    kv_utilisation: Share | None
+    preemptions: Count
+    output_tokens_per_s: NonNegative
+
+
+class ServiceLlm(_Section):
+    """``simulation.services.NAME.llm`` (LLM engine services): ``kv_capacity_tokens`` per replica (the
+    smallest when replicas are on different GPUs), time-average ``kv_utilisation`` over its replicas and per
+    time-series window, ``preemptions`` (whole run), output tokens per second of the window (in all, per
+    replica and per GPU present) and its GPUs."""
+
+    kv_capacity_tokens: Count
+    kv_utilisation: Share | None
+    kv_utilisation_over_time: list[Share]
+    preemptions: Count
+    output_tokens_per_s: NonNegative
+    output_tokens_per_s_per_replica: NonNegative | None
+    output_tokens_per_s_per_gpu: NonNegative | None
+    gpus: Count
 
 
 class TenantStats(_Outcomes):
@@ -232,6 +275,7 @@ class ReplicaStats(_Section):
     served: Count
     down_s: NonNegative
     batch_occupancy: NonNegative | None = None  # batching services only
+    llm: ReplicaLlm | None = None               # LLM engine services only
 
 
 class NodeStats(_Section):
@@ -256,6 +300,7 @@ class ServiceStats(_Section):
     replicas: Count
     slots: Count
     batch_occupancy: NonNegative | None = None  # batching services only
+    llm: ServiceLlm | None = None               # LLM engine services only
 
 
 class Fairness(_Section):

@@ -13,9 +13,10 @@ times), ``streams`` (the seeded random streams), ``requests`` (the engine's inpu
 order), ``routing`` (which replica serves), ``replicas`` (a replica's lifecycle: starting, ready,
 draining, stopped, down), ``runtime`` (a running service: its replicas, routing, and the API to add and
 drain replicas), ``slot_service`` (the general path, with ``queues``, ``slots``, ``admission`` and
-``records``), ``batching`` (dynamic and continuous batching replicas), ``failures`` (node failures),
-``engine`` (the replay), ``validation`` (the model's checks), ``result`` (the records), ``metrics`` (the
-summary), ``traces`` (recorded requests: CSV formats and replay).
+``records``), ``batching`` (dynamic and continuous batching replicas), ``llm_batching`` (LLM engine
+replicas: KV cache, chunked prefill, preemption, iteration times from the hardware), ``failures``
+(node failures), ``engine`` (the replay), ``validation`` (the model's checks), ``result`` (the records),
+``metrics`` (the summary), ``traces`` (recorded requests: CSV formats and replay).
 
 To change the replicas during a run (autoscaling, rollouts), pass a `Controller` to `simulate_model` or
 `simulate_requests`: its ``start(run)`` gets a `RunControl` (the clock, ``run.at(time, action)``, and each
@@ -34,8 +35,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "capacity.sim.metrics": ("summarize",),
     "capacity.sim.model": (
-        "Arrivals", "Batching", "Failure", "Replica", "RequestClass", "ServiceTime", "ServingService",
-        "SimModel", "TokenCount", "Tokens",
+        "Arrivals", "Batching", "Failure", "LlmServing", "Replica", "RequestClass", "ServiceTime",
+        "ServingService", "SimModel", "TokenCount", "Tokens", "TokenSlo",
     ),
     "capacity.sim.replicas": ("ReplicaState",),
     "capacity.sim.result": ("FailureRecord", "ReplicaTimeline", "SimResult"),
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         Arrivals,
         Batching,
         Failure,
+        LlmServing,
         Replica,
         RequestClass,
         ServiceTime,
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
         SimModel,
         TokenCount,
         Tokens,
+        TokenSlo,
     )
     from capacity.sim.replicas import ReplicaState
     from capacity.sim.result import FailureRecord, ReplicaTimeline, SimResult
@@ -76,6 +79,7 @@ __all__ = [
     "Controller",
     "Failure",
     "FailureRecord",
+    "LlmServing",
     "Replica",
     "ReplicaState",
     "ReplicaTimeline",
@@ -88,6 +92,7 @@ __all__ = [
     "SimModel",
     "SimResult",
     "TokenCount",
+    "TokenSlo",
     "Tokens",
     "Trace",
     "TraceError",

@@ -90,7 +90,7 @@ import math
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from heapq import heapify, heappop, heappush
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import simpy
@@ -144,6 +144,7 @@ class BatchRecords:
         self.tenant = (np.array(tenant_of_class, dtype=np.int64)[cls].tolist()
                        if n and tenant_of_class else [])
         self.services: list[Batcher] = []
+        self.llm: list[Any] = []                   # the LLM services' records (`capacity.sim.llm_batching`)
 
     def grow(self, n_replicas: int) -> None:
         """Room for the per-replica records of ``n_replicas`` replicas (replicas added during a run)."""
@@ -487,6 +488,10 @@ class Batcher(ServiceRuntime):
     def _grow_slots(self, n: int) -> None:
         """Per-slot state of the batching mode for ``n`` new slots."""
 
+    @classmethod
+    def validate_service(cls, svc: ServingService, bad: Callable[[str, str, object], ValueError]) -> None:
+        """The mode's own checks of a service's fields (raise ``bad(path, why, value)``); none by default."""
+
 
 class DynamicBatcher(Batcher):
     """Dynamic batching: see the module docstring."""
@@ -754,6 +759,9 @@ BATCHERS: dict[str, type[Batcher]] = {
     DynamicBatcher.mode: DynamicBatcher,
     ContinuousBatcher.mode: ContinuousBatcher,
 }
+"""The batching modes by scenario name. A mode defined in its own module registers itself there
+(`capacity.sim.llm_batching` adds ``llm``; `capacity.sim.engine` imports it, so the registry is complete
+whenever `capacity.sim` is imported)."""
 
 
 def token_services(model: SimModel) -> list[int]:
@@ -795,6 +803,7 @@ def finalize(model: SimModel, result: SimResult, rec: BatchRecords | None,
         timed_out = result.timed_out_mask.copy()
         timed_out[mine] |= rec.timed_out[mine]
         result.timed_out = timed_out
+        result.llm = tuple(rec.llm)
     tokens = token_services(model)
     if tokens and input_tokens is not None and output_tokens is not None:
         first = np.full(n, np.nan) if rec is None else rec.first_token_s.copy()
@@ -823,6 +832,11 @@ def validate_serving(model: SimModel, bad: Bad, finite: Finite) -> None:
         _validate_times(model, s, bad, finite)
         if s.batching is not None:
             _validate_batching(model, s, s.batching, bad, finite)
+        if (s.llm is not None) != (s.batching is not None and s.batching.mode == "llm"):
+            raise bad(f"services.{s.name}.llm", "an LLM engine service batches in mode 'llm', and only "
+                      "it does", s.batching.mode if s.batching is not None else None)
+        if s.batching is not None and s.batching.mode in BATCHERS:
+            BATCHERS[s.batching.mode].validate_service(s, bad)
 
 
 def _validate_times(model: SimModel, s: ServingService, bad: Bad, finite: Finite) -> None:

@@ -60,7 +60,8 @@ from typing import Any
 
 import numpy as np
 
-from capacity.sim.model import SimModel
+from capacity.sim.histogram import ITL_BINS, itl_quantiles
+from capacity.sim.model import RequestClass, SimModel
 from capacity.sim.result import SimResult, busy_in_window
 
 QUANTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
@@ -193,11 +194,97 @@ def _group_stats(model: SimModel, result: SimResult, mine: np.ndarray, masks: di
                            "goodput_per_s": None if goodput_hits is None else goodput_hits / span,
                            "latency_s": summary(result.latency_s[served]),
                            "wait_s": summary(result.wait_s[served])}
-    ttft = result.ttft_s
+    ttft, tpot = result.ttft_s, result.tpot_s
     if ttft is not None:
         values = ttft[served]
         out["ttft_s"] = summary(values[~np.isnan(values)])
+    if tpot is not None:
+        values = tpot[served]
+        out["tpot_s"] = summary(values[~np.isnan(values)])
     return out
+
+
+def itl_summary(result: SimResult, k: int) -> dict[str, float | None] | None:
+    """``{mean, p50, p95, p99, max}`` of the inter-token latencies of class ``k``'s measured requests on an
+    LLM engine (`capacity.sim.llm_batching`: quantiles from its histogram, within 1.2 %; mean and max
+    exact); None when the class is not served by one."""
+    counts = np.zeros(ITL_BINS, dtype=np.int64)
+    total, longest, found = 0.0, 0.0, False
+    for record in result.llm:
+        if k in record.itl:
+            counts += record.itl[k]
+            total += record.itl_sum[k]
+            longest = max(longest, record.itl_max[k])
+            found = True
+        found = found or k in record.classes
+    if not found:
+        return None
+    n = int(counts.sum())
+    if n == 0:
+        return {"mean": None, **dict.fromkeys(QUANTILES), "max": None}
+    qs = itl_quantiles(counts, tuple(q / 100.0 for q in QUANTILES.values()))
+    return {"mean": total / n, **dict(zip(QUANTILES, qs, strict=True)), "max": longest}
+
+
+def class_slos(c: RequestClass, result: SimResult, mine: np.ndarray, done: np.ndarray,
+               arrived: int) -> tuple[dict[str, Any] | None, int | None]:
+    """A class's ``slos`` entry (one `slo_entry` per target: ``latency``, ``ttft``, ``tpot``; None when it
+    has no token SLO) and its goodput hits: measured requests completed within **every** target (None
+    without any SLO). A request with no TTFT (no output token) or no TPOT (fewer than 2) meets that target."""
+    ok = mine & done
+    targets: list[tuple[str, np.ndarray, float, float]] = []
+    if c.slo_target_s is not None and c.slo_quantile is not None:
+        targets.append(("latency", result.latency_s, c.slo_target_s, c.slo_quantile))
+    for t in c.token_slos:
+        values = result.ttft_s if t.metric == "ttft" else result.tpot_s
+        if values is None:
+            values = np.full(len(result), np.nan)
+        targets.append((t.metric, values, t.target_s, t.quantile))
+    if not targets:
+        return None, None
+    entries: dict[str, Any] = {}
+    for metric, values, target, quantile in targets:
+        with np.errstate(invalid="ignore"):
+            within = (values <= target) | np.isnan(values)
+        entries[metric] = slo_entry(target, quantile, int(np.count_nonzero(mine & done & within)), arrived)
+        ok &= within
+    return (entries if c.token_slos else None), int(np.count_nonzero(ok))
+
+
+def llm_services(model: SimModel, result: SimResult) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``llm`` entries of the LLM engine services and of their replicas (the report's
+    ``simulation.services.NAME.llm`` and ``simulation.replicas.NAME.llm``)."""
+    lo, hi = result.window_s
+    span = hi - lo
+    present = result.present_s()
+    services: dict[str, Any] = {}
+    replicas: dict[str, Any] = {}
+    for record in result.llm:
+        seconds = [float(present[g]) for g in record.replicas]
+        capacity_s = [b * sec for b, sec in zip(record.kv_blocks, seconds, strict=True)]
+        for k, g in enumerate(record.replicas):
+            replicas[result.replica_names[g]] = {
+                "gpu": record.gpu_names[k], "gpus": record.gpus[k],
+                "kv_capacity_tokens": record.kv_capacity_tokens[k],
+                "kv_utilisation": record.kv_block_s[k] / capacity_s[k] if capacity_s[k] > 0 else None,
+                "preemptions": record.preemptions[k],
+                "output_tokens_per_s": record.output_tokens[k] / span}
+        tokens = sum(record.output_tokens)
+        replica_s = sum(seconds)
+        gpu_s = sum(sec * n for sec, n in zip(seconds, record.gpus, strict=True))
+        widths = np.diff(record.windows)
+        blocks = float(sum(record.kv_blocks))
+        series = (np.sum(record.kv_series, axis=0) / (blocks * widths)).tolist() if blocks else []
+        services[record.service] = {
+            "kv_capacity_tokens": min(record.kv_capacity_tokens, default=0),
+            "kv_utilisation": (sum(record.kv_block_s) / sum(capacity_s)) if sum(capacity_s) > 0 else None,
+            "kv_utilisation_over_time": [_round(float(x)) for x in series],
+            "preemptions": sum(record.preemptions),
+            "output_tokens_per_s": tokens / span,
+            "output_tokens_per_s_per_replica": tokens / replica_s if replica_s > 0 else None,
+            "output_tokens_per_s_per_gpu": tokens / gpu_s if gpu_s > 0 else None,
+            "gpus": sum(record.gpus)}
+    return services, replicas
 
 
 def _over_time(model: SimModel, result: SimResult, masks: dict[str, np.ndarray],
@@ -297,8 +384,16 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         if c.slo_target_s is not None and c.slo_quantile is not None:
             hits = int(np.count_nonzero(latency[mine & done] <= c.slo_target_s))
             slo = slo_entry(c.slo_target_s, c.slo_quantile, hits, arrived)
+        slos, every = class_slos(c, result, mine, done, arrived)
+        if every is not None:
+            hits = every
         hits_of_class.append(hits)
         classes[c.name] = {**_group_stats(model, result, mine, masks, span, hits), "slo": slo}
+        if slos is not None:
+            classes[c.name]["slos"] = slos
+        itl = itl_summary(result, k)
+        if itl is not None:
+            classes[c.name]["itl_s"] = itl
 
     # tenants: busy slot-seconds inside the window, whichever request delivered them
     busy_per_request = result.busy_per_request()
@@ -350,6 +445,13 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
                             "replicas": len(s.replicas), "slots": len(s.replicas) * s.concurrency}
         if room:
             services[s.name]["batch_occupancy"] = _utilisation(held_s, slot_s * room)
+    if result.llm:
+        llm_of_service, llm_of_replica = llm_services(model, result)
+        for name, entry in llm_of_service.items():
+            services[name]["llm"] = entry
+        for name, entry in llm_of_replica.items():
+            if name in replicas:
+                replicas[name]["llm"] = entry
 
     return {
         "classes": classes,

@@ -27,8 +27,11 @@ replicas or lost, as the service's ``on_failure`` says; after ``recover_s`` (if 
 back, empty. See `capacity.sim.failures`.
 
 A replica may **batch** (`Batching`: dynamic or continuous, see `capacity.sim.batching`), and its
-``speed`` (its pool's) divides every service time it runs. A **token service** (``ServiceTime.dist ==
-"tokens"``) takes ``base_s + in · per_input_token_s + out · per_output_token_s`` per request.
+``speed`` (its pool's) divides every service time it runs. An **LLM engine** service (`LlmServing`, batching
+mode ``llm``, `capacity.sim.llm_batching`) times its iterations from the model and the GPU of the pool each
+replica is placed on (`Replica.gpu`), with a KV cache in blocks, chunked prefill and preemption.
+A **token service** (``ServiceTime.dist == "tokens"``) takes ``base_s + in · per_input_token_s + out ·
+per_output_token_s`` per request.
 
 Everything is in seconds; rates are per second. Every random draw comes from ``seed``.
 """
@@ -38,11 +41,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from capacity.llm import Efficiency, GpuSpec, IterationModel, ModelSpec
 from capacity.sim.traces import Trace
 
 Dist = Literal["exponential", "deterministic", "lognormal"]
 ServiceDist = Literal["exponential", "deterministic", "lognormal", "tokens"]
-BatchMode = Literal["dynamic", "continuous"]
+BatchMode = Literal["dynamic", "continuous", "llm"]
 Process = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace", "steps"]
 Discipline = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
 Routing = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
@@ -93,11 +97,38 @@ class Batching:
 
 
 @dataclass(frozen=True)
+class LlmServing:
+    """An LLM engine replica as vLLM runs it (`capacity.sim.llm_batching`); the defaults are vLLM's.
+
+    ``model`` on ``tensor_parallel`` GPUs of its replica's pool (`Replica.gpu`), weights in ``dtype`` (None:
+    the model's own), KV cache in ``kv_dtype``; ``gpu_memory_utilization``, ``block_size`` (tokens per KV
+    block), ``max_num_seqs`` (requests in a running batch), ``max_num_batched_tokens`` (tokens one
+    iteration processes), ``chunked_prefill``, ``watermark`` (the share of KV blocks admission keeps free).
+    ``profile``: measured iteration times instead of the roofline (then a replica needs no GPU figures for
+    its timing, but still for its KV cache); ``efficiency``: the roofline's efficiencies (None: defaults).
+    """
+
+    model: ModelSpec
+    tensor_parallel: int = 1
+    dtype: str | None = None
+    kv_dtype: str = "auto"
+    gpu_memory_utilization: float = 0.9
+    block_size: int = 16
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int = 8192
+    chunked_prefill: bool = True
+    watermark: float = 0.01
+    efficiency: Efficiency | None = None
+    profile: IterationModel | None = None
+
+
+@dataclass(frozen=True)
 class Replica:
     name: str                              # "{service}-{i}"
     node: str
     pool: str
     speed: float = 1.0                     # the pool's speed: every service time here is divided by it
+    gpu: GpuSpec | None = None             # the GPU of the pool's nodes (LLM engine services need it)
 
 
 @dataclass(frozen=True)
@@ -115,6 +146,7 @@ class ServingService:
     queue_cost: QueueCost = "time"         # fair disciplines charge service seconds, or input+output tokens
     admission: Admission = "accept"        # "deadline": drop an arrival that cannot meet its SLO target
     on_failure: OnFailure = "retry"        # what a failed replica's requests do: retried elsewhere or lost
+    llm: LlmServing | None = None          # an LLM engine (batching mode "llm"): iterations from the hardware
 
 
 @dataclass(frozen=True)
@@ -159,6 +191,19 @@ class Tokens:
     output: TokenCount
 
 
+TokenMetric = Literal["ttft", "tpot"]
+
+
+@dataclass(frozen=True)
+class TokenSlo:
+    """A target on a token timing of a class's requests: ``quantile`` of them must have their ``metric``
+    (``ttft``: time to first token; ``tpot``: time per output token after the first) at most ``target_s``."""
+
+    metric: TokenMetric
+    target_s: float
+    quantile: float
+
+
 @dataclass(frozen=True)
 class RequestClass:
     name: str
@@ -171,6 +216,7 @@ class RequestClass:
     slo_quantile: float | None = None      # ... that this fraction of requests must meet (0.99 for p99)
     tokens: Tokens | None = None           # token counts of synthetic LLM requests (trace classes: None)
     admission: Admission | None = None     # overrides the service's admission for this class
+    token_slos: tuple[TokenSlo, ...] = ()  # targets on TTFT and TPOT, besides the latency one
 
 
 @dataclass(frozen=True)

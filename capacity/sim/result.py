@@ -49,6 +49,7 @@ per-request records, and at this size ten million requests fit in about 1.2 GB.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -131,6 +132,8 @@ class SimResult:
     # every replica's lifecycle (starting, ready, draining, stopped, down) over the run; None for results
     # built by hand
     timeline: ReplicaTimeline | None = None
+    # what each LLM engine service measured (`capacity.sim.llm_batching.LlmRecord`), in model order
+    llm: tuple[Any, ...] = ()
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -218,6 +221,17 @@ class SimResult:
         """Time in system per request, wait plus service (NaN if refused; for requests that did not
         complete, the time until they left)."""
         return self.end_s - self.arrival_s
+
+    @property
+    def tpot_s(self) -> np.ndarray | None:
+        """Time per output token after the first, per request: ``(end − first token) / (out − 1)`` for a
+        completed request with at least 2 output tokens (NaN otherwise); None for non-token runs."""
+        if self.first_token_s is None or self.output_tokens is None:
+            return None
+        out = self.output_tokens.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tpot = (self.end_s - self.first_token_s) / (out - 1.0)
+        return np.where((out >= 2) & (self.replica >= 0), tpot, np.nan)
 
     @property
     def ttft_s(self) -> np.ndarray | None:

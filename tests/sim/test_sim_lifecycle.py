@@ -19,10 +19,12 @@ from functools import partial
 import numpy as np
 import pytest
 
+from capacity.llm import GPUS, MODELS, GpuSpec
 from capacity.sim import (
     Arrivals,
     Batching,
     Failure,
+    LlmServing,
     Replica,
     RequestClass,
     RequestStream,
@@ -56,6 +58,7 @@ class Script:
     actions: list[tuple[float, str, str, float]]
     service: str = "svc"
     speed: float = 1.0
+    gpu: GpuSpec | None = None             # the GPU of the added replicas (an LLM engine service needs one)
     runtimes: dict[str, ServiceRuntime] = field(default_factory=dict)
     seen: list[tuple[float, dict[str, int]]] = field(default_factory=list)
 
@@ -64,7 +67,7 @@ class Script:
         self.runtimes = dict(run.services)
         for t, what, name, cold in self.actions:
             if what == "add":
-                spec = Replica(name, f"node-{name}", "pool", speed=self.speed)
+                spec = Replica(name, f"node-{name}", "pool", speed=self.speed, gpu=self.gpu)
                 run.at(t, partial(svc.add_replica, spec, cold))
             else:
                 run.at(t, partial(svc.drain, name))
@@ -253,6 +256,7 @@ def test_bad_lifecycle_calls_are_refused() -> None:
 
 
 TOKENS = Tokens(TokenCount("lognormal", 120, 1.0, max=1000), TokenCount("lognormal", 20, 1.0, max=200))
+LLM_GPU = GPUS["l4"]
 MODES = ["none", *BATCHERS]
 
 
@@ -263,8 +267,12 @@ def policy_model(discipline: str, routing: str, mode: str, bounded: bool,
     if bounded:
         kw.update(max_length=6, timeout_s=0.6)
     tokens = None
+    slots, gpu = 2, None
     if mode == "none":
         st = ServiceTime("lognormal", 0.1, cv=1.5)
+    elif mode == "llm":                    # one engine per replica, on the slowest GPU of the catalogue
+        st, slots, gpu, tokens = ServiceTime("tokens"), 1, LLM_GPU, TOKENS
+        kw.update(batching=Batching(mode, max_size=256), llm=LlmServing(MODELS["llama-3-8b"]))
     elif BATCHERS[mode].tokens:
         st = ServiceTime("tokens", base_s=0.01, per_input_token_s=0.0002, per_output_token_s=0.004)
         kw.update(batching=Batching(mode, max_size=4, step_growth=0.1))
@@ -272,7 +280,8 @@ def policy_model(discipline: str, routing: str, mode: str, bounded: bool,
     else:
         st = ServiceTime("exponential", 0.05, base_s=0.02)
         kw.update(batching=Batching(mode, max_size=4, max_delay_s=0.01))
-    svc = ServingService("svc", (Replica("svc-0", "n0", "pool"), Replica("svc-1", "n1", "pool")), 2, st,
+    svc = ServingService("svc", (Replica("svc-0", "n0", "pool", gpu=gpu),
+                                 Replica("svc-1", "n1", "pool", gpu=gpu)), slots, st,
                          **kw)  # type: ignore[arg-type]
     classes = (RequestClass("hi", "svc", Arrivals("poisson", 14.0), priority=0, tenant="a", weight=2.0,
                             tokens=tokens),
@@ -294,7 +303,7 @@ SCRIPT = [(5.0, "add", "add-a", 2.0), (8.0, "add", "add-b", 0.0), (12.0, "drain"
 def test_replicas_join_and_leave_under_every_policy(discipline: str, routing: str, mode: str,
                                                      bounded: bool) -> None:
     model = policy_model(discipline, routing, mode, bounded)
-    script = Script(list(SCRIPT))
+    script = Script(list(SCRIPT), gpu=LLM_GPU if mode == "llm" else None)
     r = simulate_model(model, [script])
     assert len(r) > 500
     # conservation: every request has exactly one outcome, nothing is left waiting or draining
@@ -342,7 +351,7 @@ def test_replicas_join_and_leave_with_failures(discipline: str, routing: str, mo
     failures = (Failure(9.0, ("node-add-b",), recover_s=2.0), Failure(14.0, ("n1",), recover_s=1.0),
                 Failure(21.0, ("node-add-a",)))
     model = policy_model(discipline, routing, mode, True, failures)
-    script = Script(list(SCRIPT))
+    script = Script(list(SCRIPT), gpu=LLM_GPU if mode == "llm" else None)
     r = simulate_model(model, [script])
     assert (outcomes(r) == 1).all()
     runtime = script.runtimes["svc"]
@@ -368,7 +377,7 @@ def test_a_controller_that_does_nothing_changes_nothing(discipline: str, routing
                  "lost_mask", "retried_mask"):
         a, b = getattr(before, name), getattr(after, name)
         assert a.tobytes() == b.tobytes(), name
-    assert after.utilisation().tolist() == (after.busy_s / (2 * 29.0)).tolist()
+    assert after.utilisation().tolist() == (after.busy_s / (after.replica_slots * 29.0)).tolist()
 
 
 def test_a_service_without_replicas_can_get_some() -> None:
