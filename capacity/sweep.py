@@ -601,6 +601,10 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+#: Loggers of the Dask client's event loop, silenced while a sweep runs on Dask (see `DaskExecutor.open`).
+_LOOP_LOGGERS = ("tornado.application", "tornado.general", "asyncio")
+
+
 class DaskExecutor:
     """A Dask distributed cluster: the one at ``scheduler`` (``tcp://HOST:8786``), or a `LocalCluster` of
     ``workers`` single-threaded worker processes started for the sweep and closed after it. The address is
@@ -621,6 +625,12 @@ class DaskExecutor:
     def open(self, runs: int) -> None:
         from distributed import Client, LocalCluster
 
+        # Ctrl-C or SIGTERM inside `future.result()` makes the client cancel its pending call from its loop
+        # thread, and tornado logs that callback's traceback (at ERROR, on `tornado.application`, which
+        # distributed's logging config sets explicitly) while the sweep is already saying in one line what
+        # it kept. Run outcomes come back as results, not logs, so these loggers say nothing the user needs.
+        for name in _LOOP_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
         if self._where is None:
             with _sigint_ignored():          # the workers inherit it: Ctrl-C is the sweep's to handle
                 self._cluster = LocalCluster(n_workers=max(1, min(self.workers, runs)), threads_per_worker=1,
