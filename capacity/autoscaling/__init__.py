@@ -15,48 +15,52 @@ loop on the simulation clock, beside the requests:
 * `outcome` — the report's ``simulation.autoscaling`` section (cost, node-hours, replicas and nodes over
   time, scale events, SLO over time).
 
-`simulate` draws the model's requests, replays them with the controller and returns the simulation result
-with the controller (whose records `summarize_autoscaling` reads). Times are seconds.
+`simulate` (`capacity.autoscaling.run`) draws the model's requests, replays them with the controller and
+returns the simulation result with the controller (whose records `summarize_autoscaling` reads). Times
+are seconds.
+
+The public names are imported on first use (`capacity._lazy`): importing the package, or its `model`,
+does not load the simulator.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from capacity.autoscaling import hpa as _hpa  # noqa: F401  (registers the policy)
-from capacity.autoscaling import kpa as _kpa  # noqa: F401  (registers the policy)
-from capacity.autoscaling.cluster import EXPANDERS
-from capacity.autoscaling.controller import AutoscaleController, ScaleEvent
-from capacity.autoscaling.model import (
-    AutoscalingModel,
-    ClusterSpec,
-    ColdStart,
-    HpaSettings,
-    KpaSettings,
-    PoolScaling,
-    PoolSpec,
-    ScalingPolicy,
-    ScalingRules,
-    ServiceScaling,
-)
-from capacity.autoscaling.outcome import summarize_autoscaling
-from capacity.autoscaling.policies import POLICIES
-from capacity.sim.engine import generate_requests, simulate_requests
-from capacity.sim.model import SimModel
-from capacity.sim.result import SimResult
+from capacity._lazy import lazy_names
 
+#: Each public name by the module that defines it, imported on first use (`capacity._lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "capacity.autoscaling.cluster": ("EXPANDERS",),
+    "capacity.autoscaling.controller": ("AutoscaleController", "ScaleEvent"),
+    "capacity.autoscaling.model": (
+        "AutoscalingModel", "ClusterSpec", "ColdStart", "HpaSettings", "KpaSettings", "PoolScaling",
+        "PoolSpec", "ScalingPolicy", "ScalingRules", "ServiceScaling",
+    ),
+    "capacity.autoscaling.outcome": ("summarize_autoscaling",),
+    "capacity.autoscaling.registry": ("POLICIES",),
+    "capacity.autoscaling.run": ("simulate",),
+}
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
 
-def simulate(model: SimModel, scaling: AutoscalingModel) -> tuple[SimResult, AutoscaleController]:
-    """Replay the model's requests with its services and pools autoscaled; the result and the controller."""
-    stream = generate_requests(model)
-    service_of_class = np.array([c.service for c in model.classes] or [""], dtype=object)
-    arrivals = {}
-    for s in scaling.services:
-        mine = service_of_class[stream.cls] == s.service if len(stream) else np.zeros(0, dtype=bool)
-        arrivals[s.service] = np.sort(stream.arrival_s[mine])
-    controller = AutoscaleController(model, scaling, arrivals)
-    return simulate_requests(model, stream, (controller,)), controller
-
+if TYPE_CHECKING:
+    from capacity.autoscaling.cluster import EXPANDERS
+    from capacity.autoscaling.controller import AutoscaleController, ScaleEvent
+    from capacity.autoscaling.model import (
+        AutoscalingModel,
+        ClusterSpec,
+        ColdStart,
+        HpaSettings,
+        KpaSettings,
+        PoolScaling,
+        PoolSpec,
+        ScalingPolicy,
+        ScalingRules,
+        ServiceScaling,
+    )
+    from capacity.autoscaling.outcome import summarize_autoscaling
+    from capacity.autoscaling.registry import POLICIES
+    from capacity.autoscaling.run import simulate
 
 __all__ = [
     "EXPANDERS",

@@ -31,7 +31,8 @@ import numpy as np
 from capacity.autoscaling.cluster import Cluster, Node, Pod
 from capacity.autoscaling.metrics import LoadSamples
 from capacity.autoscaling.model import AutoscalingModel, ColdStart, ServiceScaling
-from capacity.autoscaling.policies import POLICIES, Recommendation, Scaler, ScaleView
+from capacity.autoscaling.policies import Recommendation, Scaler, ScaleView
+from capacity.autoscaling.registry import POLICIES
 from capacity.sim.model import Replica, SimModel
 from capacity.sim.replicas import ReplicaState, ServingReplica
 from capacity.sim.runtime import RunControl, ServiceRuntime
