@@ -52,6 +52,8 @@ from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError, pri
 from capacity.packing import BASELINES, OBJECTIVES
 from capacity.report.output import OutputError, check_file, check_folder, from_os_error
 from capacity.report.writers import stranded_text
+from capacity.sizing import MEASURES, PASS_RULES
+from capacity.sweep import EXECUTORS
 from capacity.units import format_duration
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
@@ -139,7 +141,8 @@ def _sweep_parser(command: Any) -> None:
     p.add_argument("--replications", type=int, metavar="N",
                    help="runs per point, with seeds s, s+1, ... where s is the point's seed (seed, or its "
                         "value in --grid seed=... or a case) (default: whatif.replications or 1)")
-    p.add_argument("--executor", default="local", help="local (processes, default) | dask | serial")
+    p.add_argument("--executor", default="local",
+                   help=f"{' | '.join(EXECUTORS)} (default local: worker processes on this machine)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --executor dask: an existing cluster, e.g. tcp://HOST:8786 (default: start a "
                         "local Dask cluster)")
@@ -156,9 +159,9 @@ def _size_parser(command: Any) -> None:
     p.add_argument("--replications", type=int, default=3, metavar="N",
                    help="seeds tried at the boundary (default 3)")
     p.add_argument("--pass-rule", default="all", metavar="RULE",
-                   help="all (every replication meets every SLO; default) | mean (mean attainment) | ci "
-                        "(the lower end of the 95%% t-interval of the mean attainment)")
-    p.add_argument("--slo-on", default="latency", choices=["latency", "wait"],
+                   help=f"{' | '.join(PASS_RULES)}: all (every replication meets every SLO; default), mean "
+                        "(mean attainment), ci (the lower end of the 95%% t-interval of the mean attainment)")
+    p.add_argument("--slo-on", default="latency", choices=list(MEASURES),
                    help="measure each SLO on latency (default) or on the wait in queue")
     p.add_argument("--max-rate", metavar="CLASS",
                    help="instead: the highest arrival rate of CLASS that the scenario's replicas serve "

@@ -120,7 +120,7 @@ def test_sizing_does_not_import_the_sweep():
     assert "capacity.sweep" not in reachable(import_graph(), "capacity.sizing")
 
 
-LAZY = ["capacity", "capacity.packing", "capacity.sim"]
+LAZY = ["capacity", "capacity.packing", "capacity.sim", "capacity.autoscaling"]
 
 
 @pytest.mark.parametrize("package", LAZY)

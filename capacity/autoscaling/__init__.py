@@ -21,12 +21,14 @@ with the controller (whose records `summarize_autoscaling` reads). Times are sec
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from capacity._lazy import lazy_names
 from capacity.autoscaling import hpa as _hpa  # noqa: F401  (registers the policy)
 from capacity.autoscaling import kpa as _kpa  # noqa: F401  (registers the policy)
 from capacity.autoscaling.cluster import EXPANDERS
-from capacity.autoscaling.controller import AutoscaleController, ScaleEvent
 from capacity.autoscaling.model import (
     AutoscalingModel,
     ClusterSpec,
@@ -39,15 +41,28 @@ from capacity.autoscaling.model import (
     ScalingRules,
     ServiceScaling,
 )
-from capacity.autoscaling.outcome import summarize_autoscaling
 from capacity.autoscaling.policies import POLICIES
-from capacity.sim.engine import generate_requests, simulate_requests
 from capacity.sim.model import SimModel
 from capacity.sim.result import SimResult
+
+#: The names that run the simulator (SimPy), imported on first use (`capacity._lazy`): reading a scenario
+#: with autoscaling (``capacity validate``) does not load the simulator.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "capacity.autoscaling.controller": ("AutoscaleController", "ScaleEvent"),
+    "capacity.autoscaling.outcome": ("summarize_autoscaling",),
+}
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from capacity.autoscaling.controller import AutoscaleController, ScaleEvent
+    from capacity.autoscaling.outcome import summarize_autoscaling
 
 
 def simulate(model: SimModel, scaling: AutoscalingModel) -> tuple[SimResult, AutoscaleController]:
     """Replay the model's requests with its services and pools autoscaled; the result and the controller."""
+    from capacity.autoscaling.controller import AutoscaleController
+    from capacity.sim.engine import generate_requests, simulate_requests
+
     stream = generate_requests(model)
     service_of_class = np.array([c.service for c in model.classes] or [""], dtype=object)
     arrivals = {}
@@ -56,7 +71,6 @@ def simulate(model: SimModel, scaling: AutoscalingModel) -> tuple[SimResult, Aut
         arrivals[s.service] = np.sort(stream.arrival_s[mine])
     controller = AutoscaleController(model, scaling, arrivals)
     return simulate_requests(model, stream, (controller,)), controller
-
 
 __all__ = [
     "EXPANDERS",
