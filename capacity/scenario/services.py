@@ -194,7 +194,7 @@ class Survive(Model):
     topology: LabelKey | None = None                       # the zone label (failures: 1 zone); "zone"
 
 
-def _target_value(value: object) -> float:
+def target_value(value: object) -> float:
     """An autoscaling target: ``70%`` (a utilisation), ``40/s`` (a rate) or a plain number."""
     if isinstance(value, str) and value.strip().endswith("%"):
         return parse_fraction(value)
@@ -251,7 +251,7 @@ class Autoscaling(Model):
     min: Int = Field(ge=0, le=1_000_000)
     max: Int = Field(ge=1, le=1_000_000)
     metric: Literal["concurrency", "rps", "utilisation", "queue"] | None = None
-    target: Annotated[float, BeforeValidator(_target_value), Field(gt=0)] | None = None
+    target: Annotated[float, BeforeValidator(target_value), Field(gt=0)] | None = None
     policy: Literal["hpa", "kpa"] = "hpa"
     window: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=86_400)] | None = None
     sync: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=3600)] | None = None
