@@ -13,6 +13,7 @@ Commands::
     capacity sweep SCENARIO [-o DIR] [--grid KEY=V1,V2 ...] [--case NAME KEY=VALUE ...] [--replications N]
                    [--executor local|dask|serial] [--scheduler ADDRESS] [--workers N]   what-if points
     capacity size SCENARIO [--json FILE] [--replications N] [--max-rate CLASS]   SLO-driven sizing
+    capacity schema scenario|report                           JSON Schema of a scenario file or report.json
 
 Every command that loads a SCENARIO also takes ``--data-dir DIR`` (repeatable): a folder its trace files
 may come from besides the scenario's own folder tree (`capacity.sandbox`; also ``CAPACITY_DATA_DIRS``).
@@ -40,6 +41,7 @@ Outputs are written atomically: a file through a temporary file and a rename, a 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -52,6 +54,9 @@ from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError, pri
 from capacity.packing import BASELINES, OBJECTIVES
 from capacity.report.output import OutputError, check_file, check_folder, from_os_error
 from capacity.report.writers import stranded_text
+from capacity.schemas import SCHEMAS
+from capacity.sizing import MEASURES, PASS_RULES
+from capacity.sweep import EXECUTORS
 from capacity.units import format_duration
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
@@ -118,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
     _sweep_parser(command)
     _size_parser(command)
     _import_k8s_parser(sub)
+    p = sub.add_parser("schema", help="print the JSON Schema (draft 2020-12) of a scenario file or of "
+                                      "report.json",
+                       description="Print the JSON Schema (draft 2020-12) of a scenario file or of "
+                                   "report.json, generated from the models capacity validates them with (for "
+                                   "editors and other tools).")
+    p.add_argument("document", choices=list(SCHEMAS),
+                   help="scenario: a scenario file (units allowed as text); report: report.json")
     return parser
 
 
@@ -139,7 +151,8 @@ def _sweep_parser(command: Any) -> None:
     p.add_argument("--replications", type=int, metavar="N",
                    help="runs per point, with seeds s, s+1, ... where s is the point's seed (seed, or its "
                         "value in --grid seed=... or a case) (default: whatif.replications or 1)")
-    p.add_argument("--executor", default="local", help="local (processes, default) | dask | serial")
+    p.add_argument("--executor", default="local",
+                   help=f"{' | '.join(EXECUTORS)} (default local: worker processes on this machine)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --executor dask: an existing cluster, e.g. tcp://HOST:8786 (default: start a "
                         "local Dask cluster)")
@@ -156,9 +169,9 @@ def _size_parser(command: Any) -> None:
     p.add_argument("--replications", type=int, default=3, metavar="N",
                    help="seeds tried at the boundary (default 3)")
     p.add_argument("--pass-rule", default="all", metavar="RULE",
-                   help="all (every replication meets every SLO; default) | mean (mean attainment) | ci "
-                        "(the lower end of the 95%% t-interval of the mean attainment)")
-    p.add_argument("--slo-on", default="latency", choices=["latency", "wait"],
+                   help=f"{' | '.join(PASS_RULES)}: all (every replication meets every SLO; default), mean "
+                        "(mean attainment), ci (the lower end of the 95%% t-interval of the mean attainment)")
+    p.add_argument("--slo-on", default="latency", choices=list(MEASURES),
                    help="measure each SLO on latency (default) or on the wait in queue")
     p.add_argument("--max-rate", metavar="CLASS",
                    help="instead: the highest arrival rate of CLASS that the scenario's replicas serve "
@@ -404,6 +417,9 @@ def _run(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "import-k8s":
         return _import_k8s(args)
+    if args.command == "schema":
+        print(json.dumps(SCHEMAS[args.document](), indent=2, ensure_ascii=False))
+        return EXIT_OK
     return _scenario_command(args)
 
 

@@ -45,6 +45,18 @@ _RATE_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "second": 1.0, "min
                "minute": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
 
 
+_RATE_UNITS_RE = "us|ms|s|sec|second|min|minute|h|hour|d|day"
+_FLOAT = rf"{_NUMBER}(?:[eE][+-]?\d+)?"          # what float() reads, besides inf/nan and underscores
+#: The text each kind of value accepts, as a JSON Schema ``pattern`` (ECMA-262, also Python ``re``): what
+#: `capacity schema scenario` offers an editor besides a plain number (the parsers above have the last word).
+TEXT_PATTERNS: dict[str, str] = {
+    "quantity": rf"^\s*{_NUMBER}(?:Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?\s*$",
+    "duration": rf"^\s*{_NUMBER}\s*(?:us|µs|ms|s|min|m|h|d)?\s*$",
+    "rate": rf"^\s*{_NUMBER}(?:\s*/\s*(?:{_RATE_UNITS_RE}))?\s*$",
+    "fraction": rf"^\s*{_FLOAT}\s*%?\s*$",
+    "fraction or rate": rf"^\s*{_FLOAT}\s*(?:%|/\s*(?:{_RATE_UNITS_RE}))?\s*$",
+}
+
 def _finite(value: float, text: object) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is not a finite number")

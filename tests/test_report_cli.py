@@ -7,6 +7,7 @@ from capacity.cli import main
 from capacity.report.plots import PLOTS
 
 from .conftest import SCENARIOS
+from .schema_check import assert_valid
 
 SEED = str(SCENARIOS / "seed-example.yaml")
 FILES = ["report.json", "report.md", "report.html", *(n for n, spec in PLOTS.items() if spec.needs is None)]
@@ -24,6 +25,7 @@ def test_run_writes_every_file_and_report_redraws_them_identically(tmp_path, cap
     assert f"{out}/{{report.json, report.md, report.html}} and 5 plots" in capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
     assert {"input", "series"} <= set(report)
+    assert_valid("report", report)                        # as written, against `capacity schema report`
     written = {name: (out / name).read_bytes() for name in FILES}
     mode = (out / "report.html").stat().st_mode & 0o777
     assert mode == 0o666 & ~_umask()                      # shareable, as open() would create it

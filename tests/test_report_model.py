@@ -15,6 +15,7 @@ from capacity.report.writers import to_json
 from capacity.scenario import load_scenario
 
 from .conftest import SCENARIOS, SHARED_DATA
+from .schema_check import assert_valid
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
@@ -51,6 +52,7 @@ def test_every_report_of_the_shipped_scenarios_fits_the_model_exactly(path):
     for report in reports_of(path):
         model = parse_report(report)
         assert model.model_dump(mode="json", exclude_unset=True) == report
+        assert_valid("report", report)                 # and the published JSON Schema (capacity schema)
 
 
 def _leaves(value, path=()):

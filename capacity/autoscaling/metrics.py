@@ -23,10 +23,12 @@ A window ``w`` at time ``t`` holds the samples taken in ``(t − w, t]``. Times 
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from capacity.sim.runtime import ServiceRuntime
+if TYPE_CHECKING:                      # an annotation only: reading a scenario does not load SimPy
+    from capacity.sim.runtime import ServiceRuntime
 
 
 class LoadSamples:

@@ -80,8 +80,6 @@ from capacity.scenario.services import (
 )
 from capacity.scenario.whatif import WhatIf, WhatIfKey
 from capacity.scenario.workload import (
-    ARRIVAL_PARAMETERS,
-    ARRIVAL_REQUIRED,
     SLO,
     SLO_QUANTILES,
     AdmissionName,
@@ -99,7 +97,7 @@ from capacity.scenario.workload import (
 )
 
 __all__ = [
-    "ARRIVAL_PARAMETERS", "ARRIVAL_REQUIRED", "SLO", "SLO_QUANTILES", "AdmissionName", "ArrivalProcessName",
+    "SLO", "SLO_QUANTILES", "AdmissionName", "ArrivalProcessName",
     "Arrivals", "Autoscaling", "Batching", "Cluster", "DisciplineName", "Duration", "Failure", "Float",
     "Fraction", "Int", "K8sName", "KubernetesSection", "KubernetesWorkload", "LabelKey", "Metrics", "Name",
     "ObjectiveName", "OnFailureName", "Path_", "PlacementOptions", "PodAffinityTerm", "Pool",

@@ -18,7 +18,10 @@ from capacity.scenario.document import Scenario
 from capacity.scenario.kubernetes import KubernetesSection
 from capacity.scenario.paths import resolve_path
 from capacity.scenario.services import Serving
-from capacity.scenario.workload import ARRIVAL_PARAMETERS, ARRIVAL_REQUIRED, Arrivals
+from capacity.scenario.workload import Arrivals
+from capacity.sim.arrivals import ARRIVAL_PROCESSES
+from capacity.sim.disciplines import DISCIPLINES
+from capacity.sim.service_times import SERVICE_TIMES
 
 
 def check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
@@ -39,11 +42,9 @@ def check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         st = svc.serving.service_time if svc.serving else None
         if svc.serving is not None:
             problems.extend(_serving_problems(s, svc.serving, ("services", i, "serving")))
-        if (st is not None and st.cv is not None and st.distribution != "lognormal"
-                and st.cv != st.effective_cv):
-            problems.append((("services", i, "serving", "service_time", "cv"),
-                             f"the cv of the {st.distribution} distribution is {st.effective_cv:g}; "
-                             "use dist: lognormal for another cv"))
+        if st is not None:
+            at: tuple[str | int, ...] = ("services", i, "serving", "service_time", "cv")
+            problems.extend(_cv_problems(st.distribution, st.cv, at))
         for j, pool in enumerate(svc.pools or []):
             if pool not in pools:
                 problems.append(((("services", i, "pools", j)),
@@ -246,10 +247,10 @@ def _serving_problems(s: Scenario, serving: Serving, where: tuple[str | int, ...
         problems.append(((*where, "batching", "max_delay"), "max_delay applies to mode dynamic"))
     if b is not None and b.step_growth is not None and mode != "continuous":
         problems.append(((*where, "batching", "step_growth"), "step_growth applies to mode continuous"))
-    if discipline == "preemptive" and (b is not None or form == "tokens"):
+    if DISCIPLINES[discipline].preemptive and (b is not None or form == "tokens"):
         at = (*where, "queue", "discipline") if serving.queue.discipline else ("scheduling", "discipline")
         what = "a batching service" if b is not None else "a token service"
-        problems.append((at, f"{what} cannot use the preemptive discipline"))
+        problems.append((at, f"{what} cannot use the {discipline} discipline"))
     if b is not None and serving.queue.max_length == 0:
         problems.append(((*where, "queue", "max_length"),
                          "a batching service needs waiting places (>= 1): requests wait to form a batch"))
@@ -259,14 +260,24 @@ def _serving_problems(s: Scenario, serving: Serving, where: tuple[str | int, ...
     return problems
 
 
+def _cv_problems(dist: str, cv: float | None, loc: tuple[str | int, ...]
+                 ) -> list[tuple[tuple[str | int, ...], str]]:
+    """A ``cv`` given to a distribution whose cv is fixed by definition (`capacity.sim.service_times`)."""
+    fixed = SERVICE_TIMES[dist].fixed_cv
+    if cv is None or fixed is None or cv == fixed:
+        return []
+    free = " or ".join(name for name, d in SERVICE_TIMES.items() if d.fixed_cv is None)
+    return [(loc, f"the cv of the {dist} distribution is {fixed:g}; use dist: {free} for another cv")]
+
+
 def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
     """Parameters given to a process that does not use them, required ones missing, times of day."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
-    accepted = ARRIVAL_PARAMETERS[a.process]
+    accepted = ARRIVAL_PROCESSES[a.process].parameters
     for key in ("rate", "cv", "on", "off", "amplitude", "period", "peak_at", "start", "file", "format",
                 "time_scale", "rate_scale", "steps"):
         if getattr(a, key) is not None and key not in accepted:
-            users = [p for p, keys in ARRIVAL_PARAMETERS.items() if key in keys]
+            users = [name for name, p in ARRIVAL_PROCESSES.items() if key in p.parameters]
             if key == "rate" and a.process == "steps":
                 problems.append(((*where, key), "steps arrivals take their rates from steps"))
                 continue
@@ -276,7 +287,7 @@ def _arrival_problems(a: Arrivals, where: tuple[str | int, ...]) -> list[tuple[t
                 continue
             problems.append(((*where, key), f"{key!r} applies to process {' or '.join(users)}, "
                                             f"not {a.process}"))
-    for key in ARRIVAL_REQUIRED.get(a.process, ()):
+    for key in ARRIVAL_PROCESSES[a.process].required:
         if getattr(a, key) is None:
             problems.append(((*where, key), f"process {a.process} needs {key!r}"))
     if a.process == "steps" and a.steps:
@@ -313,10 +324,7 @@ def _token_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             spec = getattr(cls.tokens, part) if cls.tokens is not None else None
             if spec is None:
                 continue
-            if spec.cv is not None and spec.dist != "lognormal" and spec.cv != spec.effective_cv:
-                problems.append(((*where, "tokens", part, "cv"),
-                                 f"the cv of the {spec.dist} distribution is {spec.effective_cv:g}; "
-                                 "use dist: lognormal for another cv"))
+            problems.extend(_cv_problems(spec.dist, spec.cv, (*where, "tokens", part, "cv")))
             if spec.max is not None and spec.max < spec.min:
                 problems.append(((*where, "tokens", part, "max"),
                                  f"max ({spec.max}) must be at least min ({spec.min})"))
@@ -334,10 +342,10 @@ def _token_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         if svc.serving is None or svc.serving.queue.cost != "tokens":
             continue
         discipline = svc.serving.queue.discipline or s.scheduling.discipline
-        if discipline not in ("fair", "drr", "priority-fair"):
+        if not DISCIPLINES[discipline].tenant_aware:
+            fair = ", ".join(name for name, d in DISCIPLINES.items() if d.tenant_aware)
             problems.append((("services", i, "serving", "queue", "cost"),
-                             f"cost applies to the fair disciplines (fair, drr, priority-fair), not "
-                             f"{discipline}"))
+                             f"cost applies to the fair disciplines ({fair}), not {discipline}"))
         for j, cls in enumerate(s.workload.classes):
             if cls.service == svc.name and cls.tokens is None and cls.arrivals.process != "trace":
                 problems.append((("workload", "classes", j, "tokens"),

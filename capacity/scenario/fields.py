@@ -8,9 +8,12 @@ bytes, seconds and rates per second. Every model forbids unknown keys, is frozen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from capacity.units import not_a_boolean, parse_duration, parse_fraction, parse_quantity, parse_rate
 
@@ -27,6 +30,33 @@ Fraction = Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, lt=1)]
 
 
 LabelKey = Annotated[str, Field(min_length=1, max_length=253)]
+
+
+class OneOf:
+    """Field annotation: the value is one of the names of a registry, ``Annotated[str, OneOf(lambda:
+    DISCIPLINES)]``. The names are read when a scenario is validated (so a policy registered by a plugin is
+    allowed) and when the JSON Schema is made (its ``enum``); a wrong value gets pydantic's message for a
+    ``Literal``: ``Input should be 'fifo', 'priority' or 'fair'``."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self.names = names
+
+    def check(self, value: object) -> object:
+        names = list(self.names())
+        if not isinstance(value, str) or value not in names:
+            quoted = [repr(n) for n in names]
+            listed = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
+            raise ValueError(f"Input should be {listed}")
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler
+                                     ) -> JsonSchemaValue:
+        out = handler(schema)
+        out["enum"] = list(self.names())
+        return out
 
 
 class Model(BaseModel):

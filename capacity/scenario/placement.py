@@ -8,28 +8,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from capacity.packing.objectives import OBJECTIVES, names_text
-from capacity.scenario.fields import Float, Fraction, Int, Model, Name, PositiveDuration, ResourceName
+from capacity.packing.objectives import OBJECTIVES
+from capacity.scenario.fields import Float, Fraction, Int, Model, Name, OneOf, PositiveDuration, ResourceName
 
-
-def _registered_objective(name: object) -> object:
-    """``placement.objective`` names an objective of `capacity.packing.objectives.OBJECTIVES` (read when the
-    scenario is loaded, so that an objective registered by a plugin is allowed)."""
-    if not isinstance(name, str) or name not in OBJECTIVES:
-        raise ValueError(f"Input should be {names_text((repr(n) for n in OBJECTIVES), 'or')}")
-    return name
-
-
-ObjectiveName = Annotated[str, BeforeValidator(_registered_objective),
-                          Field(json_schema_extra=lambda schema: schema.update(enum=list(OBJECTIVES)))]
+#: ``placement.objective``: a name of `capacity.packing.objectives.OBJECTIVES`.
+ObjectiveName = Annotated[str, OneOf(lambda: OBJECTIVES)]
+#: ``placement.solver``: the names of `capacity.packing.backends.BACKENDS`, written out because that module
+#: imports the solver (PuLP), which loading a scenario does not; tests/test_registries.py checks they agree.
+SolverName = Literal["highs", "cbc"]
 
 
 class PlacementOptions(Model):
     objective: ObjectiveName = "min-nodes"
     headroom: Fraction | dict[ResourceName, Fraction] = 0.0
-    solver: Literal["highs", "cbc"] = "highs"
+    solver: SolverName = "highs"
     time_limit: PositiveDuration = 30.0
     existing: dict[str, dict[Name, Int]] = Field(default_factory=dict)  # node -> service -> replicas
     move_cost: Float = Field(default=0.0, ge=0)                         # per moved replica

@@ -18,11 +18,30 @@ from capacity.scenario.fields import (
     LabelKey,
     Model,
     Name,
+    OneOf,
     PositiveDuration,
     Quantity,
     ResourceName,
 )
+from capacity.sim.disciplines import DISCIPLINES
+from capacity.sim.routing import ROUTINGS
+from capacity.sim.service_times import SERVICE_TIMES
 from capacity.units import parse_duration, parse_fraction, parse_rate
+
+#: A service-time distribution: a name of `capacity.sim.service_times.SERVICE_TIMES`.
+DistributionName = Annotated[str, OneOf(lambda: SERVICE_TIMES)]
+#: A batching mode: the names of `capacity.sim.batching.BATCHERS`, written out because that module runs
+#: the simulator (SimPy), which loading a scenario does not import; tests/test_registries.py checks them.
+BatchMode = Literal["dynamic", "continuous"]
+
+
+def effective_cv(distribution: str, cv: float | None) -> float:
+    """The coefficient of variation a ``distribution`` draws with: its own when it has one
+    (`capacity.sim.service_times` ``fixed_cv``: exponential 1, deterministic 0), else ``cv`` (default 1)."""
+    fixed = SERVICE_TIMES[distribution].fixed_cv
+    if fixed is not None:
+        return fixed
+    return 1.0 if cv is None else cv
 
 
 class ServiceTime(Model):
@@ -36,7 +55,7 @@ class ServiceTime(Model):
       ``out`` output tokens takes ``base + in · per_input_token + out · per_output_token``.
     """
 
-    dist: Literal["exponential", "deterministic", "lognormal"] | None = None
+    dist: DistributionName | None = None
     mean: PositiveDuration | None = None
     cv: Float | None = Field(default=None, ge=0, le=100)
     base: Duration | None = None
@@ -73,7 +92,7 @@ class ServiceTime(Model):
         return "distribution"
 
     @property
-    def distribution(self) -> Literal["exponential", "deterministic", "lognormal"]:
+    def distribution(self) -> str:
         """The distribution drawn per request (the default depends on the form)."""
         if self.dist is not None:
             return self.dist
@@ -81,11 +100,9 @@ class ServiceTime(Model):
 
     @property
     def effective_cv(self) -> float:
-        if self.distribution == "exponential":
-            return 1.0
-        if self.distribution == "deterministic":
-            return 0.0
-        return 1.0 if self.cv is None else self.cv
+        """The coefficient of variation drawn with: the distribution's own when it has one (exponential
+        1, deterministic 0), else ``cv`` (default 1)."""
+        return effective_cv(self.distribution, self.cv)
 
 
 class Batching(Model):
@@ -98,15 +115,17 @@ class Batching(Model):
     a decode step of ``b`` requests takes ``per_output_token · (1 + step_growth · (b − 1))``.
     """
 
-    mode: Literal["dynamic", "continuous"] = "dynamic"
+    mode: BatchMode = "dynamic"
     max_size: Int = Field(ge=1, le=100_000)
     max_delay: Duration | None = None                      # dynamic (default 0: no waiting for more)
     step_growth: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=100)] | None = None
     # continuous: how much longer a decode step gets per extra request (4% or 0.04; default 0)
 
 
-DisciplineName = Literal["fifo", "priority", "preemptive", "fair", "drr", "priority-fair"]
-RoutingName = Literal["central", "round-robin", "random", "least-outstanding", "power-of-two"]
+#: A queue discipline: a name of `capacity.sim.disciplines.DISCIPLINES`.
+DisciplineName = Annotated[str, OneOf(lambda: DISCIPLINES)]
+#: A routing: a name of `capacity.sim.routing.ROUTINGS`.
+RoutingName = Annotated[str, OneOf(lambda: ROUTINGS)]
 
 
 class Queue(Model):
@@ -175,7 +194,7 @@ class Survive(Model):
     topology: LabelKey | None = None                       # the zone label (failures: 1 zone); "zone"
 
 
-def _target_value(value: object) -> float:
+def target_value(value: object) -> float:
     """An autoscaling target: ``70%`` (a utilisation), ``40/s`` (a rate) or a plain number."""
     if isinstance(value, str) and value.strip().endswith("%"):
         return parse_fraction(value)
@@ -232,7 +251,7 @@ class Autoscaling(Model):
     min: Int = Field(ge=0, le=1_000_000)
     max: Int = Field(ge=1, le=1_000_000)
     metric: Literal["concurrency", "rps", "utilisation", "queue"] | None = None
-    target: Annotated[float, BeforeValidator(_target_value), Field(gt=0)] | None = None
+    target: Annotated[float, BeforeValidator(target_value), Field(gt=0)] | None = None
     policy: Literal["hpa", "kpa"] = "hpa"
     window: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=86_400)] | None = None
     sync: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=3600)] | None = None

@@ -10,11 +10,26 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from capacity.scenario.fields import Duration, Float, Fraction, Int, Model, Name, PositiveDuration, Rate
-from capacity.scenario.services import DisciplineName, RoutingName
+from capacity.scenario.fields import (
+    Duration,
+    Float,
+    Fraction,
+    Int,
+    Model,
+    Name,
+    OneOf,
+    PositiveDuration,
+    Rate,
+)
+from capacity.scenario.services import DisciplineName, DistributionName, RoutingName, effective_cv
+from capacity.sim.arrivals import ARRIVAL_PROCESSES
+from capacity.sim.traces import TRACE_FORMATS
 from capacity.units import parse_rate
 
-ArrivalProcessName = Literal["poisson", "deterministic", "gamma", "onoff", "diurnal", "trace", "steps"]
+#: An arrival process: a name of `capacity.sim.arrivals.ARRIVAL_PROCESSES`.
+ArrivalProcessName = Annotated[str, OneOf(lambda: ARRIVAL_PROCESSES)]
+#: A trace format: ``auto`` (told from the header) or a name of `capacity.sim.traces.TRACE_FORMATS`.
+TraceFormatName = Annotated[str, OneOf(lambda: ["auto", *TRACE_FORMATS])]
 
 
 class Step(Model):
@@ -49,24 +64,10 @@ class Arrivals(Model):
     peak_at: Duration | None = None
     start: Duration | None = None
     file: str | None = Field(default=None, min_length=1, max_length=4096)
-    format: Literal["auto", "azure", "plain"] | None = None
+    format: TraceFormatName | None = None
     time_scale: Float | None = Field(default=None, gt=0, le=1e6)
     rate_scale: Float | None = Field(default=None, gt=0, le=1000)
     steps: list[Step] | None = Field(default=None, min_length=1, max_length=10_000)
-
-
-#: The parameters each arrival process accepts, and which of them it requires.
-ARRIVAL_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
-    "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude", "period", "peak_at", "start"),
-    "trace": ("file", "format", "time_scale", "rate_scale", "start"),
-    "steps": ("steps",),
-}
-ARRIVAL_REQUIRED: dict[str, tuple[str, ...]] = {
-    "poisson": ("rate",), "deterministic": ("rate",), "gamma": ("rate", "cv"),
-    "onoff": ("rate", "on", "off"), "diurnal": ("rate", "amplitude"), "trace": ("file",),
-    "steps": ("steps",),
-}
 
 
 #: SLO keys and the quantile each one stands for.
@@ -106,7 +107,7 @@ class TokenCount(Model):
     """Token counts of synthetic requests: a distribution with a ``mean`` (tokens), rounded to whole
     tokens and clipped to ``[min, max]``."""
 
-    dist: Literal["exponential", "deterministic", "lognormal"] = "exponential"
+    dist: DistributionName = "exponential"
     mean: Float = Field(gt=0, le=1e9)
     cv: Float | None = Field(default=None, ge=0, le=100)
     min: Int = Field(default=1, ge=0)
@@ -114,11 +115,8 @@ class TokenCount(Model):
 
     @property
     def effective_cv(self) -> float:
-        if self.dist == "exponential":
-            return 1.0
-        if self.dist == "deterministic":
-            return 0.0
-        return 1.0 if self.cv is None else self.cv
+        """The coefficient of variation drawn with (see `capacity.scenario.services.effective_cv`)."""
+        return effective_cv(self.dist, self.cv)
 
 
 class Tokens(Model):

@@ -57,9 +57,13 @@ from capacity.sim.traces import Trace, replay, replay_window
 
 
 class ArrivalProcess(Protocol):
-    """Draws the arrival times (s, sorted, in ``[0, duration_s)``) of one class."""
+    """Draws the arrival times (s, sorted, in ``[0, duration_s)``) of one class. ``parameters``: the keys of
+    a scenario's ``arrivals`` section the process takes (any other is refused at load), ``required``: those
+    it cannot do without."""
 
     name: ClassVar[str]
+    parameters: ClassVar[tuple[str, ...]]
+    required: ClassVar[tuple[str, ...]]
 
     def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
         """Sorted float64 arrival times in ``[0, duration_s)``."""
@@ -79,6 +83,8 @@ class Poisson:
     """Poisson arrivals: exponential gaps of mean ``1/rate_per_s`` seconds."""
 
     name: ClassVar[str] = "poisson"
+    parameters: ClassVar[tuple[str, ...]] = ("rate",)
+    required: ClassVar[tuple[str, ...]] = ("rate",)
 
     def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
         return _poisson_times(rng, rate_per_s, duration_s)
@@ -89,6 +95,8 @@ class Deterministic:
     """One arrival every ``1/rate_per_s`` seconds, the first at time 0."""
 
     name: ClassVar[str] = "deterministic"
+    parameters: ClassVar[tuple[str, ...]] = ("rate",)
+    required: ClassVar[tuple[str, ...]] = ("rate",)
 
     def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
         if rate_per_s <= 0:
@@ -108,6 +116,8 @@ class Gamma:
     """
 
     name: ClassVar[str] = "gamma"
+    parameters: ClassVar[tuple[str, ...]] = ("rate", "cv")
+    required: ClassVar[tuple[str, ...]] = ("rate", "cv")
     cv: float = 1.0                        # of the gaps (dimensionless, > 0)
 
     def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
@@ -145,6 +155,8 @@ class OnOff:
     """
 
     name: ClassVar[str] = "onoff"
+    parameters: ClassVar[tuple[str, ...]] = ("rate", "on", "off")
+    required: ClassVar[tuple[str, ...]] = ("rate", "on", "off")
     CHUNK_PERIODS: ClassVar[int] = 2**16   # ON and OFF periods drawn at a time (even: ON/OFF alternate)
     on_s: float | None = None              # mean ON period (s, > 0)
     off_s: float | None = None             # mean OFF period (s, > 0)
@@ -191,6 +203,8 @@ class Diurnal:
     """
 
     name: ClassVar[str] = "diurnal"
+    parameters: ClassVar[tuple[str, ...]] = ("rate", "amplitude", "period", "peak_at", "start")
+    required: ClassVar[tuple[str, ...]] = ("rate", "amplitude")
     amplitude: float = 0.0                 # relative swing around the mean rate, in [0, 1)
     period_s: float = 86_400.0             # s: length of one cycle (a day)
     peak_at_s: float = 14 * 3600.0         # s: time of day of the peak
@@ -219,6 +233,8 @@ class Steps:
     """
 
     name: ClassVar[str] = "steps"
+    parameters: ClassVar[tuple[str, ...]] = ("steps",)
+    required: ClassVar[tuple[str, ...]] = ("steps",)
     steps: tuple[tuple[float, float], ...] = ()
 
     def intervals(self, duration_s: float) -> list[tuple[float, float, float]]:
@@ -258,6 +274,8 @@ class TraceReplay:
     """Replay of a recorded trace (see `capacity.sim.traces`), optionally one tenant's share of it."""
 
     name: ClassVar[str] = "trace"
+    parameters: ClassVar[tuple[str, ...]] = ("file", "format", "time_scale", "rate_scale", "start")
+    required: ClassVar[tuple[str, ...]] = ("file",)
     trace: Trace | None = None
     time_scale: float = 1.0                # run seconds per trace second
     rate_scale: float = 1.0                # rate multiplier: thinning (< 1), shifted copies (> 1)

@@ -37,9 +37,12 @@ from capacity.sim.model import ServiceTime, SimModel
 
 
 class ServiceTimeDist(Protocol):
-    """Draws ``n`` service times (s) with the given mean and coefficient of variation."""
+    """Draws ``n`` service times (s) with the given mean and coefficient of variation. ``fixed_cv``: the
+    coefficient of variation the distribution has by definition (a scenario's ``cv`` is then refused unless
+    equal), or None when it takes the scenario's ``cv``."""
 
     name: ClassVar[str]
+    fixed_cv: ClassVar[float | None]
 
     def sample(self, rng: np.random.Generator, n: int, mean_s: float, cv: float) -> np.ndarray:
         """``n`` float64 service times in seconds."""
@@ -50,6 +53,7 @@ class Exponential:
     """Exponential service times of mean ``mean_s`` (cv is 1 by definition)."""
 
     name: ClassVar[str] = "exponential"
+    fixed_cv: ClassVar[float | None] = 1.0
 
     def sample(self, rng: np.random.Generator, n: int, mean_s: float, cv: float) -> np.ndarray:
         return rng.exponential(mean_s, n)
@@ -59,6 +63,7 @@ class Deterministic:
     """Every request takes exactly ``mean_s`` (cv is 0 by definition)."""
 
     name: ClassVar[str] = "deterministic"
+    fixed_cv: ClassVar[float | None] = 0.0
 
     def sample(self, rng: np.random.Generator, n: int, mean_s: float, cv: float) -> np.ndarray:
         return np.full(n, float(mean_s))
@@ -68,6 +73,7 @@ class Lognormal:
     """Lognormal service times with mean ``mean_s`` and coefficient of variation ``cv``."""
 
     name: ClassVar[str] = "lognormal"
+    fixed_cv: ClassVar[float | None] = None
 
     def sample(self, rng: np.random.Generator, n: int, mean_s: float, cv: float) -> np.ndarray:
         sigma2 = math.log1p(cv * cv)
