@@ -28,6 +28,7 @@ from capacity.packing.feasibility import explain_unplaced, shortages
 from capacity.packing.instance import Instance
 from capacity.packing.patterns import repair, solve_patterns
 from capacity.packing.patterns_pricing import GridKnapsack, PoolShape, pattern_fits
+from tests.conftest import examples
 
 GI = 2**30
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vbp"
@@ -199,7 +200,7 @@ def problems(draw: st.DrawFn) -> PackingProblem:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_random_problems_valid_honest_and_never_worse_than_ffd(problem):
     try:
@@ -217,7 +218,7 @@ def test_random_problems_valid_honest_and_never_worse_than_ffd(problem):
     assert plan.objective_bound is not None and plan.objective_bound <= plan.objective_value + 1e-6
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_bound_never_exceeds_the_compact_models_proven_optimum(problem):
     quick = PackingProblem(
@@ -267,7 +268,7 @@ def _brute_force(sizes: np.ndarray, cap: np.ndarray, prices: np.ndarray, bound: 
     return best
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.tuples(st.integers(1, 8), st.integers(0, 12), st.integers(0, 9), st.integers(1, 3)),

@@ -27,6 +27,7 @@ from capacity.sim.engine import is_plain
 from capacity.sim.metrics import mean_in_system
 from capacity.sim.routing import ROUTINGS
 
+from ..conftest import examples
 from .builders import from_rows, model, service
 
 HI, LO = 0, 1
@@ -156,7 +157,7 @@ def test_priority_fair_is_strict_across_levels_and_fair_within() -> None:
     np.testing.assert_array_equal(r.start_s, [0.0, 3.0, 4.0, 5.0, 2.0, 6.0, 1.0])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(name=st.sampled_from(["fair", "drr", "priority-fair"]),
        ops=st.lists(st.one_of(st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(1, 8)),
                               st.none(), st.integers(0, 100)), max_size=80))
@@ -247,7 +248,7 @@ def test_random_routings_are_seeded_and_spread(name: str) -> None:
 # --------------------------------------------------------------------------- the two code paths agree
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(
     data=st.lists(st.tuples(st.integers(0, 1), st.integers(0, 40), st.integers(1, 12)),
            min_size=1, max_size=40),

@@ -27,6 +27,7 @@ from capacity.sim import (
 )
 from capacity.sim.model import Discipline
 
+from ..conftest import examples
 from .builders import from_rows, model, service
 
 # --------------------------------------------------------------------------- hand-computed cases
@@ -306,7 +307,7 @@ def reference(rows: list[tuple[int, float, float]], prio: list[int], replicas: i
     return start, where
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     data=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40), st.integers(1, 12)),
                   min_size=1, max_size=40),

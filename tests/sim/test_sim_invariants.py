@@ -42,6 +42,7 @@ from capacity.sim import (
 )
 from capacity.sim.result import busy_in_window
 
+from ..conftest import examples
 from .builders import classes, model, service, stream
 
 TOKENS = Tokens(TokenCount("lognormal", 40.0, cv=1.0, min=0, max=200),
@@ -203,7 +204,7 @@ def check_invariants(model: SimModel, r) -> None:
     assert math.isclose(area, lam_w_t + before - after, rel_tol=1e-9, abs_tol=1e-6 * max(1.0, n))
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
+@settings(max_examples=examples(120), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(models())
 def test_every_feature_mix_keeps_the_invariants(model: SimModel) -> None:
@@ -284,7 +285,7 @@ class PlainDRR:
         return -1
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=examples(200), deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from([0.25, 1.0, 3.0, 40.0, 1000.0]),
                           st.booleans()), min_size=1, max_size=40),
        st.sampled_from([[1.0, 1.0, 1.0], [3.0, 1.0, 2.0]]))
