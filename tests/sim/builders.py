@@ -42,16 +42,19 @@ def replica_set(
     per_node: int = 1,
     pool: str = "pool",
     speeds: Sequence[float] = (),
+    gpus: Sequence[Any] = (),
 ) -> tuple[Replica, ...]:
     """``count`` replicas ``{service}-{i}``; ``node`` and ``pool`` are formatted with the node index ``k``
-    (``i // per_node``); ``speeds``: one per replica (1.0 when not given)."""
+    (``i // per_node``); ``speeds`` and ``gpus``: one per replica (1.0 and none when not given)."""
     speeds = tuple(speeds) or (1.0,) * count
+    gpus = tuple(gpus) or (None,) * count
     return tuple(
         Replica(
             f"{service}-{i}",
             node.format(k=i // per_node),
             pool.format(k=i // per_node),
             speed=speeds[i],
+            gpu=gpus[i],
         )
         for i in range(count)
     )
@@ -67,6 +70,7 @@ def service(
     per_node: int = 1,
     pool: str = "pool",
     speeds: Sequence[float] = (),
+    gpus: Sequence[Any] = (),
     **fields: Any,
 ) -> ServingService:
     """A service of ``replicas`` replicas (see `replica_set`) with ``slots`` each and service time
@@ -74,7 +78,7 @@ def service(
     max_length, timeout_s, on_failure, ...)."""
     return ServingService(
         name,
-        replica_set(name, replicas, node=node, per_node=per_node, pool=pool, speeds=speeds),
+        replica_set(name, replicas, node=node, per_node=per_node, pool=pool, speeds=speeds, gpus=gpus),
         concurrency=slots,
         service_time=dist,
         **fields,
