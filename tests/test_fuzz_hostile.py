@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 
 from tests.test_fuzz_scenario import valid_documents
 
+from .conftest import examples
+
 #: Address-space cap of the child (a normal run of a shipped scenario needs well under 1 GiB).
 MEMORY_CAP = 3 * 2**30 // 2
 #: A child still running after this long is taken as hung (generous: 2 cores shared with other jobs).
@@ -35,7 +37,7 @@ HANG_GUARD_S = 180
 ROOT = Path(__file__).resolve().parents[1]
 
 HOSTILE = settings(deadline=None, derandomize=True, database=None, print_blob=False,
-                   max_examples=int(os.environ.get("CAPACITY_HOSTILE_EXAMPLES", "20")),
+                   max_examples=examples(int(os.environ.get("CAPACITY_HOSTILE_EXAMPLES", "20"))),
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 #: Numbers an adversary writes where the schema wants a number (as YAML text, inserted verbatim).

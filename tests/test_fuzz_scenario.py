@@ -24,6 +24,8 @@ from capacity.errors import CapacityError, ScenarioError
 from capacity.pipeline import run
 from capacity.scenario import load_scenario
 
+from .conftest import examples
+
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
@@ -226,26 +228,26 @@ def folder():
         yield Path(d)
 
 
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=examples(25))
 @given(doc=valid_documents())
 def test_valid_documents_load_and_run(doc, folder):
     scenario = check_text(_text(doc), folder)
     assert scenario is not None, "a document built from the schema must load"
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=examples(150))
 @given(doc=mutated_documents())
 def test_mutated_documents_load_or_fail_with_a_located_one_line_error(doc, folder):
     check_text(_text(doc), folder)
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=examples(120))
 @given(text=mutated_texts())
 def test_mutated_yaml_text_loads_or_fails_with_a_located_one_line_error(text, folder):
     check_text(text, folder)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=examples(40))
 @given(data=st.binary(max_size=200))
 def test_binary_junk_is_refused_in_one_line(data, folder):
     check_text(data, folder, simulate=False)
@@ -266,7 +268,7 @@ def test_python_tags_never_run_code(folder, monkeypatch):
     assert calls == []
 
 
-@settings(FUZZ, max_examples=12)
+@settings(FUZZ, max_examples=examples(12))
 @given(doc=mutated_documents())
 def test_cli_exit_code_2_and_one_line_on_stderr(doc, folder, capsys):
     path = folder / "cli.yaml"

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from capacity.cli import main
 from capacity.sim.traces import TraceError, read_trace
 
+from .conftest import examples
+
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -97,7 +99,7 @@ def folder():
         yield Path(d)
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=examples(150))
 @given(case=trace_texts())
 def test_trace_files_load_or_fail_naming_the_row(case, folder):
     text, valid = case
@@ -108,7 +110,7 @@ def test_trace_files_load_or_fail_naming_the_row(case, folder):
     check_trace(path)
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=examples(30))
 @given(data=st.binary(max_size=120))
 def test_binary_trace_files_fail_in_one_line(data, folder):
     path = folder / "junk.csv"

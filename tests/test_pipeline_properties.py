@@ -7,6 +7,8 @@ from capacity import pipeline
 from capacity.errors import InfeasiblePlacement
 from capacity.scenario import scenario_from_dict
 
+from .conftest import examples
+
 RESOURCES = ["cpu", "memory", "gpu"]
 
 
@@ -38,7 +40,7 @@ def scenarios(draw):
     return {"name": "random", "cluster": {"pools": pools}, "services": services, "placement": placement}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_random_scenarios_fit_or_explain(doc):
     scenario = scenario_from_dict(doc)

@@ -35,6 +35,8 @@ from capacity.theory import (
     servers_for_wait_quantile,
 )
 
+from .conftest import examples
+
 REL = 1e-9
 
 # --------------------------------------------------------------------------- references
@@ -457,7 +459,7 @@ def test_servers_for_mean_wait_example() -> None:
     assert servers_for_mean_wait(4.5, 1.0, 1e9) == 5
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(
     a=st.floats(0.0, 400.0),
     mu=st.floats(0.1, 10.0),
@@ -472,7 +474,7 @@ def test_servers_for_mean_wait_is_minimal(a: float, mu: float, target_in_service
         assert mmc_mean_wait(lam, mu, c - 1) > target
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(
     a=st.floats(0.0, 400.0),
     mu=st.floats(0.1, 10.0),

@@ -32,6 +32,8 @@ from capacity.limits import InputLimits
 from capacity.scenario import Scenario, load_scenario
 from tests.test_scenario import BASE
 
+from .conftest import examples
+
 MEMORY_LIMIT = 1536 * 2**20
 HANG_GUARD_S = 60
 
@@ -509,7 +511,7 @@ FRAGMENTS = st.sampled_from([
 ])
 
 
-@settings(deadline=None, derandomize=True, database=None, max_examples=300, print_blob=False)
+@settings(deadline=None, derandomize=True, database=None, max_examples=examples(300), print_blob=False)
 @given(st.lists(FRAGMENTS, max_size=40).map("".join))
 def test_the_reader_returns_plain_data_or_one_scenario_error(text):
     """Whatever the text, reading it returns JSON-able data (no cycles, sets, bytes or dates) with a usable
@@ -525,7 +527,7 @@ def test_the_reader_returns_plain_data_or_one_scenario_error(text):
         assert lines[loc] >= 1
 
 
-@settings(deadline=None, derandomize=True, database=None, max_examples=300, print_blob=False)
+@settings(deadline=None, derandomize=True, database=None, max_examples=examples(300), print_blob=False)
 @given(st.one_of(st.text(st.characters(exclude_characters="\x85"), max_size=12),  # PyYAML folds NEL
                  st.sampled_from(["0o17", "1e3", "+.5e3", "-1E-3", "010", "0x1F",
                                   "1:30", ".inf", "-.Inf", ".NaN", "~", "Null", "TRUE", "yes"])))

@@ -14,6 +14,8 @@ from capacity.llm.errors import LlmError
 from capacity.llm.gpus import GiB
 from capacity.llm.kv_cache import activation_reserve_bytes
 
+from ..conftest import examples
+
 
 def test_llama_3_8b_caches_131072_bytes_a_token_in_bf16_and_half_in_fp8() -> None:
     llama = MODELS["llama-3-8b"]
@@ -71,7 +73,7 @@ def test_more_gpus_than_kv_heads_replicate_a_head_on_each() -> None:
     assert at8 == at16 == 2 * 80 * 1 * 128 * 2
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(model=st.sampled_from(sorted(MODELS)), gpu=st.sampled_from(sorted(GPUS)),
        tp=st.sampled_from([1, 2, 4, 8]), utilisation=st.floats(0.5, 1.0))
 def test_fp8_kv_cache_doubles_capacity(model: str, gpu: str, tp: int, utilisation: float) -> None:
@@ -84,7 +86,7 @@ def test_fp8_kv_cache_doubles_capacity(model: str, gpu: str, tp: int, utilisatio
     assert 2 * bf16.blocks <= fp8.blocks <= 2 * bf16.blocks + 1       # whole blocks of the same bytes
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(model=st.sampled_from(sorted(MODELS)), gpu=st.sampled_from(sorted(GPUS)),
        utilisation=st.floats(0.3, 0.95), more=st.floats(0.0, 0.05))
 def test_more_memory_never_holds_fewer_tokens(model: str, gpu: str, utilisation: float, more: float) -> None:

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from capacity.llm import LlmEngine, ProfileError, ProfileRangeError, parse_profile, read_profile
 from capacity.llm import profile as profile_module
 
+from ..conftest import examples
+
 GRID = [(b, t, c, 0.001 * b + 0.00001 * t + 0.000001 * c + 0.002)
         for b, t, c in itertools.product([1, 8, 64], [1, 512, 4096], [0, 1000, 8000])]
 
@@ -32,7 +34,7 @@ def write(tmp_path: Path, text: str | bytes, name: str = "profile.csv") -> Path:
     return path
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(axes=st.tuples(*(st.lists(st.integers(lo, 10_000), min_size=1, max_size=4, unique=True)
                         for lo in (1, 1, 0))),
        seed=st.integers(0, 2**32 - 1))

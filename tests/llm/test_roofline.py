@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from capacity.llm import GPUS, MODELS, Efficiency, LlmEngine, Roofline
 
+from ..conftest import examples
+
 EFF = Efficiency()
 
 
@@ -81,7 +83,7 @@ engines = st.sampled_from([("llama-3-8b", "h100-sxm", 1), ("llama-3-70b", "a100-
                            ("mixtral-8x7b", "mi300x", 2), ("qwen2.5-7b", "l4", 1)])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(spec=engines, decodes=contexts, prefills=chunks, extra_context=st.integers(0, 4096),
        extra_tokens=st.integers(1, 512), extra_decode=st.integers(0, 32_000))
 def test_more_work_is_never_faster(spec: tuple[str, str, int], decodes: list[int],
@@ -96,7 +98,7 @@ def test_more_work_is_never_faster(spec: tuple[str, str, int], decodes: list[int
     assert roofline.iteration_time(decodes, [*prefills, (extra_tokens, extra_context)]) >= base
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(model=st.sampled_from(["llama-3-8b", "llama-3-70b", "qwen2.5-72b", "mixtral-8x7b"]),
        gpu=st.sampled_from(sorted(GPUS)), batch=st.integers(1, 512), context=st.integers(0, 32_000))
 def test_more_tensor_parallelism_never_reads_more_per_gpu(model: str, gpu: str, batch: int,

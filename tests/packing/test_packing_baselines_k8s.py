@@ -13,9 +13,10 @@ from capacity.errors import InfeasiblePlacement
 from capacity.packing import BASELINES, PackingProblem, Placement, Pool, Service, solve
 from capacity.packing.baselines import KubeScheduler, Tetris
 from capacity.packing.instance import Instance
+from tests.conftest import examples
 
 SCHEDULERS = ["k8s-least-allocated", "k8s-most-allocated", "tetris"]
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def assert_rules(problem: PackingProblem, placement: Placement) -> None:
@@ -37,7 +38,7 @@ def test_every_scheduler_baseline_obeys_every_rule(problem: PackingProblem) -> N
             assert_honest(placement)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems(objective="min-cost") | problems())
 def test_the_optimiser_is_never_worse_than_any_baseline(problem: PackingProblem) -> None:
     plans = {name: baseline(problem) for name, baseline in BASELINES.items()}

@@ -17,6 +17,7 @@ from packing_checks import assert_honest, assert_valid
 
 from capacity.errors import InfeasiblePlacement
 from capacity.packing import BASELINES, PackingProblem, PodAffinity, Pool, Service, Spread, Survive, solve
+from tests.conftest import examples
 
 GiB = 2**30
 ZONES = ["a", "b", "c"]
@@ -78,7 +79,7 @@ def constrained(draw: st.DrawFn) -> PackingProblem:
                           existing=existing, move_cost=move_cost, time_limit_s=10.0)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(constrained())
 def test_plans_obey_every_constraint_and_the_optimiser_beats_every_valid_baseline(
     problem: PackingProblem,

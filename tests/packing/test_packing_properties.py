@@ -15,6 +15,7 @@ from packing_checks import assert_honest, assert_valid
 
 from capacity.errors import InfeasiblePlacement
 from capacity.packing import PackingProblem, Pool, Service, first_fit_decreasing, lower_bound, solve
+from tests.conftest import examples
 
 GiB = 2**30
 RESOURCES = ["cpu", "memory", "gpu"]
@@ -71,7 +72,7 @@ def problems(draw: st.DrawFn, objective: str = "min-nodes") -> PackingProblem:
     )
 
 
-COMMON = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+COMMON = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @COMMON
@@ -95,7 +96,7 @@ def test_solve_obeys_every_rule_or_explains_why_not(problem: PackingProblem) -> 
     assert placement.status == "optimal"
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(problems())
 def test_cbc_agrees_with_highs(problem: PackingProblem) -> None:
     cbc = PackingProblem(

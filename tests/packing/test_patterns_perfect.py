@@ -21,9 +21,10 @@ from capacity.packing.instance import Instance
 from capacity.packing.patterns import solve_patterns
 from capacity.packing.patterns_perfect import perfect_patterns, perfect_plan
 from capacity.packing.plan import to_placement
+from tests.conftest import examples
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(1, 3)), min_size=1, max_size=5),
     st.tuples(st.integers(1, 10), st.integers(1, 10)),

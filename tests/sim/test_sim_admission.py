@@ -17,7 +17,6 @@ from capacity.sim import (
     Arrivals,
     Replica,
     RequestClass,
-    RequestStream,
     ServiceTime,
     ServingService,
     SimModel,
@@ -27,32 +26,26 @@ from capacity.sim import (
 )
 from capacity.sim.model import Admission, Discipline
 
+from .builders import model, service, stream
 
-def model(*, slots: int = 1, replicas: int = 1, discipline: Discipline = "fifo",
-          service_admission: Admission = "deadline", class_admission: Admission | None = None,
-          slo: tuple[float | None, float | None] = (2.5, 0.99)) -> SimModel:
-    svc = ServingService("svc", tuple(Replica(f"svc-{i}", f"n{i}", "pool") for i in range(replicas)),
-                         concurrency=slots, service_time=ServiceTime("deterministic", 1.0),
-                         discipline=discipline, admission=service_admission)
+
+def slo_model(*, slots: int = 1, replicas: int = 1, discipline: Discipline = "fifo",
+              service_admission: Admission = "deadline", class_admission: Admission | None = None,
+              slo: tuple[float | None, float | None] = (2.5, 0.99)) -> SimModel:
+    """Classes ``hi`` (SLO ``slo``, admission ``class_admission``) and ``lo`` (2.5 s at p99)."""
+    svc = service(replicas, slots, discipline=discipline, admission=service_admission)
     classes = (RequestClass("hi", "svc", Arrivals("poisson", 1.0), priority=0, slo_target_s=slo[0],
                             slo_quantile=slo[1], admission=class_admission),
                RequestClass("lo", "svc", Arrivals("poisson", 1.0), priority=1, slo_target_s=2.5,
                             slo_quantile=0.99))
-    return SimModel((svc,), classes, duration_s=10.0)
-
-
-def stream(arrivals: list[float], classes: list[int] | None = None,
-           services: list[float] | None = None) -> RequestStream:
-    n = len(arrivals)
-    return RequestStream.from_arrays(np.array(classes or [0] * n), np.array(arrivals),
-                                     np.array(services or [1.0] * n))
+    return model(svc, classes=classes)
 
 
 def test_one_slot_drops_exactly_the_requests_that_would_miss_the_target() -> None:
     # 1 slot, 1 s each, target 2.5 s. r0 at 0 starts (0 + 1 <= 2.5). r1 at 1/8: 7/8 left in service,
     # nothing queued: 7/8 + 1 = 1.875 → admitted. r2 at 1/4: 3/4 + 1 queued + 1 = 2.75 > 2.5 → dropped.
     # r3 at 3/8: 5/8 + 1 + 1 = 2.625 → dropped. r4 at 1.25: r1 in service [1, 2]: 3/4 + 1 = 1.75 → kept.
-    m = model()
+    m = slo_model()
     r = simulate_requests(m, stream([0, 0.125, 0.25, 0.375, 1.25]))
     np.testing.assert_array_equal(r.dropped, [False, False, True, True, False])
     np.testing.assert_array_equal(r.latency_s[[0, 1, 4]], [1.0, 1.875, 1.75])  # = the predictions
@@ -64,7 +57,7 @@ def test_one_slot_drops_exactly_the_requests_that_would_miss_the_target() -> Non
 
 
 def test_a_request_longer_than_its_target_is_dropped_even_with_a_free_slot() -> None:
-    r = simulate_requests(model(), stream([0.0, 4.0], services=[3.0, 2.5]))
+    r = simulate_requests(slo_model(), stream([0.0, 4.0], services=[3.0, 2.5]))
     np.testing.assert_array_equal(r.dropped, [True, False])       # 3 > 2.5; 2.5 <= 2.5 (inclusive)
 
 
@@ -72,12 +65,12 @@ def test_priority_counts_only_the_queued_work_at_its_level_or_more_urgent() -> N
     # priority discipline, 1 slot: r0 (lo) in service [0, 1]; r1, r2 (lo) queued. At 1/8 a hi arrival
     # sees 7/8 in service and no hi work queued: 1.875 → admitted (it goes first: ends at 2). A lo
     # arrival at 1/4 sees 3/4 + (hi 1 + lo 2) = 3.75 + 1 > 2.5 → dropped.
-    m = model(discipline="priority", service_admission="accept", class_admission="deadline")
-    r = simulate_requests(m, stream([0, 0, 0, 0.125, 0.25], [1, 1, 1, 0, 1]))
+    m = slo_model(discipline="priority", service_admission="accept", class_admission="deadline")
+    r = simulate_requests(m, stream([0, 0, 0, 0.125, 0.25], classes=[1, 1, 1, 0, 1]))
     np.testing.assert_array_equal(r.dropped, [False, False, False, False, False])  # lo classes accept
     assert r.end_s[3] == 2.0
-    m2 = model(discipline="priority")                             # both classes deadline-aware
-    r2 = simulate_requests(m2, stream([0, 0, 0.125, 0.25], [1, 1, 0, 1]))
+    m2 = slo_model(discipline="priority")                             # both classes deadline-aware
+    r2 = simulate_requests(m2, stream([0, 0, 0.125, 0.25], classes=[1, 1, 0, 1]))
     # r1 (lo) at 0: 1 in service + 0 queued + 1 = 2 → kept. hi at 1/8: 7/8 + 1 → kept. lo at 1/4:
     # 3/4 + 1 (hi) + 1 (lo) + 1 = 3.75 → dropped.
     np.testing.assert_array_equal(r2.dropped, [False, False, False, True])
@@ -86,15 +79,15 @@ def test_priority_counts_only_the_queued_work_at_its_level_or_more_urgent() -> N
 def test_several_slots_divide_the_work_ahead_by_the_live_slots() -> None:
     # 2 slots (one replica), target 2.5: r0, r1 at 0 start; r2, r3 at 0 queue (predicted (2 + 0)/2 + 1
     # = 2 and (2 + 1)/2 + 1 = 2.5: both kept); r4 at 0: (2 + 2)/2 + 1 = 3 → dropped.
-    r = simulate_requests(model(slots=2), stream([0, 0, 0, 0, 0]))
+    r = simulate_requests(slo_model(slots=2), stream([0, 0, 0, 0, 0]))
     np.testing.assert_array_equal(r.dropped, [False, False, False, False, True])
 
 
 def test_classes_without_an_slo_are_never_dropped_and_accept_overrides_the_service() -> None:
-    m = model(slo=(None, None))
+    m = slo_model(slo=(None, None))
     r = simulate_requests(m, stream([0, 0, 0, 0, 0]))
     assert not r.dropped.any()
-    m2 = model(class_admission="accept")
+    m2 = slo_model(class_admission="accept")
     r2 = simulate_requests(m2, stream([0, 0, 0, 0, 0]))
     assert not r2.dropped.any()
 

@@ -3,24 +3,17 @@ functions, and a policy added by one class and its registration."""
 
 from __future__ import annotations
 
-import ast
 import typing
-from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
 import pytest
 
 from capacity.sim import (
-    Arrivals,
     Replica,
-    RequestClass,
-    RequestStream,
     ServiceTime,
     ServingService,
-    SimModel,
     simulate_requests,
 )
 from capacity.sim import model as sim_model
@@ -29,44 +22,22 @@ from capacity.sim.disciplines import DISCIPLINES, EMPTY, QueueContext
 from capacity.sim.engine import is_plain
 from capacity.sim.routing import ROUTINGS
 
+from ..code_shape import cycles, import_graph, long_functions, restrict
+from .builders import classes, model, service, stream
+
 SIM = Path(__file__).resolve().parents[2] / "capacity" / "sim"
 
 
-def sim_imports(path: Path) -> set[str]:
-    """The capacity.sim modules that ``path`` imports anywhere (in functions and TYPE_CHECKING too)."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("capacity.sim."):
-            out.add(node.module.removeprefix("capacity.sim."))
-        elif isinstance(node, ast.Import):
-            out.update(a.name.removeprefix("capacity.sim.") for a in node.names
-                       if a.name.startswith("capacity.sim."))
-    return out
-
-
 def test_no_import_cycle_in_the_sim_package() -> None:
-    graph = {p.stem: sim_imports(p) for p in SIM.glob("*.py") if p.stem != "__init__"}
-    assert "engine" not in graph["batching"]
-    # Kahn's algorithm: every module gets an order iff the graph is acyclic
-    incoming = {m: sum(m in deps for deps in graph.values()) for m in graph}
-    ready = deque(m for m, k in incoming.items() if k == 0)
-    ordered = []
-    while ready:
-        m = ready.popleft()
-        ordered.append(m)
-        for dep in graph[m]:
-            incoming[dep] -= 1
-            if incoming[dep] == 0:
-                ready.append(dep)
-    assert sorted(ordered) == sorted(graph), f"a cycle among {sorted(set(graph) - set(ordered))}"
+    # imports anywhere (in functions and under TYPE_CHECKING too), the package's __init__ included
+    graph = restrict(import_graph(SIM.parent), ["capacity.sim"])
+    assert "capacity.sim.engine" not in graph["capacity.sim.batching"]
+    assert "capacity.sim.replicas" in graph["capacity.sim.engine"]          # the graph has edges
+    assert cycles(graph) == []
 
 
 def test_no_long_function_in_the_sim_package() -> None:
-    long = [(p.name, node.name, node.end_lineno - node.lineno + 1)   # type: ignore[operator]
-            for p in SIM.glob("*.py") for node in ast.walk(ast.parse(p.read_text()))
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            and node.end_lineno - node.lineno + 1 > 120]               # type: ignore[operator]
-    assert not long
+    assert long_functions(SIM, 120) == []
 
 
 def literal_names(alias: object) -> set[str]:
@@ -123,11 +94,7 @@ class LastComeFirstServed:
 
 def test_a_new_discipline_is_one_class_and_its_registration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(DISCIPLINES, LastComeFirstServed.name, LastComeFirstServed)
-    svc = ServingService("svc", (Replica("svc-0", "n0", "pool"),), 1, ServiceTime("deterministic", 1.0),
-                         discipline="lcfs")  # type: ignore[arg-type]
-    model = SimModel((svc,), (RequestClass("a", "svc", Arrivals("poisson", 1.0)),), duration_s=10.0)
-    stream = RequestStream.from_arrays(np.zeros(4, dtype=np.int32), np.array([0.0, 0.25, 0.5, 0.75]),
-                                       np.ones(4))
-    r = simulate_requests(model, stream)
+    svc = service(discipline="lcfs")
+    r = simulate_requests(model(svc, classes=classes("a")), stream([0.0, 0.25, 0.5, 0.75]))
     # 0 runs 0-1; then the last arrival first: 3, 2, 1
     assert r.start_s.tolist() == [0.0, 3.0, 2.0, 1.0]

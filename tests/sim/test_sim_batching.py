@@ -31,25 +31,24 @@ from capacity.sim import (
 from capacity.sim.engine import is_plain
 from capacity.sim.metrics import mean_in_system
 
+from .builders import classes, model, service, stream
+
 BASE, PER_ITEM = 0.5, 0.125            # a batch of k takes 0.5 + 0.125·k seconds
+ONE_CLASS = classes("c")
 
 
 def batched(*, replicas: int = 1, slots: int = 1, max_size: int = 3, max_delay: float = 0.25,
-            speeds: tuple[float, ...] | None = None, **options: object) -> ServingService:
-    speeds = speeds or (1.0,) * replicas
-    return ServingService(
-        "svc", tuple(Replica(f"svc-{i}", f"node-{i}", "pool", speed=speeds[i]) for i in range(replicas)),
-        concurrency=slots, service_time=ServiceTime("deterministic", PER_ITEM, base_s=BASE),
-        batching=Batching("dynamic", max_size=max_size, max_delay_s=max_delay), **options)  # type: ignore[arg-type]
+            speeds: tuple[float, ...] = (), **options: object) -> ServingService:
+    return service(replicas, slots, dist=ServiceTime("deterministic", PER_ITEM, base_s=BASE), node="node-{k}",
+                   speeds=speeds, batching=Batching("dynamic", max_size=max_size, max_delay_s=max_delay),
+                   **options)
 
 
 def run(svc: ServingService, arrivals: list[float], priorities: tuple[int, ...] = (0,),
         classes: list[int] | None = None, failures: tuple[Failure, ...] = ()) -> object:
     cls = tuple(RequestClass(f"c{p}", "svc", Arrivals("poisson", 1.0), priority=p) for p in priorities)
-    model = SimModel((svc,), cls, duration_s=10.0, failures=failures)
-    k = classes if classes is not None else [0] * len(arrivals)
-    stream = RequestStream.from_arrays(np.array(k), np.array(arrivals), np.full(len(arrivals), PER_ITEM))
-    return simulate_requests(model, stream)
+    requests = stream(arrivals, [PER_ITEM] * len(arrivals), classes)
+    return simulate_requests(model(svc, *failures, classes=cls), requests)
 
 
 def batches(result) -> list[list[int]]:
@@ -115,20 +114,17 @@ def test_max_length_and_timeout_with_batching() -> None:
     assert batches(r) == [[0], [1, 2], [4]]
     assert r.end_s[[0, 1, 2, 4]].tolist() == [0.625, 1.375, 1.375, 2.0]
     # now a long batch makes the waiting ones time out
-    svc = ServingService("svc", (Replica("svc-0", "node-0", "pool"),), 1,
-                         ServiceTime("deterministic", 0.5, base_s=1.0),
-                         batching=Batching("dynamic", max_size=4), max_length=2, timeout_s=1.0)
-    model = SimModel((svc,), (RequestClass("c", "svc", Arrivals("poisson", 1.0)),), duration_s=10.0)
-    stream = RequestStream.from_arrays(np.zeros(5), np.array([0.0, 0.25, 0.625, 0.75, 1.5]),
-                                       np.full(5, 0.5))
-    r = simulate_requests(model, stream)
+    svc = service(dist=ServiceTime("deterministic", 0.5, base_s=1.0),
+                  batching=Batching("dynamic", max_size=4), max_length=2, timeout_s=1.0)
+    m = model(svc, classes=ONE_CLASS)
+    r = simulate_requests(m, stream([0.0, 0.25, 0.625, 0.75, 1.5], [0.5] * 5))
     # 0 runs 0 to 1.5. 1 times out at 1.25; 3 is rejected (1 and 2 wait); 2 (deadline 1.625) and 4 go at
     # 1.5, when 4 arrives: {2, 4} to 1.5 + 1.0 + 1.0 = 3.5.
     assert r.timed_out.tolist() == [False, True, False, False, False]
     assert r.replica.tolist() == [0, -1, 0, -1, 0]
     assert r.end_s[[0, 1, 2, 4]].tolist() == [1.5, 1.25, 3.5, 3.5]
     assert np.isnan(r.end_s[3])
-    s = summarize(model, r)["classes"]["c"]
+    s = summarize(m, r)["classes"]["c"]
     assert (s["arrived"], s["completed"], s["rejected"], s["timed_out"]) == (5, 3, 1, 1)
 
 
@@ -223,11 +219,9 @@ def test_batched_services_leave_the_fast_path_and_plain_ones_keep_it() -> None:
 ])
 def test_bad_batching_is_refused(field: str, value: object, message: str) -> None:
     b = {"mode": "dynamic", "max_size": 2, "max_delay_s": 0.0, "step_growth": 0.0, field: value}
-    svc = ServingService("svc", (Replica("svc-0", "n", "p"),), 1, ServiceTime("deterministic", 0.1),
-                         batching=Batching(**b))  # type: ignore[arg-type]
-    model = SimModel((svc,), (RequestClass("c", "svc", Arrivals("poisson", 1.0)),), duration_s=1.0)
+    svc = service(dist=ServiceTime("deterministic", 0.1), batching=Batching(**b))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=message):
-        validate_model(model)
+        validate_model(model(svc, classes=ONE_CLASS, duration=1.0))
 
 
 # Little's law on a batched run (central and per-replica queues, two slots per replica, a max_delay that
@@ -258,9 +252,8 @@ def test_littles_law_on_a_batched_run(routing: str) -> None:
 # ------------------------------------------------------------------------------ per-pool speed
 
 def plain(speed: float, replicas: int = 1, **options: object) -> ServingService:
-    return ServingService("svc", tuple(Replica(f"svc-{i}", f"n{i}", "p", speed=speed)
-                                       for i in range(replicas)),
-                          1, ServiceTime("exponential", 0.05), **options)  # type: ignore[arg-type]
+    return service(replicas, dist=ServiceTime("exponential", 0.05), pool="p", speeds=(speed,) * replicas,
+                   **options)
 
 
 @pytest.mark.parametrize("options", [{}, {"routing": "round-robin"}, {"discipline": "preemptive"}])
@@ -281,9 +274,7 @@ def test_half_speed_doubles_every_service_time_exactly(options: dict[str, object
 def test_replicas_of_two_speeds_on_one_queue() -> None:
     svc = ServingService("svc", (Replica("svc-0", "n0", "fast"), Replica("svc-1", "n1", "old", speed=0.5)),
                          1, ServiceTime("deterministic", 1.0))
-    model = SimModel((svc,), (RequestClass("c", "svc", Arrivals("poisson", 1.0)),), duration_s=10.0)
-    stream = RequestStream.from_arrays(np.zeros(3), np.array([0.0, 0.0, 0.5]), np.ones(3))
-    r = simulate_requests(model, stream)
+    r = simulate_requests(model(svc, classes=ONE_CLASS), stream([0.0, 0.0, 0.5]))
     # 0 on the idle replica of lowest index (fast, to 1.0), 1 on the old one (to 2.0); 2 waits for the
     # first slot to free: the fast one at 1.0 (to 2.0)
     assert r.replica.tolist() == [0, 1, 0]

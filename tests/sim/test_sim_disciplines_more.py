@@ -16,11 +16,7 @@ from hypothesis import strategies as st
 
 from capacity.sim import (
     Arrivals,
-    Replica,
     RequestClass,
-    RequestStream,
-    ServiceTime,
-    ServingService,
     SimModel,
     simulate_model,
     simulate_requests,
@@ -31,26 +27,8 @@ from capacity.sim.engine import is_plain
 from capacity.sim.metrics import mean_in_system
 from capacity.sim.routing import ROUTINGS
 
-
-def service(replicas: int = 1, slots: int = 1, **queue: object) -> ServingService:
-    """Deterministic 1 s service (its mean is also the DRR quantum); ``queue``: the new fields."""
-    return ServingService(
-        "svc", tuple(Replica(f"svc-{i}", f"node-{i}", "pool") for i in range(replicas)),
-        concurrency=slots, service_time=ServiceTime("deterministic", 1.0), **queue)  # type: ignore[arg-type]
-
-
-def model(svc: ServingService, classes: tuple[RequestClass, ...] | None = None,
-          duration: float = 10.0) -> SimModel:
-    classes = classes or (RequestClass("hi", "svc", Arrivals("poisson", 1.0), priority=0),
-                          RequestClass("lo", "svc", Arrivals("poisson", 1.0), priority=1))
-    return SimModel((svc,), classes, duration_s=duration)
-
-
-def stream(rows: list[tuple[int, float, float]]) -> RequestStream:
-    """Hand-made requests: (class index, arrival s, service s)."""
-    cls, arr, svc = zip(*rows, strict=True)
-    return RequestStream.from_arrays(np.array(cls), np.array(arr), np.array(svc))
-
+from ..conftest import examples
+from .builders import from_rows, model, service
 
 HI, LO = 0, 1
 
@@ -60,7 +38,7 @@ HI, LO = 0, 1
 
 def test_max_length_rejects_arrivals_that_find_the_queue_full() -> None:
     m = model(service(max_length=1))
-    r = simulate_requests(m, stream([(LO, 0.0, 1.0), (LO, 0.25, 1.0), (LO, 0.5, 1.0),
+    r = simulate_requests(m, from_rows([(LO, 0.0, 1.0), (LO, 0.25, 1.0), (LO, 0.5, 1.0),
                                      (LO, 0.75, 1.0), (LO, 1.25, 1.0)]))
     # 0 serves, 1 waits (the one place), 2 and 3 find it full; at t=1 request 1 starts, so 4 waits
     np.testing.assert_array_equal(r.start_s, [0.0, 1.0, np.nan, np.nan, 2.0])
@@ -68,14 +46,14 @@ def test_max_length_rejects_arrivals_that_find_the_queue_full() -> None:
     c = summarize(m, r)["classes"]["lo"]
     assert (c["arrived"], c["completed"], c["rejected"], c["timed_out"]) == (5, 3, 2, 0)
     # max_length 0: a loss system (Erlang B), nothing ever waits
-    r = simulate_requests(model(service(max_length=0)), stream([(LO, 0.0, 1.0), (LO, 0.5, 1.0),
+    r = simulate_requests(model(service(max_length=0)), from_rows([(LO, 0.0, 1.0), (LO, 0.5, 1.0),
                                                                 (LO, 1.0, 1.0)]))
     np.testing.assert_array_equal(r.start_s, [0.0, np.nan, 1.0])
 
 
 def test_timeouts_leave_at_the_deadline_inclusive() -> None:
     m = model(service(timeout_s=0.5))
-    r = simulate_requests(m, stream([(LO, 0.0, 1.0), (LO, 0.25, 1.0), (LO, 0.5, 1.0),
+    r = simulate_requests(m, from_rows([(LO, 0.0, 1.0), (LO, 0.25, 1.0), (LO, 0.5, 1.0),
                                      (LO, 0.75, 1.0)]))
     # 1 waits from 0.25, leaves at 0.75; 2's deadline is 1.0, the instant the slot frees: it leaves;
     # 3 (deadline 1.25) starts at 1.0 and ends at 2.0
@@ -94,7 +72,7 @@ def test_timeouts_leave_at_the_deadline_inclusive() -> None:
 def test_timeouts_with_max_length_and_priority() -> None:
     # the timed-out request frees its place: the arrival at 0.75 finds the queue with room again
     m = model(service(max_length=1, timeout_s=0.5, discipline="priority"))
-    r = simulate_requests(m, stream([(LO, 0.0, 1.0), (LO, 0.25, 1.0), (HI, 0.5, 1.0),
+    r = simulate_requests(m, from_rows([(LO, 0.0, 1.0), (LO, 0.25, 1.0), (HI, 0.5, 1.0),
                                      (HI, 0.75, 1.0)]))
     # 1 waits; 2 finds the queue full (rejected); 1 leaves at 0.75, exactly when 3 arrives: expired
     # first, so 3 takes the place and starts at 1.0
@@ -110,7 +88,7 @@ def test_timeouts_with_max_length_and_priority() -> None:
 @pytest.mark.parametrize(("mode", "lo_end"), [("resume", 1.5), ("restart", 1.75)])
 def test_preemption_resumes_or_restarts(mode: str, lo_end: float) -> None:
     m = model(service(discipline="preemptive", preemption=mode))
-    r = simulate_requests(m, stream([(LO, 0.0, 1.0), (HI, 0.25, 0.5)]))
+    r = simulate_requests(m, from_rows([(LO, 0.0, 1.0), (HI, 0.25, 0.5)]))
     # hi interrupts lo at 0.25 and runs to 0.75; lo then needs 0.75 s more (resume) or 1 s (restart)
     np.testing.assert_array_equal(r.start_s, [0.0, 0.25])      # lo keeps its first start
     np.testing.assert_array_equal(r.end_s, [lo_end, 0.75])
@@ -122,14 +100,14 @@ def test_preemption_resumes_or_restarts(mode: str, lo_end: float) -> None:
 
 def test_preemption_needs_a_strictly_more_urgent_arrival() -> None:
     m = model(service(discipline="preemptive"))
-    r = simulate_requests(m, stream([(HI, 0.0, 1.0), (HI, 0.25, 1.0), (LO, 0.5, 1.0)]))
+    r = simulate_requests(m, from_rows([(HI, 0.0, 1.0), (HI, 0.25, 1.0), (LO, 0.5, 1.0)]))
     np.testing.assert_array_equal(r.start_s, [0.0, 1.0, 2.0])
     np.testing.assert_array_equal(r.end_s, [1.0, 2.0, 3.0])
 
 
 def test_preemption_interrupts_the_most_recently_started_of_the_least_urgent() -> None:
     m = model(service(slots=2, discipline="preemptive"))
-    r = simulate_requests(m, stream([(LO, 0.0, 2.0), (LO, 0.25, 2.0), (HI, 0.5, 1.0),
+    r = simulate_requests(m, from_rows([(LO, 0.0, 2.0), (LO, 0.25, 2.0), (HI, 0.5, 1.0),
                                      (LO, 0.75, 1.0)]))
     # hi interrupts request 1 (started 0.25, after request 0); at 1.5 request 1 resumes (key
     # (1, 0.25) before request 3's (1, 0.75)) with 1.75 s left; request 3 starts when 0 ends at 2
@@ -149,14 +127,14 @@ BURST = [(0, 0.0, 1.0)] * 4 + [(1, 0.0, 1.0)] * 2          # A0..A3 then B0, B1,
 
 
 def test_fair_follows_start_time_tags() -> None:
-    r = simulate_requests(model(service(discipline="fair"), tenants()), stream(BURST))
+    r = simulate_requests(model(service(discipline="fair"), classes=tenants()), from_rows(BURST))
     # A0 starts at once (V=0, F_A=1/3); queued heads: A1 tag 1/3, B0 tag 0. Then B0 (F_B=1, B1 tag 1),
     # A1 (1/3), A2 (2/3), A3 and B1 both tagged 1: A3 first by sequence
     np.testing.assert_array_equal(r.start_s, [0.0, 2.0, 3.0, 4.0, 1.0, 5.0])
 
 
 def test_drr_serves_a_quantum_per_turn() -> None:
-    r = simulate_requests(model(service(discipline="drr"), tenants()), stream(BURST))
+    r = simulate_requests(model(service(discipline="drr"), classes=tenants()), from_rows(BURST))
     # quanta 3 (A) and 1 (B) seconds. A0 alone: served, A empties and leaves the list; A1..A3 then
     # B0, B1 arrive: A's turn (deficit 3) serves A1, A2, A3, then B's turn serves B0, then B1
     np.testing.assert_array_equal(r.start_s, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
@@ -164,7 +142,7 @@ def test_drr_serves_a_quantum_per_turn() -> None:
 
 def test_drr_passes_the_turn_when_the_head_costs_more_than_the_deficit() -> None:
     rows = [(0, 0.0, 1.0), (0, 0.0, 2.0), (0, 0.0, 1.0), (1, 0.0, 1.0), (1, 0.0, 1.0)]
-    r = simulate_requests(model(service(discipline="drr"), tenants(1.0, 1.0)), stream(rows))
+    r = simulate_requests(model(service(discipline="drr"), classes=tenants(1.0, 1.0)), from_rows(rows))
     # quanta 1 each. A0 alone at t=0. At 1: A's turn, deficit 1 < 2 (A1): B's turn: B0 (t=1);
     # A: deficit 2 -> A1 (t=2..4); B: B1 (t=4); A: A2 (t=5)
     np.testing.assert_array_equal(r.start_s, [0.0, 2.0, 5.0, 1.0, 4.0])
@@ -174,12 +152,12 @@ def test_priority_fair_is_strict_across_levels_and_fair_within() -> None:
     classes = (*tenants(), RequestClass("urgent", "svc", Arrivals("poisson", 1.0), priority=-1,
                                         tenant="C"))
     rows = [*BURST, (2, 0.5, 1.0)]
-    r = simulate_requests(model(service(discipline="priority-fair"), classes), stream(rows))
+    r = simulate_requests(model(service(discipline="priority-fair"), classes=classes), from_rows(rows))
     # the urgent request (priority -1) goes next at t=1; then the order of test_fair, one second later
     np.testing.assert_array_equal(r.start_s, [0.0, 3.0, 4.0, 5.0, 2.0, 6.0, 1.0])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(name=st.sampled_from(["fair", "drr", "priority-fair"]),
        ops=st.lists(st.one_of(st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(1, 8)),
                               st.none(), st.integers(0, 100)), max_size=80))
@@ -227,7 +205,7 @@ def test_fair_disciplines_pop_each_live_request_once_fifo_within_a_tenant(
 
 def test_round_robin_cycles_and_each_replica_serves_its_own_queue() -> None:
     m = model(service(replicas=2, routing="round-robin"))
-    r = simulate_requests(m, stream([(LO, 0.0, 3.0), (LO, 0.0, 0.5), (LO, 0.25, 1.0),
+    r = simulate_requests(m, from_rows([(LO, 0.0, 3.0), (LO, 0.0, 0.5), (LO, 0.25, 1.0),
                                      (LO, 0.25, 1.0), (LO, 0.5, 1.0)]))
     np.testing.assert_array_equal(r.replica, [0, 1, 0, 1, 0])
     # replica 1 is free at 0.5 but request 2 waits in replica 0's queue until 3.0 (no stealing)
@@ -236,7 +214,7 @@ def test_round_robin_cycles_and_each_replica_serves_its_own_queue() -> None:
 
 def test_least_outstanding_counts_waiting_and_in_service() -> None:
     m = model(service(replicas=2, slots=2, routing="least-outstanding"))
-    r = simulate_requests(m, stream([(LO, 0.0, 4.0)] * 5 + [(LO, 1.0, 1.0)]))
+    r = simulate_requests(m, from_rows([(LO, 0.0, 4.0)] * 5 + [(LO, 1.0, 1.0)]))
     # outstanding (0,0) -> 0; (1,0) -> 1; (1,1) -> 0; (2,1) -> 1; (2,2) -> 0 waits; at t=1 (3,2) -> 1
     np.testing.assert_array_equal(r.replica, [0, 1, 0, 1, 0, 1])
     np.testing.assert_array_equal(r.start_s, [0.0, 0.0, 0.0, 0.0, 4.0, 4.0])
@@ -244,7 +222,7 @@ def test_least_outstanding_counts_waiting_and_in_service() -> None:
 
 def test_per_replica_max_length_and_timeouts() -> None:
     m = model(service(replicas=2, routing="round-robin", max_length=1, timeout_s=2.0))
-    r = simulate_requests(m, stream([(LO, 0.0, 4.0), (LO, 0.0, 4.0), (LO, 0.0, 1.0),
+    r = simulate_requests(m, from_rows([(LO, 0.0, 4.0), (LO, 0.0, 4.0), (LO, 0.0, 1.0),
                                      (LO, 0.0, 1.0), (LO, 0.0, 1.0)]))
     # 0 -> r0 serves, 1 -> r1 serves, 2 -> r0 waits, 3 -> r1 waits, 4 -> r0 full: rejected;
     # 2 and 3 time out at t=2 (their replicas are busy until 4)
@@ -270,7 +248,7 @@ def test_random_routings_are_seeded_and_spread(name: str) -> None:
 # --------------------------------------------------------------------------- the two code paths agree
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(
     data=st.lists(st.tuples(st.integers(0, 1), st.integers(0, 40), st.integers(1, 12)),
            min_size=1, max_size=40),
@@ -283,8 +261,8 @@ def test_general_path_without_limits_equals_the_fast_path(
     plain = service(replicas, slots, discipline=discipline)
     general = service(replicas, slots, discipline=discipline, max_length=10**6)
     assert is_plain(plain) and not is_plain(general)
-    a = simulate_requests(model(plain, duration=11.0), stream(rows))
-    b = simulate_requests(model(general, duration=11.0), stream(rows))
+    a = simulate_requests(model(plain, duration=11.0), from_rows(rows))
+    b = simulate_requests(model(general, duration=11.0), from_rows(rows))
     for field in ("start_s", "end_s", "replica", "busy_s"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 

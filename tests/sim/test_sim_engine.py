@@ -16,9 +16,7 @@ from hypothesis import strategies as st
 
 from capacity.sim import (
     Arrivals,
-    Replica,
     RequestClass,
-    RequestStream,
     ServiceTime,
     ServingService,
     SimModel,
@@ -29,26 +27,8 @@ from capacity.sim import (
 )
 from capacity.sim.model import Discipline
 
-
-def service(name: str = "svc", replicas: int = 1, slots: int = 1, *,
-            dist: ServiceTime | None = None, discipline: Discipline = "fifo") -> ServingService:
-    return ServingService(
-        name, tuple(Replica(f"{name}-{i}", f"node-{i // 2}", "pool") for i in range(replicas)),
-        concurrency=slots, service_time=dist or ServiceTime("deterministic", 1.0),
-        discipline=discipline)
-
-
-def two_classes(svc: ServingService, duration: float = 10.0, warmup: float = 0.0) -> SimModel:
-    classes = (RequestClass("hi", svc.name, Arrivals("poisson", 1.0), priority=0),
-               RequestClass("lo", svc.name, Arrivals("poisson", 1.0), priority=1))
-    return SimModel((svc,), classes, duration_s=duration, warmup_s=warmup)
-
-
-def stream(rows: list[tuple[int, float, float]]) -> RequestStream:
-    """Hand-made requests: (class index, arrival s, service s)."""
-    cls, arr, svc = zip(*rows, strict=True)
-    return RequestStream.from_arrays(np.array(cls), np.array(arr), np.array(svc))
-
+from ..conftest import examples
+from .builders import from_rows, model, service
 
 # --------------------------------------------------------------------------- hand-computed cases
 
@@ -76,7 +56,7 @@ def test_deterministic_arrivals_and_service_give_exact_latencies() -> None:
 def test_two_replicas_alternate_and_share_the_load() -> None:
     # arrivals every 0.25 s, service 0.375 s, two single-slot replicas: each arrival finds replica 0
     # busy or just freed; the rule (most free slots, then lowest index) alternates them exactly
-    svc = service(replicas=2, dist=ServiceTime("deterministic", 0.375))
+    svc = service(replicas=2, dist=ServiceTime("deterministic", 0.375), per_node=2)
     m = SimModel((svc,), (RequestClass("a", "svc", Arrivals("deterministic", 4.0)),), duration_s=2.0)
     r = simulate_model(m)
     np.testing.assert_array_equal(r.replica, [0, 1] * 4)
@@ -85,13 +65,13 @@ def test_two_replicas_alternate_and_share_the_load() -> None:
     # busy in [0, 2]: 7 full services and the last (1.75 to 2.125) for 0.25 s, over 2 slots × 2 s
     assert s["services"]["svc"]["utilisation"] == pytest.approx((7 * 0.375 + 0.25) / 4)
     assert s["replicas"]["svc-0"]["served"] == s["replicas"]["svc-1"]["served"] == 4
-    assert s["nodes"]["node-0"]["replicas"] == ["svc-0", "svc-1"]
+    assert s["nodes"]["n0"]["replicas"] == ["svc-0", "svc-1"]
 
 
 def test_routing_prefers_most_free_slots_then_lowest_index() -> None:
     svc = service(replicas=2, slots=2)
-    m = two_classes(svc)
-    r = simulate_requests(m, stream([(0, 0.0, 4.0), (0, 0.25, 4.0), (0, 0.5, 4.0), (0, 0.75, 4.0),
+    m = model(svc)
+    r = simulate_requests(m, from_rows([(0, 0.0, 4.0), (0, 0.25, 4.0), (0, 0.5, 4.0), (0, 0.75, 4.0),
                                      (0, 1.0, 4.0)]))
     # 0: both idle -> replica 0; 1: replica 1 has 2 free; 2: 1 free each -> 0; 3: -> 1; 4: queued
     # until the first slot frees (t = 4, replica 0)
@@ -100,15 +80,15 @@ def test_routing_prefers_most_free_slots_then_lowest_index() -> None:
 
 
 def test_priority_serves_the_most_urgent_waiting_request_without_preemption() -> None:
-    m = two_classes(service(discipline="priority"))
+    m = model(service(discipline="priority"))
     hi, lo = 0, 1
-    r = simulate_requests(m, stream([(lo, 0.0, 1.0), (lo, 0.125, 1.0), (hi, 0.25, 1.0),
+    r = simulate_requests(m, from_rows([(lo, 0.0, 1.0), (lo, 0.125, 1.0), (hi, 0.25, 1.0),
                                      (lo, 0.375, 1.0), (hi, 0.5, 1.0)]))
     # the low request in service at t=0 is not interrupted; at t=1 both high ones go first (FIFO
     # among them), then the low ones in arrival order
     np.testing.assert_array_equal(r.start_s, [0.0, 3.0, 1.0, 4.0, 2.0])
     # the same arrivals under FIFO
-    r_fifo = simulate_requests(two_classes(service()), stream(
+    r_fifo = simulate_requests(model(service()), from_rows(
         [(lo, 0.0, 1.0), (lo, 0.125, 1.0), (hi, 0.25, 1.0), (lo, 0.375, 1.0), (hi, 0.5, 1.0)]))
     np.testing.assert_array_equal(r_fifo.start_s, [0.0, 1.0, 2.0, 3.0, 4.0])
 
@@ -116,11 +96,11 @@ def test_priority_serves_the_most_urgent_waiting_request_without_preemption() ->
 def test_completion_before_arrival_at_the_same_instant() -> None:
     # a slot frees at t=1 exactly when a high-priority request arrives: the completion is processed
     # first, so the low request already waiting takes the slot and the new high request waits
-    m = two_classes(service(discipline="priority"))
-    r = simulate_requests(m, stream([(1, 0.0, 1.0), (1, 0.5, 1.0), (0, 1.0, 1.0)]))
+    m = model(service(discipline="priority"))
+    r = simulate_requests(m, from_rows([(1, 0.0, 1.0), (1, 0.5, 1.0), (0, 1.0, 1.0)]))
     np.testing.assert_array_equal(r.start_s, [0.0, 1.0, 2.0])
     # and an arrival at the instant a slot frees with nothing waiting starts at once
-    r = simulate_requests(m, stream([(0, 0.0, 1.0), (0, 1.0, 1.0)]))
+    r = simulate_requests(m, from_rows([(0, 0.0, 1.0), (0, 1.0, 1.0)]))
     np.testing.assert_array_equal(r.wait_s, [0.0, 0.0])
 
 
@@ -137,7 +117,7 @@ def test_simultaneous_arrivals_are_ordered_by_class() -> None:
 def test_warmup_excludes_early_arrivals_and_clips_busy_time_to_the_window() -> None:
     m = SimModel((service(),), (RequestClass("a", "svc", Arrivals("poisson", 1.0)),),
                  duration_s=10.0, warmup_s=2.0)
-    r = simulate_requests(m, stream([(0, 1.0, 2.0), (0, 5.0, 1.0), (0, 9.5, 1.0)]))
+    r = simulate_requests(m, from_rows([(0, 1.0, 2.0), (0, 5.0, 1.0), (0, 9.5, 1.0)]))
     s = summarize(m, r)
     a = s["classes"]["a"]
     assert (a["arrived"], a["completed"]) == (2, 2)          # the arrival at t=1 is warm-up
@@ -234,7 +214,7 @@ def test_summary_is_plain_json() -> None:
     assert s["classes"]["bulk"]["slo"] is None
     assert set(s["tenants"]["web"]) == counts | {"share"}
     assert set(s["replicas"]["svc-0"]) == {"node", "pool", "utilisation", "served", "down_s"}
-    assert set(s["nodes"]["node-0"]) == {"pool", "utilisation", "replicas"}
+    assert set(s["nodes"]["n0"]) == {"pool", "utilisation", "replicas"}
     assert sum(t["share"] for t in s["tenants"].values()) == pytest.approx(1.0)
     assert sum(v["served"] for v in s["replicas"].values()) == sum(
         c["completed"] for c in s["classes"].values())
@@ -327,7 +307,7 @@ def reference(rows: list[tuple[int, float, float]], prio: list[int], replicas: i
     return start, where
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     data=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40), st.integers(1, 12)),
                   min_size=1, max_size=40),
@@ -342,7 +322,7 @@ def test_engine_matches_reference_and_never_exceeds_capacity(
     classes = tuple(RequestClass(f"c{k}", "svc", Arrivals("poisson", 1.0), priority=p)
                     for k, p in enumerate(prio))
     m = SimModel((svc,), classes, duration_s=11.0)
-    r = simulate_requests(m, stream(rows))
+    r = simulate_requests(m, from_rows(rows))
     start, where = reference(rows, prio, replicas, slots, discipline)
     np.testing.assert_array_equal(r.start_s, start)
     np.testing.assert_array_equal(r.replica, where)

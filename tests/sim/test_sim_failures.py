@@ -18,41 +18,15 @@ from capacity.scenario import load_scenario
 from capacity.sim import (
     Arrivals,
     Failure,
-    Replica,
     RequestClass,
-    RequestStream,
     ServiceTime,
-    ServingService,
     SimModel,
     simulate_model,
     simulate_requests,
     summarize,
 )
-from capacity.sim.model import Discipline, OnFailure, Routing
 
-
-def service(replicas: int = 2, *, slots: int = 1, routing: Routing = "central",
-            on_failure: OnFailure = "retry", discipline: Discipline = "fifo",
-            max_length: int | None = None, timeout_s: float | None = None) -> ServingService:
-    """Replica i on node n{i}; deterministic 1 s service (the streams give their own times)."""
-    return ServingService("svc", tuple(Replica(f"svc-{i}", f"n{i}", "pool") for i in range(replicas)),
-                          concurrency=slots, service_time=ServiceTime("deterministic", 1.0),
-                          discipline=discipline, routing=routing, max_length=max_length,
-                          timeout_s=timeout_s, on_failure=on_failure)
-
-
-def model(svc: ServingService, *failures: Failure, duration: float = 10.0) -> SimModel:
-    classes = (RequestClass("a", "svc", Arrivals("poisson", 1.0), priority=0),
-               RequestClass("b", "svc", Arrivals("poisson", 1.0), priority=1))
-    return SimModel((svc,), classes, duration_s=duration, failures=failures)
-
-
-def stream(arrivals: list[float], services: list[float] | None = None,
-           classes: list[int] | None = None) -> RequestStream:
-    n = len(arrivals)
-    return RequestStream.from_arrays(np.array(classes or [0] * n), np.array(arrivals),
-                                     np.array(services or [1.0] * n))
-
+from .builders import model, service, stream
 
 # --------------------------------------------------------------------------- hand-computed traces
 
@@ -62,7 +36,7 @@ def test_in_flight_request_is_retried_on_the_surviving_replica_and_keeps_its_arr
     # r2 starts on svc-0 at 1, r4 (arriving at 1, after the completion) queues behind r3, r3 starts on
     # svc-1 at 1.25. n0 fails at 1.5: r2 is cut (segment [1, 1.5]) and re-admitted at the back of the
     # queue, behind r4: r4 on svc-1 [2.25, 3.25], r2 [3.25, 4.25]. n0 comes back at 3.5, idle.
-    m = model(service(), Failure(1.5, ("n0",), recover_s=2.0, target="node n0"))
+    m = model(service(2), Failure(1.5, ("n0",), recover_s=2.0, target="node n0"))
     r = simulate_requests(m, stream([0, 0.25, 0.5, 0.75, 1.0]))
     np.testing.assert_array_equal(r.start_s, [0, 0.25, 1.0, 1.25, 2.25])
     np.testing.assert_array_equal(r.end_s, [1, 1.25, 4.25, 2.25, 3.25])
@@ -83,19 +57,19 @@ def test_in_flight_request_is_retried_on_the_surviving_replica_and_keeps_its_arr
     assert (replica.tolist(), start.tolist(), end.tolist()) == ([0], [1.5], [3.5])
     s = summarize(m, r)
     assert s["replicas"]["svc-0"]["down_s"] == 2.0
-    assert s["classes"]["a"]["retried"] == 1
+    assert s["classes"]["hi"]["retried"] == 1
     assert s["failures"] == [{"at_s": 1.5, "target": "node n0", "replicas": ["svc-0"],
                               "recover_at_s": 3.5, "retried": 1, "lost": 0}]
 
 
 def test_on_failure_lost_loses_the_in_flight_request_at_the_failure_time() -> None:
-    m = model(service(on_failure="lost"), Failure(1.5, ("n0",), recover_s=2.0))
+    m = model(service(2, on_failure="lost"), Failure(1.5, ("n0",), recover_s=2.0))
     r = simulate_requests(m, stream([0, 0.25, 0.5, 0.75, 1.0]))
     np.testing.assert_array_equal(r.lost, [False, False, True, False, False])
     assert r.start_s[2] == 1.0 and r.end_s[2] == 1.5 and r.replica[2] == -1   # started, then lost
     np.testing.assert_array_equal(r.start_s[[3, 4]], [1.25, 2.25])           # r4 next on svc-1
     np.testing.assert_array_equal(r.busy_s, [1.5, 3.0])
-    c = summarize(m, r)["classes"]["a"]
+    c = summarize(m, r)["classes"]["hi"]
     assert (c["arrived"], c["completed"], c["rejected"], c["timed_out"], c["dropped"], c["lost"]) == (
         5, 4, 0, 0, 0, 1)
     assert c["slo"] is None and c["goodput_per_s"] is None
@@ -105,7 +79,7 @@ def test_per_replica_queue_of_a_failed_replica_is_retried_through_routing() -> N
     # round-robin: r0 → svc-0 [0, 1], r1 → svc-1 [0, 1], r2 → svc-0 (queued), r3 → svc-1 (queued).
     # n0 fails at 0.5: r0 (in flight) and r2 (queued) are re-admitted in sequence order through the
     # routing among the live replicas (only svc-1): they queue behind r3. svc-1 serves r1, r3, r0, r2.
-    m = model(service(routing="round-robin"), Failure(0.5, ("n0",)))
+    m = model(service(2, routing="round-robin"), Failure(0.5, ("n0",)))
     r = simulate_requests(m, stream([0, 0, 0.25, 0.25]))
     np.testing.assert_array_equal(r.start_s, [0, 0, 3, 1])    # r0 keeps its first start (0)
     np.testing.assert_array_equal(r.end_s, [3, 1, 4, 2])
@@ -128,7 +102,7 @@ def test_a_service_with_no_live_replica_loses_its_queue_and_rejects_arrivals_unt
     np.testing.assert_array_equal(r.end_s[:3], [0.75, 0.75, 0.75])
     assert np.isnan(r.end_s[3]) and r.refused[3]
     assert (r.start_s[4], r.end_s[4], r.replica[4]) == (2.25, 3.25, 0)
-    c = summarize(m, r)["classes"]["a"]
+    c = summarize(m, r)["classes"]["hi"]
     assert (c["completed"], c["rejected"], c["lost"], c["retried"]) == (1, 1, 3, 0)
     assert r.failures[0].lost == 3 and r.failures[0].retried == 0
 
@@ -136,7 +110,7 @@ def test_a_service_with_no_live_replica_loses_its_queue_and_rejects_arrivals_unt
 def test_recovered_replica_serves_the_shared_queue_at_once() -> None:
     # two replicas; svc-1's node n1 fails at 0 (before anything); arrivals 0, 0, 0, 0.25 queue on svc-0;
     # n1 is back at 0.5 and takes the head of the queue at once: r1 on svc-1 [0.5, 1.5].
-    m = model(service(), Failure(0.0, ("n1",), recover_s=0.5))
+    m = model(service(2), Failure(0.0, ("n1",), recover_s=0.5))
     r = simulate_requests(m, stream([0, 0, 0, 0.25]))
     np.testing.assert_array_equal(r.start_s, [0, 0.5, 1, 1.5])
     np.testing.assert_array_equal(r.replica, [0, 1, 0, 1])
@@ -145,7 +119,7 @@ def test_recovered_replica_serves_the_shared_queue_at_once() -> None:
 def test_full_queue_on_retry_loses_the_request() -> None:
     # per-replica queues with one waiting place; svc-0 fails at .5: r0 (in flight) retries onto svc-1
     # whose single place r3 already holds: r0 is lost; r2 (queued on svc-0) too.
-    m = model(service(routing="round-robin", max_length=1), Failure(0.5, ("n0",)))
+    m = model(service(2, routing="round-robin", max_length=1), Failure(0.5, ("n0",)))
     r = simulate_requests(m, stream([0, 0, 0.25, 0.25]))
     np.testing.assert_array_equal(r.lost, [True, False, True, False])
     np.testing.assert_array_equal(r.end_s[[0, 2]], [0.5, 0.5])
@@ -154,7 +128,7 @@ def test_full_queue_on_retry_loses_the_request() -> None:
 def test_two_failures_of_one_replica_need_both_recoveries() -> None:
     # n0 fails at 0 (back at 2) and again at 1 (back at 3): down [0, 3]. r1 (at 2.5) goes to svc-1,
     # r2 (at 2.5) waits until n0 is back at 3 and starts there at once.
-    m = model(service(), Failure(0.0, ("n0",), 2.0), Failure(1.0, ("n0",), 2.0))
+    m = model(service(2), Failure(0.0, ("n0",), 2.0), Failure(1.0, ("n0",), 2.0))
     r = simulate_requests(m, stream([0, 2.5, 2.5], [1.0, 1.0, 1.0]))
     np.testing.assert_array_equal(r.replica, [1, 1, 0])
     np.testing.assert_array_equal(r.start_s, [0, 2.5, 3.0])
@@ -166,7 +140,7 @@ def test_two_failures_of_one_replica_need_both_recoveries() -> None:
 def test_timeout_of_a_retried_request_counts_from_its_arrival() -> None:
     # per-replica queues, timeout 1.5 s: r2 queued on svc-0 (arrived .25), moved to svc-1 at .5, where
     # it waits behind r3 and r0; its deadline 1.75 passes before svc-1 frees (at 1): it times out.
-    m = model(service(routing="round-robin", timeout_s=1.5), Failure(0.5, ("n0",)))
+    m = model(service(2, routing="round-robin", timeout_s=1.5), Failure(0.5, ("n0",)))
     r = simulate_requests(m, stream([0, 0, 0.25, 0.25]))
     np.testing.assert_array_equal(r.timed_out, [False, False, True, False])
     assert r.end_s[2] == 1.75
@@ -175,7 +149,7 @@ def test_timeout_of_a_retried_request_counts_from_its_arrival() -> None:
 
 def test_preemptive_service_restarts_a_cut_request_from_scratch() -> None:
     # preemptive (resume): a failure loses the work done; r0 (3 s) on svc-0 cut at 1, retried on svc-1
-    svc = service(discipline="preemptive")
+    svc = service(2, discipline="preemptive")
     m = model(svc, Failure(1.0, ("n0",)))
     r = simulate_requests(m, stream([0, 0.5], [3.0, 0.5], [1, 1]))
     np.testing.assert_array_equal(r.start_s, [0, 0.5])
@@ -184,8 +158,7 @@ def test_preemptive_service_restarts_a_cut_request_from_scratch() -> None:
 
 def test_failures_are_deterministic_and_leave_plain_services_on_the_fast_path() -> None:
     lam = 3.0
-    other = ServingService("other", (Replica("other-0", "m0", "pool"),), 4,
-                           ServiceTime("exponential", 0.5))
+    other = service(1, 4, name="other", node="m{k}", dist=ServiceTime("exponential", 0.5))
     svc = service(4)
     m = SimModel((svc, other),
                  (RequestClass("a", "svc", Arrivals("poisson", lam)),
@@ -215,11 +188,10 @@ def test_after_one_of_four_replicas_fails_the_service_behaves_as_mmc_with_three(
     # match M/M/3 (ρ = 0.6): Erlang C for the chance to wait, and the mean wait.
     waits, waited = [], []
     for seed in SEEDS:
-        svc = ServingService("svc", tuple(Replica(f"svc-{i}", f"node-{i}", "pool") for i in range(4)), 1,
-                             ServiceTime("exponential", 1.0))
+        svc = service(4, dist=ServiceTime("exponential", 1.0))
         m = SimModel((svc,), (RequestClass("a", "svc", Arrivals("poisson", LAM)),),
                      duration_s=FAIL_AT + SETTLE + REQUESTS / LAM, warmup_s=FAIL_AT + SETTLE, seed=seed,
-                     failures=(Failure(FAIL_AT, ("node-0",)),))
+                     failures=(Failure(FAIL_AT, ("n0",)),))
         r = simulate_model(m)
         measured = r.measured
         assert not r.served[0] and r.busy_s[0] == 0.0          # the failed replica serves nothing

@@ -42,6 +42,9 @@ from capacity.sim import (
 )
 from capacity.sim.result import busy_in_window
 
+from ..conftest import examples
+from .builders import classes, model, service, stream
+
 TOKENS = Tokens(TokenCount("lognormal", 40.0, cv=1.0, min=0, max=200),
                 TokenCount("lognormal", 8.0, cv=1.0, min=0, max=40))
 TOKEN_TIME = ServiceTime("tokens", base_s=0.01, per_input_token_s=0.001, per_output_token_s=0.02)
@@ -201,7 +204,7 @@ def check_invariants(model: SimModel, r) -> None:
     assert math.isclose(area, lam_w_t + before - after, rel_tol=1e-9, abs_tol=1e-6 * max(1.0, n))
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
+@settings(max_examples=examples(120), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(models())
 def test_every_feature_mix_keeps_the_invariants(model: SimModel) -> None:
@@ -215,17 +218,14 @@ LLM_TIME = ServiceTime("tokens", base_s=0.5, per_input_token_s=0.0625, per_outpu
 
 def llm_run(batching: Batching | None, failure: Failure, arrivals: list[float], outputs: int,
             timeout_s: float | None = None):
-    from capacity.sim import RequestStream, simulate_requests
+    from capacity.sim import simulate_requests
 
-    svc = ServingService("s", (Replica("s-0", "n0", "p"), Replica("s-1", "n1", "p")), concurrency=1,
-                         service_time=LLM_TIME, batching=batching, timeout_s=timeout_s)
+    svc = service(2, name="s", pool="p", dist=LLM_TIME, batching=batching, timeout_s=timeout_s)
     spec = Tokens(TokenCount("deterministic", 8.0), TokenCount("deterministic", float(outputs)))
-    m = SimModel((svc,), (RequestClass("c", "s", Arrivals("poisson", 1.0), tokens=spec),),
-                 duration_s=50.0, failures=(failure,))
+    m = model(svc, failure, classes=(RequestClass("c", "s", Arrivals("poisson", 1.0), tokens=spec),),
+              duration=50.0)
     n = len(arrivals)
-    stream = RequestStream.from_arrays(np.zeros(n, dtype=int), np.array(arrivals), np.ones(n),
-                                       input_tokens=np.full(n, 8), output_tokens=np.full(n, outputs))
-    return simulate_requests(m, stream)
+    return simulate_requests(m, stream(arrivals, input_tokens=[8] * n, output_tokens=[outputs] * n))
 
 
 def test_a_recovered_replica_serves_again_under_continuous_batching() -> None:
@@ -285,7 +285,7 @@ class PlainDRR:
         return -1
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=examples(200), deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from([0.25, 1.0, 3.0, 40.0, 1000.0]),
                           st.booleans()), min_size=1, max_size=40),
        st.sampled_from([[1.0, 1.0, 1.0], [3.0, 1.0, 2.0]]))
@@ -325,15 +325,12 @@ def test_busy_time_of_a_batch_cut_when_nothing_ever_completes_is_kept() -> None:
     # the only replica fails at 0.25 s for good: the one batch it ran (from 0.125 s) counts 0.125 s busy.
     # Before the fix the per-replica busy array was int64 (np.bincount of nothing) and the batcher's
     # 0.125 s were truncated to 0 when written into it
-    from capacity.sim import RequestStream, simulate_requests
+    from capacity.sim import simulate_requests
 
-    svc = ServingService("s", (Replica("s-0", "n0", "p"),), concurrency=1,
-                         service_time=ServiceTime("deterministic", 0.5, base_s=0.5),
-                         batching=Batching("dynamic", max_size=1), on_failure="lost")
-    m = SimModel((svc,), (RequestClass("c", "s", Arrivals("poisson", 1.0)),), duration_s=10.0,
-                 failures=(Failure(0.25, ("n0",)),))
-    r = simulate_requests(m, RequestStream.from_arrays(np.zeros(1, dtype=int), np.array([0.125]),
-                                                       np.array([0.5])))
+    svc = service(name="s", pool="p", dist=ServiceTime("deterministic", 0.5, base_s=0.5),
+                  batching=Batching("dynamic", max_size=1), on_failure="lost")
+    m = model(svc, Failure(0.25, ("n0",)), classes=classes("c", service="s"))
+    r = simulate_requests(m, stream([0.125], [0.5]))
     assert r.lost_mask.tolist() == [True]
     assert r.busy_s.dtype == np.float64
     assert r.busy_s.tolist() == [0.125]

@@ -27,7 +27,6 @@ from capacity.sim import (
     LlmServing,
     Replica,
     RequestClass,
-    RequestStream,
     ServiceTime,
     ServingService,
     SimModel,
@@ -42,6 +41,8 @@ from capacity.sim.disciplines import DISCIPLINES
 from capacity.sim.replicas import ReplicaState
 from capacity.sim.routing import ROUTINGS
 from capacity.sim.runtime import RunControl, ServiceRuntime
+
+from .builders import model, service, stream
 
 STARTING, READY, DRAINING, STOPPED, DOWN = (int(s) for s in (
     ReplicaState.STARTING, ReplicaState.READY, ReplicaState.DRAINING, ReplicaState.STOPPED,
@@ -107,28 +108,10 @@ def when(result: SimResult, name: str, state: int) -> float:
 # --------------------------------------------------------------------------- hand-computed traces
 
 
-def one_service(replicas: int = 1, *, routing: str = "central", slots: int = 1,
-                timeout_s: float | None = None) -> ServingService:
-    return ServingService("svc", tuple(Replica(f"svc-{i}", f"n{i}", "pool") for i in range(replicas)),
-                          concurrency=slots, service_time=ServiceTime("deterministic", 1.0),
-                          routing=routing, timeout_s=timeout_s)  # type: ignore[arg-type]
-
-
-def hand_model(svc: ServingService, *failures: Failure) -> SimModel:
-    return SimModel((svc,), (RequestClass("a", "svc", Arrivals("poisson", 1.0)),), duration_s=10.0,
-                    failures=failures)
-
-
-def stream(arrivals: list[float], services: list[float] | None = None) -> RequestStream:
-    n = len(arrivals)
-    return RequestStream.from_arrays(np.zeros(n, dtype=np.int32), np.array(arrivals),
-                                     np.array(services or [1.0] * n))
-
-
 def test_an_added_replica_serves_the_shared_queue_once_its_cold_start_is_over() -> None:
     # svc-0 serves 0-1, 1-2, 2-3; new (added at 0.5, cold 1.0) is ready at 1.5 and takes the third
     script = Script([(0.5, "add", "new", 1.0)])
-    r = simulate_requests(hand_model(one_service()), stream([0.0, 0.0, 0.0, 0.0]), [script])
+    r = simulate_requests(model(service()), stream([0.0, 0.0, 0.0, 0.0]), [script])
     new = index_of(r, "new")
     assert r.start_s.tolist() == [0.0, 1.0, 1.5, 2.0]
     assert r.replica.tolist() == [0, 0, new, 0]
@@ -141,7 +124,7 @@ def test_an_added_replica_serves_the_shared_queue_once_its_cold_start_is_over() 
 
 def test_a_replica_added_without_cold_start_is_ready_at_once() -> None:
     script = Script([(0.5, "add", "new", 0.0)])
-    r = simulate_requests(hand_model(one_service()), stream([0.0, 0.0, 0.75]), [script])
+    r = simulate_requests(model(service()), stream([0.0, 0.0, 0.75]), [script])
     new = index_of(r, "new")
     # both busy at 0.75: the third waits for svc-0 (free at 1.0)
     assert r.start_s.tolist() == [0.0, 0.5, 1.0]
@@ -153,7 +136,7 @@ def test_draining_under_central_routing_finishes_its_request_and_takes_no_new_on
     # two replicas; svc-0 drains at 0.5 while serving request 0: it finishes it (to 1.0), then stops;
     # the queue goes to svc-1 only
     script = Script([(0.5, "drain", "svc-0", 0.0)])
-    r = simulate_requests(hand_model(one_service(2)), stream([0.0, 0.0, 0.25, 0.25]), [script])
+    r = simulate_requests(model(service(2)), stream([0.0, 0.0, 0.25, 0.25]), [script])
     assert r.replica.tolist() == [0, 1, 1, 1]
     assert r.start_s.tolist() == [0.0, 0.0, 1.0, 2.0]
     assert states_of(r, "svc-0") == [(READY, 0.0), (DRAINING, 0.5), (STOPPED, 1.0)]
@@ -165,7 +148,7 @@ def test_draining_under_per_replica_routing_finishes_its_own_queue() -> None:
     # round-robin: requests 0, 2 go to svc-0 and 1, 3 to svc-1; svc-0 drains at 0.5 with request 2
     # waiting in its queue: it serves it (1-2), then stops; later arrivals go to svc-1 only
     script = Script([(0.5, "drain", "svc-0", 0.0)])
-    r = simulate_requests(hand_model(one_service(2, routing="round-robin")),
+    r = simulate_requests(model(service(2, routing="round-robin")),
                           stream([0.0, 0.0, 0.25, 0.25, 0.75, 0.75]), [script])
     assert r.replica.tolist() == [0, 1, 0, 1, 1, 1]
     assert r.start_s.tolist() == [0.0, 0.0, 1.0, 1.0, 2.0, 3.0]
@@ -176,7 +159,7 @@ def test_draining_the_last_replica_of_a_central_queue_loses_what_waits() -> None
     # nothing is ready or starting after the drain: the two waiting requests are lost at 0.5, the one in
     # service completes, and a later arrival is rejected
     script = Script([(0.5, "drain", "svc-0", 0.0)])
-    r = simulate_requests(hand_model(one_service()), stream([0.0, 0.0, 0.25, 2.0]), [script])
+    r = simulate_requests(model(service()), stream([0.0, 0.0, 0.25, 2.0]), [script])
     assert r.completed.tolist() == [True, False, False, False]
     assert r.lost_mask.tolist() == [False, True, True, False]
     assert r.end_s[1:3].tolist() == [0.5, 0.5]
@@ -187,14 +170,14 @@ def test_draining_the_last_replica_of_a_central_queue_loses_what_waits() -> None
 def test_a_starting_replica_keeps_the_central_queue_waiting() -> None:
     # svc-0 drains at 0.5 while "new" (cold start to 2.0) is starting: the waiting request waits for it
     script = Script([(0.25, "add", "new", 1.75), (0.5, "drain", "svc-0", 0.0)])
-    r = simulate_requests(hand_model(one_service()), stream([0.0, 0.0]), [script])
+    r = simulate_requests(model(service()), stream([0.0, 0.0]), [script])
     assert r.replica.tolist() == [0, index_of(r, "new")]
     assert r.start_s.tolist() == [0.0, 2.0]
 
 
 def test_draining_a_starting_replica_stops_it_at_once() -> None:
     script = Script([(0.5, "add", "new", 5.0), (1.0, "drain", "new", 0.0)])
-    r = simulate_requests(hand_model(one_service()), stream([0.0, 0.0, 7.0]), [script])
+    r = simulate_requests(model(service()), stream([0.0, 0.0, 7.0]), [script])
     assert states_of(r, "new") == [(STARTING, 0.5), (STOPPED, 1.0)]
     assert not (r.replica == index_of(r, "new")).any()
     assert r.present_s()[index_of(r, "new")] == 0.5
@@ -203,7 +186,7 @@ def test_draining_a_starting_replica_stops_it_at_once() -> None:
 def test_a_draining_replica_that_fails_stops_when_it_recovers() -> None:
     failure = Failure(0.5, ("n0",), recover_s=1.0)
     script = Script([(0.25, "drain", "svc-0", 0.0)])
-    r = simulate_requests(hand_model(one_service(2), failure), stream([0.0, 0.0, 0.0]), [script])
+    r = simulate_requests(model(service(2), failure), stream([0.0, 0.0, 0.0]), [script])
     # request 0 (on svc-0) is cut at 0.5 and retried: it waits for svc-1 (busy to 1.0)
     assert states_of(r, "svc-0") == [(READY, 0.0), (DRAINING, 0.25), (DOWN, 0.5), (STOPPED, 1.5)]
     assert r.retried_mask.tolist() == [True, False, False]
@@ -214,7 +197,7 @@ def test_a_draining_replica_that_fails_stops_when_it_recovers() -> None:
 def test_a_failure_takes_down_a_replica_added_on_its_node() -> None:
     failure = Failure(2.0, ("node-new",), recover_s=1.0)
     script = Script([(0.5, "add", "new", 0.0)])
-    r = simulate_requests(hand_model(one_service(), failure), stream([0.0, 0.0, 1.75]), [script])
+    r = simulate_requests(model(service(), failure), stream([0.0, 0.0, 1.75]), [script])
     assert states_of(r, "new") == [(READY, 0.5), (DOWN, 2.0), (READY, 3.0)]
     assert r.failures[0].replicas == ("new",)
     assert (outcomes(r) == 1).all()
@@ -223,10 +206,10 @@ def test_a_failure_takes_down_a_replica_added_on_its_node() -> None:
 def test_a_draining_batcher_whose_queue_times_out_stops() -> None:
     # round-robin dynamic batching, batches of 4 or after 5 s: svc-0 holds one waiting request when it
     # drains at 0.5; the request times out at 1.0 and the replica stops (noticed at the batch timer, 5.0)
-    svc = replace(one_service(2, routing="round-robin", timeout_s=1.0),
+    svc = replace(service(2, routing="round-robin", timeout_s=1.0),
                   batching=Batching("dynamic", max_size=4, max_delay_s=5.0))
     script = Script([(0.5, "drain", "svc-0", 0.0)])
-    r = simulate_requests(hand_model(svc), stream([0.0, 0.25, 0.5]), [script])
+    r = simulate_requests(model(svc), stream([0.0, 0.25, 0.5]), [script])
     assert r.timed_out_mask.tolist() == [True, True, True]
     assert states_of(r, "svc-0") == [(READY, 0.0), (DRAINING, 0.5), (STOPPED, 5.0)]
     assert script.runtimes["svc"].state_counts()["draining"] == 0
@@ -249,7 +232,7 @@ def test_bad_lifecycle_calls_are_refused() -> None:
         def start(self, run: RunControl) -> None:
             bad(run)
 
-    simulate_requests(hand_model(one_service()), stream([0.0]), [Bad()])
+    simulate_requests(model(service()), stream([0.0]), [Bad()])
 
 
 # --------------------------------------------------------------------------- every policy
@@ -381,9 +364,9 @@ def test_a_controller_that_does_nothing_changes_nothing(discipline: str, routing
 
 
 def test_a_service_without_replicas_can_get_some() -> None:
-    svc = replace(one_service(), replicas=())
+    svc = replace(service(), replicas=())
     script = Script([(2.0, "add", "late", 1.0)])
-    r = simulate_requests(hand_model(svc), stream([0.0, 3.0, 3.0]), [script])
+    r = simulate_requests(model(svc), stream([0.0, 3.0, 3.0]), [script])
     assert r.refused.tolist() == [True, False, False]
     assert r.start_s[1:].tolist() == [3.0, 4.0]
     assert r.replica_names == ("late",)

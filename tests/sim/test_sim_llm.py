@@ -16,9 +16,7 @@ from capacity.sim import (
     Batching,
     Failure,
     LlmServing,
-    Replica,
     RequestClass,
-    RequestStream,
     ServiceTime,
     ServingService,
     SimModel,
@@ -29,6 +27,8 @@ from capacity.sim import (
 )
 from capacity.sim.histogram import itl_bin, itl_quantiles
 
+from . import builders
+
 LLAMA = MODELS["llama-3-8b"]
 H100 = GPUS["h100-sxm"]
 SPEC = Tokens(TokenCount("deterministic", 100.0), TokenCount("deterministic", 10.0))
@@ -36,22 +36,17 @@ SPEC = Tokens(TokenCount("deterministic", 100.0), TokenCount("deterministic", 10
 
 def service(llm: LlmServing | None = None, replicas: int = 1, gpus: tuple[object, ...] | None = None,
             **options: object) -> ServingService:
-    llm = llm or LlmServing(model=LLAMA)
-    gpus = gpus or (H100,) * replicas
-    return ServingService(
-        "chat", tuple(Replica(f"chat-{i}", f"node-{i}", "gpu", gpu=gpus[i]) for i in range(replicas)),  # type: ignore[arg-type]
-        concurrency=1, service_time=ServiceTime("tokens"), batching=Batching(mode="llm", max_size=256),
-        llm=llm, **options)  # type: ignore[arg-type]
+    """``chat``: replicas of an LLM engine (Llama 3 8B on H100 unless given), one per node."""
+    return builders.service(replicas, name="chat", dist=ServiceTime("tokens"), node="node-{k}", pool="gpu",
+                            gpus=gpus or (H100,) * replicas, batching=Batching(mode="llm", max_size=256),
+                            llm=llm or LlmServing(model=LLAMA), **options)
 
 
 def replay(svc: ServingService, arrivals: list[float], inputs: list[int], outputs: list[int],
            duration: float = 1000.0, failures: tuple[Failure, ...] = ()):
-    model = SimModel((svc,), (RequestClass("c", "chat", Arrivals("poisson", 1.0), tokens=SPEC),),
-                     duration_s=duration, failures=failures)
-    n = len(arrivals)
-    stream = RequestStream.from_arrays(np.zeros(n, np.int32), np.array(arrivals, dtype=float), np.zeros(n),
-                                       input_tokens=np.array(inputs), output_tokens=np.array(outputs))
-    return simulate_requests(model, stream)
+    chat = RequestClass("c", "chat", Arrivals("poisson", 1.0), tokens=SPEC)
+    requests = builders.stream(arrivals, [0.0] * len(arrivals), input_tokens=inputs, output_tokens=outputs)
+    return simulate_requests(builders.model(svc, *failures, classes=(chat,), duration=duration), requests)
 
 
 def test_kv_capacity_is_the_formula() -> None:

@@ -13,7 +13,6 @@ from capacity.sim import (
     Failure,
     Replica,
     RequestClass,
-    RequestStream,
     ServiceTime,
     ServingService,
     SimModel,
@@ -23,10 +22,7 @@ from capacity.sim import (
 )
 from capacity.sim.metrics import busy_by_window, mean_in_system, window_edges
 
-
-def one_service(replicas: int = 1, **kwargs: object) -> ServingService:
-    return ServingService("svc", tuple(Replica(f"svc-{i}", f"n{i}", f"pool{i % 2}") for i in range(replicas)),
-                          concurrency=1, service_time=ServiceTime("deterministic", 1.0), **kwargs)  # type: ignore[arg-type]
+from .builders import service, stream
 
 
 def test_throughput_goodput_and_slo_attainment_by_hand() -> None:
@@ -35,8 +31,8 @@ def test_throughput_goodput_and_slo_attainment_by_hand() -> None:
     classes = (RequestClass("a", "svc", Arrivals("poisson", 1.0), tenant="t1", slo_target_s=2.5,
                             slo_quantile=0.5),
                RequestClass("b", "svc", Arrivals("poisson", 1.0), tenant="t1"))
-    m = SimModel((one_service(),), classes, duration_s=8.0)
-    r = simulate_requests(m, RequestStream.from_arrays(np.array([0, 1, 0, 1]), np.zeros(4), np.ones(4)))
+    m = SimModel((service(),), classes, duration_s=8.0)
+    r = simulate_requests(m, stream([0, 0, 0, 0], classes=[0, 1, 0, 1]))
     s = summarize(m, r)
     a, b = s["classes"]["a"], s["classes"]["b"]
     assert a["throughput_per_s"] == 2 / 8 and b["throughput_per_s"] == 2 / 8
@@ -53,9 +49,8 @@ def test_per_tenant_latency_and_counts() -> None:
     # b [1, 2], w2 [2, 3]: web latencies 1 and 2.5, batch 2.
     classes = (RequestClass("w", "svc", Arrivals("poisson", 1.0), tenant="web"),
                RequestClass("b", "svc", Arrivals("poisson", 1.0), tenant="batch"))
-    m = SimModel((one_service(),), classes, duration_s=4.0)
-    r = simulate_requests(m, RequestStream.from_arrays(np.array([0, 1, 0]), np.array([0, 0, 0.5]),
-                                                       np.ones(3)))
+    m = SimModel((service(),), classes, duration_s=4.0)
+    r = simulate_requests(m, stream([0, 0, 0.5], classes=[0, 1, 0]))
     s = summarize(m, r)
     web, batch = s["tenants"]["web"], s["tenants"]["batch"]
     assert (web["arrived"], web["completed"], batch["completed"]) == (2, 2, 1)
@@ -146,8 +141,8 @@ def test_busy_by_window_matches_a_brute_force_overlap() -> None:
 
 
 def test_ttft_is_reported_when_the_run_has_token_timings() -> None:
-    m = SimModel((one_service(),), (RequestClass("a", "svc", Arrivals("poisson", 1.0)),), duration_s=4.0)
-    r = simulate_requests(m, RequestStream.from_arrays(np.zeros(3, int), np.array([0, 1, 2]), np.ones(3)))
+    m = SimModel((service(),), (RequestClass("a", "svc", Arrivals("poisson", 1.0)),), duration_s=4.0)
+    r = simulate_requests(m, stream([0, 1, 2]))
     assert "ttft_s" not in summarize(m, r)["classes"]["a"]
     timed = dataclasses.replace(r, first_token_s=r.start_s + np.array([0.25, 0.5, 0.75]))
     c = summarize(m, timed)["classes"]["a"]

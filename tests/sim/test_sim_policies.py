@@ -14,11 +14,13 @@ from capacity.sim.disciplines import DISCIPLINES, EMPTY
 from capacity.sim.routing import ROUTINGS, LowestIdleReplica, MostFreeSlots
 from capacity.sim.service_times import SERVICE_TIMES
 
+from ..conftest import examples
+
 # the disciplines whose order is a static key (the fair ones are checked in test_sim_disciplines_more)
 STATIC_KEY = sorted(name for name, d in DISCIPLINES.items() if hasattr(d, "key"))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(name=st.sampled_from(STATIC_KEY),
        ops=st.lists(st.one_of(st.integers(0, 3), st.none()), max_size=60))
 def test_disciplines_pop_in_key_order(name: str, ops: list[int | None]) -> None:
@@ -48,7 +50,7 @@ def brute_force_pick(free: list[int]) -> int:
     return max(range(len(free)), key=lambda r: (free[r], -r))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(replicas=st.integers(1, 6), slots=st.integers(1, 4),
        ops=st.lists(st.integers(0, 10**6), max_size=200))
 def test_slot_picker_follows_the_routing_rule(replicas: int, slots: int, ops: list[int]) -> None:

@@ -25,16 +25,16 @@ import pytest
 from capacity import theory
 from capacity.sim import (
     Arrivals,
-    Replica,
     RequestClass,
     ServiceTime,
-    ServingService,
     SimModel,
     SimResult,
     simulate_model,
 )
 from capacity.sim.metrics import mean_in_system
 from capacity.sim.model import Discipline
+
+from . import builders
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +45,11 @@ WARMUP = 0.02               # fraction of the run excluded from statistics
 def model(replicas: int, slots: int, lams: list[float], service: ServiceTime, *, seed: int,
           discipline: Discipline = "fifo", requests: int = REQUESTS) -> SimModel:
     """One service; class k has rate ``lams[k]`` and priority k; the run lasts ~``requests`` arrivals."""
-    svc = ServingService("svc", tuple(Replica(f"svc-{i}", f"node-{i}", "pool") for i in range(replicas)),
-                         concurrency=slots, service_time=service, discipline=discipline)
+    svc = builders.service(replicas, slots, dist=service, discipline=discipline)
     classes = tuple(RequestClass(f"c{k}", "svc", Arrivals("poisson", lam), priority=k)
                     for k, lam in enumerate(lams))
     duration = requests / sum(lams)
-    return SimModel((svc,), classes, duration_s=duration, warmup_s=WARMUP * duration, seed=seed)
+    return builders.model(svc, classes=classes, duration=duration, warmup_s=WARMUP * duration, seed=seed)
 
 
 def class_mean_waits(result: SimResult, n_classes: int) -> list[float]:

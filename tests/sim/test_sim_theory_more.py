@@ -11,13 +11,14 @@ Run lengths: ~3.6 million requests in all, ~12 s on the 2-core machine.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from capacity import theory
 from capacity.sim import (
     Arrivals,
-    Replica,
     RequestClass,
     ServiceTime,
     ServingService,
@@ -27,16 +28,16 @@ from capacity.sim import (
 )
 from capacity.sim.metrics import mean_in_system
 
+from .builders import service
+
 pytestmark = pytest.mark.slow
 
 REQUESTS = 100_000
 WARMUP = 0.02
 
 
-def service(replicas: int = 1, slots: int = 1, **queue: object) -> ServingService:
-    return ServingService(
-        "svc", tuple(Replica(f"svc-{i}", f"node-{i}", "pool") for i in range(replicas)),
-        concurrency=slots, service_time=ServiceTime("exponential", 1.0), **queue)  # type: ignore[arg-type]
+# M/M/·: exponential service of mean 1 s
+exponential_service = partial(service, dist=ServiceTime("exponential", 1.0))
 
 
 def run(svc: ServingService, classes: tuple[RequestClass, ...], seed: int,
@@ -58,7 +59,7 @@ def blocking(s: dict) -> float:
 # M/M/1/K with K = max_length + 1 = 5, ρ = 0.8: P_K = 0.08882. Per-run relative sd 1.4%: 4 runs give
 # 0.69%, so 3.5% is 5.1 standard errors.
 def test_mm1k_blocking_with_max_length() -> None:
-    measured = np.mean([blocking(run(service(max_length=4), one_class(0.8), seed))
+    measured = np.mean([blocking(run(exponential_service(max_length=4), one_class(0.8), seed))
                         for seed in range(4)])
     assert measured == pytest.approx(theory.mm1k_blocking(0.8, 1.0, 5), rel=0.035)
 
@@ -66,7 +67,7 @@ def test_mm1k_blocking_with_max_length() -> None:
 # M/M/c/K on a central queue: 2 slots, 3 waiting places (K = 5), offered load 1.4: P_K = 0.06885.
 # Per-run relative sd 2.1%: 4 runs give 1.06%; 5% is 4.7 standard errors.
 def test_mmck_blocking_with_max_length_on_a_central_queue() -> None:
-    measured = np.mean([blocking(run(service(slots=2, max_length=3), one_class(1.4), seed))
+    measured = np.mean([blocking(run(exponential_service(slots=2, max_length=3), one_class(1.4), seed))
                         for seed in range(10, 14)])
     assert measured == pytest.approx(theory.mmck_blocking(1.4, 1.0, 2, 5), rel=0.05)
 
@@ -75,7 +76,7 @@ def test_mmck_blocking_with_max_length_on_a_central_queue() -> None:
 # replica, each of 4 replicas is an M/M/1/5 at ρ = 0.8. Per-run relative sd 1.8%: 4 runs give 0.9%;
 # 4.5% is 5 standard errors.
 def test_random_routing_with_per_replica_max_length_is_mm1k_per_replica() -> None:
-    svc = service(replicas=4, routing="random", max_length=4)
+    svc = exponential_service(replicas=4, routing="random", max_length=4)
     measured = np.mean([blocking(run(svc, one_class(3.2), seed)) for seed in range(20, 24)])
     assert measured == pytest.approx(theory.mm1k_blocking(0.8, 1.0, 5), rel=0.045)
 
@@ -85,7 +86,7 @@ def test_random_routing_with_per_replica_max_length_is_mm1k_per_replica() -> Non
 def test_preemptive_resume_mm1_mean_sojourns() -> None:
     classes = (RequestClass("hi", "svc", Arrivals("poisson", 0.35), priority=0),
                RequestClass("lo", "svc", Arrivals("poisson", 0.35), priority=1))
-    runs = [run(service(discipline="preemptive"), classes, seed) for seed in range(30, 34)]
+    runs = [run(exponential_service(discipline="preemptive"), classes, seed) for seed in range(30, 34)]
     hi = np.mean([s["classes"]["hi"]["latency_s"]["mean"] for s in runs])
     lo = np.mean([s["classes"]["lo"]["latency_s"]["mean"] for s in runs])
     expected = theory.preemptive_resume_mg1_mean_sojourns([0.35, 0.35], [1.0, 1.0], [1.0, 1.0])
@@ -103,7 +104,7 @@ def test_backlogged_tenants_share_service_by_weight(discipline: str) -> None:
     classes = (RequestClass("a", "svc", Arrivals("poisson", 2.0), tenant="A", weight=3.0),
                RequestClass("b", "svc", Arrivals("poisson", 2.0), tenant="B", weight=1.0))
     for seed in range(3):
-        s = run(service(discipline=discipline), classes, seed, requests=16_000)
+        s = run(exponential_service(discipline=discipline), classes, seed, requests=16_000)
         assert s["tenants"]["A"]["share"] == pytest.approx(0.75, abs=0.02)
         assert s["tenants"]["B"]["share"] == pytest.approx(0.25, abs=0.02)
         assert s["fairness"]["jain"] > 0.999
@@ -117,7 +118,7 @@ def test_priority_fair_shares_by_weight_inside_a_level() -> None:
                RequestClass("c", "svc", Arrivals("poisson", 0.1), priority=0, tenant="C"))
     urgent_waits = []
     for seed in range(3):
-        s = run(service(slots=2, discipline="priority-fair"), classes, seed, requests=16_000)
+        s = run(exponential_service(slots=2, discipline="priority-fair"), classes, seed, requests=16_000)
         a, b = s["tenants"]["A"]["share"], s["tenants"]["B"]["share"]
         assert a / (a + b) == pytest.approx(0.75, abs=0.02)
         urgent_waits.append(s["classes"]["c"]["wait_s"]["mean"])
@@ -131,15 +132,15 @@ def test_priority_fair_shares_by_weight_inside_a_level() -> None:
 # Per-run relative sd 1.7%: 4 runs give 0.86%; 4.5% is 5.2 standard errors. Power-of-two at ρ = 0.8
 # (8 replicas) waits ~1.15 s against ~4.1 s for random: far apart, so each seed must show it.
 def test_random_routing_mean_wait_and_power_of_two_beats_it() -> None:
-    waits = [run(service(replicas=4, routing="random"), one_class(2.4), seed)["classes"]["a"]
+    waits = [run(exponential_service(replicas=4, routing="random"), one_class(2.4), seed)["classes"]["a"]
              ["wait_s"]["mean"] for seed in range(40, 44)]
     assert np.mean(waits) == pytest.approx(0.6 / (1.0 - 0.6), rel=0.045)
     for seed in range(50, 53):
-        random_wait = run(service(replicas=8, routing="random"), one_class(6.4), seed,
+        random_wait = run(exponential_service(replicas=8, routing="random"), one_class(6.4), seed,
                           requests=50_000)["classes"]["a"]["wait_s"]["mean"]
-        p2c_wait = run(service(replicas=8, routing="power-of-two"), one_class(6.4), seed,
+        p2c_wait = run(exponential_service(replicas=8, routing="power-of-two"), one_class(6.4), seed,
                        requests=50_000)["classes"]["a"]["wait_s"]["mean"]
-        rr_wait = run(service(replicas=8, routing="round-robin"), one_class(6.4), seed,
+        rr_wait = run(exponential_service(replicas=8, routing="round-robin"), one_class(6.4), seed,
                       requests=50_000)["classes"]["a"]["wait_s"]["mean"]
         assert p2c_wait < 0.5 * random_wait
         assert rr_wait < random_wait                                # E_k/M/1 waits less than M/M/1
@@ -151,7 +152,7 @@ def test_random_routing_mean_wait_and_power_of_two_beats_it() -> None:
 @pytest.mark.parametrize(("routing", "discipline"), [("central", "preemptive"),
                                                      ("power-of-two", "fair")])
 def test_littles_law_with_rejections_and_timeouts(routing: str, discipline: str) -> None:
-    svc = service(replicas=2, slots=2, routing=routing, discipline=discipline, max_length=6,
+    svc = exponential_service(replicas=2, slots=2, routing=routing, discipline=discipline, max_length=6,
                   timeout_s=1.5)
     classes = (RequestClass("a", "svc", Arrivals("poisson", 2.0), priority=0, tenant="A", weight=2.0),
                RequestClass("b", "svc", Arrivals("poisson", 2.2), priority=1, tenant="B"))

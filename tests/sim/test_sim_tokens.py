@@ -18,7 +18,6 @@ from capacity.sim import (
     Failure,
     Replica,
     RequestClass,
-    RequestStream,
     ServiceTime,
     ServingService,
     SimModel,
@@ -29,27 +28,24 @@ from capacity.sim import (
 )
 from capacity.sim.metrics import mean_in_system
 
+from .builders import model, service, stream
+
 TOKENS = ServiceTime("tokens", base_s=0.5, per_input_token_s=0.0625, per_output_token_s=0.25)
 SPEC = Tokens(TokenCount("deterministic", 100.0), TokenCount("deterministic", 10.0))
 
 
-def llm(*, replicas: int = 1, slots: int = 1, speeds: tuple[float, ...] | None = None,
+def llm(*, replicas: int = 1, slots: int = 1, speeds: tuple[float, ...] = (),
         batching: Batching | None = None, **options: object) -> ServingService:
-    speeds = speeds or (1.0,) * replicas
-    return ServingService(
-        "llm", tuple(Replica(f"llm-{i}", f"node-{i}", "gpu", speed=speeds[i]) for i in range(replicas)),
-        concurrency=slots, service_time=TOKENS, batching=batching, **options)  # type: ignore[arg-type]
+    return service(replicas, slots, name="llm", dist=TOKENS, node="node-{k}", pool="gpu", speeds=speeds,
+                   batching=batching, **options)
 
 
 def run(svc: ServingService, arrivals: list[float], inputs: list[int], outputs: list[int],
         failures: tuple[Failure, ...] = ()):
-    model = SimModel((svc,), (RequestClass("chat", "llm", Arrivals("poisson", 1.0), tokens=SPEC),),
-                     duration_s=100.0, failures=failures)
-    n = len(arrivals)
+    chat = RequestClass("chat", "llm", Arrivals("poisson", 1.0), tokens=SPEC)
     # the given service times are ignored: a token service computes them from the token counts
-    stream = RequestStream.from_arrays(np.zeros(n), np.array(arrivals), np.full(n, 123.0),
-                                       input_tokens=np.array(inputs), output_tokens=np.array(outputs))
-    return simulate_requests(model, stream)
+    requests = stream(arrivals, [123.0] * len(arrivals), input_tokens=inputs, output_tokens=outputs)
+    return simulate_requests(model(svc, *failures, classes=(chat,), duration=100.0), requests)
 
 
 # ------------------------------------------------------------------------------ token service time, TTFT

@@ -34,7 +34,7 @@ from capacity.sim import (
 from capacity.sim.arrivals import TraceReplay
 from capacity.sim.traces import ReplayWindow, replay
 
-from ..conftest import SCENARIOS, SHARED_DATA
+from ..conftest import SCENARIOS, SHARED_DATA, examples
 
 TRACES = SHARED_DATA / "traces"
 CODE = TRACES / "AzureLLMInferenceTrace_code.csv"
@@ -713,7 +713,7 @@ def windowed_cases(draw: st.DrawFn) -> tuple[str, ReplayWindow, float]:
     return header + "\n" + "\n".join(lines) + "\n", window, draw(st.sampled_from([0.5, 1.0, 2.3]))
 
 
-@settings(deadline=None, derandomize=True, database=None, max_examples=80,
+@settings(deadline=None, derandomize=True, database=None, max_examples=examples(80),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=windowed_cases())
 def test_a_windowed_read_replays_exactly_as_the_whole_file(tmp_path, case):
