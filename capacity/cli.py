@@ -251,17 +251,18 @@ def sweep_summary(result: Any) -> str:
 
 
 def _size(args: argparse.Namespace) -> int:
+    from capacity import sizing
     from capacity.report import write_json
     from capacity.scenario import load_scenario
-    from capacity.sizing import PASS_RULES, SizingError, SizingInputError, max_rate, size
+    from capacity.sizing import MaxRateResult, SizingError, SizingInputError, SizingResult
 
     def bad(message: str) -> int:
         _error(message)
         return EXIT_BAD_INPUT
 
     # options first, then the scenario, then the search: bad input never waits for a simulation
-    if args.pass_rule not in PASS_RULES:
-        return bad(f"--pass-rule {args.pass_rule!r}: use one of {', '.join(PASS_RULES)}")
+    if args.pass_rule not in sizing.PASS_RULES:
+        return bad(f"--pass-rule {args.pass_rule!r}: use one of {', '.join(sizing.PASS_RULES)}")
     if args.replications < 1:
         return bad(f"--replications {args.replications}: must be at least 1")
     scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
@@ -272,13 +273,14 @@ def _size(args: argparse.Namespace) -> int:
     if args.max_rate is not None and args.max_rate not in classes:
         return bad(f"--max-rate {args.max_rate!r}: no class named {args.max_rate!r} "
                    f"(classes: {', '.join(classes) or 'none'})")
+    found: MaxRateResult | SizingResult
     try:
         if args.max_rate is not None:
-            found = max_rate(scenario, args.max_rate, replications=args.replications,
-                             pass_rule=args.pass_rule, measure=args.slo_on)
+            found = sizing.max_rate(scenario, args.max_rate, replications=args.replications,
+                                    pass_rule=args.pass_rule, measure=args.slo_on)
         else:
-            found = size(scenario, replications=args.replications, pass_rule=args.pass_rule,
-                         measure=args.slo_on)
+            found = sizing.size(scenario, replications=args.replications, pass_rule=args.pass_rule,
+                                measure=args.slo_on)
     except SizingInputError as exc:          # bad input found by the search (before it simulates)
         return bad(str(exc))
     except SizingError as exc:               # the SLOs cannot be met
@@ -288,7 +290,7 @@ def _size(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, found.to_dict())
         print(f"wrote {args.json}")
-    if getattr(found, "shortages", None):
+    if isinstance(found, SizingResult) and found.shortages:
         print("error: the sized services do not fit on the cluster:", file=sys.stderr)
         for shortage in found.shortages:
             print(f"  {shortage}", file=sys.stderr)
@@ -676,8 +678,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_BAD_INPUT
     except InfeasiblePlacement as exc:
         _say("error: the services do not fit on the cluster:")
-        for shortage in exc.shortages or ["(no explanation available)"]:
-            _say(f"  {shortage}")
+        for line in [str(s) for s in exc.shortages] or ["(no explanation available)"]:
+            _say(f"  {line}")
         return EXIT_INFEASIBLE
     except SolverError as exc:
         _say(f"error: solver failed: {printable(str(exc))}")

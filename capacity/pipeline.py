@@ -129,7 +129,7 @@ def sim_arrivals(a: Arrivals, trace: Trace | None = None, duration_s: float | No
     Trace arrivals need the ``trace`` (`read_class_trace`) and the run's ``duration_s``: their
     ``rate_per_s`` is the replay's expected mean rate over the run (the replay itself does not read it).
     """
-    given = {key: value for key, value in (
+    given: dict[str, Any] = {key: value for key, value in (  # the engine's fields, by name
         ("cv", a.cv), ("on_s", a.on), ("off_s", a.off), ("amplitude", a.amplitude),
         ("period_s", a.period), ("peak_at_s", a.peak_at), ("start_s", a.start),
         ("time_scale", a.time_scale), ("rate_scale", a.rate_scale)) if value is not None}
@@ -206,18 +206,15 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
                 traces[key] = read_class_trace(scenario, index)
             trace = traces[key]
         arrivals = sim_arrivals(c.arrivals, trace, duration)
-        common = {
-            "service": c.service, "priority": c.priority,
-            "slo_target_s": c.slo.target_s if c.slo else None,
-            "slo_quantile": c.slo.quantile if c.slo else None,
-            "admission": c.admission,
-            "tokens": sim.Tokens(*(sim.TokenCount(dist=t.dist, mean=t.mean, cv=t.effective_cv, min=t.min,
-                                                  max=t.max) for t in (c.tokens.input, c.tokens.output)))
-            if c.tokens is not None else None,
-        }
+        base = sim.RequestClass(
+            name=c.name, service=c.service, arrivals=arrivals, priority=c.priority, tenant=c.tenant,
+            weight=c.weight, slo_target_s=c.slo.target_s if c.slo else None,
+            slo_quantile=c.slo.quantile if c.slo else None, admission=c.admission,
+            tokens=sim.Tokens(*(sim.TokenCount(dist=t.dist, mean=t.mean, cv=t.effective_cv, min=t.min,
+                                               max=t.max) for t in (c.tokens.input, c.tokens.output)))
+            if c.tokens is not None else None)
         if c.tenants is None or trace is None:
-            classes.append(sim.RequestClass(name=c.name, arrivals=arrivals, tenant=c.tenant,
-                                            weight=c.weight, **common))
+            classes.append(base)
             continue
         weights = c.tenants.weights or {}
         if c.tenants.column is not None:
@@ -238,8 +235,8 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
         for k, tenant in enumerate(names):
             split = dataclasses.replace(arrivals, tenant_weights=odds, tenant_index=k, stream=c.name,
                                         rate_per_s=arrivals.rate_per_s * float(shares[k]))
-            classes.append(sim.RequestClass(name=f"{c.name}@{tenant}", arrivals=split, tenant=tenant,
-                                            weight=weights.get(tenant, c.weight), **common))
+            classes.append(dataclasses.replace(base, name=f"{c.name}@{tenant}", arrivals=split, tenant=tenant,
+                                               weight=weights.get(tenant, c.weight)))
     return tuple(classes)
 
 

@@ -585,18 +585,17 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
         doc.setdefault("placement", {})["objective"] = "min-cost"
     result_scenario = scenario_from_dict(doc, source=f"{scenario.source} [sized]",
                                          data_dirs=scenario.data_dirs)
-    common = {"scenario": result_scenario, "services": sized, "pass_rule": pass_rule, "measure": measure,
-              "seeds": seeds}
+    result = SizingResult(scenario=result_scenario, services=sized, report=None, slos=[],
+                          pass_rule=pass_rule, measure=measure, seeds=seeds)
     try:
         run = pipeline.run(result_scenario)
     except InfeasiblePlacement as exc:
-        return SizingResult(report=None, slos=[], shortages=[str(s) for s in exc.shortages] or [str(exc)],
-                            **common)
+        return replace(result, shortages=[str(s) for s in exc.shortages] or [str(exc)])
     assert run.model is not None and run.sim_result is not None
     model = run.model
     runs = [_measure_run(model, run.sim_result, measure)]       # one run's records in memory at a time
     runs += [_measure_run(model, sim.simulate_model(replace(model, seed=s)), measure) for s in seeds[1:]]
-    return SizingResult(report=run.report, slos=_checks(model, runs, seeds), **common)
+    return replace(result, report=run.report, slos=_checks(model, runs, seeds))
 
 
 # ---------------------------------------------------------------------------------------------- max rate
@@ -605,7 +604,7 @@ def _scaled(arrivals: sim.Arrivals, rate: float) -> sim.Arrivals:
     """The arrivals at mean ``rate``: a trace replay is thinned or multiplied by its ``rate_scale``."""
     if arrivals.process == "trace":
         factor = rate / arrivals.rate_per_s
-        return replace(arrivals, rate_per_s=rate, rate_scale=arrivals.rate_scale * factor)  # type: ignore[call-arg]
+        return replace(arrivals, rate_per_s=rate, rate_scale=arrivals.rate_scale * factor)
     return replace(arrivals, rate_per_s=rate)
 
 
