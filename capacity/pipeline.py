@@ -7,12 +7,13 @@ Each step is a plain function from values to values (no file I/O):
 * `pack` solves it and returns a `Placement` (or raises `InfeasiblePlacement`); `compare` adds the greedy
   baselines' plans of the same problem.
 * `serving_model` puts the placed replicas and the workload into a `SimModel`; `simulate` runs it and returns
-  the ``simulation`` section of the report.
+  the ``simulation`` section of the report (`capacity.report.model.Simulation`).
 * `autoscaling_model` reads the scenario's autoscalers (services with ``autoscaling.metric`` and ``target``,
   pools with ``autoscaling``) into a `capacity.autoscaling.AutoscalingModel`; with one, `simulate_model`
   runs the autoscaled replay (`capacity.autoscaling.simulate`) and the section gains ``autoscaling``;
   `run` adds the static plan sized for the peak beside it (`static_comparison`).
-* `run` does all of the above and returns a `RunResult` holding every intermediate value and the report.
+* `run` does all of the above and returns a `RunResult` holding every intermediate value and the report
+  (`capacity.report.model.Report`, built by `capacity.report.summary.build_report`).
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ from capacity import autoscaling, packing, sim
 from capacity.errors import InfeasiblePlacement, Shortage
 from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
 from capacity.packing.problem import PackingProblem, Placement
-from capacity.report.summary import slo_status
+from capacity.report.model import Report, Simulation
+from capacity.report.series import full_report
+from capacity.report.summary import build_report, simulation_section, slo_status
 from capacity.scenario import Arrivals, Batching, Scenario, Service, ServiceTime, trace_path, whatif_point
 from capacity.scenario import Spread as ScenarioSpread
 from capacity.scenario.services import ColdStart as ColdStartSpec
 from capacity.scenario.services import ScalingRules as ScenarioScalingRules
 from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import SimModel
+from capacity.sim.result import SimResult
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
 
 
@@ -440,11 +444,13 @@ def simulate_model(model: SimModel,
     return result, section
 
 
-def simulate(scenario: Scenario, placement: Placement) -> dict[str, Any]:
+def simulate(scenario: Scenario, placement: Placement) -> Simulation:
     """Simulate the scenario's workload on a placement; return the report's ``simulation`` section."""
     model = serving_model(scenario, placement)
     scaling = autoscaling_model(scenario, packing_problem(scenario), placement)
-    return simulate_model(model, scaling)[1]
+    section = simulation_section(simulate_model(model, scaling)[1])
+    assert section is not None
+    return section
 
 
 def static_comparison(scenario: Scenario, section: dict[str, Any]) -> dict[str, Any]:
@@ -492,8 +498,8 @@ class RunResult:
     problem: PackingProblem
     placement: Placement
     model: SimModel | None
-    sim_result: Any | None          # capacity.sim.SimResult (per-request arrays), None without workload
-    report: dict[str, Any]
+    sim_result: SimResult | None    # the per-request records, None without workload
+    report: Report
     timings: dict[str, float] = field(default_factory=dict)
 
     def requests_frame(self) -> Any:
@@ -509,18 +515,14 @@ class RunResult:
 
         return frames.classes(self)
 
-    def full_report(self) -> dict[str, Any]:
+    def full_report(self) -> Report:
         """The report with the plot data that ``capacity run`` adds to report.json
         (`capacity.report.series.full_report`): what the plots and `capacity.report.html` draw from."""
-        from capacity.report.series import full_report
-
         return full_report(self)
 
 
 def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
     """Pack, then (when the scenario has a workload and ``simulate_traffic``) simulate; build the report."""
-    from capacity.report.summary import build_report
-
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     problem = packing_problem(scenario)

@@ -91,7 +91,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,14 +101,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from capacity._version import __version__
 from capacity.errors import CapacityError, InfeasiblePlacement, SolverError
+from capacity.report.model import ClassStats, Provenance, Report, SloResult
 from capacity.scenario import Scenario, field_value, load_scenario, scenario_from_dict, whatif_point
 from capacity.statistics import mean_ci
 
-#: The per-class statistics in the table: column suffix → (section, key) of ``simulation.classes.NAME``.
-CLASS_STATS: dict[str, tuple[str, str]] = {
-    "mean_s": ("latency_s", "mean"), "p50_s": ("latency_s", "p50"), "p95_s": ("latency_s", "p95"),
-    "p99_s": ("latency_s", "p99"), "throughput_per_s": ("", "throughput_per_s"),
-    "slo_attained": ("slo", "attained"),
+#: The per-class statistics in the table: column suffix → its value in a class's ``simulation.classes.NAME``.
+CLASS_STATS: dict[str, Callable[[ClassStats], float | None]] = {
+    "mean_s": lambda c: c.latency_s.mean, "p50_s": lambda c: c.latency_s.p50,
+    "p95_s": lambda c: c.latency_s.p95, "p99_s": lambda c: c.latency_s.p99,
+    "throughput_per_s": lambda c: c.throughput_per_s,
+    "slo_attained": lambda c: c.slo.attained if c.slo is not None else None,
 }
 KEY_LENGTH = 16
 
@@ -290,7 +292,7 @@ def run_one(doc: dict[str, Any], source: str, data_dirs: Sequence[Path] = ()) ->
 
     scenario = scenario_from_dict(doc, source=source, data_dirs=data_dirs)
     try:
-        return {"status": "done", "report": pipeline.run(scenario).report}
+        return {"status": "done", "report": pipeline.run(scenario).report.document()}
     except InfeasiblePlacement as exc:
         return {"status": "infeasible", "shortages": [str(s) for s in exc.shortages] or [str(exc)]}
     except SolverError as exc:
@@ -340,39 +342,26 @@ class _ProvenanceShape(_Shape):
     inputs: list[_InputShape] = Field(default_factory=list)
 
 
-class _PlacementShape(_Shape):
-    status: str
-    nodes_used: int
-    lower_bound: int
-    cost_per_hour: float | None
+class _RecordedInput(BaseModel):
+    """An input file a recorded run read (``provenance.inputs[]``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    path: str
+    sha256: str
 
 
-class _SloShape(_Shape):
-    attained: float | None
-    met: bool | None
+class RecordedProvenance(Provenance):
+    """A run record's provenance: the report's, and the input files the run read."""
+
+    inputs: list[_RecordedInput] = Field(default_factory=list)
 
 
-class _LatencyShape(_Shape):
-    mean: float | None
-    p50: float | None
-    p95: float | None
-    p99: float | None
+class RunRecord(Report):
+    """``runs/KEY/report.json``: the run's report (`capacity.report.model.Report`), its provenance naming
+    the input files the run read."""
 
-
-class _ClassShape(_Shape):
-    latency_s: _LatencyShape
-    throughput_per_s: float | None
-    slo: _SloShape | None = None
-
-
-class _SimulationShape(_Shape):
-    classes: dict[str, _ClassShape]
-
-
-class _DoneShape(_Shape):
-    provenance: _ProvenanceShape
-    placement: _PlacementShape
-    simulation: _SimulationShape | None = None
+    provenance: RecordedProvenance
 
 
 class _InfeasibleShape(_Shape):
@@ -381,7 +370,7 @@ class _InfeasibleShape(_Shape):
     shortages: list[str]
 
 
-_SHAPES: dict[str, type[_DoneShape] | type[_InfeasibleShape]] = {"done": _DoneShape,
+_SHAPES: dict[str, type[RunRecord] | type[_InfeasibleShape]] = {"done": RunRecord,
                                                                  "infeasible": _InfeasibleShape}
 
 
@@ -694,14 +683,13 @@ def _class_names(scenario: Scenario) -> list[str]:
 SLO_MET, SLO_MISSED, SLO_NO_DATA = "met", "missed", "no data"
 
 
-def slo_verdict(slo: Mapping[str, Any] | None) -> tuple[bool, str]:
+def slo_verdict(slo: SloResult | None) -> tuple[bool, str]:
     """``(met, status)`` of one class's SLO from its ``slo`` section in a run's report. Met only when
     measured requests meet it: with no measured request (``attained`` null, ``status: no data``, or no
     section at all) the SLO is not met, and the status says "no data"."""
-    if slo is None or slo.get("status") == SLO_NO_DATA or slo.get("attained") is None \
-            or slo.get("met") is None:
+    if slo is None or slo.verdict == SLO_NO_DATA or slo.attained is None or slo.met is None:
         return False, SLO_NO_DATA
-    return (True, SLO_MET) if slo["met"] is True else (False, SLO_MISSED)
+    return (True, SLO_MET) if slo.met is True else (False, SLO_MISSED)
 
 
 def row_of(run: Run, outcome: dict[str, Any], keys: Sequence[str], classes: Sequence[str]) -> dict[str, Any]:
@@ -711,34 +699,30 @@ def row_of(run: Run, outcome: dict[str, Any], keys: Sequence[str], classes: Sequ
     for key in keys:
         row[key] = field_value(doc, key)
     row.update({"replication": run.replication, "seed": run.seed, "key": run.key})   # the run's seed
-    report = outcome.get("report")
-    placement = report["placement"] if report else None
+    report = RunRecord.model_validate(outcome["report"]) if outcome["status"] == "done" else None
+    placement = report.placement if report else None
     row.update({
-        "status": placement["status"] if placement else "infeasible",
-        "nodes": placement["nodes_used"] if placement else None,
-        "lower_bound": placement["lower_bound"] if placement else None,
-        "cost_per_hour": placement["cost_per_hour"] if placement else None,
+        "status": placement.status if placement else "infeasible",
+        "nodes": placement.nodes_used if placement else None,
+        "lower_bound": placement.lower_bound if placement else None,
+        "cost_per_hour": placement.cost_per_hour if placement else None,
         "slo_met": None,
     })
     workload = run.point.scenario.workload
     has_slo = {x.name: x.slo is not None for x in (workload.classes if workload else [])}
-    sim = (report or {}).get("simulation") or {}
+    simulated = report.simulation.classes if report and report.simulation else {}
     verdicts: list[bool] = []
     for c in classes:
-        stats = sim.get("classes", {}).get(c)
-        for suffix, (section, key) in CLASS_STATS.items():
-            value = None
-            if stats is not None:
-                part = stats.get(section) if section else stats
-                value = part.get(key) if part else None
-            row[f"{c}.{suffix}"] = value
+        stats = simulated.get(c)
+        for suffix, value_of in CLASS_STATS.items():
+            row[f"{c}.{suffix}"] = value_of(stats) if stats is not None else None
         met: bool | None = None
         status: str | None = None
         if has_slo.get(c):
             if report is None:               # the services do not fit: nothing was simulated
                 met = False
             else:
-                met, status = slo_verdict(stats.get("slo") if stats else None)
+                met, status = slo_verdict(stats.slo if stats else None)
             verdicts.append(met)
         row[f"{c}.slo_met"] = met
         row[f"{c}.slo_status"] = status

@@ -110,8 +110,6 @@ def test_no_import_cycle_through_the_scenario_package():
     assert not {m for m in below if m.startswith("capacity.scenario")} & reachable(graph, "capacity.limits")
 
 
-@pytest.mark.xfail(strict=True, reason="frames -> pipeline -> report.series -> pipeline: the report's part "
-                                       "of issue 13; remove this mark when the cycle is gone")
 def test_no_import_cycle_among_capacity_modules():
     assert cycles(import_graph()) == []
 

@@ -91,8 +91,7 @@ def test_node_usage_stacks_add_up_to_the_allocated_and_busy_shares(make):
 
 def test_placement_map_draws_every_replica_and_the_stranded_capacity():
     report = full_report(fleet_run())
-    scenario = report["input"]["scenario"]
-    demand = {s["name"]: s["resources"] for s in scenario["services"]}
+    demand = {s.name: s.resources for s in report.input.scenario.services}
     _, ax = _axes()
     plots.placement_map(ax, report)
     rects = [p for p in ax.patches if isinstance(p, Rectangle)]
