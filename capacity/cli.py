@@ -187,7 +187,7 @@ def _parse_values(text: str, source: str = "--grid") -> list[Any]:
 
 def _sweep(args: argparse.Namespace) -> int:
     from capacity.scenario import load_scenario
-    from capacity.sweep import SweepError, SweepInterrupted, SweepWriteError, sweep, write_plot
+    from capacity.whatif import SweepError, SweepInterrupted, SweepWriteError, sweep, write_plot
 
     grid: dict[str, list[Any]] = {}
     for item in args.grid:

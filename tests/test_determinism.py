@@ -19,7 +19,7 @@ import pytest
 from capacity.report.summary import strip_runtime
 from capacity.report.writers import to_json
 from capacity.scenario import load_scenario
-from capacity.sweep import sweep
+from capacity.whatif import sweep
 
 from .conftest import ROOT, SCENARIOS
 

@@ -205,7 +205,7 @@ def test_a_placement_only_report_has_the_placement_plots_only():
 
 
 def _sweep_rows():
-    """Rows shaped like capacity.sweep's results table: two replications per point."""
+    """Rows shaped like capacity.whatif's results table: two replications per point."""
     rows = []
     for replicas in (2, 3, 4, 5, 6):
         for rep in (0, 1):

@@ -526,7 +526,7 @@ def sweep_p99_cost(ax: Axes, rows: Sequence[Mapping[str, Any]], x: str, *,
                    cost: str = "cost_per_hour", met: str = "slo_met", x_label: str | None = None) -> None:
     """p99 latency per class (left axis) and cost per hour (right axis) against a swept value.
 
-    ``rows`` is a tidy table, a list of row dicts: the rows of `capacity.sweep` (``result.rows``, one per
+    ``rows`` is a tidy table, a list of row dicts: the rows of `capacity.whatif` (``result.rows``, one per
     run, or ``result.summary``, one per point) fit as they are. A row needs:
 
     * ``x`` — the swept value (a number), e.g. ``services.ranker.replicas``;

@@ -174,7 +174,7 @@ def test_a_run_without_autoscaling_has_no_section():
 
 
 def test_a_whatif_sweep_over_autoscaler_settings(tmp_path):
-    from capacity.sweep import sweep
+    from capacity.whatif import sweep
 
     doc = copy.deepcopy(DOC)
     doc["workload"]["duration"] = "12m"
