@@ -52,12 +52,13 @@ from capacity import interrupts
 from capacity._version import __version__
 from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError, printable
 from capacity.packing import BASELINES, OBJECTIVES
+from capacity.report.model import Report, SloResult
 from capacity.report.output import OutputError, check_file, check_folder, from_os_error
 from capacity.report.writers import stranded_text
 from capacity.schemas import SCHEMAS
 from capacity.sizing import MEASURES, PASS_RULES
-from capacity.sweep import EXECUTORS
 from capacity.units import format_duration
+from capacity.whatif import EXECUTORS
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 EXIT_BROKEN_PIPE = 141
@@ -199,7 +200,7 @@ def _parse_values(text: str, source: str = "--grid") -> list[Any]:
 
 def _sweep(args: argparse.Namespace) -> int:
     from capacity.scenario import load_scenario
-    from capacity.sweep import SweepError, SweepInterrupted, SweepWriteError, sweep, write_plot
+    from capacity.whatif import SweepError, SweepInterrupted, SweepWriteError, sweep, write_plot
 
     grid: dict[str, list[Any]] = {}
     for item in args.grid:
@@ -264,17 +265,18 @@ def sweep_summary(result: Any) -> str:
 
 
 def _size(args: argparse.Namespace) -> int:
+    from capacity import sizing
     from capacity.report import write_json
     from capacity.scenario import load_scenario
-    from capacity.sizing import PASS_RULES, SizingError, SizingInputError, max_rate, size
+    from capacity.sizing import MaxRateResult, SizingError, SizingInputError, SizingResult
 
     def bad(message: str) -> int:
         _error(message)
         return EXIT_BAD_INPUT
 
     # options first, then the scenario, then the search: bad input never waits for a simulation
-    if args.pass_rule not in PASS_RULES:
-        return bad(f"--pass-rule {args.pass_rule!r}: use one of {', '.join(PASS_RULES)}")
+    if args.pass_rule not in sizing.PASS_RULES:
+        return bad(f"--pass-rule {args.pass_rule!r}: use one of {', '.join(sizing.PASS_RULES)}")
     if args.replications < 1:
         return bad(f"--replications {args.replications}: must be at least 1")
     scenario = load_scenario(args.scenario, args.overrides, data_dirs=args.data_dirs)
@@ -285,13 +287,14 @@ def _size(args: argparse.Namespace) -> int:
     if args.max_rate is not None and args.max_rate not in classes:
         return bad(f"--max-rate {args.max_rate!r}: no class named {args.max_rate!r} "
                    f"(classes: {', '.join(classes) or 'none'})")
+    found: MaxRateResult | SizingResult
     try:
         if args.max_rate is not None:
-            found = max_rate(scenario, args.max_rate, replications=args.replications,
-                             pass_rule=args.pass_rule, measure=args.slo_on)
+            found = sizing.max_rate(scenario, args.max_rate, replications=args.replications,
+                                    pass_rule=args.pass_rule, measure=args.slo_on)
         else:
-            found = size(scenario, replications=args.replications, pass_rule=args.pass_rule,
-                         measure=args.slo_on)
+            found = sizing.size(scenario, replications=args.replications, pass_rule=args.pass_rule,
+                                measure=args.slo_on)
     except SizingInputError as exc:          # bad input found by the search (before it simulates)
         return bad(str(exc))
     except SizingError as exc:               # the SLOs cannot be met
@@ -301,7 +304,7 @@ def _size(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, found.to_dict())
         print(f"wrote {args.json}")
-    if getattr(found, "shortages", None):
+    if isinstance(found, SizingResult) and found.shortages:
         print("error: the sized services do not fit on the cluster:", file=sys.stderr)
         for shortage in found.shortages:
             print(f"  {shortage}", file=sys.stderr)
@@ -313,29 +316,28 @@ def _fmt_pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:5.1f}%"
 
 
-def placement_summary(report: dict[str, Any]) -> str:
-    p = report["placement"]
-    cost = "" if p["cost_per_hour"] is None else f", {p['cost_per_hour']:.2f}/h"
-    gap = "" if p["gap"] is None else f", gap {100 * p['gap']:.2f}%"
-    lines = [f"placement: {p['nodes_used']} nodes{cost} ({p['status']}, {p['solver']}, lower bound "
-             f"{p['lower_bound']}{gap})"]
-    for name, pool in p["pools"].items():
-        alloc = "  ".join(f"{r} {_fmt_pct(v)}" for r, v in pool["allocated"].items())
-        stranded = stranded_text(pool.get("stranded", {}))
+def placement_summary(report: Report) -> str:
+    """The placement in a few lines: nodes, cost, status and bound, then each pool, moves, unplaced."""
+    p = report.placement
+    cost = "" if p.cost_per_hour is None else f", {p.cost_per_hour:.2f}/h"
+    gap = "" if p.gap is None else f", gap {100 * p.gap:.2f}%"
+    lines = [f"placement: {p.nodes_used} nodes{cost} ({p.status}, {p.solver}, lower bound "
+             f"{p.lower_bound}{gap})"]
+    for name, pool in p.pools.items():
+        alloc = "  ".join(f"{r} {_fmt_pct(v)}" for r, v in pool.allocated.items())
+        stranded = stranded_text(pool.stranded)
         stranded = "" if stranded == "-" else f"  stranded {stranded}"
-        lines.append(f"  pool {name:<12} {pool['nodes_used']:>4} / {pool['count']:<4} nodes  {alloc}"
-                     + stranded)
-    unit = _own_unit(p["objective"])
+        lines.append(f"  pool {name:<12} {pool.nodes_used:>4} / {pool.count:<4} nodes  {alloc}" + stranded)
+    unit = _own_unit(p.objective)
     if unit is not None:
-        lines.append(f"  objective {p['objective']} ({unit}): "
-                     f"{_objective_text(p['objective_value'])}, "
-                     f"bound {_objective_text(p['objective_bound'])}")
-    if p.get("moves") is not None:
-        moved = ", ".join(f"{s} {k}" for s, k in p.get("moved", {}).items())
-        lines.append(f"  moves: {p['moves']}" + (f" ({moved})" if moved else ""))
-    if p["unplaced"]:
-        lines.append(f"  unplaced: {', '.join(p['unplaced'])}")
-    for service, why in p.get("unplaced_reasons", {}).items():
+        lines.append(f"  objective {p.objective} ({unit}): {_objective_text(p.objective_value)}, "
+                     f"bound {_objective_text(p.objective_bound)}")
+    if p.moves is not None:
+        moved = ", ".join(f"{s} {k}" for s, k in p.moved.items())
+        lines.append(f"  moves: {p.moves}" + (f" ({moved})" if moved else ""))
+    if p.unplaced:
+        lines.append(f"  unplaced: {', '.join(p.unplaced)}")
+    for service, why in p.unplaced_reasons.items():
         lines.append(f"    {service}: {why}")
     return "\n".join(lines)
 
@@ -354,54 +356,55 @@ def _objective_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def compare_summary(report: dict[str, Any]) -> str:
+def compare_summary(report: Report) -> str:
     """The ``--compare`` table: one line per method, then the proven lower bound."""
-    c = report["compare"]
-    times = report.get("run", {}).get("compare_s", {})
+    c = report.compare
+    if c is None:
+        return ""
+    times = report.run.compare_s or {}
     header = (f"{'method':<22} {'nodes':>5} {'cost/h':>8}  {'status':<24} {'time':>8}  "
               "stranded (free, unusable)")
-    lines = [f"compare (objective {c['objective']}):", "  " + header]
-    for name, m in sorted(c["methods"].items(), key=lambda item: item[0] == "optimiser"):  # baselines first
-        label = name if name != "optimiser" else f"optimiser ({m['solver']})"
-        cost = "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}"
-        status = m["status"] + (f", {m['unplaced']} unplaced" if m["unplaced"] else "")
-        if _own_unit(c["objective"]) is not None:
-            status += f", {c['objective']} {_objective_text(m['objective_value'])}"
-        lines.append(f"  {label:<22} {m['nodes_used']:>5} {cost:>8}  {status:<24} "
-                     f"{format_duration(times.get(name)):>8}  {stranded_text(m['stranded'])}")
+    lines = [f"compare (objective {c.objective}):", "  " + header]
+    for name, m in sorted(c.methods.items(), key=lambda item: item[0] == "optimiser"):  # baselines first
+        label = name if name != "optimiser" else f"optimiser ({m.solver})"
+        cost = "-" if m.cost_per_hour is None else f"{m.cost_per_hour:.2f}"
+        status = m.status + (f", {m.unplaced} unplaced" if m.unplaced else "")
+        if _own_unit(c.objective) is not None:
+            status += f", {c.objective} {_objective_text(m.objective_value)}"
+        lines.append(f"  {label:<22} {m.nodes_used:>5} {cost:>8}  {status:<24} "
+                     f"{format_duration(times.get(name)):>8}  {stranded_text(m.stranded)}")
     bound = "-"
-    registered = OBJECTIVES.get(c["objective"])
-    if registered is not None and registered.bound_in == "cost" and c["objective_bound"] is not None:
-        bound = f"{c['objective_bound']:.2f}"
-    lines.append(f"  {'lower bound':<22} {c['lower_bound']:>5} {bound:>8}  proven")
+    registered = OBJECTIVES.get(c.objective)
+    if registered is not None and registered.bound_in == "cost" and c.objective_bound is not None:
+        bound = f"{c.objective_bound:.2f}"
+    lines.append(f"  {'lower bound':<22} {c.lower_bound:>5} {bound:>8}  proven")
     return "\n".join(lines)
 
 
-def _slo_cell(slo: dict[str, Any] | None) -> str:
+def _slo_cell(slo: SloResult | None) -> str:
     """``p99<=200ms 99.5% met``, ``... MISSED``, or ``p99<=200ms no data`` (no request measured)."""
-    from capacity.report.summary import slo_status
-
-    status = slo_status(slo)
-    if slo is None or status is None:
+    if slo is None:
         return "-"
-    target = f"p{100 * slo['quantile']:g}<={format_duration(slo['target_s'])}"
-    if status == "no data":
+    target = f"p{100 * slo.quantile:g}<={format_duration(slo.target_s)}"
+    if slo.verdict == "no data" or slo.attained is None:
         return f"{target} no data"
-    return f"{target} {100 * slo['attained']:.1f}% {'met' if status == 'met' else 'MISSED'}"
+    return f"{target} {100 * slo.attained:.1f}% {'met' if slo.verdict == 'met' else 'MISSED'}"
 
 
-def simulation_summary(report: dict[str, Any]) -> str:
-    s = report["simulation"]
+def simulation_summary(report: Report) -> str:
+    """The simulation in a table: each class's outcomes, latency and SLO, then the pools' busy shares."""
+    s = report.simulation
+    if s is None:
+        return ""
     header = (f"{'class':<16} {'arrived':>9} {'done':>9} {'rejected':>8} {'timed out':>9} {'p50':>9} "
               f"{'p95':>9} {'p99':>9}  SLO")
     lines = ["simulation:", "  " + header]
-    for name, c in s["classes"].items():
-        lat = c["latency_s"]
-        lines.append(f"  {name:<16} {c['arrived']:>9} {c['completed']:>9} {c['rejected']:>8} "
-                     f"{c['timed_out']:>9} "
-                     f"{format_duration(lat['p50']):>9} {format_duration(lat['p95']):>9} "
-                     f"{format_duration(lat['p99']):>9}  {_slo_cell(c.get('slo'))}")
-    pools = "  ".join(f"{n} {_fmt_pct(v['utilisation'])}" for n, v in s.get("pools", {}).items())
+    for name, c in s.classes.items():
+        lat = c.latency_s
+        lines.append(f"  {name:<16} {c.arrived:>9} {c.completed:>9} {c.rejected:>8} {c.timed_out:>9} "
+                     f"{format_duration(lat.p50):>9} {format_duration(lat.p95):>9} "
+                     f"{format_duration(lat.p99):>9}  {_slo_cell(c.slo)}")
+    pools = "  ".join(f"{n} {_fmt_pct(v.utilisation)}" for n, v in s.pools.items())
     lines.append(f"  busy by pool: {pools}")
     return "\n".join(lines)
 
@@ -482,14 +485,14 @@ def _scenario_command(args: argparse.Namespace) -> int:
         written += _export_k8s(scenario, result.placement, export_dir)
     if out is not None:
         from capacity.report.html import write_outputs
-        from capacity.report.series import plot_data
+        from capacity.report.series import with_plot_data
 
-        written.append(f"wrote {_written(write_outputs({**report, **plot_data(result)}, out))}")
+        written.append(f"wrote {_written(write_outputs(with_plot_data(report, result), out))}")
 
     print(placement_summary(report))
-    if getattr(args, "compare", False):
+    if report.compare is not None:
         print(compare_summary(report))
-    if report.get("simulation"):
+    if report.simulation is not None:
         print(simulation_summary(report))
     for line in written:
         print(line)
@@ -555,13 +558,13 @@ def _report(args: argparse.Namespace) -> int:
         _error(f"{source}: not a capacity report (a JSON object expected)")
         return EXIT_BAD_INPUT
     try:
-        parse_report(report)
+        model = parse_report(report)
     except ValidationError as exc:
         _error(f"{source}: {error_line(exc)}")
         return EXIT_BAD_INPUT
-    paths = write_outputs(report, out, report_json=raw)
+    paths = write_outputs(model, out, report_json=raw)
     print(f"wrote {_written(paths)}")
-    if not (report.get("input") or {}).get("scenario"):
+    if model.input is None:
         print("note: the report has no input section (written by 'plan' or 'simulate --json'): plots skipped",
               file=sys.stderr)
     return EXIT_OK
@@ -692,8 +695,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_BAD_INPUT
     except InfeasiblePlacement as exc:
         _say("error: the services do not fit on the cluster:")
-        for shortage in exc.shortages or ["(no explanation available)"]:
-            _say(f"  {shortage}")
+        for line in [str(s) for s in exc.shortages] or ["(no explanation available)"]:
+            _say(f"  {line}")
         return EXIT_INFEASIBLE
     except SolverError as exc:
         _say(f"error: solver failed: {printable(str(exc))}")

@@ -21,21 +21,36 @@ imports it when a function is called and says so when it is missing.
   nodes (pool, replica count, and per resource ``used_R``, ``capacity_R``, ``allocated_R``,
   ``stranded_R``) with the simulated ``utilisation`` of each node's slots.
 
-The summary functions take a `RunResult` or a report dictionary (a saved ``report.json``); rows follow the
-scenario's order. `RunResult.requests_frame` and `RunResult.classes_frame` call `requests` and `classes`.
+The summary functions take a `RunResult`, a `capacity.report.model.Report` or report.json's data (read into
+the report model first); rows follow the scenario's order (`Report.in_scenario_order`).
+`RunResult.requests_frame` and `RunResult.classes_frame` call `requests` and `classes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from capacity.report.model import Report, Simulation, as_model
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from capacity.pipeline import RunResult
+    from capacity.sim.model import SimModel
+    from capacity.sim.result import SimResult
+
+
+class _Run(Protocol):
+    """A run with its per-request records (`capacity.pipeline.RunResult`)."""
+
+    @property
+    def model(self) -> SimModel | None: ...
+    @property
+    def sim_result(self) -> SimResult | None: ...
+    @property
+    def report(self) -> Report: ...
 
 OUTCOMES = ("completed", "rejected", "timed_out", "dropped", "lost")
 
@@ -49,19 +64,17 @@ def _pandas() -> Any:
     return pandas
 
 
-def _report(data: Any) -> dict[str, Any]:
-    from capacity.report.html import in_scenario_order
-
-    if isinstance(data, Mapping):
-        return in_scenario_order(data)
+def _report(data: Any) -> Report:
+    if isinstance(data, Report | Mapping):
+        return as_model(data).in_scenario_order()
     if hasattr(data, "report"):
-        return dict(data.report)
-    raise TypeError(f"expected a RunResult or a report dictionary, not {type(data).__name__}")
+        return as_model(data.report)
+    raise TypeError(f"expected a RunResult or a report, not {type(data).__name__}")
 
 
-def _simulation(data: Any) -> dict[str, Any]:
-    simulation = _report(data).get("simulation")
-    if not simulation:
+def _simulation(data: Any) -> Simulation:
+    simulation = _report(data).simulation
+    if simulation is None:
         raise ValueError("the run has no simulation (the scenario has no workload, or only packing was run)")
     return simulation
 
@@ -71,7 +84,7 @@ def _mask(result: Any, name: str, n: int) -> np.ndarray:
     return np.zeros(n, dtype=bool) if values is None else np.asarray(values, dtype=bool)
 
 
-def requests(result: RunResult) -> pd.DataFrame:
+def requests(result: _Run) -> pd.DataFrame:
     """One row per simulated request (see the module docstring for the columns)."""
     pd = _pandas()
     sim, model = result.sim_result, result.model
@@ -137,8 +150,10 @@ def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _by_name(section: Mapping[str, Any], index: str) -> pd.DataFrame:
+    """One row per name of a section (its entries as report.json writes them, flattened)."""
     pd = _pandas()
-    frame = pd.DataFrame.from_records([_flatten(v) for v in section.values()], index=list(section))
+    rows = [_flatten(v.model_dump(mode="json", exclude_unset=True, by_alias=True)) for v in section.values()]
+    frame = pd.DataFrame.from_records(rows, index=list(section))
     frame.index.name = index
     return frame
 
@@ -146,21 +161,19 @@ def _by_name(section: Mapping[str, Any], index: str) -> pd.DataFrame:
 def classes(data: Any) -> pd.DataFrame:
     """One row per request class: counts, throughput, latency and wait summaries, SLO
     (``simulation.classes``; ``slo_status`` is derived for a report.json written before it existed)."""
-    from capacity.report.summary import slo_status
-
-    section = {name: {**c, "slo": {**c["slo"], "status": slo_status(c["slo"])}} if c.get("slo") else c
-               for name, c in _simulation(data)["classes"].items()}
+    section = {name: c.model_copy(update={"slo": c.slo.model_copy(update={"status": c.slo.verdict})})
+               if c.slo is not None else c for name, c in _simulation(data).classes.items()}
     return _by_name(section, "class")
 
 
 def tenants(data: Any) -> pd.DataFrame:
     """One row per tenant: completed, share of service, latency summary (``simulation.tenants``)."""
-    return _by_name(_simulation(data)["tenants"], "tenant")
+    return _by_name(_simulation(data).tenants, "tenant")
 
 
 def replicas(data: Any) -> pd.DataFrame:
     """One row per placed serving replica: node, pool, utilisation, served (``simulation.replicas``)."""
-    return _by_name(_simulation(data)["replicas"], "replica")
+    return _by_name(_simulation(data).replicas, "replica")
 
 
 def nodes(data: Any) -> pd.DataFrame:
@@ -168,16 +181,17 @@ def nodes(data: Any) -> pd.DataFrame:
     simulated utilisation of its slots (when the run simulated)."""
     pd = _pandas()
     report = _report(data)
-    busy = ((report.get("simulation") or {}).get("nodes")) or {}
+    busy = report.simulation.nodes if report.simulation is not None else {}
     rows = []
-    for n in report["placement"]["nodes"]:
-        row: dict[str, Any] = {"pool": n["pool"], "replicas": len(n["replicas"])}
-        for key in ("used", "capacity", "allocated", "stranded"):
-            for r, v in (n.get(key) or {}).items():
+    for n in report.placement.nodes:
+        row: dict[str, Any] = {"pool": n.pool, "replicas": len(n.replicas)}
+        for key, amounts in (("used", n.used), ("capacity", n.capacity), ("allocated", n.allocated),
+                             ("stranded", n.stranded)):
+            for r, v in amounts.items():
                 row[f"{key}_{r}"] = v
         if busy:
-            row["utilisation"] = (busy.get(n["name"]) or {}).get("utilisation")
+            row["utilisation"] = busy[n.name].utilisation if n.name in busy else None
         rows.append(row)
-    frame = pd.DataFrame.from_records(rows, index=[n["name"] for n in report["placement"]["nodes"]])
+    frame = pd.DataFrame.from_records(rows, index=[n.name for n in report.placement.nodes])
     frame.index.name = "node"
     return frame

@@ -7,12 +7,13 @@ Each step is a plain function from values to values (no file I/O):
 * `pack` solves it and returns a `Placement` (or raises `InfeasiblePlacement`); `compare` adds the greedy
   baselines' plans of the same problem.
 * `serving_model` puts the placed replicas and the workload into a `SimModel`; `simulate` runs it and returns
-  the ``simulation`` section of the report.
+  the ``simulation`` section of the report (`capacity.report.model.Simulation`).
 * `autoscaling_model` reads the scenario's autoscalers (services with ``autoscaling.metric`` and ``target``,
   pools with ``autoscaling``) into a `capacity.autoscaling.AutoscalingModel`; with one, `simulate_model`
   runs the autoscaled replay (`capacity.autoscaling.simulate`) and the section gains ``autoscaling``;
   `run` adds the static plan sized for the peak beside it (`static_comparison`).
-* `run` does all of the above and returns a `RunResult` holding every intermediate value and the report.
+* `run` does all of the above and returns a `RunResult` holding every intermediate value and the report
+  (`capacity.report.model.Report`, built by `capacity.report.summary.build_report`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -29,13 +30,16 @@ from capacity import autoscaling, packing, sim
 from capacity.errors import InfeasiblePlacement, Shortage
 from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
 from capacity.packing.problem import PackingProblem, Placement
-from capacity.report.summary import slo_status
+from capacity.report.model import Report, Simulation
+from capacity.report.series import full_report
+from capacity.report.summary import build_report, simulation_section, slo_status
 from capacity.scenario import Arrivals, Batching, Scenario, Service, ServiceTime, trace_path, whatif_point
 from capacity.scenario import Spread as ScenarioSpread
 from capacity.scenario.services import ColdStart as ColdStartSpec
 from capacity.scenario.services import ScalingRules as ScenarioScalingRules
 from capacity.sim.arrivals import arrival_process
-from capacity.sim.model import SimModel
+from capacity.sim.model import Discipline, Dist, Process, Routing, ServiceDist, SimModel
+from capacity.sim.result import SimResult
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
 
 
@@ -129,7 +133,7 @@ def sim_arrivals(a: Arrivals, trace: Trace | None = None, duration_s: float | No
     Trace arrivals need the ``trace`` (`read_class_trace`) and the run's ``duration_s``: their
     ``rate_per_s`` is the replay's expected mean rate over the run (the replay itself does not read it).
     """
-    given = {key: value for key, value in (
+    given: dict[str, Any] = {key: value for key, value in (  # the engine's fields, by name
         ("cv", a.cv), ("on_s", a.on), ("off_s", a.off), ("amplitude", a.amplitude),
         ("period_s", a.period), ("peak_at_s", a.peak_at), ("start_s", a.start),
         ("time_scale", a.time_scale), ("rate_scale", a.rate_scale)) if value is not None}
@@ -145,7 +149,7 @@ def sim_arrivals(a: Arrivals, trace: Trace | None = None, duration_s: float | No
     if a.process != "trace":
         if a.rate is None:
             raise ValueError(f"{a.process} arrivals need a rate")
-        return sim.Arrivals(process=a.process, rate_per_s=a.rate, **given)
+        return sim.Arrivals(process=cast(Process, a.process), rate_per_s=a.rate, **given)
     if trace is None or duration_s is None:
         raise ValueError("trace arrivals need the trace and the run's duration")
     arrivals = sim.Arrivals(process="trace", rate_per_s=0.0, trace=trace, **given)
@@ -206,18 +210,16 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
                 traces[key] = read_class_trace(scenario, index)
             trace = traces[key]
         arrivals = sim_arrivals(c.arrivals, trace, duration)
-        common = {
-            "service": c.service, "priority": c.priority,
-            "slo_target_s": c.slo.target_s if c.slo else None,
-            "slo_quantile": c.slo.quantile if c.slo else None,
-            "admission": c.admission,
-            "tokens": sim.Tokens(*(sim.TokenCount(dist=t.dist, mean=t.mean, cv=t.effective_cv, min=t.min,
-                                                  max=t.max) for t in (c.tokens.input, c.tokens.output)))
-            if c.tokens is not None else None,
-        }
+        base = sim.RequestClass(
+            name=c.name, service=c.service, arrivals=arrivals, priority=c.priority, tenant=c.tenant,
+            weight=c.weight, slo_target_s=c.slo.target_s if c.slo else None,
+            slo_quantile=c.slo.quantile if c.slo else None, admission=c.admission,
+            tokens=sim.Tokens(*(sim.TokenCount(dist=cast(Dist, t.dist),
+                                               mean=t.mean, cv=t.effective_cv, min=t.min,
+                                               max=t.max) for t in (c.tokens.input, c.tokens.output)))
+            if c.tokens is not None else None)
         if c.tenants is None or trace is None:
-            classes.append(sim.RequestClass(name=c.name, arrivals=arrivals, tenant=c.tenant,
-                                            weight=c.weight, **common))
+            classes.append(base)
             continue
         weights = c.tenants.weights or {}
         if c.tenants.column is not None:
@@ -238,8 +240,8 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
         for k, tenant in enumerate(names):
             split = dataclasses.replace(arrivals, tenant_weights=odds, tenant_index=k, stream=c.name,
                                         rate_per_s=arrivals.rate_per_s * float(shares[k]))
-            classes.append(sim.RequestClass(name=f"{c.name}@{tenant}", arrivals=split, tenant=tenant,
-                                            weight=weights.get(tenant, c.weight), **common))
+            classes.append(dataclasses.replace(base, name=f"{c.name}@{tenant}", arrivals=split, tenant=tenant,
+                                               weight=weights.get(tenant, c.weight)))
     return tuple(classes)
 
 
@@ -263,8 +265,8 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
             name=s.name, replicas=replicas, concurrency=s.serving.concurrency,
             service_time=sim_service_time(s.serving.service_time),
             batching=sim_batching(s.serving.batching),
-            discipline=s.serving.queue.discipline or scenario.scheduling.discipline,
-            routing=s.serving.routing or scenario.scheduling.routing,
+            discipline=cast(Discipline, s.serving.queue.discipline or scenario.scheduling.discipline),
+            routing=cast(Routing, s.serving.routing or scenario.scheduling.routing),
             max_length=s.serving.queue.max_length,
             timeout_s=s.serving.queue.timeout,
             preemption=s.serving.queue.preemption,
@@ -323,10 +325,11 @@ def sim_service_time(st: ServiceTime) -> sim.ServiceTime:
                                per_output_token_s=st.per_output_token or 0.0)
     if st.form == "batch":
         assert st.per_item is not None
-        return sim.ServiceTime(dist=st.distribution, mean_s=st.per_item, cv=st.effective_cv,
+        return sim.ServiceTime(dist=cast(ServiceDist, st.distribution), mean_s=st.per_item,
+                               cv=st.effective_cv,
                                base_s=st.base or 0.0)
     assert st.mean is not None
-    return sim.ServiceTime(dist=st.distribution, mean_s=st.mean, cv=st.effective_cv)
+    return sim.ServiceTime(dist=cast(ServiceDist, st.distribution), mean_s=st.mean, cv=st.effective_cv)
 
 
 def sim_batching(b: Batching | None) -> sim.Batching | None:
@@ -443,11 +446,13 @@ def simulate_model(model: SimModel,
     return result, section
 
 
-def simulate(scenario: Scenario, placement: Placement) -> dict[str, Any]:
+def simulate(scenario: Scenario, placement: Placement) -> Simulation:
     """Simulate the scenario's workload on a placement; return the report's ``simulation`` section."""
     model = serving_model(scenario, placement)
     scaling = autoscaling_model(scenario, packing_problem(scenario), placement)
-    return simulate_model(model, scaling)[1]
+    section = simulation_section(simulate_model(model, scaling)[1])
+    assert section is not None
+    return section
 
 
 def static_comparison(scenario: Scenario, section: dict[str, Any]) -> dict[str, Any]:
@@ -495,8 +500,8 @@ class RunResult:
     problem: PackingProblem
     placement: Placement
     model: SimModel | None
-    sim_result: Any | None          # capacity.sim.SimResult (per-request arrays), None without workload
-    report: dict[str, Any]
+    sim_result: SimResult | None    # the per-request records, None without workload
+    report: Report
     timings: dict[str, float] = field(default_factory=dict)
 
     def requests_frame(self) -> Any:
@@ -512,18 +517,14 @@ class RunResult:
 
         return frames.classes(self)
 
-    def full_report(self) -> dict[str, Any]:
+    def full_report(self) -> Report:
         """The report with the plot data that ``capacity run`` adds to report.json
         (`capacity.report.series.full_report`): what the plots and `capacity.report.html` draw from."""
-        from capacity.report.series import full_report
-
         return full_report(self)
 
 
 def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
     """Pack, then (when the scenario has a workload and ``simulate_traffic``) simulate; build the report."""
-    from capacity.report.summary import build_report
-
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     problem = packing_problem(scenario)

@@ -63,6 +63,7 @@ import numpy as np
 from capacity import pipeline, sim
 from capacity.errors import CapacityError, InfeasiblePlacement
 from capacity.packing.problem import NodeUsage, Placement
+from capacity.report.model import Report
 from capacity.scenario import SLO_QUANTILES, Scenario, scenario_from_dict
 from capacity.sim.model import RequestClass, ServingService, SimModel
 from capacity.sim.result import SimResult
@@ -403,7 +404,7 @@ class SizingResult:
 
     scenario: Scenario                            # the sized scenario
     services: dict[str, ServiceSizing]
-    report: dict[str, Any] | None                 # report.json of the sized scenario (first seed)
+    report: Report | None                         # report.json of the sized scenario (first seed)
     slos: list[SloCheck]
     pass_rule: str
     measure: str
@@ -411,7 +412,7 @@ class SizingResult:
     shortages: list[str] = field(default_factory=list)   # the sized services do not fit
 
     def to_dict(self) -> dict[str, Any]:
-        placement = self.report["placement"] if self.report else None
+        placement = self.report.placement.model_dump(mode="json") if self.report else None
         return {"scenario": self.scenario.name, "pass_rule": self.pass_rule, "slo_on": self.measure,
                 "seeds": self.seeds, "services": {n: s.to_dict() for n, s in self.services.items()},
                 "placement": placement, "slos": [c.to_dict() for c in self.slos],
@@ -426,10 +427,10 @@ class SizingResult:
                               for t in s.trials)
             lines.append(f"  {s.name:<16} {s.replicas:>8} {s.initial:>5}  {steps or s.status}")
         if self.report:
-            p = self.report["placement"]
-            cost = "" if p["cost_per_hour"] is None else f", {p['cost_per_hour']:.2f}/h"
-            lines.append(f"placement: {p['nodes_used']} nodes{cost} ({p['status']}, {p['solver']}, objective "
-                         f"{p['objective']}, lower bound {p['lower_bound']})")
+            p = self.report.placement
+            cost = "" if p.cost_per_hour is None else f", {p.cost_per_hour:.2f}/h"
+            lines.append(f"placement: {p.nodes_used} nodes{cost} ({p.status}, {p.solver}, objective "
+                         f"{p.objective}, lower bound {p.lower_bound})")
         lines += slo_lines(self.slos)
         return "\n".join(lines)
 
@@ -585,18 +586,17 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
         doc.setdefault("placement", {})["objective"] = "min-cost"
     result_scenario = scenario_from_dict(doc, source=f"{scenario.source} [sized]",
                                          data_dirs=scenario.data_dirs)
-    common = {"scenario": result_scenario, "services": sized, "pass_rule": pass_rule, "measure": measure,
-              "seeds": seeds}
+    result = SizingResult(scenario=result_scenario, services=sized, report=None, slos=[],
+                          pass_rule=pass_rule, measure=measure, seeds=seeds)
     try:
         run = pipeline.run(result_scenario)
     except InfeasiblePlacement as exc:
-        return SizingResult(report=None, slos=[], shortages=[str(s) for s in exc.shortages] or [str(exc)],
-                            **common)
+        return replace(result, shortages=[str(s) for s in exc.shortages] or [str(exc)])
     assert run.model is not None and run.sim_result is not None
     model = run.model
     runs = [_measure_run(model, run.sim_result, measure)]       # one run's records in memory at a time
     runs += [_measure_run(model, sim.simulate_model(replace(model, seed=s)), measure) for s in seeds[1:]]
-    return SizingResult(report=run.report, slos=_checks(model, runs, seeds), **common)
+    return replace(result, report=run.report, slos=_checks(model, runs, seeds))
 
 
 # ---------------------------------------------------------------------------------------------- max rate
@@ -605,7 +605,7 @@ def _scaled(arrivals: sim.Arrivals, rate: float) -> sim.Arrivals:
     """The arrivals at mean ``rate``: a trace replay is thinned or multiplied by its ``rate_scale``."""
     if arrivals.process == "trace":
         factor = rate / arrivals.rate_per_s
-        return replace(arrivals, rate_per_s=rate, rate_scale=arrivals.rate_scale * factor)  # type: ignore[call-arg]
+        return replace(arrivals, rate_per_s=rate, rate_scale=arrivals.rate_scale * factor)
     return replace(arrivals, rate_per_s=rate)
 
 
@@ -625,7 +625,7 @@ class MaxRateResult:
     pass_rule: str
     measure: str
     seeds: list[int]
-    report: dict[str, Any] | None = None          # report.json of the scenario as given (its placement)
+    report: Report | None = None                  # report.json of the scenario as given (its placement)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario.name, "class": self.cls, "service": self.service,
@@ -634,7 +634,7 @@ class MaxRateResult:
                 "failed_rate_per_s": self.failed_rate_per_s,
                 "scale": self.max_rate_per_s / self.base_rate_per_s,
                 "trials": [t.to_dict("rate_per_s") for t in self.trials],
-                "placement": self.report["placement"] if self.report else None,
+                "placement": self.report.placement.model_dump(mode="json") if self.report else None,
                 "slos": [c.to_dict() for c in self.slos]}
 
     def text(self) -> str:

@@ -10,6 +10,7 @@ import pytest
 from capacity.cli import main
 from capacity.report import strip_runtime
 
+from .cli_support import run_cli
 from .conftest import SCENARIOS
 
 SEED = str(SCENARIOS / "seed-example.yaml")
@@ -31,10 +32,6 @@ SMALL = textwrap.dedent("""\
       classes:
         - {name: api, service: web, arrivals: {rate: 100/s}, slo: {p99: 100ms}}
     """)
-
-
-def run_cli(*args):
-    return main([str(a) for a in args])
 
 
 def test_plan_seed_example_is_optimal_on_three_nodes(tmp_path, capsys):
@@ -155,7 +152,6 @@ def test_entry_point_bad_input_has_no_traceback(write_scenario):
 
 def test_sweep_and_size_errors_are_one_line_even_when_they_quote_a_newline(tmp_path, capsys):
     """A value the user gave may hold a line break; the error quoting it stays one line."""
-    from capacity.cli import main
 
     scenario = tmp_path / "s.yaml"
     scenario.write_text(

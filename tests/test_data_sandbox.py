@@ -182,7 +182,7 @@ def test_a_run_reads_only_from_the_allowed_folders(layout):
 
 @pytest.mark.parametrize("executor", ["serial", "local"])
 def test_sweeps_pass_the_allowed_folders_to_their_runs(layout, executor, tmp_path):
-    from capacity.sweep import sweep
+    from capacity.whatif import sweep
 
     path = _write(layout / "scen", "../elsewhere/t.csv",
                   "whatif: {grid: {services.llm.replicas: [1, 2]}}\n")

@@ -19,7 +19,7 @@ import pytest
 from capacity.report.summary import strip_runtime
 from capacity.report.writers import to_json
 from capacity.scenario import load_scenario
-from capacity.sweep import sweep
+from capacity.whatif import sweep
 
 from .conftest import ROOT, SCENARIOS
 
@@ -31,14 +31,12 @@ CHILD = """
 import json, sys
 from pathlib import Path
 from capacity import pipeline
-from capacity.report.series import plot_data
-from capacity.report.summary import strip_runtime
 from capacity.report.writers import to_json
 from capacity.scenario import load_scenario
 out = {}
 for path in sys.argv[2:]:
     result = pipeline.run(load_scenario(path, json.loads(sys.argv[1])))
-    out[Path(path).stem] = to_json(strip_runtime({**result.report, **plot_data(result)}))
+    out[Path(path).stem] = to_json(result.full_report().without_runtime())
 print(json.dumps(out))
 """
 

@@ -44,7 +44,7 @@ def test_the_cap_is_overridable_and_stated_in_the_report(write_scenario):
         load_scenario(path, ["limits.max_requests=100"])
     scenario = load_scenario(path, ["limits.max_requests=1000"])
     report = run(scenario).report
-    assert report["provenance"]["limits"]["max_requests"] == 1000
+    assert report.provenance.limits.max_requests == 1000
     assert load_scenario(path).digest() == scenario.digest()  # caps never change results
 
 

@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from capacity.cli import main
-
+from .cli_support import run_cli
 from .conftest import SCENARIOS
 
 SEED = str(SCENARIOS / "seed-example.yaml")
 SHOP = Path(__file__).parent / "k8s" / "data" / "shop"
-
-
-def cli(*args):
-    return main([str(a) for a in args])
 
 
 @pytest.fixture
@@ -71,7 +66,7 @@ CASES = [
                          ids=[" ".join([args[0], *map(str, args[2:])]) for args, _, _ in CASES])
 def test_a_bad_output_path_is_one_line_and_exit_2_before_any_work(place, no_work, capsys, args, path,
                                                                   problem):
-    assert cli(*args) == 2
+    assert run_cli(*args) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1, captured.err
     assert captured.err.startswith(f"error: {path}: "), captured.err
@@ -84,7 +79,7 @@ def test_default_run_folder_is_checked_too(place, no_work, capsys):
     """``run`` without ``-o`` writes to out/<scenario name>: a file there is found before the run."""
     (place / "out").mkdir()
     (place / "out" / "seed-example").write_text("a file")
-    assert cli("run", SEED) == 2
+    assert run_cli("run", SEED) == 2
     assert "error: out/seed-example: exists and is not a folder" in capsys.readouterr().err
 
 
@@ -95,7 +90,7 @@ def test_default_run_folder_is_checked_too(place, no_work, capsys):
 def test_a_full_device_is_an_io_failure_exit_5(tmp_path, capsys):
     full = tmp_path / "full"
     full.symlink_to("/dev/full")
-    assert cli("plan", SEED, "--json", full) == 5
+    assert run_cli("plan", SEED, "--json", full) == 5
     err = capsys.readouterr().err
     assert err == f"error: {full}: cannot write it: No space left on device\n"
     assert full.is_symlink() and Path("/dev/full").is_char_device()
@@ -105,7 +100,7 @@ def test_a_device_is_written_in_place(tmp_path, capsys):
     """/dev/null (like /dev/stdout or a named pipe) cannot be replaced by a rename: it is written to."""
     null = tmp_path / "null"
     null.symlink_to(os.devnull)
-    assert cli("plan", SEED, "--json", null) == 0
+    assert run_cli("plan", SEED, "--json", null) == 0
     assert null.is_symlink() and Path(os.devnull).is_char_device()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
 
@@ -117,7 +112,7 @@ def test_dev_stdout_redirected_to_a_file_gets_the_json(tmp_path, capsys):
 
     target = tmp_path / "plan.json"
     with open(target, "wb") as fh:
-        assert cli("plan", SEED, "--json", f"/proc/self/fd/{fh.fileno()}") == 0
+        assert run_cli("plan", SEED, "--json", f"/proc/self/fd/{fh.fileno()}") == 0
     assert json.loads(target.read_text())["placement"]["nodes_used"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
 
@@ -131,7 +126,7 @@ def test_a_named_pipe_receives_the_json(tmp_path, capsys):
     received = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
     reader.start()
-    assert cli("plan", SEED, "--json", fifo) == 0
+    assert run_cli("plan", SEED, "--json", fifo) == 0
     reader.join(timeout=60)
     assert json.loads(received[0])["placement"]["nodes_used"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
@@ -144,7 +139,7 @@ def test_a_read_only_folder_is_a_bad_path(tmp_path, capsys):
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        assert cli("plan", SEED, "--json", folder / "x.json") == 2
+        assert run_cli("plan", SEED, "--json", folder / "x.json") == 2
         assert "Permission denied" in capsys.readouterr().err
     finally:
         folder.chmod(0o755)

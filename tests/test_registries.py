@@ -39,7 +39,7 @@ from capacity.sim.routing import ROUTINGS
 from capacity.sim.service_times import SERVICE_TIMES
 from capacity.sim.traces import TRACE_FORMATS
 from capacity.sizing import MEASURES, PASS_RULES
-from capacity.sweep import EXECUTORS
+from capacity.whatif import EXECUTORS
 
 #: Batching modes the simulator has but a scenario cannot name yet: ``llm`` (`capacity.sim.llm_batching`)
 #: needs the LLM engine's section of the scenario, which does not exist yet. Remove a mode from here when the

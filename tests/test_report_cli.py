@@ -3,18 +3,14 @@
 import json
 import os
 
-from capacity.cli import main
 from capacity.report.plots import PLOTS
 
+from .cli_support import run_cli
 from .conftest import SCENARIOS
 from .schema_check import assert_valid
 
 SEED = str(SCENARIOS / "seed-example.yaml")
 FILES = ["report.json", "report.md", "report.html", *(n for n, spec in PLOTS.items() if spec.needs is None)]
-
-
-def run_cli(*args):
-    return main([str(a) for a in args])
 
 
 def test_run_writes_every_file_and_report_redraws_them_identically(tmp_path, capsys):

@@ -16,16 +16,11 @@ import threading
 
 import pytest
 
-from capacity.cli import main
-
+from .cli_support import run_cli
 from .conftest import ROOT, SCENARIOS
 
 SEED = str(SCENARIOS / "seed-example.yaml")
 SHORT = ["--set", "workload.duration=30s", "--set", "workload.warmup=5s"]
-
-
-def cli(*args):
-    return main([str(a) for a in args])
 
 
 def quick_pngs(report):
@@ -57,7 +52,7 @@ def temporaries(parent):
 def previous(tmp_path, capsys, fast_plots):
     """A folder holding a complete report of seed 1, and its files."""
     out = tmp_path / "run"
-    assert cli("run", SEED, "-o", out, *SHORT, "--set", "seed=1") == 0
+    assert run_cli("run", SEED, "-o", out, *SHORT, "--set", "seed=1") == 0
     capsys.readouterr()
     return out, snapshot(out)
 
@@ -81,7 +76,7 @@ def test_a_full_disk_leaves_the_previous_report_whole_and_exits_5(previous, monk
     """ENOSPC on the n-th file: one line naming the folder and the reason, exit 5, nothing mixed."""
     out, before = previous
     monkeypatch.setattr(os, "fsync", failing_on_call(nth, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
-    assert cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 5
+    assert run_cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 5
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {out}: ") and "No space left on device" in err
     assert snapshot(out) == before
@@ -101,7 +96,7 @@ def test_a_short_write_error_mid_file_exits_5(previous, monkeypatch, capsys):
         return real(fd, data)
 
     monkeypatch.setattr(os, "write", write)
-    assert cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 5
+    assert run_cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 5
     monkeypatch.undo()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Input/output error" in err
@@ -112,14 +107,14 @@ def test_a_short_write_error_mid_file_exits_5(previous, monkeypatch, capsys):
 def test_an_interrupt_while_writing_leaves_the_previous_report_whole(previous, monkeypatch, capsys, nth):
     out, before = previous
     monkeypatch.setattr(os, "fsync", failing_on_call(nth, KeyboardInterrupt()))
-    assert cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 130
+    assert run_cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 130
     assert capsys.readouterr().err == "interrupted\n"
     assert snapshot(out) == before and temporaries(out.parent) == []
 
 
 def test_a_new_report_replaces_every_file_of_the_old_one(previous, capsys):
     out, before = previous
-    assert cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 0
+    assert run_cli("run", SEED, "-o", out, *SHORT, "--set", "seed=2") == 0
     after = snapshot(out)
     assert sorted(after) == sorted(before)
     assert after["report.md"] != before["report.md"]
@@ -172,7 +167,7 @@ def test_a_kill_during_the_swap_keeps_both_sets_whole_and_the_next_run_cleans_up
         assert len(olds) == len(news) == 1
         assert snapshot(out.parent / olds[0]) == before               # the old report, whole
         assert sorted(snapshot(out.parent / news[0])) == sorted(before)   # and the new one, whole
-    assert cli("run", SEED, "-o", out, *SHORT, "--set", "seed=3") == 0
+    assert run_cli("run", SEED, "-o", out, *SHORT, "--set", "seed=3") == 0
     assert temporaries(out.parent) == []
     assert json.loads((out / "report.json").read_text())["provenance"]["seed"] == 3
 
@@ -235,7 +230,7 @@ def test_run_refuses_a_folder_that_holds_other_files(tmp_path, capsys, fast_plot
     else:
         (out / stranger).write_text("keep me too")
     before = snapshot(out)
-    assert cli("run", SEED, "-o", out, *SHORT) == 2
+    assert run_cli("run", SEED, "-o", out, *SHORT) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {out}: holds ") and stranger.rstrip("/") in err
     assert snapshot(out) == before and (out / stranger.rstrip("/")).exists()
@@ -244,10 +239,10 @@ def test_run_refuses_a_folder_that_holds_other_files(tmp_path, capsys, fast_plot
 def test_run_refuses_the_current_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pyproject.toml").write_text("[project]\n")
-    assert cli("run", SEED, "-o", ".", *SHORT) == 2
+    assert run_cli("run", SEED, "-o", ".", *SHORT) == 2
     assert "holds 'pyproject.toml'" in capsys.readouterr().err
     (tmp_path / "pyproject.toml").unlink()
-    assert cli("run", SEED, "-o", ".", *SHORT) == 2                          # even empty: it is where we are
+    assert run_cli("run", SEED, "-o", ".", *SHORT) == 2                      # even empty: it is where we are
     assert "is the current folder" in capsys.readouterr().err
 
 
@@ -259,10 +254,10 @@ def test_kubernetes_export_replaces_the_previous_export_whole(tmp_path, capsys):
     (k8s / "patches" / "deployment.default.gone.yaml").write_text("kind: Deployment\n")
     (k8s / "nodes.yaml").write_text("old\n")
     (k8s / "apply.sh").write_text("old\n")
-    assert cli("plan", SEED, "--export", "k8s", "--export-dir", k8s) == 0
+    assert run_cli("plan", SEED, "--export", "k8s", "--export-dir", k8s) == 0
     assert not (k8s / "patches" / "deployment.default.gone.yaml").exists()
     assert (k8s / "nodes.yaml").read_text() != "old\n"
     (k8s / "kustomization.yaml").write_text("resources: []\n")         # the user's file: refused, kept
-    assert cli("plan", SEED, "--export", "k8s", "--export-dir", k8s) == 2
+    assert run_cli("plan", SEED, "--export", "k8s", "--export-dir", k8s) == 2
     assert "holds 'kustomization.yaml'" in capsys.readouterr().err
     assert (k8s / "kustomization.yaml").exists()

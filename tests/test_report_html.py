@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from capacity.report import html as report_html
+from capacity.report.model import parse_report
 from capacity.report.series import full_report
 from capacity.report.writers import to_json
 
@@ -56,7 +57,7 @@ def _parse(text: str) -> _Page:
 
 
 def _rendered(result):
-    report = report_html.in_scenario_order(json.loads(to_json(full_report(result))))
+    report = parse_report(json.loads(to_json(full_report(result)))).in_scenario_order()
     from capacity.report.plots import render_pngs
 
     images = render_pngs(report)
@@ -98,9 +99,8 @@ def test_the_page_has_the_verdict_tables_provenance_and_scenario(overload_page):
 
 def test_user_strings_are_escaped(overload_page):
     _, images, _ = overload_page
-    report = report_html.in_scenario_order(full_report(seed_run()))
     evil = "<script>alert('x')</script>"
-    report = json.loads(json.dumps(report))
+    report = json.loads(to_json(full_report(seed_run())))
     report["scenario"] = evil
     report["input"]["scenario"]["description"] = f"<b>{evil}</b>"
     first = next(iter(report["simulation"]["classes"]))

@@ -91,8 +91,7 @@ def test_node_usage_stacks_add_up_to_the_allocated_and_busy_shares(make):
 
 def test_placement_map_draws_every_replica_and_the_stranded_capacity():
     report = full_report(fleet_run())
-    scenario = report["input"]["scenario"]
-    demand = {s["name"]: s["resources"] for s in scenario["services"]}
+    demand = {s.name: s.resources for s in report.input.scenario.services}
     _, ax = _axes()
     plots.placement_map(ax, report)
     rects = [p for p in ax.patches if isinstance(p, Rectangle)]
@@ -206,7 +205,7 @@ def test_a_placement_only_report_has_the_placement_plots_only():
 
 
 def _sweep_rows():
-    """Rows shaped like capacity.sweep's results table: two replications per point."""
+    """Rows shaped like capacity.whatif's results table: two replications per point."""
     rows = []
     for replicas in (2, 3, 4, 5, 6):
         for rep in (0, 1):

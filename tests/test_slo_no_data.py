@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from capacity import pipeline, scenario_from_dict
 from capacity.cli import main, simulation_summary
 from capacity.report import plots, render_html, render_markdown
+from capacity.report.model import Report
 from capacity.report.series import full_report
 from capacity.report.summary import slo_status, slo_verdict
 from capacity.report.writers import to_json
@@ -57,15 +58,15 @@ workload:
 
 
 @pytest.fixture(scope="module")
-def report() -> dict:
+def report() -> Report:
     return full_report(pipeline.run(scenario_from_dict(doc())))
 
 
-def test_a_class_without_arrivals_has_no_data(report: dict) -> None:
+def test_a_class_without_arrivals_has_no_data(report: Report) -> None:
     classes = report["simulation"]["classes"]
     assert classes["rare"]["arrived"] == 0
-    assert classes["rare"]["slo"] == {"target_s": 0.2, "quantile": 0.99, "attained": None, "met": None,
-                                      "status": "no data"}
+    assert classes["rare"]["slo"].model_dump() == {"target_s": 0.2, "quantile": 0.99, "attained": None,
+                                                   "met": None, "status": "no data"}
     assert classes["busy"]["arrived"] > 0
     assert classes["busy"]["slo"]["met"] is True and classes["busy"]["slo"]["status"] == "met"
 
@@ -97,13 +98,13 @@ def test_no_data_is_never_a_pass() -> None:
                                                            "no data": 1}
 
 
-def test_the_cli_tables_say_no_data(report: dict) -> None:
+def test_the_cli_tables_say_no_data(report: Report) -> None:
     rows = {line.split()[0]: line for line in simulation_summary(report).splitlines()[2:-1]}
     assert rows["rare"].endswith("p99<=200ms no data")
     assert "met" in rows["busy"]
 
 
-def test_markdown_and_html_say_no_data_and_do_not_count_it_as_met(report: dict) -> None:
+def test_markdown_and_html_say_no_data_and_do_not_count_it_as_met(report: Report) -> None:
     md = render_markdown(report)
     rare = next(line for line in md.splitlines() if line.startswith("| rare "))
     assert "no data" in rare and "MISSED" not in rare and " met" not in rare
@@ -122,7 +123,7 @@ def test_the_latency_plot_marks_no_data_apart() -> None:
     assert sorted(markers) == ["o", "s"]          # busy met (circle), rare no data (square): no cross
 
 
-def test_frames_keep_the_status(report: dict) -> None:
+def test_frames_keep_the_status(report: Report) -> None:
     pytest.importorskip("pandas")
     from capacity import frames
 
@@ -150,7 +151,7 @@ def test_simulate_and_run_keep_going(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert main(["report", str(out), "-o", str(tmp_path / "again")]) == 0
 
 
-def test_frames_derive_the_status_of_an_older_report(report: dict) -> None:
+def test_frames_derive_the_status_of_an_older_report(report: Report) -> None:
     pytest.importorskip("pandas")
     from capacity import frames
 

@@ -14,7 +14,15 @@ import pytest
 
 from capacity import ScenarioError, load_scenario, scenario_from_dict, sweep
 from capacity.cli import main
-from capacity.sweep import InputFile, expand, run_digest, runs_of, sweep_figure, with_whatif
+from capacity.whatif import (
+    InputFile,
+    SweepInterrupted,
+    expand,
+    run_digest,
+    runs_of,
+    sweep_figure,
+    with_whatif,
+)
 
 from .conftest import ROOT, SCENARIOS, SHARED_DATA
 
@@ -226,7 +234,7 @@ def test_sweep_writes_tidy_tables_summary_and_report(write_scenario, tmp_path):
 
 def test_summary_of_a_point_not_run_yet_shows_its_values(write_scenario):
     """An interrupted sweep's summary: a point with no finished run still names what it sets."""
-    from capacity.sweep import summarize_points
+    from capacity.whatif import summarize_points
 
     points = expand(load_scenario(write_scenario(SMALL)))
     keys = ["services.api.replicas", "workload.classes.web.arrivals.rate",
@@ -328,7 +336,7 @@ def test_killed_and_interrupted_sweeps_resume_and_lose_nothing(tmp_path, uninter
 def test_ctrl_c_between_a_runs_record_and_its_row_keeps_the_row(write_scenario, tmp_path, monkeypatch):
     """Ctrl-C lands after a run's record is written but before its row is added: the tables still hold
     every recorded run (the one a resumed sweep would reuse), none missing."""
-    sweep_module = sys.modules["capacity.sweep"]
+    sweep_module = sys.modules["capacity.whatif.runner"]   # where the sweep adds its rows
     real, calls = sweep_module.row_of, []
 
     def interrupted_once(*args, **kwargs):
@@ -341,7 +349,7 @@ def test_ctrl_c_between_a_runs_record_and_its_row_keeps_the_row(write_scenario, 
     text = SMALL.replace("[2, 3, 4]", "[2, 3]").replace("[60/s, 90/s]", "[60/s]").split("  cases:")[0]
     text = text.replace("p95: 100ms", "p95: 1ms")                  # no point can meet it
     out = tmp_path / "o"
-    with pytest.raises(sweep_module.SweepInterrupted) as caught:
+    with pytest.raises(SweepInterrupted) as caught:
         sweep(with_whatif(load_scenario(write_scenario(text)), replications=2), out, executor="serial")
     recorded = len(list(out.glob("runs/*/report.json")))
     assert recorded == 2 and caught.value.done == 2 and len(_rows(out)) == 2

@@ -21,6 +21,7 @@ import pytest
 
 from capacity import load_scenario, sweep
 from capacity.cli import main
+from capacity.whatif import SweepInterrupted
 
 from .conftest import ROOT, SCENARIOS
 
@@ -266,7 +267,7 @@ def test_a_killed_sweep_leaves_no_process_and_no_open_pipe(tmp_path, how, execut
 def test_sigterm_stops_an_in_process_sweep_like_ctrl_c(tmp_path, write_scenario, monkeypatch):
     """SIGTERM during `sweep` (serial, in this process) raises `SweepInterrupted` with the finished runs
     kept, and the previous SIGTERM handler is back afterwards."""
-    sweep_module = sys.modules["capacity.sweep"]
+    sweep_module = sys.modules["capacity.whatif.executors"]   # where the serial executor runs
     real, calls = sweep_module.run_one, []
 
     def terminated_on_second(*args, **kwargs):
@@ -278,7 +279,7 @@ def test_sigterm_stops_an_in_process_sweep_like_ctrl_c(tmp_path, write_scenario,
     monkeypatch.setattr(sweep_module, "run_one", terminated_on_second)
     before = signal.getsignal(signal.SIGTERM)
     path = write_scenario(TINY)
-    with pytest.raises(sweep_module.SweepInterrupted) as caught:
+    with pytest.raises(SweepInterrupted) as caught:
         sweep(path, tmp_path / "o", executor="serial", grid={"services.api.replicas": [1, 2, 3]})
     assert caught.value.done == 1 and len(_rows(tmp_path / "o")) == 1
     assert signal.getsignal(signal.SIGTERM) is before

@@ -24,8 +24,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from capacity.report.model import (
+    Autoscaling,
+    CompareSection,
+    PlacementSection,
+    Report,
+    Simulation,
+    SloResult,
+    as_model,
+)
 from capacity.report.output import FolderKind, write_folder
-from capacity.report.summary import slo_status, slo_verdict
+from capacity.report.summary import slo_verdict
 from capacity.units import format_duration, format_quantity
 
 _CSS = """
@@ -97,19 +106,19 @@ def _stranded(amounts: Mapping[str, float]) -> str:
     return ", ".join(parts) if parts else "-"
 
 
-def _slo_text(slo: Mapping[str, Any]) -> str:
-    return f"p{100 * slo['quantile']:g} ≤ {format_duration(slo['target_s'])}"
+def _slo_text(slo: SloResult) -> str:
+    return f"p{100 * slo.quantile:g} ≤ {format_duration(slo.target_s)}"
 
 
-def _slo_cell(slo: Mapping[str, Any] | None) -> str:
+def _slo_cell(slo: SloResult | None) -> str:
     """Markup (escaped inside) for a class's SLO verdict."""
-    if not slo:
+    if slo is None:
         return "-"
-    status = slo_status(slo)
+    status = slo.verdict
     if status == "no data":
         return f'{_e(_slo_text(slo))}: <span class="missed">no data</span> (no request measured)'
     css, word = ("met", "met") if status == "met" else ("missed", "MISSED")
-    return f'{_e(_slo_text(slo))}: {_e(_pct(slo["attained"]))} within, <span class="{css}">{word}</span>'
+    return f'{_e(_slo_text(slo))}: {_e(_pct(slo.attained))} within, <span class="{css}">{word}</span>'
 
 
 def _nodes(n: Any) -> str:
@@ -118,30 +127,30 @@ def _nodes(n: Any) -> str:
 
 # ---------------------------------------------------------------------------------------------- sections
 
-def _verdict(report: Mapping[str, Any]) -> str:
-    p = report["placement"]
-    cost = "" if p.get("cost_per_hour") is None else f", {p['cost_per_hour']:.2f} per hour"
-    gap = "" if not p.get("gap") else f", gap {100 * p['gap']:.2f}%"
-    parts = [f"<strong>{_e(_nodes(p['nodes_used']))}</strong>{_e(cost)} "
-             f"({_e(p['status'])}, {_e(p['solver'])}; proven lower bound {_e(_nodes(p['lower_bound']))}"
+def _verdict(report: Report) -> str:
+    p = report.placement
+    cost = "" if p.cost_per_hour is None else f", {p.cost_per_hour:.2f} per hour"
+    gap = "" if not p.gap else f", gap {100 * p.gap:.2f}%"
+    parts = [f"<strong>{_e(_nodes(p.nodes_used))}</strong>{_e(cost)} "
+             f"({_e(p.status)}, {_e(p.solver)}; proven lower bound {_e(_nodes(p.lower_bound))}"
              f"{_e(gap)})."]
     css = "neutral"
-    if p.get("unplaced"):
+    if p.unplaced:
         css = "bad"
-        parts.append(f"<strong>{len(p['unplaced'])} replicas could not be placed:</strong> "
-                     f"{_e(', '.join(p['unplaced']))}.")
-    simulation = report.get("simulation")
-    if simulation:
+        parts.append(f"<strong>{len(p.unplaced)} replicas could not be placed:</strong> "
+                     f"{_e(', '.join(p.unplaced))}.")
+    simulation = report.simulation
+    if simulation is not None:
         verdict = slo_verdict(simulation)
-        slos = {name: c["slo"] for name, c in simulation["classes"].items() if c.get("slo")}
+        slos = {name: c.slo for name, c in simulation.classes.items() if c.slo is not None}
         if slos:
             css = "ok" if verdict["status"] == "met" and css != "bad" else "bad"
             parts.append(f"<strong>SLOs: {verdict['met']} of {len(slos)} met.</strong>")
             for name, s in slos.items():
-                if slo_status(s) == "missed":
+                if s.verdict == "missed":
                     parts.append(f'<span class="missed">Missed</span> {_e(name)}: {_e(_slo_text(s))}, '
-                                 f"{_e(_pct(s['attained']))} within.")
-                elif slo_status(s) == "no data":
+                                 f"{_e(_pct(s.attained))} within.")
+                elif s.verdict == "no data":
                     parts.append(f'<span class="missed">No data</span> {_e(name)}: {_e(_slo_text(s))}, '
                                  "no request measured (not a pass).")
         else:
@@ -149,115 +158,111 @@ def _verdict(report: Mapping[str, Any]) -> str:
     return f'<div class="verdict {css}">' + " ".join(parts) + "</div>"
 
 
-def _provenance(report: Mapping[str, Any]) -> str:
-    prov = report.get("provenance", {})
-    run = report.get("run", {})
-    rows = [["capacity version", prov.get("capacity_version", "?")],
-            ["scenario sha256", prov.get("scenario_sha256", "?")],
-            ["seed", prov.get("seed", "?")],
-            ["scenario file", prov.get("source", "?")]]
-    if run.get("started_at"):
-        rows.append(["run started (UTC)", run["started_at"]])
-    for key, label in (("pack_s", "packing took"), ("simulate_s", "simulation took")):
-        if run.get(key) is not None:
-            rows.append([label, format_duration(run[key])])
+def _provenance(report: Report) -> str:
+    prov, run = report.provenance, report.run
+    rows: list[list[Any]] = [["capacity version", prov.capacity_version],
+                             ["scenario sha256", prov.scenario_sha256],
+                             ["seed", prov.seed],
+                             ["scenario file", prov.source]]
+    if run.started_at:
+        rows.append(["run started (UTC)", run.started_at])
+    for seconds, label in ((run.pack_s, "packing took"), (run.simulate_s, "simulation took")):
+        if seconds is not None:
+            rows.append([label, format_duration(seconds)])
     return "<h2>Provenance</h2>" + _table(["", ""], rows)
 
 
-def _placement(p: Mapping[str, Any]) -> str:
+def _placement(p: PlacementSection) -> str:
     out = ["<h2>Placement</h2>",
-           f"<p>Objective <code>{_e(p.get('objective', '?'))}</code>; {_e(_nodes(p['nodes_used']))}, "
-           f"{_e(p.get('replicas', '?'))} replicas.</p>", "<h3>Pools</h3>",
+           f"<p>Objective <code>{_e(p.objective)}</code>; {_e(_nodes(p.nodes_used))}, "
+           f"{_e(p.replicas)} replicas.</p>", "<h3>Pools</h3>",
            _table(["pool", "nodes used / count", "cost per hour", "allocated", "stranded"],
-                  [[name, f"{q['nodes_used']} / {q['count']}",
-                    "-" if q["cost_per_hour"] is None else f"{q['cost_per_hour']:.2f}",
-                    ", ".join(f"{r} {_pct(v)}" for r, v in q["allocated"].items()),
-                    _stranded(q.get("stranded", {}))] for name, q in p["pools"].items()]),
+                  [[name, f"{q.nodes_used} / {q.count}",
+                    "-" if q.cost_per_hour is None else f"{q.cost_per_hour:.2f}",
+                    ", ".join(f"{r} {_pct(v)}" for r, v in q.allocated.items()),
+                    _stranded(q.stranded)] for name, q in p.pools.items()]),
            '<p class="muted">Stranded: free after headroom, but no replica of a service allowed there '
            "would fit (one service scaling up at a time).</p>"]
-    resources = sorted({r for n in p["nodes"] for r in n["capacity"]})
-    rows = [[n["name"], n["pool"],
-             *[f"{format_quantity(r, n['used'].get(r, 0))} / {format_quantity(r, n['capacity'][r])}"
-               if n["capacity"].get(r) else "-" for r in resources],
-             _stranded(n.get("stranded", {})), ", ".join(n["replicas"])] for n in p["nodes"]]
+    resources = sorted({r for n in p.nodes for r in n.capacity})
+    rows = [[n.name, n.pool,
+             *[f"{format_quantity(r, n.used.get(r, 0))} / {format_quantity(r, n.capacity[r])}"
+               if n.capacity.get(r) else "-" for r in resources],
+             _stranded(n.stranded), ", ".join(n.replicas)] for n in p.nodes]
     out += ["<h3>Nodes</h3>", _table(["node", "pool", *resources, "stranded", "replicas"], rows)]
-    if p.get("unplaced"):
-        out.append(f'<p class="missed">Unplaced replicas: {_e(", ".join(p["unplaced"]))}</p>')
+    if p.unplaced:
+        out.append(f'<p class="missed">Unplaced replicas: {_e(", ".join(p.unplaced))}</p>')
     return "\n".join(out)
 
 
-def _compare(c: Mapping[str, Any]) -> str:
+def _compare(c: CompareSection) -> str:
     rows = []
-    for name, m in sorted(c["methods"].items(), key=lambda item: item[0] == "optimiser"):
-        status = m["status"] + (f" ({m['unplaced']} unplaced)" if m["unplaced"] else "")
-        rows.append([name if name != "optimiser" else f"optimiser ({m['solver']})", m["nodes_used"],
-                     "-" if m["cost_per_hour"] is None else f"{m['cost_per_hour']:.2f}", status,
-                     _stranded(m["stranded"])])
+    for name, m in sorted(c.methods.items(), key=lambda item: item[0] == "optimiser"):
+        status = m.status + (f" ({m.unplaced} unplaced)" if m.unplaced else "")
+        rows.append([name if name != "optimiser" else f"optimiser ({m.solver})", m.nodes_used,
+                     "-" if m.cost_per_hour is None else f"{m.cost_per_hour:.2f}", status,
+                     _stranded(m.stranded)])
     return ("<h2>Compared with greedy baselines</h2>"
             + _table(["method", "nodes", "cost per hour", "status", "stranded"], rows)
-            + f"<p>Proven lower bound: {_e(_nodes(c['lower_bound']))}.</p>")
+            + f"<p>Proven lower bound: {_e(_nodes(c.lower_bound))}.</p>")
 
 
-def _simulation(s: Mapping[str, Any]) -> str:
-    window = s.get("window_s") or {}
+def _simulation(s: Simulation) -> str:
+    window = s.window_s
     out = ["<h2>Latency and utilisation</h2>"]
-    if window:
-        span = f"[{format_duration(window['start'])}, {format_duration(window['end'])}]"
-        out.append(f"<p>Statistics over the requests that arrived in {_e(span)} (after the warm-up).</p>")
+    span = f"[{format_duration(window.start)}, {format_duration(window.end)}]"
+    out.append(f"<p>Statistics over the requests that arrived in {_e(span)} (after the warm-up).</p>")
     # outcomes beyond rejected / timed out (dropped by admission, lost to failures) only when they occur
-    extra = [k for k in ("dropped", "lost") if any(c.get(k) for c in s["classes"].values())]
+    extra = [k for k in ("dropped", "lost") if any(getattr(c, k) for c in s.classes.values())]
     rows = []
-    for name, c in s["classes"].items():
-        lat = c["latency_s"]
-        rows.append([name, c["arrived"], c["completed"], c["rejected"], c["timed_out"],
-                     *[c.get(k, 0) for k in extra],
-                     *[format_duration(lat[k]) for k in ("mean", "p50", "p95", "p99", "max")],
-                     format_duration(c["wait_s"]["mean"]), _slo_cell(c.get("slo"))])
+    for name, c in s.classes.items():
+        lat = c.latency_s
+        rows.append([name, c.arrived, c.completed, c.rejected, c.timed_out,
+                     *[getattr(c, k) for k in extra],
+                     *[format_duration(v) for v in (lat.mean, lat.p50, lat.p95, lat.p99, lat.max)],
+                     format_duration(c.wait_s.mean), _slo_cell(c.slo)])
     out += ["<h3>Latency per class</h3>", _table(
         ["class", "arrived", "completed", "rejected", "timed out", *extra, "mean", "p50", "p95", "p99", "max",
          "mean wait", "SLO"], rows, raw_columns=(11 + len(extra),))]
-    if s.get("tenants"):
+    if s.tenants:
         out += ["<h3>Tenants</h3>", _table(
             ["tenant", "completed", "share of service", "p50", "p99"],
-            [[name, t["completed"], _pct(t["share"]), format_duration(t["latency_s"]["p50"]),
-              format_duration(t["latency_s"]["p99"])] for name, t in s["tenants"].items()])]
-        jain = (s.get("fairness") or {}).get("jain")
-        if jain is not None:
-            out.append(f"<p>Jain's fairness index over the weighted tenant shares: {jain:.3f} "
+            [[name, t.completed, _pct(t.share), format_duration(t.latency_s.p50),
+              format_duration(t.latency_s.p99)] for name, t in s.tenants.items()])]
+        if s.fairness.jain is not None:
+            out.append(f"<p>Jain's fairness index over the weighted tenant shares: {s.fairness.jain:.3f} "
                        "(1 = shares exactly proportional to weights).</p>")
     out += ["<h3>Utilisation</h3>",
-            _table(["pool", "busy"], [[n, _pct(p["utilisation"])] for n, p in s.get("pools", {}).items()]),
+            _table(["pool", "busy"], [[n, _pct(p.utilisation)] for n, p in s.pools.items()]),
             _table(["service", "replicas", "busy"],
-                   [[n, v.get("replicas", "-"), _pct(v["utilisation"])]
-                    for n, v in s.get("services", {}).items()])]
+                   [[n, v.replicas, _pct(v.utilisation)] for n, v in s.services.items()])]
     return "\n".join(out)
 
 
-def _autoscaling(a: Mapping[str, Any]) -> str:
-    out = ["<h2>Autoscaling</h2>", f"<p>Fleet cost over the measured window: {a['cost']:.6g} "
+def _autoscaling(a: Autoscaling) -> str:
+    out = ["<h2>Autoscaling</h2>", f"<p>Fleet cost over the measured window: {a.cost:.6g} "
            "(node-hours × each pool's cost).</p>"]
-    static = a.get("static")
+    static = a.static
     if static:
-        rows = [["cost", f"{a['cost']:.6g}", f"{static['cost']:.6g}"]]
-        for name, svc in a["services"].items():
-            rows.append([f"{name} replicas", f"{min(svc['replicas']['ready'] or [0])}..{svc['peak']}",
-                         static["replicas"].get(name, "-")])
-        for name, pool in a["pools"].items():
-            rows.append([f"{name} nodes", f"{min(pool['nodes']['count'] or [0])}..{pool['peak']}",
-                         static["nodes"].get(name, 0)])
-        for name, met in static["slo_met"].items():
-            missed = sum(a["slo"].get(name, {}).get("missed", []))
+        rows: list[list[Any]] = [["cost", f"{a.cost:.6g}", f"{static.cost:.6g}"]]
+        for name, svc in a.services.items():
+            rows.append([f"{name} replicas", f"{min(svc.replicas.ready or [0])}..{svc.peak}",
+                         static.replicas.get(name, "-")])
+        for name, pool in a.pools.items():
+            rows.append([f"{name} nodes", f"{min(pool.nodes.count or [0])}..{pool.peak}",
+                         static.nodes.get(name, 0)])
+        for name, met in static.slo_met.items():
+            missed = sum(a.slo[name].missed) if name in a.slo else 0
             rows.append([f"{name} SLO", f"missed in {missed} window(s)" if missed else "met in every window",
                          "-" if met is None else ("met" if met else "MISSED")])
         out += ["<h3>Autoscaled against static for the peak</h3>",
                 _table(["", "autoscaled", "static for the peak"], rows)]
     out += ["<h3>Pools</h3>", _table(
         ["pool", "node-hours", "cost", "peak nodes"],
-        [[n, f"{p['node_hours']:.4g}", f"{p['cost']:.4g}", p["peak"]] for n, p in a["pools"].items()])]
+        [[n, f"{p.node_hours:.4g}", f"{p.cost:.4g}", p.peak] for n, p in a.pools.items()])]
     out += ["<h3>Services</h3>", _table(
         ["service", "policy", "scale events", "peak replicas", "replica-time pending", "replica-time cold"],
-        [[n, s["policy"], len(s["events"]), s["peak"], format_duration(s["pending_replica_s"]),
-          format_duration(s["starting_replica_s"])] for n, s in a["services"].items()])]
+        [[n, s.policy, len(s.events), s.peak, format_duration(s.pending_replica_s),
+          format_duration(s.starting_replica_s)] for n, s in a.services.items()])]
     return "\n".join(out)
 
 
@@ -292,29 +297,31 @@ def _tidy(value: Any, top: bool = False) -> Any:
     return value
 
 
-def _scenario_echo(report: Mapping[str, Any]) -> str:
+def _scenario_echo(report: Report) -> str:
     import yaml
 
-    scenario = (report.get("input") or {}).get("scenario")
-    if not scenario:
+    if report.input is None:
         return ""
-    text = yaml.safe_dump(_tidy(scenario, top=True), sort_keys=False, allow_unicode=True, width=110)
+    text = yaml.safe_dump(_tidy(report.input.scenario.canonical(), top=True), sort_keys=False,
+                          allow_unicode=True, width=110)
     return ("<h2>Scenario</h2><p class=\"muted\">As validated and run (after any <code>--set</code> "
             "overrides; unset fields omitted). Units parsed: CPU in cores, memory in bytes, times in "
             f"seconds, rates per second.</p><pre>{_e(text)}</pre>")
 
 
-def render_html(report: Mapping[str, Any], images: Mapping[str, bytes] | None = None) -> str:
-    """The self-contained HTML page of a report; ``images`` maps plot file names to PNG bytes."""
+def render_html(report: Report | Mapping[str, Any], images: Mapping[str, bytes] | None = None) -> str:
+    """The self-contained HTML page of a report (report.json's data is read into the model first);
+    ``images`` maps plot file names to PNG bytes."""
     from capacity.report.plots import PLOTS
 
+    report = as_model(report)
     images = dict(images or {})
-    simulated = bool(report.get("simulation"))
+    simulated = report.simulation is not None
     missing = [spec.title for n, spec in PLOTS.items()
                if n not in images and (simulated or not spec.needs_series)
                and (spec.needs is None or spec.needs(report))]
-    name = report.get("scenario", "?")
-    description = ((report.get("input") or {}).get("scenario") or {}).get("description")
+    name = report.scenario
+    description = report.input.scenario.description if report.input is not None else None
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>Capacity report: {_e(name)}</title><style>{_CSS}</style></head><body>",
@@ -324,49 +331,15 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, bytes] | None = 
     parts.append(_verdict(report))
     if images or missing:
         parts.append(_figures(images, missing))
-    parts.append(_placement(report["placement"]))
-    if report.get("compare"):
-        parts.append(_compare(report["compare"]))
-    if report.get("simulation"):
-        parts.append(_simulation(report["simulation"]))
-        if report["simulation"].get("autoscaling"):
-            parts.append(_autoscaling(report["simulation"]["autoscaling"]))
+    parts.append(_placement(report.placement))
+    if report.compare is not None:
+        parts.append(_compare(report.compare))
+    if report.simulation is not None:
+        parts.append(_simulation(report.simulation))
+        if report.simulation.autoscaling is not None:
+            parts.append(_autoscaling(report.simulation.autoscaling))
     parts += [_provenance(report), _scenario_echo(report), "</body></html>"]
     return "\n".join(p for p in parts if p) + "\n"
-
-
-def _ordered(mapping: Mapping[str, Any], order: Sequence[str]) -> dict[str, Any]:
-    """``mapping`` with the names in ``order`` first, in that order, then the others as they come."""
-    first = [k for k in order if k in mapping]
-    return {**{k: mapping[k] for k in first}, **{k: v for k, v in mapping.items() if k not in first}}
-
-
-def in_scenario_order(report: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of the report whose by-name sections follow the scenario's order (classes, tenants, services,
-    replicas, pools) rather than the alphabetical order of a saved report.json (it sorts its keys)."""
-    scenario = (report.get("input") or {}).get("scenario")
-    if not scenario:
-        return dict(report)
-    out = dict(report)
-    series = report.get("series") or {}
-    classes = [c["name"] for c in series.get("classes", [])] or [
-        c["name"] for c in (scenario.get("workload") or {}).get("classes", [])]
-    tenants = list(dict.fromkeys(c.get("tenant", "default")
-                                 for c in (scenario.get("workload") or {}).get("classes", [])))
-    services = [s["name"] for s in scenario["services"]]
-    replicas = [f"{s['name']}-{i}" for s in scenario["services"] for i in range(s["replicas"])]
-    pools = [p["name"] for p in scenario["cluster"]["pools"]]
-    placement = dict(report["placement"])
-    placement["pools"] = _ordered(placement.get("pools", {}), pools)
-    out["placement"] = placement
-    if report.get("simulation"):
-        sim = dict(report["simulation"])
-        for key, order in (("classes", classes), ("tenants", tenants), ("services", services),
-                           ("replicas", replicas), ("pools", pools)):
-            if isinstance(sim.get(key), Mapping):
-                sim[key] = _ordered(sim[key], order)
-        out["simulation"] = sim
-    return out
 
 
 def run_folder() -> FolderKind:
@@ -377,14 +350,14 @@ def run_folder() -> FolderKind:
     return FolderKind("a run report", frozenset({"report.json", "report.md", "report.html", *PLOTS}))
 
 
-def render_outputs(report: Mapping[str, Any], *, report_json: bytes | None = None) -> dict[str, bytes]:
+def render_outputs(report: Report, *, report_json: bytes | None = None) -> dict[str, bytes]:
     """Every file of a report folder, rendered (pure): report.json, report.md, the PNGs the report has the
     data for, report.html, in that order. ``report_json`` is the report.json to keep as it is (a redraw
     copies the file byte for byte); by default the report is written as canonical JSON."""
     from capacity.report.plots import render_pngs
     from capacity.report.writers import render_markdown, to_json
 
-    ordered = in_scenario_order(report)
+    ordered = report.in_scenario_order()
     images = render_pngs(ordered)
     return {"report.json": to_json(report).encode("utf-8") if report_json is None else report_json,
             "report.md": render_markdown(ordered).encode("utf-8"),
@@ -392,7 +365,7 @@ def render_outputs(report: Mapping[str, Any], *, report_json: bytes | None = Non
             "report.html": render_html(ordered, images).encode("utf-8")}
 
 
-def write_outputs(report: Mapping[str, Any], out: str | Path, *,
+def write_outputs(report: Report, out: str | Path, *,
                   report_json: bytes | None = None) -> list[Path]:
     """Write a report folder: report.json, report.md, the PNGs and report.html (`render_outputs`).
 

@@ -29,27 +29,75 @@ the CLI prints.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from capacity.limits import Limits
 from capacity.packing.problem import Status
 from capacity.scenario import ObjectiveName as Objective
 from capacity.scenario import Scenario
 
+_T = TypeVar("_T")
+
 
 class _Section(BaseModel):
-    """A section of report.json: keys as written, nothing else, numbers as numbers."""
+    """A section of report.json: keys as written, nothing else, numbers as numbers.
+
+    A section also reads like the JSON object it is written as: ``report["placement"]["nodes_used"]`` is
+    ``report.placement.nodes_used`` (for scripts and notebooks written against the dictionary; a key the
+    report leaves out, such as ``compare`` outside ``plan --compare``, is a `KeyError` and not ``in`` it).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
+    def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise KeyError(key)
+        return getattr(self, key)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether report.json holds ``key`` here (an optional key counts once it was written)."""
+        return isinstance(key, str) and key in type(self).model_fields and (
+            key in self.model_fields_set or type(self).model_fields[key].is_required())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self else default
+
+
+def _as_written(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A number checked as a float, kept as written: an integer stays an integer, so that a report read
+    back and written again is the same text (``4``, not ``4.0``)."""
+    checked = handler(value)
+    return value if type(value) is int else checked
+
+
+def _as_is(value: Any) -> Any:
+    """A number written as it is held (an annotated ``float`` here would write ``4`` as ``4.0``)."""
+    return value
+
+
+#: A number as capacity writes it (an integral amount as an integer, a measurement as a float), kept so:
+#: validation checks it as a float (bounds, finite, never a string) without turning ``4`` into ``4.0``.
+Number = Annotated[float, WrapValidator(_as_written), PlainSerializer(_as_is)]
 Count = Annotated[int, Field(ge=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0), WrapValidator(_as_written), PlainSerializer(_as_is)]
+Positive = Annotated[float, Field(gt=0), WrapValidator(_as_written), PlainSerializer(_as_is)]
+Share = Annotated[float, Field(ge=0, le=1), WrapValidator(_as_written), PlainSerializer(_as_is)]
+Level = Annotated[float, Field(gt=0, lt=1), WrapValidator(_as_written), PlainSerializer(_as_is)]
 Amounts = dict[str, NonNegative]
 """Resource name → amount (cores, bytes or the resource's own unit)."""
 
@@ -121,8 +169,8 @@ class PlacementSection(_Section):
     objective: Objective
     nodes_used: Count
     lower_bound: Count
-    objective_value: float | None
-    objective_bound: float | None
+    objective_value: Number | None
+    objective_bound: Number | None
     gap: Share | None
     cost_per_hour: NonNegative | None
     replicas: Count
@@ -145,7 +193,7 @@ class ComparedMethod(_Section):
     status: Status
     nodes_used: Count
     cost_per_hour: NonNegative | None
-    objective_value: float | None
+    objective_value: Number | None
     unplaced: Count
     stranded: Amounts
 
@@ -155,7 +203,7 @@ class CompareSection(_Section):
 
     objective: Objective
     lower_bound: Count
-    objective_bound: float | None
+    objective_bound: Number | None
     methods: dict[str, ComparedMethod]
 
 
@@ -176,11 +224,19 @@ class SloResult(_Section):
     without measured requests), ``met`` whether it reaches ``quantile`` (null: no data), ``status`` the
     verdict in words (written by capacity versions that report "no data"; absent before)."""
 
-    target_s: Annotated[float, Field(gt=0)]
-    quantile: Annotated[float, Field(gt=0, lt=1)]
+    target_s: Positive
+    quantile: Level
     attained: Share | None
     met: bool | None
     status: Literal["met", "missed", "no data"] | None = None
+
+    @property
+    def verdict(self) -> Literal["met", "missed", "no data"]:
+        """The verdict in words: ``status``, or for a report written before it existed, from ``met`` (null
+        meant no data: nothing measured is never a pass)."""
+        if self.status is not None:
+            return self.status
+        return "no data" if self.met is None else "met" if self.met else "missed"
 
 
 class _Outcomes(_Section):
@@ -504,7 +560,7 @@ class Cdf(_Section):
     """The latency distribution of a class's measured, completed requests: latency ``latency_s`` at each
     quantile level ``q`` (pairs), and ``served_fraction`` (served / arrived; null: nothing arrived)."""
 
-    q: list[Annotated[float, Field(gt=0, lt=1)]]
+    q: list[Level]
     latency_s: list[NonNegative | None]
     served_fraction: Share | None
 
@@ -551,7 +607,7 @@ class Series(_Section):
     """``series`` (``run -o`` only): the plot data of `capacity.report.series`, windows over the whole run
     (``window_s`` wide, ``edges_s`` their bounds), lists in the scenario's order."""
 
-    window_s: Annotated[float, Field(gt=0)] | None
+    window_s: Positive | None
     edges_s: list[NonNegative] = Field(min_length=2)
     classes: list[ClassSeries]
     services: list[ServiceSeries]
@@ -569,9 +625,14 @@ class Series(_Section):
 
 
 class Input(_Section):
-    """``input`` (``run -o`` only): the validated scenario as run (units parsed, after ``--set``)."""
+    """``input`` (``run -o`` only): the validated scenario as run (units parsed, after ``--set``), written
+    as the digest sees it (`Scenario.canonical`)."""
 
     scenario: Scenario
+
+    @field_serializer("scenario")
+    def _canonical(self, scenario: Scenario) -> dict[str, Any]:
+        return scenario.canonical()
 
 
 # ---------------------------------------------------------------------------------------------- run, report
@@ -610,10 +671,55 @@ class Report(_Section):
     input: Input | None = None                 # run -o only
     series: Series | None = None               # run -o only
 
+    def document(self) -> dict[str, Any]:
+        """report.json as JSON data: the keys this report holds (an optional key only once written), numbers
+        as written; `capacity.report.writers.to_json` makes it the text."""
+        return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+    def without_runtime(self) -> dict[str, Any]:
+        """`document` without ``run`` (the only fields that change between two runs of one scenario)."""
+        return {key: value for key, value in self.document().items() if key != "run"}
+
+    def in_scenario_order(self) -> Report:
+        """This report with its by-name sections (pools; classes, tenants, services, replicas, pools of the
+        simulation) in the scenario's order rather than the alphabetical order of a saved report.json (it
+        sorts its keys). Unchanged without the echoed scenario (``input``)."""
+        if self.input is None:
+            return self
+        scenario = self.input.scenario
+        workload = scenario.workload.classes if scenario.workload is not None else []
+        pools = [p.name for p in scenario.cluster.pools]
+        update: dict[str, Any] = {"placement": self.placement.model_copy(
+            update={"pools": _ordered(self.placement.pools, pools)})}
+        if self.simulation is not None:
+            sim = self.simulation
+            classes = [c.name for c in self.series.classes] if self.series and self.series.classes else [
+                c.name for c in workload]
+            orders: dict[str, list[str]] = {
+                "classes": classes,
+                "tenants": list(dict.fromkeys(c.tenant for c in workload)),
+                "services": [s.name for s in scenario.services],
+                "replicas": [f"{s.name}-{i}" for s in scenario.services for i in range(s.replicas)],
+                "pools": pools}
+            update["simulation"] = sim.model_copy(
+                update={key: _ordered(getattr(sim, key), order) for key, order in orders.items()})
+        return self.model_copy(update=update)
+
+
+def _ordered(mapping: dict[str, _T], order: Sequence[str]) -> dict[str, _T]:
+    """``mapping`` with the names in ``order`` first, in that order, then the others as they come."""
+    first = [k for k in order if k in mapping]
+    return {**{k: mapping[k] for k in first}, **{k: v for k, v in mapping.items() if k not in first}}
+
 
 def parse_report(data: Any) -> Report:
     """The `Report` of a decoded report.json; raises pydantic's `ValidationError` (see `error_line`)."""
     return Report.model_validate(data)
+
+
+def as_model(report: Report | Mapping[str, Any]) -> Report:
+    """``report`` itself, or the `Report` of report.json's data (`parse_report`)."""
+    return report if isinstance(report, Report) else parse_report(report)
 
 
 def _loc(loc: Sequence[int | str]) -> str:

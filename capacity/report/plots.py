@@ -46,13 +46,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from capacity.report.summary import slo_status
+from capacity.report.model import (
+    ClassSeries,
+    PlacedNode,
+    Report,
+    Series,
+    ServiceSeries,
+    SloResult,
+    parse_report,
+)
+from capacity.report.series import full_report
+from capacity.scenario import Scenario
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-Data = Any  # a report dictionary (with its plot data) or a RunResult
+Data = Any  # a Report, report.json's data, or a run (`capacity.report.series.RunOutput`)
 
 _MISSED = "#c62828"
 _STRANDED = "#d32f2f"
@@ -61,33 +71,40 @@ _HEADROOM = "#9e9e9e"
 
 # ---------------------------------------------------------------------------------------------- data access
 
-def as_report(data: Data) -> dict[str, Any]:
-    """The report dictionary with plot data: ``data`` itself, or a `RunResult`'s full report."""
+def as_report(data: Data) -> Report:
+    """The report with plot data: ``data`` itself (a `Report`), report.json's data read into the model, or
+    a run's full report (`capacity.report.series.full_report`)."""
+    if isinstance(data, Report):
+        return data
     if isinstance(data, Mapping):
-        return dict(data)
+        return parse_report(data)
     if hasattr(data, "report") and hasattr(data, "sim_result"):
-        from capacity.report.series import full_report
-
         return full_report(data)
-    raise TypeError(f"expected a report dictionary or a RunResult, not {type(data).__name__}")
+    raise TypeError(f"expected a report or a RunResult, not {type(data).__name__}")
 
 
-def _series(report: Mapping[str, Any], plot: str) -> dict[str, Any]:
-    """The ``series`` section with ``classes`` and ``services`` as dicts by name, in the scenario's order."""
-    series = report.get("series")
-    if not series:
+@dataclass(frozen=True)
+class _SeriesView:
+    """The ``series`` section with its classes and services by name, in the scenario's order."""
+
+    series: Series
+    classes: dict[str, ClassSeries]
+    services: dict[str, ServiceSeries]
+
+
+def _series(report: Report, plot: str) -> _SeriesView:
+    series = report.series
+    if series is None:
         raise ValueError(f"{plot}: the report has no 'series' section (plot data of the simulation); "
                          "it is written by 'capacity run' or capacity.report.full_report(result)")
-    return {**series, "classes": {c["name"]: c for c in series["classes"]},
-            "services": {s["name"]: s for s in series["services"]}}
+    return _SeriesView(series, {c.name: c for c in series.classes}, {s.name: s for s in series.services})
 
 
-def _input_scenario(report: Mapping[str, Any], plot: str) -> dict[str, Any]:
-    scenario = (report.get("input") or {}).get("scenario")
-    if not scenario:
+def _input_scenario(report: Report, plot: str) -> Scenario:
+    if report.input is None:
         raise ValueError(f"{plot}: the report has no 'input.scenario' section (the validated scenario); "
                          "it is written by 'capacity run' or capacity.report.full_report(result)")
-    return scenario
+    return report.input.scenario
 
 
 def _colours(names: Sequence[str]) -> dict[str, Any]:
@@ -98,10 +115,9 @@ def _colours(names: Sequence[str]) -> dict[str, Any]:
     return {name: cmap(k % cmap.N) for k, name in enumerate(names)}
 
 
-def _service_colours(report: Mapping[str, Any], fallback: Sequence[str]) -> dict[str, Any]:
+def _service_colours(report: Report, fallback: Sequence[str]) -> dict[str, Any]:
     """Colours by service, the same in every plot: in the scenario's order of services."""
-    scenario = (report.get("input") or {}).get("scenario") or {}
-    names = [s["name"] for s in scenario.get("services", [])]
+    names = [s.name for s in report.input.scenario.services] if report.input is not None else []
     return _colours(names + [n for n in fallback if n not in names])
 
 
@@ -116,9 +132,9 @@ def _pick(names: Iterable[str], only: Iterable[str] | None) -> list[str]:
     return wanted
 
 
-def _slos(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    classes = (report.get("simulation") or {}).get("classes", {})
-    return {name: c["slo"] for name, c in classes.items() if c.get("slo")}
+def _slos(report: Report) -> dict[str, SloResult]:
+    classes = report.simulation.classes if report.simulation is not None else {}
+    return {name: c.slo for name, c in classes.items() if c.slo is not None}
 
 
 #: The SLO marker of `latency_cdf` per status: marker, size, face colour (None: the class's colour).
@@ -132,9 +148,13 @@ def _ms_text(seconds: float) -> str:
     return f"{ms:.3g} ms" if ms < 1000 else f"{seconds:.3g} s"
 
 
-def _shade_warmup(ax: Axes, report: Mapping[str, Any]) -> None:
-    window = (report.get("simulation") or {}).get("window_s") or {}
-    start = window.get("start") or 0.0
+def _warmup_s(report: Report) -> float:
+    """The end of the warm-up (the statistics window's start), seconds; 0 without a simulation."""
+    return report.simulation.window_s.start if report.simulation is not None else 0.0
+
+
+def _shade_warmup(ax: Axes, report: Report) -> None:
+    start = _warmup_s(report)
     if start > 0:
         ax.axvspan(0, start / 60, color="grey", alpha=0.15, lw=0, label="warm-up (not in statistics)")
 
@@ -142,28 +162,29 @@ def _shade_warmup(ax: Axes, report: Mapping[str, Any]) -> None:
 _DOWN = "#c62828"
 
 
-def _mark_failures(ax: Axes, report: Mapping[str, Any], end_s: float) -> list[Any]:
+def _mark_failures(ax: Axes, report: Report, end_s: float) -> list[Any]:
     """Shade each node or zone failure of the run from its start to its recovery (or the end), labelled with
     what failed; return the legend handle (none without failures)."""
     from matplotlib.patches import Patch
     from matplotlib.transforms import blended_transform_factory
 
-    failures = [f for f in (report.get("simulation") or {}).get("failures") or [] if float(f["at_s"]) < end_s]
+    every = report.simulation.failures if report.simulation is not None else []
+    failures = [f for f in every if float(f.at_s) < end_s]
     bottom = blended_transform_factory(ax.transData, ax.transAxes)
     for f in failures:
-        start = float(f["at_s"])
-        stop = end_s if f.get("recover_at_s") is None else min(float(f["recover_at_s"]), end_s)
+        start = float(f.at_s)
+        stop = end_s if f.recover_at_s is None else min(float(f.recover_at_s), end_s)
         ax.axvspan(start / 60, stop / 60, color=_DOWN, alpha=0.07, lw=0)
         ax.axvline(start / 60, color=_DOWN, lw=1.0, alpha=0.7, linestyle="-.")
-        ax.text(start / 60, 0.03, f" {f['target']} down", transform=bottom, rotation=90, va="bottom",
+        ax.text(start / 60, 0.03, f" {f.target} down", transform=bottom, rotation=90, va="bottom",
                 ha="left", fontsize=7.5, color=_DOWN)
     if not failures:
         return []
     return [Patch(facecolor=_DOWN, alpha=0.25, edgecolor=_DOWN, label="node / zone down (until it recovers)")]
 
 
-def _window_mids_min(series: Mapping[str, Any]) -> np.ndarray:
-    edges = np.asarray(series["edges_s"], dtype=float)
+def _window_mids_min(series: Series) -> np.ndarray:
+    edges = np.asarray(series.edges_s, dtype=float)
     return (edges[:-1] + edges[1:]) / 2 / 60
 
 
@@ -177,41 +198,41 @@ def latency_cdf(ax: Axes, data: Data, classes: Iterable[str] | None = None) -> N
     """Fraction of measured requests served within a latency, per class, with SLO markers."""
     report = as_report(data)
     series = _series(report, "latency_cdf")
-    names = _pick(series["classes"], classes)
-    colour = _colours(list(series["classes"]))
+    names = _pick(series.classes, classes)
+    colour = _colours(list(series.classes))
     slos = _slos(report)
     lows, tops = [], []
     for name in names:
-        cdf = series["classes"][name]["cdf"]
-        x = _values(cdf["latency_s"]) * 1e3
-        frac = cdf["served_fraction"] or 0.0
-        y = np.asarray(cdf["q"], dtype=float) * frac
+        cdf = series.classes[name].cdf
+        x = _values(cdf.latency_s) * 1e3
+        frac = cdf.served_fraction or 0.0
+        y = np.asarray(cdf.q, dtype=float) * frac
         label = name
         slo = slos.get(name)
-        status = slo_status(slo)
-        if slo and status is not None:
+        status = slo.verdict if slo is not None else None
+        if slo is not None and status is not None:
             verdict = {"met": "met", "missed": "MISSED", "no data": "no data"}[status]
-            attained = "" if slo.get("attained") is None else f" ({100 * slo['attained']:.2f}% within)"
-            label = f"{name}: p{100 * slo['quantile']:g} ≤ {_ms_text(slo['target_s'])} {verdict}{attained}"
+            attained = "" if slo.attained is None else f" ({100 * slo.attained:.2f}% within)"
+            label = f"{name}: p{100 * slo.quantile:g} ≤ {_ms_text(slo.target_s)} {verdict}{attained}"
         if x.size:
             ax.plot(x, y, color=colour[name], lw=1.8, label=label)
             shown = x[(y >= 0.1) & np.isfinite(x)]
             lows.append(shown.min() if shown.size else np.nanmax(x))
             tops.append(np.nanmax(y))
-        elif slo:
+        elif slo is not None:
             ax.plot([], [], color=colour[name], label=label)
-        if slo:
+        if slo is not None:
             marker, size, face = _SLO_MARKERS[status]
-            ax.plot([slo["target_s"] * 1e3], [slo["quantile"]], linestyle="none", marker=marker,
+            ax.plot([slo.target_s * 1e3], [slo.quantile], linestyle="none", marker=marker,
                     markersize=size, markerfacecolor=face or colour[name], markeredgewidth=2,
                     markeredgecolor=colour[name], zorder=4)
-            lows.append(slo["target_s"] * 1e3)
+            lows.append(slo.target_s * 1e3)
     ax.set_xscale("log")
     _plain_log(ax.xaxis)
     ax.set_yscale("logit")
     top = max([*tops, 0.99])
     ax.set_ylim(0.1, min(0.9999, max(top, 0.999)))
-    levels = {0.1, 0.5, 0.9, 0.99, 0.999, 0.9999} | {slos[n]["quantile"] for n in names if n in slos}
+    levels = {0.1, 0.5, 0.9, 0.99, 0.999, 0.9999} | {slos[n].quantile for n in names if n in slos}
     ticks = sorted(t for t in levels if 0.1 <= t <= ax.get_ylim()[1] + 1e-12)
     ax.set_yticks(ticks, [f"{100 * t:g}%" for t in ticks])
     ax.yaxis.set_minor_formatter(_null_formatter())
@@ -224,6 +245,11 @@ def latency_cdf(ax: Axes, data: Data, classes: Iterable[str] | None = None) -> N
     ax.set_title("Latency per class — circle: SLO met, cross: SLO missed, square: no data")
     if names:
         ax.legend(loc="lower right", fontsize=7.5)
+
+
+def _window_text(series: Series) -> str:
+    """The width of the series' windows (``None`` in a report written without one: shown as such)."""
+    return "None" if series.window_s is None else _ms_text(series.window_s)
 
 
 def _null_formatter() -> Any:
@@ -251,32 +277,33 @@ def latency_over_time(ax: Axes, data: Data, classes: Iterable[str] | None = None
 
     report = as_report(data)
     series = _series(report, "latency_over_time")
-    names = _pick(series["classes"], classes)
-    colour = _colours(list(series["classes"]))
+    names = _pick(series.classes, classes)
+    colour = _colours(list(series.classes))
     slos = _slos(report)
-    mids = _window_mids_min(series)
+    mids = _window_mids_min(series.series)
     top = blended_transform_factory(ax.transData, ax.transAxes)
     handles: list[Any] = []
     any_failed = any_slo = False
     for name in names:
-        over = series["classes"][name]["over_time"]
-        ax.plot(mids, _values(over["p50_s"]) * 1e3, color=colour[name], lw=1.4)
-        ax.plot(mids, _values(over["p99_s"]) * 1e3, color=colour[name], lw=1.4, linestyle="--")
+        over = series.classes[name].over_time
+        ax.plot(mids, _values(over.p50_s) * 1e3, color=colour[name], lw=1.4)
+        ax.plot(mids, _values(over.p99_s) * 1e3, color=colour[name], lw=1.4, linestyle="--")
         handles.append(Line2D([], [], color=colour[name], lw=3, label=name))
-        failed = np.asarray(over["failed"], dtype=float)
+        failed = np.asarray(over.failed, dtype=float)
         if failed.any():
             any_failed = True
-            share = failed / np.maximum(np.asarray(over["arrived"], dtype=float), 1.0)
+            share = failed / np.maximum(np.asarray(over.arrived, dtype=float), 1.0)
             hit = failed > 0
             # a cross per window with failures, its size by the share of the window's requests that failed
             ax.scatter(mids[hit], np.full(np.count_nonzero(hit), 0.97), transform=top, marker="x",
                        color=colour[name], s=8 + 120 * np.sqrt(share[hit]), linewidths=1.2, clip_on=False,
                        zorder=4)
-        if name in slos and slos[name]["quantile"] in (0.5, 0.99):   # comparable with a drawn line
+        if name in slos and slos[name].quantile in (0.5, 0.99):   # comparable with a drawn line
             any_slo = True
-            ax.axhline(slos[name]["target_s"] * 1e3, color=colour[name], lw=1, linestyle=":")
+            ax.axhline(slos[name].target_s * 1e3, color=colour[name], lw=1, linestyle=":")
     _shade_warmup(ax, report)
-    down = _mark_failures(ax, report, float(series["edges_s"][-1]))
+    end_s = float(series.series.edges_s[-1])
+    down = _mark_failures(ax, report, end_s)
     handles += [Line2D([], [], color="black", lw=1.4, label="p50"),
                 Line2D([], [], color="black", lw=1.4, linestyle="--", label="p99")]
     if any_slo:
@@ -284,16 +311,15 @@ def latency_over_time(ax: Axes, data: Data, classes: Iterable[str] | None = None
     if any_failed:
         handles.append(Line2D([], [], color="black", linestyle="none", marker="x",
                               label="requests failed in window (size: share)"))
-    window = (report.get("simulation") or {}).get("window_s") or {}
-    if window.get("start"):
+    if _warmup_s(report):
         from matplotlib.patches import Patch
 
         handles.append(Patch(color="grey", alpha=0.15, label="warm-up (not in statistics)"))
     handles += down
     ax.set_yscale("log")
     _plain_log(ax.yaxis)
-    ax.set_xlim(0, float(series["edges_s"][-1]) / 60)
-    ax.set_xlabel(f"arrival time (min); windows of {_ms_text(series['window_s'])}")
+    ax.set_xlim(0, end_s / 60)
+    ax.set_xlabel(f"arrival time (min); windows of {_window_text(series.series)}")
     ax.set_ylabel("latency (ms, log scale)")
     ax.set_title("Latency over time per class (p50 solid, p99 dashed)")
     ax.grid(True, which="both", alpha=0.25)
@@ -306,14 +332,14 @@ def queue_length(ax: Axes, data: Data, services: Iterable[str] | None = None) ->
 
     report = as_report(data)
     series = _series(report, "queue_length")
-    names = _pick(series["services"], services)
-    colour = _service_colours(report, list(series["services"]))
-    mids = _window_mids_min(series)
-    edges = np.asarray(series["edges_s"], dtype=float) / 60
+    names = _pick(series.services, services)
+    colour = _service_colours(report, list(series.services))
+    mids = _window_mids_min(series.series)
+    edges = np.asarray(series.series.edges_s, dtype=float) / 60
     peak_all = 0.0
     for name in names:
-        q = series["services"][name]["queue"]
-        mean, peak = _values(q["mean"]), _values(q["max"])
+        q = series.services[name].queue
+        mean, peak = _values(q.mean), _values(q.max)
         peak_all = max(peak_all, float(np.nanmax(peak)) if peak.size else 0.0)
         ax.stairs(peak, edges, color=colour[name], lw=0.7, alpha=0.4)
         ax.plot(mids, mean, color=colour[name], lw=1.8, label=name)
@@ -322,7 +348,7 @@ def queue_length(ax: Axes, data: Data, services: Iterable[str] | None = None) ->
     handles += [Line2D([], [], color="black", lw=1.8, label="time-average in window"),
                 Line2D([], [], color="black", lw=0.7, alpha=0.4, drawstyle="steps-mid",
                        label="most at any instant")]
-    handles += _mark_failures(ax, report, float(series["edges_s"][-1]))
+    handles += _mark_failures(ax, report, float(series.series.edges_s[-1]))
     ax.set_xlim(0, edges[-1])
     ax.set_yscale("symlog", linthresh=1.0, linscale=0.6)
     top = max(2.0, peak_all * 1.3)
@@ -331,7 +357,7 @@ def queue_length(ax: Axes, data: Data, services: Iterable[str] | None = None) ->
                          100_000) if t <= top]
     ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
     ax.yaxis.set_minor_formatter(_null_formatter())
-    ax.set_xlabel(f"time (min); windows of {_ms_text(series['window_s'])}")
+    ax.set_xlabel(f"time (min); windows of {_window_text(series.series)}")
     ax.set_ylabel("requests waiting (linear to 1, log above)")
     ax.set_title("Queue length over time per service (all its queues)")
     ax.grid(True, which="both", alpha=0.25)
@@ -356,31 +382,26 @@ class _Layout:
         return base if base in self.demand else replica
 
 
-def _layout(report: Mapping[str, Any], plot: str) -> _Layout:
+def _layout(report: Report, plot: str) -> _Layout:
     scenario = _input_scenario(report, plot)
-    services = [s["name"] for s in scenario["services"]]
-    demand = {s["name"]: {r: float(v) for r, v in s["resources"].items()} for s in scenario["services"]}
-    slots = {s["name"]: int(s["serving"]["concurrency"]) for s in scenario["services"] if s.get("serving")}
-    service_of = {f"{s['name']}-{i}": s["name"] for s in scenario["services"] for i in range(s["replicas"])}
-    headroom = (scenario.get("placement") or {}).get("headroom", 0.0) or 0.0
-    resources = {r for n in report["placement"]["nodes"] for r in n["capacity"]}
-    if isinstance(headroom, Mapping):
-        fractions = {r: float(headroom.get(r, 0.0)) for r in resources}
-    else:
-        fractions = dict.fromkeys(resources, float(headroom))
-    return _Layout(services, demand, slots, service_of, fractions)
+    services = [s.name for s in scenario.services]
+    demand = {s.name: {r: float(v) for r, v in s.resources.items()} for s in scenario.services}
+    slots = {s.name: int(s.serving.concurrency) for s in scenario.services if s.serving is not None}
+    service_of = {f"{s.name}-{i}": s.name for s in scenario.services for i in range(s.replicas)}
+    resources = {r for n in report.placement.nodes for r in n.capacity}
+    return _Layout(services, demand, slots, service_of, scenario.placement.headroom_for(resources))
 
 
-def _resources(nodes: Sequence[Mapping[str, Any]]) -> list[str]:
-    present = {r for n in nodes for r in n["capacity"]}
+def _resources(nodes: Sequence[PlacedNode]) -> list[str]:
+    present = {r for n in nodes for r in n.capacity}
     return [r for r in ("cpu", "memory") if r in present] + sorted(present - {"cpu", "memory"})
 
 
-def _group_axis(ax: Axes, nodes: Sequence[Mapping[str, Any]], bars: Sequence[str]) -> None:
+def _group_axis(ax: Axes, nodes: Sequence[PlacedNode], bars: Sequence[str]) -> None:
     """Node names under each group of bars; the x label says which bar is which."""
     x = np.arange(len(nodes))
     crowded = len(nodes) > 8
-    ax.set_xticks(x, [n["name"] for n in nodes], fontsize=8, rotation=40 if crowded else 0,
+    ax.set_xticks(x, [n.name for n in nodes], fontsize=8, rotation=40 if crowded else 0,
                   ha="right" if crowded else "center")
     ax.set_xlim(-0.6, len(nodes) - 0.4)
     ax.set_xlabel("bars of each node, left to right: " + ", ".join(bars), fontsize=8.5)
@@ -392,9 +413,9 @@ def node_usage(ax: Axes, data: Data) -> None:
 
     report = as_report(data)
     layout = _layout(report, "node_usage")
-    nodes = report["placement"]["nodes"]
+    nodes = report.placement.nodes
     resources = _resources(nodes)
-    replicas_sim = (report.get("simulation") or {}).get("replicas") or {}
+    replicas_sim = report.simulation.replicas if report.simulation is not None else {}
     bars = [*resources, "busy"] if replicas_sim else list(resources)
     width = 0.8 / max(1, len(bars))
     colour = _service_colours(report, layout.services)
@@ -402,12 +423,12 @@ def node_usage(ax: Axes, data: Data) -> None:
     shown: set[str] = set()
     for i, node in enumerate(nodes):
         counts: dict[str, int] = {}
-        for r in node["replicas"]:
+        for r in node.replicas:
             s = layout.service(r)
             counts[s] = counts.get(s, 0) + 1
         order = [s for s in layout.services if s in counts]
         for k, res in enumerate(resources):
-            cap = float(node["capacity"].get(res, 0.0))
+            cap = float(node.capacity.get(res, 0.0))
             bottom = 0.0
             for s in order:
                 share = 100 * counts[s] * layout.demand[s].get(res, 0.0) / cap if cap > 0 else 0.0
@@ -417,12 +438,12 @@ def node_usage(ax: Axes, data: Data) -> None:
                     shown.add(s)
                 bottom += share
         if replicas_sim:
-            node_slots = sum(layout.slots.get(layout.service(r), 0) for r in node["replicas"]
+            node_slots = sum(layout.slots.get(layout.service(r), 0) for r in node.replicas
                              if r in replicas_sim)
             bottom = 0.0
             for s in order:
-                busy = sum((replicas_sim[r]["utilisation"] or 0.0) * layout.slots.get(s, 0)
-                           for r in node["replicas"] if layout.service(r) == s and r in replicas_sim)
+                busy = sum((replicas_sim[r].utilisation or 0.0) * layout.slots.get(s, 0)
+                           for r in node.replicas if layout.service(r) == s and r in replicas_sim)
                 share = 100 * busy / node_slots if node_slots else 0.0
                 if share > 0:
                     ax.bar(i + offsets[-1], share, width, bottom=bottom, color=colour[s], edgecolor="black",
@@ -447,7 +468,7 @@ def placement_map(ax: Axes, data: Data) -> None:
 
     report = as_report(data)
     layout = _layout(report, "placement_map")
-    nodes = report["placement"]["nodes"]
+    nodes = report.placement.nodes
     resources = _resources(nodes)
     width = 0.84 / max(1, len(resources))
     offsets = (np.arange(len(resources)) - (len(resources) - 1) / 2) * width
@@ -456,9 +477,9 @@ def placement_map(ax: Axes, data: Data) -> None:
     any_stranded = any_headroom = False
     for i, node in enumerate(nodes):
         order = {name: k for k, name in enumerate(layout.services)}
-        replicas = sorted(node["replicas"], key=lambda r: (order.get(layout.service(r), len(order)), r))
+        replicas = sorted(node.replicas, key=lambda r: (order.get(layout.service(r), len(order)), r))
         for k, res in enumerate(resources):
-            cap = float(node["capacity"].get(res, 0.0))
+            cap = float(node.capacity.get(res, 0.0))
             if cap <= 0:
                 continue
             x0 = i + offsets[k] - width / 2
@@ -473,7 +494,7 @@ def placement_map(ax: Axes, data: Data) -> None:
                 shown.add(s)
                 bottom += h
             headroom = 100 * layout.headroom.get(res, 0.0)
-            stranded = 100 * float((node.get("stranded") or {}).get(res, 0.0)) / cap
+            stranded = 100 * float(node.stranded.get(res, 0.0)) / cap
             if stranded > 1e-9:
                 any_stranded = True
                 ax.add_patch(Rectangle((x0, 100 - headroom - stranded), width, stranded, facecolor="none",
@@ -505,7 +526,7 @@ def sweep_p99_cost(ax: Axes, rows: Sequence[Mapping[str, Any]], x: str, *,
                    cost: str = "cost_per_hour", met: str = "slo_met", x_label: str | None = None) -> None:
     """p99 latency per class (left axis) and cost per hour (right axis) against a swept value.
 
-    ``rows`` is a tidy table, a list of row dicts: the rows of `capacity.sweep` (``result.rows``, one per
+    ``rows`` is a tidy table, a list of row dicts: the rows of `capacity.whatif` (``result.rows``, one per
     run, or ``result.summary``, one per point) fit as they are. A row needs:
 
     * ``x`` — the swept value (a number), e.g. ``services.ranker.replicas``;
@@ -622,17 +643,16 @@ def _step_xy(t_s: Sequence[float], values: Sequence[float], end_s: float) -> tup
 def autoscaling_over_time(ax: Axes, data: Data) -> None:
     """Load, replicas and nodes over time, SLO misses shaded (see the module docstring)."""
     report = as_report(data)
-    sim_section = report.get("simulation") or {}
-    auto = sim_section.get("autoscaling")
-    if not auto:
+    auto = report.simulation.autoscaling if report.simulation is not None else None
+    if report.simulation is None or auto is None:
         raise ValueError("autoscaling_over_time: the report has no simulation.autoscaling section "
                          "(no service is autoscaled)")
-    over = sim_section["over_time"]
-    edges = np.asarray(over["edges_s"], dtype=float)
+    over = report.simulation.over_time
+    edges = np.asarray(over.edges_s, dtype=float)
     widths = np.diff(edges)
     arrived = np.zeros(len(widths))
-    for c in over["classes"].values():
-        arrived += np.asarray(c["arrived"], dtype=float)
+    for c in over.classes.values():
+        arrived += np.asarray(c.arrived, dtype=float)
     end_s = float(edges[-1])
     load_handle = ax.step(edges / 60, [*(arrived / widths), (arrived / widths)[-1] if len(widths) else 0],
                           where="post", color="black", lw=1.2, label="load (requests/s, measured classes)")
@@ -640,24 +660,23 @@ def autoscaling_over_time(ax: Axes, data: Data) -> None:
     ax.set_ylabel("requests per second")
     ax.set_ylim(bottom=0)
     missed = np.zeros(len(widths), dtype=bool)
-    for slo in auto["slo"].values():
-        missed |= np.asarray(slo["missed"], dtype=bool)[: len(widths)]
+    for slo in auto.slo.values():
+        missed |= np.asarray(slo.missed, dtype=bool)[: len(widths)]
     for k in np.flatnonzero(missed):
         ax.axvspan(edges[k] / 60, edges[k + 1] / 60, color=_MISSED, alpha=0.12, lw=0)
     right = ax.twinx()
-    colours = _service_colours(report, list(auto["services"]))
+    colours = _service_colours(report, list(auto.services))
     handles: list[Any] = list(load_handle)
-    for name, svc in auto["services"].items():
-        r = svc["replicas"]
-        ready = r["ready"]
-        live = [a + b for a, b in zip(r["ready"], r["starting"], strict=True)]
-        for values, style, label in ((ready, "-", "ready"), (live, "--", "ready + starting"),
-                                     (r["pending"], ":", "pending")):
-            x, y = _step_xy(r["t_s"], values, end_s)
+    for name, svc in auto.services.items():
+        r = svc.replicas
+        live = [a + b for a, b in zip(r.ready, r.starting, strict=True)]
+        for values, style, label in ((r.ready, "-", "ready"), (live, "--", "ready + starting"),
+                                     (r.pending, ":", "pending")):
+            x, y = _step_xy(r.t_s, values, end_s)
             handles += right.step(x, y, where="post", color=colours[name], linestyle=style, lw=1.3,
                                   label=f"{name} replicas {label}")
-    for shade, (name, pool) in enumerate(auto["pools"].items()):
-        x, y = _step_xy(pool["nodes"]["t_s"], pool["nodes"]["count"], end_s)
+    for shade, (name, pool) in enumerate(auto.pools.items()):
+        x, y = _step_xy(pool.nodes.t_s, pool.nodes.count, end_s)
         handles += right.step(x, y, where="post", color=str(0.35 + 0.15 * (shade % 4)), lw=2.0, alpha=0.8,
                               label=f"{name} nodes")
     right.set_ylabel("replicas, nodes")
@@ -667,10 +686,9 @@ def autoscaling_over_time(ax: Axes, data: Data) -> None:
         from matplotlib.patches import Patch
 
         handles.append(Patch(facecolor=_MISSED, alpha=0.25, label="window missed an SLO"))
-    title = f"Autoscaling: cost {auto['cost']:.4g}"
-    static = auto.get("static")
-    if static:
-        title += f" (static for the peak: {static['cost']:.4g})"
+    title = f"Autoscaling: cost {auto.cost:.4g}"
+    if auto.static:
+        title += f" (static for the peak: {auto.static.cost:.4g})"
     ax.set_title(title)
     ax.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3,
               frameon=False)
@@ -684,13 +702,13 @@ class PlotSpec:
 
     draw: Callable[[Axes, Data], None]
     title: str
-    size: Callable[[Mapping[str, Any]], tuple[float, float]]
+    size: Callable[[Report], tuple[float, float]]
     needs_series: bool
-    needs: Callable[[Mapping[str, Any]], bool] | None = None   # more it needs than the series
+    needs: Callable[[Report], bool] | None = None   # more it needs than the series
 
 
-def _wide(report: Mapping[str, Any]) -> tuple[float, float]:
-    nodes = len(report["placement"]["nodes"])
+def _wide(report: Report) -> tuple[float, float]:
+    nodes = len(report.placement.nodes)
     return (max(7.5, 0.75 * nodes + 4.5), 5.0)
 
 
@@ -704,7 +722,8 @@ PLOTS: dict[str, PlotSpec] = {
                                  needs_series=True),
     "autoscaling.png": PlotSpec(autoscaling_over_time, "Load, replicas and nodes over time",
                                 lambda r: (11.0, 5.6), needs_series=True,
-                                needs=lambda r: bool((r.get("simulation") or {}).get("autoscaling"))),
+                                needs=lambda r: r.simulation is not None
+                                and r.simulation.autoscaling is not None),
 }
 
 
@@ -719,10 +738,11 @@ def figure(name: str, data: Data) -> Figure:
     return fig
 
 
-def available(report: Mapping[str, Any]) -> list[str]:
+def available(data: Data) -> list[str]:
     """The standard plots a report has the data for (``series`` only with a simulation)."""
-    has_input = bool((report.get("input") or {}).get("scenario"))
-    has_series = bool(report.get("series")) and bool(report.get("simulation"))
+    report = as_report(data)
+    has_input = report.input is not None
+    has_series = report.series is not None and report.simulation is not None
     return [name for name, spec in PLOTS.items() if has_input and (has_series or not spec.needs_series)
             and (spec.needs is None or spec.needs(report))]
 

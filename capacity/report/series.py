@@ -46,14 +46,30 @@ gives the same data.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from capacity.report.model import Input, Report, Series
+
 if TYPE_CHECKING:
-    from capacity.pipeline import RunResult
+    from capacity.scenario import Scenario
     from capacity.sim.model import SimModel
     from capacity.sim.result import SimResult
+
+
+class RunOutput(Protocol):
+    """What the plot data is drawn from: a run's scenario, serving model, per-request records and report
+    (`capacity.pipeline.RunResult`; no model and records for a run that only packed)."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def model(self) -> SimModel | None: ...
+    @property
+    def sim_result(self) -> SimResult | None: ...
+    @property
+    def report(self) -> Report: ...
 
 #: Quantile levels of the stored CDF: dense in both tails so that p99 and p99.9 SLOs can be read off.
 CDF_LEVELS: tuple[float, ...] = tuple(sorted({
@@ -151,7 +167,7 @@ def waiting_per_window(arrive_s: np.ndarray, leave_s: np.ndarray,
     return mean, peak
 
 
-def build_series(model: SimModel, result: SimResult, target_windows: int = 60) -> dict[str, Any]:
+def build_series(model: SimModel, result: SimResult, target_windows: int = 60) -> Series:
     """The ``series`` section of the report (see the module docstring)."""
     duration = float(model.duration_s)
     width = window_width(duration, target_windows)
@@ -193,18 +209,25 @@ def build_series(model: SimModel, result: SimResult, target_windows: int = 60) -
         mean, peak = waiting_per_window(result.arrival_s[mine], leave[mine], edges)
         services.append({"name": s.name, "queue": {"mean": _rl(mean), "max": _rl(peak)}})
 
-    return {"window_s": _r(width), "edges_s": _rl(edges), "classes": classes, "services": services}
+    return Series.model_validate({"window_s": _r(width), "edges_s": _rl(edges), "classes": classes,
+                                  "services": services})
 
 
-def plot_data(result: RunResult) -> dict[str, Any]:
-    """``{"input": {...}, "series": {...}}`` of a run (``series`` only when it simulated traffic)."""
-    # the digest's view (limits are stated in provenance.limits): the echo hashes to the digest
-    out: dict[str, Any] = {"input": {"scenario": result.scenario.canonical()}}
+def plot_data(result: RunOutput) -> dict[str, Input | Series]:
+    """The ``input`` and ``series`` sections of a run (``series`` only when it simulated traffic). The
+    scenario is echoed as the digest sees it (`Scenario.canonical`; limits are in provenance.limits), so
+    the echo hashes to ``provenance.scenario_sha256``."""
+    out: dict[str, Input | Series] = {"input": Input(scenario=result.scenario)}
     if result.model is not None and result.sim_result is not None:
         out["series"] = build_series(result.model, result.sim_result)
     return out
 
 
-def full_report(result: RunResult) -> dict[str, Any]:
+def with_plot_data(report: Report, result: RunOutput) -> Report:
+    """``report`` (the run's, or one with ``compare`` added) with the run's plot data (`plot_data`)."""
+    return report.model_copy(update=plot_data(result))
+
+
+def full_report(result: RunOutput) -> Report:
     """The run's report with its plot data (`plot_data`): what ``capacity run`` writes as report.json."""
-    return {**result.report, **plot_data(result)}
+    return with_plot_data(result.report, result)

@@ -1,9 +1,11 @@
-"""The report dictionary: placement and simulation summaries plus provenance, as plain JSON data.
+"""The report: placement and simulation summaries plus provenance, built as the typed `Report` of
+`capacity.report.model` (one pydantic model per section), which writes report.json.
 
 Stable keys are listed in the design (``placement.status``, ``simulation.classes.NAME.latency_s.p99``, ...).
-All times are seconds, memory is bytes and CPU is cores. Fields that change from run to run (wall-clock
-timings, the start time) live only under ``run``, so two runs of the same scenario and seed give reports
-that are identical once `strip_runtime` removes that section.
+All times are seconds, memory is bytes and CPU is cores. Amounts are rounded to 12 significant digits and
+written as integers when integral (`_num`); simulation statistics are floats rounded the same way. Fields
+that change from run to run (wall-clock timings, the start time) live only under ``run``, so two runs of
+the same scenario and seed give reports that are identical once `strip_runtime` removes that section.
 """
 
 from __future__ import annotations
@@ -13,8 +15,21 @@ from datetime import datetime
 from typing import Any
 
 from capacity._version import __version__
+from capacity.limits import Limits
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.packing.stranded import stranded_by_pool, stranded_capacity, stranded_total
+from capacity.report.model import (
+    ComparedMethod,
+    CompareSection,
+    PlacedNode,
+    PlacementSection,
+    PoolUsage,
+    Provenance,
+    Report,
+    RunTimes,
+    Simulation,
+    SloResult,
+)
 from capacity.scenario import Scenario
 from capacity.sim.metrics import SLO_STATUSES
 
@@ -26,11 +41,15 @@ def _num(x: float) -> float | int:
     return float(f"{x:.12g}")
 
 
-def _amounts(amounts: dict[str, float]) -> dict[str, float | int]:
+def _maybe(x: float | None) -> float | int | None:
+    return None if x is None else _num(x)
+
+
+def _amounts(amounts: dict[str, float]) -> dict[str, float]:
     return {r: _num(v) for r, v in sorted(amounts.items())}
 
 
-def placement_section(scenario: Scenario, problem: PackingProblem, placement: Placement) -> dict[str, Any]:
+def placement_section(scenario: Scenario, problem: PackingProblem, placement: Placement) -> PlacementSection:
     """The ``placement`` section: status, bound, gap, cost and per-node / per-pool usage.
 
     ``objective_value``/``objective_bound`` are in the objective's units (nodes, cost per hour, moved
@@ -44,22 +63,22 @@ def placement_section(scenario: Scenario, problem: PackingProblem, placement: Pl
     """
     per_node = stranded_capacity(problem, placement)
     per_pool_stranded = stranded_by_pool(problem, placement, per_node)
-    nodes = []
+    nodes: list[PlacedNode] = []
     per_pool: dict[str, dict[str, Any]] = {
         p.name: {"count": p.count, "nodes_used": 0, "cost_per_hour": None if p.cost is None else 0.0,
                  "used": {}, "capacity": {}}
         for p in scenario.cluster.pools
     }
     for n in placement.nodes:
-        nodes.append({
-            "name": n.name,
-            "pool": n.pool,
-            "replicas": list(n.replicas),
-            "used": {r: _num(v) for r, v in sorted(n.used.items())},
-            "capacity": {r: _num(v) for r, v in sorted(n.capacity.items())},
-            "allocated": {r: _num(n.used.get(r, 0.0) / v) for r, v in sorted(n.capacity.items()) if v > 0},
-            "stranded": _amounts(per_node[n.name]),
-        })
+        nodes.append(PlacedNode(
+            name=n.name,
+            pool=n.pool,
+            replicas=list(n.replicas),
+            used={r: _num(v) for r, v in sorted(n.used.items())},
+            capacity={r: _num(v) for r, v in sorted(n.capacity.items())},
+            allocated={r: _num(n.used.get(r, 0.0) / v) for r, v in sorted(n.capacity.items()) if v > 0},
+            stranded=_amounts(per_node[n.name]),
+        ))
         pool = per_pool[n.pool]
         pool["nodes_used"] += 1
         cost = scenario.pool(n.pool).cost
@@ -69,38 +88,38 @@ def placement_section(scenario: Scenario, problem: PackingProblem, placement: Pl
             pool["used"][r] = pool["used"].get(r, 0.0) + v
         for r, v in n.capacity.items():
             pool["capacity"][r] = pool["capacity"].get(r, 0.0) + v
-    pools = {}
-    for name, p in per_pool.items():
-        pools[name] = {
-            "count": p["count"],
-            "nodes_used": p["nodes_used"],
-            "cost_per_hour": None if p["cost_per_hour"] is None else _num(p["cost_per_hour"]),
-            "allocated": {r: _num(p["used"].get(r, 0.0) / c) for r, c in sorted(p["capacity"].items())
-                          if c > 0},
-            "stranded": _amounts(per_pool_stranded.get(name, {})),
-        }
-    return {
-        "status": placement.status,
-        "solver": placement.solver,
-        "objective": placement.objective,
-        "nodes_used": placement.nodes_used,
-        "lower_bound": placement.lower_bound,
-        "objective_value": None if placement.objective_value is None else _num(placement.objective_value),
-        "objective_bound": None if placement.objective_bound is None else _num(placement.objective_bound),
-        "gap": None if placement.gap is None else _num(placement.gap),
-        "cost_per_hour": None if placement.cost_per_hour is None else _num(placement.cost_per_hour),
-        "replicas": sum(len(n.replicas) for n in placement.nodes),
-        "nodes": nodes,
-        "pools": pools,
-        "unplaced": list(placement.unplaced),
-        "unplaced_reasons": dict(sorted(placement.unplaced_reasons.items())),
-        "max_utilisation": None if placement.max_utilisation is None else _num(placement.max_utilisation),
-        "moves": placement.moves,
-        "moved": dict(sorted(placement.moved.items())),
+    pools = {
+        name: PoolUsage(
+            count=p["count"],
+            nodes_used=p["nodes_used"],
+            cost_per_hour=_maybe(p["cost_per_hour"]),
+            allocated={r: _num(p["used"].get(r, 0.0) / c) for r, c in sorted(p["capacity"].items()) if c > 0},
+            stranded=_amounts(per_pool_stranded.get(name, {})),
+        )
+        for name, p in per_pool.items()
     }
+    return PlacementSection(
+        status=placement.status,
+        solver=placement.solver,
+        objective=placement.objective,
+        nodes_used=placement.nodes_used,
+        lower_bound=placement.lower_bound,
+        objective_value=_maybe(placement.objective_value),
+        objective_bound=_maybe(placement.objective_bound),
+        gap=_maybe(placement.gap),
+        cost_per_hour=_maybe(placement.cost_per_hour),
+        replicas=sum(len(n.replicas) for n in placement.nodes),
+        nodes=nodes,
+        pools=pools,
+        unplaced=list(placement.unplaced),
+        unplaced_reasons=dict(sorted(placement.unplaced_reasons.items())),
+        max_utilisation=_maybe(placement.max_utilisation),
+        moves=placement.moves,
+        moved=dict(sorted(placement.moved.items())),
+    )
 
 
-def compare_section(problem: PackingProblem, placements: dict[str, Placement]) -> dict[str, Any]:
+def compare_section(problem: PackingProblem, placements: dict[str, Placement]) -> CompareSection:
     """The ``compare`` section: each method's plan of the same problem, side by side, and the bounds.
 
     ``placements`` maps a method's name (a `BASELINES` name, or ``optimiser``) to its plan. Per method:
@@ -109,27 +128,28 @@ def compare_section(problem: PackingProblem, placements: dict[str, Placement]) -
     is the best proven bound on nodes among the plans, ``objective_bound`` on the objective. Timings are
     left out (they change from run to run; `with_compare` puts them under ``run.compare_s``).
     """
-    methods: dict[str, Any] = {}
-    for name, p in placements.items():
-        methods[name] = {
-            "solver": p.solver,
-            "status": p.status,
-            "nodes_used": p.nodes_used,
-            "cost_per_hour": None if p.cost_per_hour is None else _num(p.cost_per_hour),
-            "objective_value": None if p.objective_value is None else _num(p.objective_value),
-            "unplaced": len(p.unplaced),
-            "stranded": _amounts(stranded_total(stranded_capacity(problem, p))),
-        }
-    bounds = [p.objective_bound for p in placements.values() if p.objective_bound is not None]
-    return {
-        "objective": problem.objective,
-        "lower_bound": max((p.lower_bound for p in placements.values()), default=0),
-        "objective_bound": _num(max(bounds)) if bounds else None,
-        "methods": methods,
+    methods = {
+        name: ComparedMethod(
+            solver=p.solver,
+            status=p.status,
+            nodes_used=p.nodes_used,
+            cost_per_hour=_maybe(p.cost_per_hour),
+            objective_value=_maybe(p.objective_value),
+            unplaced=len(p.unplaced),
+            stranded=_amounts(stranded_total(stranded_capacity(problem, p))),
+        )
+        for name, p in placements.items()
     }
+    bounds = [p.objective_bound for p in placements.values() if p.objective_bound is not None]
+    return CompareSection(
+        objective=problem.objective,
+        lower_bound=max((p.lower_bound for p in placements.values()), default=0),
+        objective_bound=_num(max(bounds)) if bounds else None,
+        methods=methods,
+    )
 
 
-def simulation_section(simulation: dict[str, Any] | None) -> dict[str, Any] | None:
+def simulation_section(simulation: dict[str, Any] | None) -> Simulation | None:
     """The ``simulation`` section: `capacity.sim.summarize`'s dictionary (keys and definitions in
     `capacity.sim.metrics`: per class and tenant the outcomes ``arrived = completed + rejected + timed_out
     + dropped + lost`` and ``retried``, throughput, goodput, latency / wait / TTFT summaries and the SLO;
@@ -145,16 +165,18 @@ def simulation_section(simulation: dict[str, Any] | None) -> dict[str, Any] | No
             return [rounded(v) for v in x]
         return x
 
-    return None if simulation is None else rounded(simulation)
+    return None if simulation is None else Simulation.model_validate(rounded(simulation))
 
 
-def slo_status(slo: Mapping[str, Any] | None) -> str | None:
+def slo_status(slo: SloResult | Mapping[str, Any] | None) -> str | None:
     """A class's SLO verdict in words: ``"met"``, ``"missed"`` or ``"no data"`` (none of its requests was
     measured: nothing to judge, which is **never** a pass); ``None`` for a class without an SLO. Reads the
     entry's ``status``; a report.json written before ``status`` existed has only ``met``, where ``None``
     meant no data."""
     if not slo:
         return None
+    if isinstance(slo, SloResult):
+        return slo.verdict
     status = slo.get("status")
     if status in SLO_STATUSES:
         return str(status)
@@ -162,13 +184,15 @@ def slo_status(slo: Mapping[str, Any] | None) -> str | None:
     return "no data" if met is None else "met" if met else "missed"
 
 
-def slo_verdict(simulation: Mapping[str, Any] | None) -> dict[str, Any]:
+def slo_verdict(simulation: Simulation | Mapping[str, Any] | None) -> dict[str, Any]:
     """The run's SLOs at a glance: how many classes ``met``, ``missed`` and had ``no data`` for their SLO,
     and one ``status`` for them all: ``"missed"`` if any was missed, else ``"no data"`` if any had no
     data (a run is not a pass on SLOs it did not measure), else ``"met"``; ``None`` without SLOs."""
     counts = {"met": 0, "missed": 0, "no data": 0}
-    for stats in ((simulation or {}).get("classes") or {}).values():
-        status = slo_status(stats.get("slo"))
+    slos = ([c.slo for c in simulation.classes.values()] if isinstance(simulation, Simulation)
+            else [stats.get("slo") for stats in ((simulation or {}).get("classes") or {}).values()])
+    for slo in slos:
+        status = slo_status(slo)
         if status is not None:
             counts[status] += 1
     overall = next((s for s in ("missed", "no data") if counts[s]), "met" if counts["met"] else None)
@@ -178,38 +202,37 @@ def slo_verdict(simulation: Mapping[str, Any] | None) -> dict[str, Any]:
 def build_report(scenario: Scenario, problem: PackingProblem, placement: Placement,
                  simulation: dict[str, Any] | None, *,
                  started_at: datetime | None = None,
-                 timings: dict[str, float] | None = None) -> dict[str, Any]:
+                 timings: dict[str, float] | None = None) -> Report:
     """The whole report: ``scenario``, ``provenance``, ``placement``, ``simulation`` and ``run``."""
     run: dict[str, Any] = {"placement_solve_s": round(placement.solve_time_s, 6)}
     if started_at is not None:
         run["started_at"] = started_at.isoformat(timespec="seconds")
     for key, value in (timings or {}).items():
         run[key] = round(value, 6)
-    return {
-        "scenario": scenario.name,
-        "provenance": {
-            "capacity_version": __version__,
-            "scenario_sha256": scenario.digest(),
-            "seed": scenario.seed,
-            "source": scenario.source,
-            "limits": scenario.limits.model_dump(mode="json"),  # the caps in force (capacity.limits)
-        },
-        "placement": placement_section(scenario, problem, placement),
-        "simulation": simulation_section(simulation),
-        "run": run,
-    }
+    return Report(
+        scenario=scenario.name,
+        provenance=Provenance(
+            capacity_version=__version__,
+            scenario_sha256=scenario.digest(),
+            seed=scenario.seed,
+            source=scenario.source,
+            limits=Limits.model_validate(scenario.limits.model_dump()),   # every cap in force
+        ),
+        placement=placement_section(scenario, problem, placement),
+        simulation=simulation_section(simulation),
+        run=RunTimes.model_validate(run),
+    )
 
 
-def with_compare(report: dict[str, Any], problem: PackingProblem,
-                 placements: dict[str, Placement]) -> dict[str, Any]:
+def with_compare(report: Report, problem: PackingProblem, placements: dict[str, Placement]) -> Report:
     """A copy of ``report`` with the ``compare`` section, and each method's time in ``run.compare_s``."""
-    out = dict(report)
-    out["compare"] = compare_section(problem, placements)
-    out["run"] = {**report.get("run", {}),
-                  "compare_s": {name: round(p.solve_time_s, 6) for name, p in placements.items()}}
-    return out
+    compare_s = {name: round(p.solve_time_s, 6) for name, p in placements.items()}
+    return report.model_copy(update={"compare": compare_section(problem, placements),
+                                     "run": report.run.model_copy(update={"compare_s": compare_s})})
 
 
-def strip_runtime(report: dict[str, Any]) -> dict[str, Any]:
-    """The report without its run-time fields (for comparing two runs)."""
+def strip_runtime(report: Report | Mapping[str, Any]) -> dict[str, Any]:
+    """The report (or report.json's data) without its run-time fields (for comparing two runs)."""
+    if isinstance(report, Report):
+        return report.without_runtime()
     return {k: v for k, v in report.items() if k != "run"}

@@ -21,7 +21,7 @@ A scenario is a YAML document with these sections (all quantities in the units o
 * ``whatif`` — variations of the scenario for ``capacity sweep``: a ``grid`` of dotted keys (as ``--set``)
   to value lists, named ``cases`` (each sets several keys) and ``replications`` per point. Every grid value
   and every case is applied and validated at load, so a bad key is refused before any run
-  (`capacity.sweep` expands and runs the points).
+  (`capacity.whatif` expands and runs the points).
 * ``limits`` — caps on the work a run may ask for (requests, replicas, packing size, ...); see
   `capacity.limits`. Which folders trace files may come from is the user's choice, not the scenario's
   (``--data-dir``, ``CAPACITY_DATA_DIRS``; see `capacity.sandbox`).

@@ -94,7 +94,7 @@ class Scenario(Model):
         """Every file a run of this scenario reads besides the scenario itself, resolved (absolute,
         symbolic links followed), in scenario order, each once: today the trace file of each trace
         class. The digest covers the names; a sweep's run key also hashes these files' contents
-        (`capacity.sweep`), so an edited file is never mistaken for the one a recorded run read."""
+        (`capacity.whatif`), so an edited file is never mistaken for the one a recorded run read."""
         files: dict[Path, None] = {}
         for cls in self.workload.classes if self.workload is not None else []:
             if cls.arrivals.process == "trace" and cls.arrivals.file is not None:

@@ -1,6 +1,6 @@
 """What-if points: a scenario document with some dotted keys set (``--set`` addressing), validated exactly
 like a file. At load, every grid value and every case of the ``whatif`` section is applied alone and
-validated (`check_whatif`), so a bad key is refused before any run; `capacity.sweep` expands and runs the
+validated (`check_whatif`), so a bad key is refused before any run; `capacity.whatif` expands and runs the
 points.
 """
 

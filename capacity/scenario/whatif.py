@@ -1,4 +1,4 @@
-"""The ``whatif`` section: variations of the scenario that ``capacity sweep`` runs (`capacity.sweep`
+"""The ``whatif`` section: variations of the scenario that ``capacity sweep`` runs (`capacity.whatif`
 expands them into points; `capacity.scenario.points` validates each at load).
 """
 
@@ -14,7 +14,7 @@ WhatIfKey = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class WhatIf(Model):
-    """What-if variations, run by ``capacity sweep`` (`capacity.sweep` expands them into points).
+    """What-if variations, run by ``capacity sweep`` (`capacity.whatif` expands them into points).
 
     ``grid`` maps dotted keys (``--set`` syntax, list items by name) to the values to try; every combination
     is a point; a key's values must differ once validated (``[1m, 60s]`` is refused). ``cases`` are named

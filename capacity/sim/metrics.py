@@ -148,7 +148,9 @@ def busy_by_window(replica: np.ndarray, start: np.ndarray, end: np.ndarray, weig
     np.add.at(cover, (r[inner], first[inner] + 1), w[inner])
     np.add.at(cover, (r[inner], last[inner]), -w[inner])
     widths = np.diff(edges)
-    return out.reshape(n_replicas, windows) + np.cumsum(cover, axis=1)[:, :windows] * widths
+    # the running sum of fractional weights (batch shares) can end a hair below 0 (-1e-16) where it is 0
+    covered = np.maximum(np.cumsum(cover, axis=1)[:, :windows], 0.0)
+    return out.reshape(n_replicas, windows) + covered * widths
 
 
 def busy_intervals(result: SimResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

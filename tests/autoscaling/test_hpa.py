@@ -258,13 +258,17 @@ def test_the_section_is_declared_in_the_report_model(step):
 def test_the_plot_and_the_html_show_the_run(step):
     from capacity.report import plots
     from capacity.report.html import _autoscaling
+    from capacity.report.model import Report
+    from capacity.report.summary import simulation_section
 
     model, result, controller = step
     simulation = {
         **sim.summarize(model, result),
         "autoscaling": A.summarize_autoscaling(model, result, controller),
     }
-    report = {"simulation": simulation}
+    section = simulation_section(simulation)                 # the typed section (checked)
+    assert section is not None and section.autoscaling is not None
+    report = Report.model_construct(simulation=section)       # a report of the simulation alone
     fig = plots.figure("autoscaling.png", report)
     ax, right = fig.axes
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -274,5 +278,5 @@ def test_the_plot_and_the_html_show_the_run(step):
     assert max(load) > 2 * min(load)  # the step is drawn
     ready = next(line for line in right.lines if line.get_label() == "svc replicas ready")
     assert 10 < max(ready.get_ydata()) <= simulation["autoscaling"]["services"]["svc"]["peak"]
-    page = _autoscaling(simulation["autoscaling"])
+    page = _autoscaling(section.autoscaling)
     assert "<h2>Autoscaling</h2>" in page and "<td>svc</td><td>hpa</td>" in page

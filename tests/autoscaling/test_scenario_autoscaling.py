@@ -10,6 +10,7 @@ import pytest
 from capacity import pipeline
 from capacity.errors import ScenarioError
 from capacity.report.model import parse_report
+from capacity.report.writers import to_json
 from capacity.scenario import scenario_from_dict
 
 DOC = {
@@ -134,7 +135,7 @@ def run():
 
 
 def test_the_report_has_the_autoscaling_section_and_validates(run):
-    report = json.loads(json.dumps(run.full_report()))
+    report = json.loads(to_json(run.full_report()))
     parsed = parse_report(report)
     auto = report["simulation"]["autoscaling"]
     assert {"cost", "pools", "services", "slo", "static"} <= set(auto)
@@ -173,7 +174,7 @@ def test_a_run_without_autoscaling_has_no_section():
 
 
 def test_a_whatif_sweep_over_autoscaler_settings(tmp_path):
-    from capacity.sweep import sweep
+    from capacity.whatif import sweep
 
     doc = copy.deepcopy(DOC)
     doc["workload"]["duration"] = "12m"

@@ -7,23 +7,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from capacity.cli import main
 from capacity.scenario import load_scenario
 from capacity.units import parse_quantity_exact
+
+from ..cli_support import run_cli
 
 DATA = Path(__file__).parent / "data"
 MIB = 2**20
 
 
-def cli(*args):
-    return main([str(a) for a in args])
-
-
 @pytest.fixture(scope="module")
 def shop_export(tmp_path_factory):
     out = tmp_path_factory.mktemp("shop")
-    assert cli("import-k8s", DATA / "shop", "--nodes", DATA / "nodes.json", "-o", out / "shop.yaml") == 0
-    assert cli("plan", out / "shop.yaml", "--export", "k8s", "--export-dir", out / "k8s") == 0
+    assert run_cli("import-k8s", DATA / "shop", "--nodes", DATA / "nodes.json", "-o", out / "shop.yaml") == 0
+    assert run_cli("plan", out / "shop.yaml", "--export", "k8s", "--export-dir", out / "k8s") == 0
     return out
 
 
@@ -92,7 +89,7 @@ def _holds(expr, labels):
 
 
 def test_import_prints_what_it_ignored(tmp_path, capsys):
-    assert cli("import-k8s", DATA / "shop" / "apps.yaml", "--pool",
+    assert run_cli("import-k8s", DATA / "shop" / "apps.yaml", "--pool",
                "std=cpu:8,memory:32Gi,count:4,label:node.kubernetes.io/instance-type=m5.2xlarge",
                "-o", tmp_path / "s.yaml") == 0
     out = capsys.readouterr().out
@@ -109,7 +106,7 @@ def test_import_prints_what_it_ignored(tmp_path, capsys):
 
 
 def test_import_without_output_prints_the_scenario(capsys):
-    assert cli("import-k8s", DATA / "boutique", "--pool", "std=cpu:4,memory:16Gi,count:3") == 0
+    assert run_cli("import-k8s", DATA / "boutique", "--pool", "std=cpu:4,memory:16Gi,count:3") == 0
     captured = capsys.readouterr()
     assert yaml.safe_load(captured.out)["cluster"]["pools"][0]["name"] == "std"
     assert "imported 12 services" in captured.err
@@ -132,7 +129,7 @@ def test_import_without_output_prints_the_scenario(capsys):
 def test_bad_input_is_one_line_naming_file_and_document(tmp_path, capsys, text, expected):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    assert cli("import-k8s", path, "--pool", "std=cpu:4,memory:16Gi", "-o", tmp_path / "o.yaml") == 2
+    assert run_cli("import-k8s", path, "--pool", "std=cpu:4,memory:16Gi", "-o", tmp_path / "o.yaml") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
     assert expected in err
@@ -145,7 +142,7 @@ def test_bad_input_is_one_line_naming_file_and_document(tmp_path, capsys, text, 
     ["--nodes", str(DATA / "shop" / "apps.yaml")],
 ])
 def test_bad_pools_and_nodes_exit_2(tmp_path, capsys, args):
-    assert cli("import-k8s", DATA / "boutique", *args, "-o", tmp_path / "o.yaml") == 2
+    assert run_cli("import-k8s", DATA / "boutique", *args, "-o", tmp_path / "o.yaml") == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
 
@@ -165,7 +162,7 @@ BOUTIQUE = {   # Deployment: (replicas, cpu, memory) as written in tests/k8s/dat
 
 def test_boutique_demo_every_deployment_with_its_requests(tmp_path):
     out = tmp_path / "boutique.yaml"
-    assert cli("import-k8s", DATA / "boutique", "--pool",
+    assert run_cli("import-k8s", DATA / "boutique", "--pool",
                "e2-standard-2=cpu:1930m,memory:5.5Gi,pods:110,count:4,cost:0.067", "-o", out) == 0
     scenario = load_scenario(out)
     got = {s.name: s for s in scenario.services}
@@ -176,7 +173,7 @@ def test_boutique_demo_every_deployment_with_its_requests(tmp_path):
         assert svc.resources["cpu"] == pytest.approx(float(parse_quantity_exact(cpu))), name
         assert svc.resources["memory"] == float(parse_quantity_exact(memory)), name
         assert svc.resources["pods"] == 1
-    assert cli("plan", out, "--set", "placement.objective=min-cost", "--export", "k8s",
+    assert run_cli("plan", out, "--set", "placement.objective=min-cost", "--export", "k8s",
                "--export-dir", tmp_path / "k8s") == 0
     nodes = yaml.safe_load((tmp_path / "k8s" / "nodes.yaml").read_text())["nodes"]
     cpu = sum(parse_quantity_exact(c) * r for r, c, _ in BOUTIQUE.values())          # 1770m in all

@@ -134,4 +134,4 @@ def test_report_lists_stranded_per_node_and_pool() -> None:
     assert [n["stranded"] for n in section["nodes"]] == [{"cpu": 0, "memory": 12 * GiB}]
     assert section["pools"]["cpu"]["stranded"] == {"cpu": 0, "memory": 12 * GiB}
     assert section["pools"]["idle"]["stranded"] == {}
-    assert set(section["pools"]["cpu"]) >= {"count", "nodes_used", "cost_per_hour", "allocated"}
+    assert set(section.pools["cpu"].model_dump()) >= {"count", "nodes_used", "cost_per_hour", "allocated"}
