@@ -49,7 +49,9 @@ as runs finish):
   swept key (the validated value, in report.json units: seconds, bytes, cores, per second), ``replication``,
   ``seed`` (the run's: the point's seed + replication; a swept ``seed`` has no column of its own),
   ``key``, ``status`` (the placement's: optimal | feasible | infeasible), ``nodes``, ``lower_bound``,
-  ``cost_per_hour``, ``slo_met`` (every SLO of the run met; empty without SLOs) and per class
+  ``cost_per_hour`` (the plan's; in an autoscaled run the fleet's mean over the measured window,
+  ``simulation.autoscaling.cost`` / its hours), ``slo_met`` (every SLO of the run met; empty without SLOs)
+  and per class
   ``CLASS.mean_s``, ``.p50_s``, ``.p95_s``, ``.p99_s`` (latency), ``.throughput_per_s``,
   ``.slo_attained``, ``.slo_met``, ``.slo_status`` (met | missed | no data, as ``slo.status`` in
   report.json; empty without an SLO or a simulation), and ``report`` (the run's report, relative to
@@ -720,6 +722,11 @@ def row_of(run: Run, outcome: dict[str, Any], keys: Sequence[str], classes: Sequ
         "cost_per_hour": placement["cost_per_hour"] if placement else None,
         "slo_met": None,
     })
+    autoscaled = ((report or {}).get("simulation") or {}).get("autoscaling")
+    if autoscaled and report is not None:    # the fleet's mean cost per hour over the measured window
+        window = report["simulation"]["window_s"]
+        hours = (window["end"] - window["start"]) / 3600.0
+        row["cost_per_hour"] = float(f"{autoscaled['cost'] / hours:.12g}") if hours > 0 else None
     workload = run.point.scenario.workload
     has_slo = {x.name: x.slo is not None for x in (workload.classes if workload else [])}
     sim = (report or {}).get("simulation") or {}

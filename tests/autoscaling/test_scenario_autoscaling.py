@@ -195,6 +195,8 @@ def test_a_whatif_sweep_over_autoscaler_settings(tmp_path):
     for key, row in points.items():
         report = json.loads((tmp_path / "sweep" / row["report"]).read_text())
         costs[key] = report["simulation"]["autoscaling"]["cost"]
+        # the table's cost is the fleet's mean per hour over the measured window (11 min)
+        assert row["cost_per_hour"] == pytest.approx(costs[key] / (11 / 60), rel=1e-11)
     # a lower target keeps more replicas (and nodes) for the same load: it costs at least as much
     assert costs[(0.4, 60.0)] >= costs[(0.7, 60.0)]
 
