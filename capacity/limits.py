@@ -18,7 +18,8 @@ limits.KEY=VALUE``; the report states the caps in force under ``provenance.limit
 * ``max_decode_steps`` (default 2e8) — continuous batching runs one event per decode iteration; an
   iteration yields at most ``max_size`` tokens per engine, so a service needs at least
   ``requests × mean output tokens / max_size`` iterations.
-* ``max_replicas`` (default 1e6) — replicas of all services together (the packer places each one).
+* ``max_replicas`` (default 1e6) — replicas of all services together (the packer places each one; an
+  autoscaled service counts at its ``autoscaling.max``).
 * ``max_packing_size`` (default 5e6) — node × service pairs the packer considers: the nodes the pools may
   use (the sum of their ``count``) times the number of services.
 * ``max_windows`` (default 1e6) — time-series windows of the statistics (``(duration − warmup) /

@@ -35,6 +35,7 @@ from capacity.scenario import load_scenario
 from capacity.sim.arrivals import ARRIVAL_PROCESSES
 from capacity.sim.batching import BATCHERS
 from capacity.sim.disciplines import DISCIPLINES
+from capacity.sim.llm_batching import LlmBatcher  # noqa: F401  (registers "llm", as capacity.sim.engine does)
 from capacity.sim.routing import ROUTINGS
 from capacity.sim.service_times import SERVICE_TIMES
 from capacity.sim.traces import TRACE_FORMATS

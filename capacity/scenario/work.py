@@ -16,10 +16,13 @@ def work_problems(s: Scenario) -> list[Problem]:
     """Every cap a scenario exceeds that can be estimated without reading its traces."""
     limits = s.limits
     problems: list[Problem] = []
-    replicas = sum(svc.replicas for svc in s.services)
+    # an autoscaled service may run up to its autoscaling.max replicas at once
+    replicas = sum(max(svc.replicas, svc.autoscaling.max if svc.autoscaling is not None
+                       and svc.autoscaling.simulated else 0) for svc in s.services)
     if replicas > limits.max_replicas:
-        problems.append((("services",), f"{replicas:.3g} replicas in all, more than the limit "
-                                        f"{limits.max_replicas:.3g}; raise limits.max_replicas"))
+        problems.append((("services",), f"{replicas:.3g} replicas in all (autoscaled services at their max), "
+                                        f"more than the limit {limits.max_replicas:.3g}; raise "
+                                        "limits.max_replicas"))
     nodes = sum(p.count for p in s.cluster.pools)
     size = nodes * len(s.services)
     if size > limits.max_packing_size:

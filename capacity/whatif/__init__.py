@@ -50,7 +50,9 @@ as runs finish):
   swept key (the validated value, in report.json units: seconds, bytes, cores, per second), ``replication``,
   ``seed`` (the run's: the point's seed + replication; a swept ``seed`` has no column of its own),
   ``key``, ``status`` (the placement's: optimal | feasible | infeasible), ``nodes``, ``lower_bound``,
-  ``cost_per_hour``, ``slo_met`` (every SLO of the run met; empty without SLOs) and per class
+  ``cost_per_hour`` (the plan's; in an autoscaled run the fleet's mean over the measured window,
+  ``simulation.autoscaling.cost`` / its hours), ``slo_met`` (every SLO of the run met; empty without SLOs)
+  and per class
   ``CLASS.mean_s``, ``.p50_s``, ``.p95_s``, ``.p99_s`` (latency), ``.throughput_per_s``,
   ``.slo_attained``, ``.slo_met``, ``.slo_status`` (met | missed | no data, as ``slo.status`` in
   report.json; empty without an SLO or a simulation), and ``report`` (the run's report, relative to

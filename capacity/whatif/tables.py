@@ -66,6 +66,12 @@ def row_of(run: Run, outcome: dict[str, Any], keys: Sequence[str], classes: Sequ
         "cost_per_hour": placement.cost_per_hour if placement else None,
         "slo_met": None,
     })
+    autoscaled = report.simulation.autoscaling if report and report.simulation else None
+    if autoscaled is not None and report is not None and report.simulation is not None:
+        # the fleet's mean cost per hour over the measured window
+        window = report.simulation.window_s
+        hours = (window.end - window.start) / 3600.0
+        row["cost_per_hour"] = float(f"{autoscaled.cost / hours:.12g}") if hours > 0 else None
     workload = run.point.scenario.workload
     has_slo = {x.name: x.slo is not None for x in (workload.classes if workload else [])}
     simulated = report.simulation.classes if report and report.simulation else {}

@@ -280,3 +280,45 @@ def test_the_plot_and_the_html_show_the_run(step):
     assert 10 < max(ready.get_ydata()) <= simulation["autoscaling"]["services"]["svc"]["peak"]
     page = _autoscaling(section.autoscaling)
     assert "<h2>Autoscaling</h2>" in page and "<td>svc</td><td>hpa</td>" in page
+
+
+def down_run(seed: int):
+    """30/s for 10 min, then 2/s: 15 erlangs then 1 (0.5 s services), HPA at 50 % over 60 s; 4-cpu nodes of
+    1-cpu replicas, nodes unneeded for 2 min removed (threshold 50 %), 1 node at least."""
+    replicas = tuple(sim.Replica(f"svc-{i}", f"n{i // 4}", "cpu") for i in range(32))
+    svc = sim.ServingService("svc", replicas, 1, sim.ServiceTime("exponential", MEAN_S))
+    arrivals = sim.Arrivals("steps", 0.0, steps=((0.0, 30.0), (600.0, 2.0)))
+    model = sim.SimModel((svc,), (sim.RequestClass("c", "svc", arrivals),), duration_s=2400.0, seed=seed)
+    spec = A.ServiceScaling(
+        "svc", "hpa", 1, 40, "utilisation", TARGET, {"cpu": 1.0}, window_s=60.0, cold_start=A.ColdStart(10.0)
+    )
+    pool = A.PoolSpec("cpu", {"cpu": 4.0}, cost=1.0, autoscaling=A.PoolScaling(1, 12, 60.0, 120.0, 0.5))
+    cluster = A.ClusterSpec((pool,), tuple((f"n{k}", "cpu") for k in range(8)))
+    result, controller = A.simulate(model, A.AutoscalingModel((spec,), cluster))
+    return model, result, controller
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_scale_down_drains_replicas_and_removes_unneeded_nodes(seed):
+    _, result, controller = down_run(seed)
+    loop, cluster = controller.loops["svc"], controller.cluster
+    first_down = next(e.t_s for e in loop.events if e.to < e.from_ and e.t_s >= 600.0)
+    # no scale-down within 300 s of the drop's first lower proposal: the stabilization window
+    assert first_down >= 600.0 + 300.0 - 60.0
+    deleted = [n for n in cluster.nodes if n.deleted_s is not None]
+    assert deleted, "the load drop must free nodes"
+    tl = result.timeline
+    for node in deleted:
+        # unneeded for scale_down_after (120 s) first: never before the replicas began to go
+        assert node.deleted_s >= first_down + 120.0
+        # every replica that ran on it had stopped by then (drained, not cut)
+        on_node = [r.index for r in loop.runtime.fleet.replicas if r.node == node.name]
+        for k in on_node:
+            rows = (tl.replica == k) & (tl.state == int(ReplicaState.STOPPED))
+            assert rows.any() and tl.start_s[rows].min() <= node.deleted_s
+    # what is left: the nodes the remaining replicas need (4 per node), at least the pool's minimum
+    live = [n for n in cluster.nodes if n.deleted_s is None]
+    final = loop.decisions[-1][1].desired
+    assert max(1, math.ceil(final / 4)) <= len(live) <= math.ceil(final / 4) + 1
+    # requests: none lost or refused by the draining
+    assert result.completed.all()

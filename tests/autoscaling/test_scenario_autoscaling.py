@@ -196,5 +196,31 @@ def test_a_whatif_sweep_over_autoscaler_settings(tmp_path):
     for key, row in points.items():
         report = json.loads((tmp_path / "sweep" / row["report"]).read_text())
         costs[key] = report["simulation"]["autoscaling"]["cost"]
+        # the table's cost is the fleet's mean per hour over the measured window (11 min)
+        assert row["cost_per_hour"] == pytest.approx(costs[key] / (11 / 60), rel=1e-11)
     # a lower target keeps more replicas (and nodes) for the same load: it costs at least as much
     assert costs[(0.4, 60.0)] >= costs[(0.7, 60.0)]
+
+
+def test_the_shipped_day_saves_on_the_static_plan_for_its_peak():
+    """The shipped diurnal day (trimmed to 12 h: the night and the 09:00 surge): nodes follow the load,
+    the fleet costs less than the static plan sized for its peak, and the cost is the integral of its
+    nodes × price."""
+    from capacity.scenario import load_scenario
+
+    from ..conftest import SCENARIOS
+
+    scenario = load_scenario(
+        SCENARIOS / "llm-chat-day.yaml",
+        ["workload.duration=12h", "workload.warmup=10m", "metrics.interval=15m"],
+    )
+    auto = pipeline.run(scenario).report["simulation"]["autoscaling"]
+    series = auto["pools"]["gpu"]["nodes"]
+    t, count = series["t_s"] + [12 * 3600.0], series["count"]
+    node_s = sum(
+        max(0.0, min(b, 12 * 3600.0) - max(a, 600.0)) * c
+        for a, b, c in zip(t[:-1], t[1:], count, strict=True)
+    )
+    assert auto["cost"] == pytest.approx(9.8 * node_s / 3600.0, rel=1e-11)
+    assert len(auto["services"]["chat"]["events"]) >= 2
+    assert auto["cost"] < auto["static"]["cost"]
