@@ -82,7 +82,7 @@ from capacity.packing.start import empty_placement
 log = logging.getLogger(__name__)
 
 _MIN_SOLVER_TIME_S = 0.05
-_FALLBACK_SHARE = 0.1  # the aggregated model runs after the pattern search only with this much time left
+_FALLBACK_MAX_SIZE = 5_000  # replicas x pools above which no aggregated model follows the pattern search
 
 
 def pattern_obstacles(problem: PackingProblem, objective: Objective) -> list[str]:
@@ -116,6 +116,7 @@ def _better_of(a: Placement, b: Placement, elapsed_s: float) -> Placement:
         objective_bound=bound,
         status="optimal" if meets(best.objective_value, bound) else "feasible",
         solve_time_s=elapsed_s,
+        time_limit_reached=a.time_limit_reached or b.time_limit_reached,
     )
 
 
@@ -163,12 +164,15 @@ def _patterns_then_aggregated(problem: PackingProblem, warm_start: bool, started
     if found is not None and found.status == "optimal":
         return found
     # The pattern search stopped without a proof (small problems whose LP bound is weak, typically
-    # under min-cost; or no plan and no proof of impossibility). The aggregated model gets the time
-    # that is left: it can prove optimality or infeasibility there. The better plan and the better
-    # bound of the two are kept.
+    # under min-cost; or no plan and no proof of impossibility). On a small problem the aggregated
+    # model gets the time that is left: it can prove optimality or infeasibility there. The better
+    # plan and the better bound of the two are kept. Whether it runs depends on the problem's size,
+    # never on the clock (a plan must not depend on the machine's speed, `capacity.packing.effort`);
+    # on a large one it would not finish, and building it alone overran 60 s limits by 7-31 s.
+    size = int(sum(s.replicas for s in problem.services)) * len(problem.pools)
+    if found is not None and (found.time_limit_reached or size > _FALLBACK_MAX_SIZE):
+        return found
     left = problem.time_limit_s - (time.perf_counter() - started)
-    if found is not None and left < max(_MIN_SOLVER_TIME_S, _FALLBACK_SHARE * problem.time_limit_s):
-        return found  # the search used its time: building a large aggregated model would overrun
     rest = dataclasses.replace(problem, time_limit_s=max(_MIN_SOLVER_TIME_S, left))
     if found is None:
         return _solve_model(rest, "aggregated", warm_start, time.perf_counter())
@@ -219,7 +223,8 @@ def _solve_model(problem: PackingProblem, formulation: str, warm_start: bool, st
             "%s claims the model is infeasible, but first-fit decreasing found a plan; its answer is ignored",
             backend,
         )
-        outcome = SolverOutcome(backend, False, False, False, None, outcome.detail)
+        outcome = SolverOutcome(backend, False, False, False, None, outcome.detail,
+                                outcome.time_limit_reached)
     plans = [(mip, mip_unplaced)] if mip is not None else []
     if usable:
         plans.append((greedy, greedy_unplaced))
@@ -255,7 +260,8 @@ class _Answer:
         lower, bound = self.proven(value, complete=not best_unplaced)
         return finish(inst, objective, best_nodes, best_unplaced, solver=self.backend, lower_bound=lower,
                       objective_bound=bound, started=self.started,
-                      unplaced_reasons=unplaced_reasons(inst, best_nodes, best_unplaced, found))
+                      unplaced_reasons=unplaced_reasons(inst, best_nodes, best_unplaced, found),
+                      time_limit_reached=self.outcome.time_limit_reached)
 
     def plain(self, mip: list[NodePlan] | None, greedy: list[NodePlan] | None, partial: list[NodePlan],
               partial_unplaced: dict[int, int]) -> Placement:
@@ -280,7 +286,8 @@ class _Answer:
         best = min(plans, key=lambda p: (objective.value(inst, p), len(p)))  # the MIP's on a tie
         lower, bound = self.proven(objective.value(inst, best))
         return finish(inst, objective, best, {}, solver=self.backend, lower_bound=lower,
-                      objective_bound=bound, started=self.started)
+                      objective_bound=bound, started=self.started,
+                      time_limit_reached=self.outcome.time_limit_reached)
 
     def proven(self, value: float, complete: bool = True) -> tuple[int, float | None]:
         """(lower bound on nodes, bound on the objective), combining ours and the solver's."""

@@ -206,6 +206,7 @@ class Placement:
     moves: int | None = None               # moved replicas (None: no existing placement was given)
     moved: dict[str, int] = field(default_factory=dict)  # service -> moved replicas (non-zero only)
     max_utilisation: float | None = None   # highest used / capacity over used nodes and resources
+    time_limit_reached: bool = False       # the search was cut by time_limit_s, not by its work budgets
 
     @property
     def gap(self) -> float | None:
