@@ -78,6 +78,7 @@ from capacity.packing.patterns import solve_patterns
 from capacity.packing.plan import NodePlan, used_nodes, violations
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.packing.start import empty_placement
+from capacity.packing.zones import ZONE_SPLIT_MIN_SIZE, solve_by_zones, zone_obstacles
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,9 @@ def _better_of(a: Placement, b: Placement, elapsed_s: float) -> Placement:
 def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: bool = False) -> Placement:
     """Place every replica of every service; see the module docstring.
 
-    ``formulation`` is ``auto`` (the default: the pattern formulation of `capacity.packing.patterns` when
+    ``formulation`` is ``zones`` (spread over zones and zone survival by the zone split,
+    `capacity.packing.zones`, which ``auto`` picks on problems above `ZONE_SPLIT_MIN_SIZE` nodes x
+    services), ``auto`` (the default: the pattern formulation of `capacity.packing.patterns` when
     HiGHS runs, since it scales to thousands of replicas and proves tight bounds; the aggregated model
     when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``auto`` sends a problem the pattern
     formulation cannot honour (`pattern_obstacles`: spread, survive, pod affinity, an existing placement,
@@ -140,6 +143,13 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     obstacles = pattern_obstacles(problem, OBJECTIVES.lookup(problem.objective))
     if formulation == "auto" and not obstacles and choose_backend(problem.solver) == "highs":
         return _patterns_then_aggregated(problem, warm_start, started)
+    if formulation == "zones" or (formulation == "auto" and _zone_split_pays(problem)):
+        if formulation == "zones" and (why := zone_obstacles(problem)):
+            raise ValueError(f"formulation: zones cannot express {', '.join(why)}; use auto or aggregated")
+        by_zones = solve_by_zones(problem)
+        if by_zones is not None:
+            return by_zones
+        formulation = "auto"  # no even split meets survive: the aggregated model explains why
     if formulation == "auto":
         formulation = "aggregated"
     if formulation == "patterns":
@@ -149,6 +159,14 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
             )
         return solve_patterns(problem)
     return _solve_model(problem, formulation, warm_start, started)
+
+
+def _zone_split_pays(problem: PackingProblem) -> bool:
+    """Zone rules are the only obstacle to patterns and the problem is too large for the aggregated model
+    (`capacity.packing.zones`)."""
+    if choose_backend(problem.solver) != "highs" or zone_obstacles(problem):
+        return False
+    return sum(p.count for p in problem.pools) * len(problem.services) > ZONE_SPLIT_MIN_SIZE
 
 
 def _patterns_then_aggregated(problem: PackingProblem, warm_start: bool, started: float) -> Placement:

@@ -960,6 +960,33 @@ def solve_patterns(problem: PackingProblem) -> Placement:
     return run.answer()
 
 
+def pattern_bound(problem: PackingProblem) -> tuple[float, int]:
+    """A proven lower bound on ``problem``'s objective and on its nodes, from column generation at the
+    root only (its work budget, `capacity.packing.effort`), with the combinatorial bounds: for a
+    relaxation whose plans need not be searched (`capacity.packing.zones`). Raises as `solve_patterns`."""
+    started = time.perf_counter()
+    inst, objective = compile_problem(problem)
+    if not isinstance(objective, NodePriced):
+        raise ValueError(f"formulation: patterns cannot express objective {objective.name}")
+    start = prepare(inst, objective, SOLVER_NAME, started)
+    if start.empty is not None:
+        return 0.0, 0
+    run = _PatternRun(inst, objective, start, started)
+    if not meets(run.value, run.bound()):
+        search, effort = run.search, run.effort
+        if run.incumbent is not None:
+            search.add_plan(run.incumbent)
+        else:
+            search.add_artificial()
+        search.seed_columns()
+        rounds = effort.units(_ROOT_ROUNDS_PER_S, least=20)
+        pricing = effort.units(_PRICING_NODES_PER_S, least=4 * _PRICING_NODES_LEAST)
+        _, run.root_bound = search.root(rounds, pricing, run.value)
+    lb = run.bound()
+    nodes = math.floor(lb + 1e-9) if objective.counts_nodes else start.bounds.nodes
+    return lb, max(nodes, start.bounds.nodes)
+
+
 class _PatternRun:
     """One run of `solve_patterns` on a problem: the search over classes, the best plan so far (the
     incumbent, by class, and its value) and the best proven bound (`RootBound`, per component)."""
