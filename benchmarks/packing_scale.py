@@ -201,6 +201,65 @@ def constrained_fleet(seed: int, objective: str, time_limit_s: float, scale: flo
     )
 
 
+def traffic_change(problem: PackingProblem, seed: int, change: float = 0.1) -> PackingProblem:
+    """Every service's traffic moves by a factor drawn uniformly from ``[1 - change, 1 + change]``
+    (seeded), and its replicas with it (rounded up, at least 1); an N+1 service needing ``m`` replicas
+    keeps its rule (``3 * ceil(m' / 2)`` replicas, ``keep = m' / replicas``)."""
+    rng = np.random.default_rng(seed + 1)
+    services = []
+    for s in problem.services:
+        factor = float(rng.uniform(1 - change, 1 + change))
+        if s.survive is not None and s.survive.failure == "zone":
+            m = max(1, math.ceil(round(s.survive.keep * s.replicas) * factor))
+            replicas = 3 * math.ceil(m / 2)
+            services.append(replace(s, replicas=replicas, survive=replace(s.survive, keep=m / replicas)))
+        else:
+            services.append(replace(s, replicas=max(1, math.ceil(s.replicas * factor))))
+    return replace(problem, services=tuple(services))
+
+
+def running(plan: Placement) -> dict[str, dict[str, int]]:
+    """A plan as an ``existing`` placement: ``{node: {service: replicas}}``."""
+    out: dict[str, dict[str, int]] = {}
+    for node in plan.nodes:
+        counts: dict[str, int] = {}
+        for replica in node.replicas:
+            service = replica.rsplit("-", 1)[0]
+            counts[service] = counts.get(service, 0) + 1
+        out[node.name] = counts
+    return out
+
+
+def replan_benchmark(problem: PackingProblem, seed: int, limit: float) -> None:
+    """Issue 19, item 3: the running plan (first-fit decreasing), a 10 % traffic change, re-planned under
+    ``min-moves`` and under ``min-nodes`` with a move cost of 1/20 node per moved replica."""
+    from capacity.packing.engine import solve
+
+    started = time.perf_counter()
+    before = first_fit_decreasing(problem)
+    print(
+        f"running  : {describe(before)} (wall {time.perf_counter() - started:.1f} s); "
+        f"load average {load_average()}",
+        flush=True,
+    )
+    after = replace(traffic_change(problem, seed), existing=running(before), time_limit_s=limit)
+    print(
+        f"traffic  : {sum(s.replicas for s in problem.services)} -> "
+        f"{sum(s.replicas for s in after.services)} replicas",
+        flush=True,
+    )
+    for objective, move_cost in (("min-moves", 0.0), ("min-nodes", 0.05)):
+        started = time.perf_counter()
+        plan = solve(replace(after, objective=objective, move_cost=move_cost))
+        print(
+            f"{objective} (move cost {move_cost}): {plan.solver}, moves {plan.moves}, nodes "
+            f"{before.nodes_used} -> {plan.nodes_used} (saved {before.nodes_used - plan.nodes_used}), "
+            f"{plan.status}, wall {time.perf_counter() - started:.1f} s, peak memory "
+            f"{peak_memory_mb():.0f} MiB; load average {load_average()}",
+            flush=True,
+        )
+
+
 def pack(problem: PackingProblem, formulation: str) -> Placement:
     if formulation == "patterns":
         from capacity.packing.patterns import solve_patterns
@@ -255,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
         "N+1 zone survival (`constrained_fleet`)",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the constrained fleet (e.g. 0.1)")
+    parser.add_argument(
+        "--replan",
+        action="store_true",
+        help="with --constrained: re-plan a 10 %% traffic change (`replan_benchmark`)",
+    )
     args = parser.parse_args(argv)
     limit = args.time_limit if args.time_limit is not None else (120.0 if args.constrained else 60.0)
     formulation = args.formulation or ("auto" if args.constrained else "patterns")
@@ -262,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         problem = constrained_fleet(args.seed, args.objective, limit, args.scale)
     else:
         problem = fleet(args.seed, args.objective, limit)
+    if args.replan:
+        replan_benchmark(problem, args.seed, args.time_limit if args.time_limit is not None else 60.0)
+        return 0
     reps = sum(s.replicas for s in problem.services)
     print(
         f"fleet: {sum(p.count for p in problem.pools)} nodes in {len(problem.pools)} pools, "

@@ -77,6 +77,7 @@ from capacity.packing.outcome import finish, heuristic_placement, meets
 from capacity.packing.patterns import solve_patterns
 from capacity.packing.plan import NodePlan, used_nodes, violations
 from capacity.packing.problem import PackingProblem, Placement
+from capacity.packing.replan import REPLAN_MIN_SIZE, replan
 from capacity.packing.start import empty_placement
 from capacity.packing.zones import ZONE_SPLIT_MIN_SIZE, solve_by_zones, zone_obstacles
 
@@ -124,16 +125,17 @@ def _better_of(a: Placement, b: Placement, elapsed_s: float) -> Placement:
 def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: bool = False) -> Placement:
     """Place every replica of every service; see the module docstring.
 
-    ``formulation`` is ``zones`` (spread over zones and zone survival by the zone split,
-    `capacity.packing.zones`, which ``auto`` picks on problems above `ZONE_SPLIT_MIN_SIZE` nodes x
-    services), ``auto`` (the default: the pattern formulation of `capacity.packing.patterns` when
-    HiGHS runs, since it scales to thousands of replicas and proves tight bounds; the aggregated model
-    when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``auto`` sends a problem the pattern
-    formulation cannot honour (`pattern_obstacles`: spread, survive, pod affinity, an existing placement,
-    ``move_cost``, an objective it does not express) to the aggregated model, and ``patterns`` refuses it
-    with a `ValueError`. ``warm_start`` hands the greedy plan to HiGHS as a starting solution (CBC never
-    gets one); it is off by default because it was measured to make results worse (see the module
-    docstring).
+    ``formulation`` is ``replan`` (an existing placement re-planned greedily, `capacity.packing.replan`,
+    which ``auto`` picks above `REPLAN_MIN_SIZE` nodes x services), ``zones`` (spread over zones and zone
+    survival by the zone split, `capacity.packing.zones`, which ``auto`` picks on problems above
+    `ZONE_SPLIT_MIN_SIZE` nodes x services), ``auto`` (the default: the pattern formulation of
+    `capacity.packing.patterns` when HiGHS runs, since it scales to thousands of replicas and proves tight
+    bounds; the aggregated model when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``auto`` sends
+    a problem the pattern formulation cannot honour (`pattern_obstacles`: spread, survive, pod affinity, an
+    existing placement, ``move_cost``, an objective it does not express) to the aggregated model, and
+    ``patterns`` refuses it with a `ValueError`. ``warm_start`` hands the greedy plan to HiGHS as a starting
+    solution (CBC never gets one); it is off by default because it was measured to make results worse (see
+    the module docstring).
 
     Raises `ValueError` for malformed input (including a pool without a cost under ``min-cost``),
     `InfeasiblePlacement` (with a `Shortage` per service) when the services cannot be placed or no
@@ -143,6 +145,8 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     obstacles = pattern_obstacles(problem, OBJECTIVES.lookup(problem.objective))
     if formulation == "auto" and not obstacles and choose_backend(problem.solver) == "highs":
         return _patterns_then_aggregated(problem, warm_start, started)
+    if formulation == "replan" or (formulation == "auto" and _replan_pays(problem)):
+        return replan(problem)
     if formulation == "zones" or (formulation == "auto" and _zone_split_pays(problem)):
         if formulation == "zones" and (why := zone_obstacles(problem)):
             raise ValueError(f"formulation: zones cannot express {', '.join(why)}; use auto or aggregated")
@@ -159,6 +163,12 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
             )
         return solve_patterns(problem)
     return _solve_model(problem, formulation, warm_start, started)
+
+
+def _replan_pays(problem: PackingProblem) -> bool:
+    """An existing placement on a problem too large for the aggregated model (`capacity.packing.replan`)."""
+    size = sum(p.count for p in problem.pools) * len(problem.services)
+    return bool(problem.existing) and size > REPLAN_MIN_SIZE
 
 
 def _zone_split_pays(problem: PackingProblem) -> bool:
