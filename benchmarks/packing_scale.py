@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "N+1 zone survival (`constrained_fleet`)",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the constrained fleet (e.g. 0.1)")
+    parser.add_argument("--work", type=float, default=None, help="PackingProblem.work_s (default: the limit)")
     parser.add_argument(
         "--replan",
         action="store_true",
@@ -326,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         problem = constrained_fleet(args.seed, args.objective, limit, args.scale)
     else:
         problem = fleet(args.seed, args.objective, limit)
+    problem = replace(problem, work_s=args.work)
     if args.replan:
         replan_benchmark(problem, args.seed, args.time_limit if args.time_limit is not None else 60.0)
         return 0

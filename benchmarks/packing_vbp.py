@@ -17,7 +17,7 @@ OPT on at least 90 % of the instances within 60 s each, never worse than ``best_
 figures: ``benchmarks/README.md``.
 
     python benchmarks/packing_vbp.py [--time-limit 60] [--only PATTERN] [--formulation patterns|compact]
-                                     [--set small|hard] [--min-n N]
+                                     [--set small|hard] [--min-n N] [--work SECONDS]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import csv
 import fnmatch
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         "(d = 5 and 10, three indices per class)",
     )
     parser.add_argument("--min-n", type=int, default=0, help="only instances with at least this many items")
+    parser.add_argument(
+        "--work",
+        type=float,
+        default=None,
+        help="work budgets as for this many seconds (PackingProblem.work_s; default: the time limit): "
+        "with a larger --time-limit, the same plans under any load",
+    )
     args = parser.parse_args(argv)
 
     root = DATA / "hard" if args.set == "hard" else DATA
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in files:
         info = known[name]
         try:
-            problem = read_vbp(root / name, args.time_limit)
+            problem = replace(read_vbp(root / name, args.time_limit), work_s=args.work)
         except NegativeSizes as exc:
             skipped.append(f"{name} ({exc})")
             continue

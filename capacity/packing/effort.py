@@ -10,7 +10,9 @@ after the switch, on a loaded one, and the plan differed).
 
 The budgets grow with ``PackingProblem.time_limit_s`` (``per_second`` units for each second of it,
 `Effort.units`): the limit is part of the input, so a longer limit buys a deeper, still repeatable,
-search. The rates were calibrated so that the whole budget takes well under the limit on the
+search. ``PackingProblem.work_s`` sets the budgets apart from the limit: ``work_s=60`` with a limit of
+600 s searches as a 60 s run would on an idle machine, and gives that same plan on a loaded one (the
+benchmarks' ``--work``). The rates were calibrated so that the whole budget takes well under the limit on the
 benchmark instances of ``benchmarks/packing_vbp.py`` (see ``benchmarks/README.md``).
 
 The time limit itself stays as a **safety net**: every phase also stops when the clock passes the
@@ -34,7 +36,8 @@ class Effort:
     """The clock of one pattern search: its start, its limit (the safety net) and whether it expired."""
 
     started: float  # time.perf_counter() at the start of the search
-    limit_s: float  # PackingProblem.time_limit_s
+    limit_s: float  # PackingProblem.time_limit_s: the safety net
+    work_s: float | None = None  # PackingProblem.work_s: the budgets' seconds (None: limit_s)
     expired: bool = False
 
     @property
@@ -57,7 +60,9 @@ class Effort:
         return self.expired
 
     def units(self, per_second: float, least: int = 1) -> int:
-        """A work budget: ``per_second`` units for each second of the time limit, at least ``least``."""
-        if not math.isfinite(self.limit_s):
+        """A work budget: ``per_second`` units for each second of ``work_s`` (the time limit when not
+        given), at least ``least``."""
+        seconds = self.work_s if self.work_s is not None else self.limit_s
+        if not math.isfinite(seconds):
             return max(least, int(per_second * 3600))
-        return max(least, int(per_second * self.limit_s))
+        return max(least, int(per_second * seconds))

@@ -994,7 +994,7 @@ class _PatternRun:
     def __init__(self, inst: Instance, objective: NodePriced, start: Start, started: float) -> None:
         self.inst, self.objective, self.start, self.started = inst, objective, start, started
         self.limit_s = inst.problem.time_limit_s
-        self.effort = Effort(started, self.limit_s)
+        self.effort = Effort(started, self.limit_s, inst.problem.work_s)
         self.classes = Classes.build(inst)
         self.cinst = self.classes.inst
         self.search = _Search(self.cinst, compute_bounds(self.cinst), self.effort, objective)

@@ -159,6 +159,7 @@ class PackingProblem:
     headroom: Mapping[str, float] = field(default_factory=dict)  # resource -> fraction kept free
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_s: float = 30.0
+    work_s: float | None = None            # work budgets as for this many seconds (None: time_limit_s)
     existing: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # node -> service -> count
     move_cost: float = 0.0                 # added to min-nodes / min-cost per moved replica
 

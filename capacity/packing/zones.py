@@ -157,7 +157,10 @@ def solve_by_zones(problem: PackingProblem) -> Placement | None:
     if split is None:
         return None
     # the split search gets 3/4 of the limit; the relaxation's bound the rest (both on work budgets)
-    plan = solve_patterns(dataclasses.replace(split.problem, time_limit_s=0.75 * problem.time_limit_s))
+    work = problem.work_s if problem.work_s is not None else problem.time_limit_s
+    plan = solve_patterns(
+        dataclasses.replace(split.problem, time_limit_s=0.75 * problem.time_limit_s, work_s=0.75 * work)
+    )
     inst, objective = compile_problem(problem)
     index = {s.name: j for j, s in enumerate(split.problem.services)}
     pool_index = {p.name: j for j, p in enumerate(problem.pools)}
@@ -172,7 +175,9 @@ def solve_by_zones(problem: PackingProblem) -> Placement | None:
     nodes = [NodePlan(pools[n], dict(sorted(c.items()))) for n, c in sorted(by_node.items())]
     if violations(inst, nodes, {}):
         return None
-    relaxed = dataclasses.replace(relaxation(problem), time_limit_s=0.25 * problem.time_limit_s)
+    relaxed = dataclasses.replace(
+        relaxation(problem), time_limit_s=0.25 * problem.time_limit_s, work_s=0.25 * work
+    )
     bound_value, bound_nodes = pattern_bound(relaxed)
     value = objective.value(inst, nodes, {})
     bound_value = min(bound_value, value)

@@ -89,3 +89,18 @@ def test_a_run_cut_by_the_time_limit_says_so(instance, monkeypatch):
     assert plan.time_limit_reached
     assert_valid(instance, plan)
     assert_honest(plan, instance)
+
+
+def test_work_s_sets_the_budgets_apart_from_the_safety_net(instance):
+    """The same ``work_s`` under two time limits (neither reached) gives the same plan; the limit alone
+    no longer decides how far the search goes."""
+    short = solve_patterns(dataclasses.replace(instance, time_limit_s=1e4, work_s=5.0))
+    long = solve_patterns(dataclasses.replace(instance, time_limit_s=1e6, work_s=5.0))
+    assert not short.time_limit_reached and not long.time_limit_reached
+    assert fingerprint(short) == fingerprint(long)
+
+
+@pytest.mark.parametrize("work_s", [0.0, -1.0, float("inf"), float("nan")])
+def test_work_s_must_be_a_positive_number(instance, work_s):
+    with pytest.raises(ValueError, match="work_s"):
+        solve_patterns(dataclasses.replace(instance, work_s=work_s))
