@@ -230,7 +230,7 @@ def running(plan: Placement) -> dict[str, dict[str, int]]:
     return out
 
 
-def replan_benchmark(problem: PackingProblem, seed: int, limit: float) -> None:
+def replan_benchmark(problem: PackingProblem, seed: int, limit: float, formulation: str = "auto") -> None:
     """Issue 19, item 3: the running plan (first-fit decreasing), a 10 % traffic change, re-planned under
     ``min-moves`` and under ``min-nodes`` with a move cost of 1/20 node per moved replica."""
     from capacity.packing.engine import solve
@@ -250,7 +250,7 @@ def replan_benchmark(problem: PackingProblem, seed: int, limit: float) -> None:
     )
     for objective, move_cost in (("min-moves", 0.0), ("min-nodes", 0.05)):
         started = time.perf_counter()
-        plan = solve(replace(after, objective=objective, move_cost=move_cost))
+        plan = solve(replace(after, objective=objective, move_cost=move_cost), formulation=formulation)
         print(
             f"{objective} (move cost {move_cost}): {plan.solver}, moves {plan.moves}, nodes "
             f"{before.nodes_used} -> {plan.nodes_used} (saved {before.nodes_used - plan.nodes_used}), "
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objective", choices=("min-nodes", "min-cost"), default="min-nodes")
     parser.add_argument(
         "--formulation",
-        choices=("patterns", "compact", "auto"),
+        choices=("patterns", "compact", "auto", "replan", "zones"),
         default=None,
         help="patterns (auto with --constrained: the zone split)",
     )
@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = fleet(args.seed, args.objective, limit)
     problem = replace(problem, work_s=args.work)
     if args.replan:
-        replan_benchmark(problem, args.seed, args.time_limit if args.time_limit is not None else 60.0)
+        limit = args.time_limit if args.time_limit is not None else 60.0
+        replan_benchmark(problem, args.seed, limit, args.formulation or "auto")
         return 0
     reps = sum(s.replicas for s in problem.services)
     print(
