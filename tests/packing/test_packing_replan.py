@@ -95,3 +95,19 @@ def test_consolidation_stays_within_a_zone():
     plan = replan(problem)
     assert_valid(problem, plan)
     assert (plan.nodes_used, plan.moves) == (2, 0)  # merging them would break the spread
+
+
+def test_a_balanced_spread_keeps_every_running_replica():
+    """Seeding the running nodes one by one must not apply the spread filter to partial counts (the first
+    zone would keep only max_skew replicas, and a new, larger service would take the room): 4 + 4 running
+    on full nodes, a new service arrives, no move."""
+    pools = tuple(Pool(f"n-{z}", count=4, capacity={"cpu": 8, "mem": 16}, labels={ZONE: z}) for z in "ab")
+    services = (
+        Service("x", 8, {"cpu": 2, "mem": 2}, spread=Spread(ZONE)),
+        Service("y", 2, {"cpu": 3, "mem": 3}),
+    )
+    existing = {"n-a-0": {"x": 4}, "n-b-0": {"x": 4}}
+    problem = PackingProblem(pools, services, objective="min-moves", existing=existing)
+    plan = replan(problem)
+    assert_valid(problem, plan)
+    assert plan.moves == 0 and plan.status == "optimal"
