@@ -49,10 +49,13 @@ The bound on each objective is the larger of the combinatorial one (`Objective.b
 solver's dual bound in the objective's units (`AggregatedModel.objective_bound`, `Objective.tighten`);
 ``lower_bound`` stays a bound on the nodes of a complete plan (0 for a partial ``fit`` plan).
 
-**Determinism.** The same problem gives the same `Placement` (but ``solve_time_s``) as long as the
-solver finishes before its time limit; a run cut by the time limit returns whatever the solver had then.
-The time limit covers the whole call: the solver gets what is left after the checks, the greedy plan
-and the model are built (at least 0.05 s), and solvers overshoot their limit by a little.
+**Determinism.** The same problem gives the same `Placement` (but ``solve_time_s``). The pattern search
+moves between its phases on work budgets, not on the clock (`capacity.packing.effort`); the aggregated
+model follows it only on small problems (a choice made on the problem's size); the zone split and the
+re-planner are deterministic too. The time limit covers the whole call as a safety net: a run it cuts
+returns whatever it had then, and says so (``Placement.time_limit_reached``); only such a run can differ
+between machines. The aggregated model itself runs under the time left (at least 0.05 s), and solvers
+overshoot their limit by a little.
 """
 
 from __future__ import annotations
