@@ -54,6 +54,7 @@ class SolverOutcome:
     proved_infeasible: bool  # the model has no solution at all
     dual_bound: float | None  # proven lower bound on the objective (minimisation)
     detail: str  # the solver's own status words, for logs and errors
+    time_limit_reached: bool = False  # the solver stopped at its time limit (its answer depends on speed)
 
 
 Backend = Callable[[pulp.LpProblem, float, "dict[pulp.LpVariable, float] | None"], SolverOutcome]
@@ -110,6 +111,7 @@ def solve_highs(
         proved_infeasible=infeasible,
         dual_bound=bound if math.isfinite(bound) else None,
         detail=f"{h.modelStatusToString(status)} (PuLP sol_status {prob.sol_status})",
+        time_limit_reached=status == highspy.HighsModelStatus.kTimeLimit,
     )
 
 
@@ -171,6 +173,7 @@ def solve_cbc(
         proved_infeasible=infeasible,
         dual_bound=bound,
         detail=f"{words or pulp.LpStatus[prob.status]} (PuLP sol_status {prob.sol_status})",
+        time_limit_reached=words.startswith("Stopped on time"),
     )
 
 

@@ -49,10 +49,13 @@ The bound on each objective is the larger of the combinatorial one (`Objective.b
 solver's dual bound in the objective's units (`AggregatedModel.objective_bound`, `Objective.tighten`);
 ``lower_bound`` stays a bound on the nodes of a complete plan (0 for a partial ``fit`` plan).
 
-**Determinism.** The same problem gives the same `Placement` (but ``solve_time_s``) as long as the
-solver finishes before its time limit; a run cut by the time limit returns whatever the solver had then.
-The time limit covers the whole call: the solver gets what is left after the checks, the greedy plan
-and the model are built (at least 0.05 s), and solvers overshoot their limit by a little.
+**Determinism.** The same problem gives the same `Placement` (but ``solve_time_s``). The pattern search
+moves between its phases on work budgets, not on the clock (`capacity.packing.effort`); the aggregated
+model follows it only on small problems (a choice made on the problem's size); the zone split and the
+re-planner are deterministic too. The time limit covers the whole call as a safety net: a run it cuts
+returns whatever it had then, and says so (``Placement.time_limit_reached``); only such a run can differ
+between machines. The aggregated model itself runs under the time left (at least 0.05 s), and solvers
+overshoot their limit by a little.
 """
 
 from __future__ import annotations
@@ -77,12 +80,14 @@ from capacity.packing.outcome import finish, heuristic_placement, meets
 from capacity.packing.patterns import solve_patterns
 from capacity.packing.plan import NodePlan, used_nodes, violations
 from capacity.packing.problem import PackingProblem, Placement
+from capacity.packing.replan import REPLAN_MIN_SIZE, replan
 from capacity.packing.start import empty_placement
+from capacity.packing.zones import ZONE_SPLIT_MIN_SIZE, solve_by_zones, zone_obstacles
 
 log = logging.getLogger(__name__)
 
 _MIN_SOLVER_TIME_S = 0.05
-_FALLBACK_SHARE = 0.1  # the aggregated model runs after the pattern search only with this much time left
+_FALLBACK_MAX_SIZE = 5_000  # replicas x pools above which no aggregated model follows the pattern search
 
 
 def pattern_obstacles(problem: PackingProblem, objective: Objective) -> list[str]:
@@ -116,20 +121,24 @@ def _better_of(a: Placement, b: Placement, elapsed_s: float) -> Placement:
         objective_bound=bound,
         status="optimal" if meets(best.objective_value, bound) else "feasible",
         solve_time_s=elapsed_s,
+        time_limit_reached=a.time_limit_reached or b.time_limit_reached,
     )
 
 
 def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: bool = False) -> Placement:
     """Place every replica of every service; see the module docstring.
 
-    ``formulation`` is ``auto`` (the default: the pattern formulation of `capacity.packing.patterns` when
-    HiGHS runs, since it scales to thousands of replicas and proves tight bounds; the aggregated model
-    when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``auto`` sends a problem the pattern
-    formulation cannot honour (`pattern_obstacles`: spread, survive, pod affinity, an existing placement,
-    ``move_cost``, an objective it does not express) to the aggregated model, and ``patterns`` refuses it
-    with a `ValueError`. ``warm_start`` hands the greedy plan to HiGHS as a starting solution (CBC never
-    gets one); it is off by default because it was measured to make results worse (see the module
-    docstring).
+    ``formulation`` is ``replan`` (an existing placement re-planned greedily, `capacity.packing.replan`,
+    which ``auto`` picks above `REPLAN_MIN_SIZE` nodes x services), ``zones`` (spread over zones and zone
+    survival by the zone split, `capacity.packing.zones`, which ``auto`` picks on problems above
+    `ZONE_SPLIT_MIN_SIZE` nodes x services), ``auto`` (the default: the pattern formulation of
+    `capacity.packing.patterns` when HiGHS runs, since it scales to thousands of replicas and proves tight
+    bounds; the aggregated model when CBC runs), ``patterns``, or an entry of `FORMULATIONS`. ``auto`` sends
+    a problem the pattern formulation cannot honour (`pattern_obstacles`: spread, survive, pod affinity, an
+    existing placement, ``move_cost``, an objective it does not express) to the aggregated model, and
+    ``patterns`` refuses it with a `ValueError`. ``warm_start`` hands the greedy plan to HiGHS as a starting
+    solution (CBC never gets one); it is off by default because it was measured to make results worse (see
+    the module docstring).
 
     Raises `ValueError` for malformed input (including a pool without a cost under ``min-cost``),
     `InfeasiblePlacement` (with a `Shortage` per service) when the services cannot be placed or no
@@ -139,6 +148,15 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
     obstacles = pattern_obstacles(problem, OBJECTIVES.lookup(problem.objective))
     if formulation == "auto" and not obstacles and choose_backend(problem.solver) == "highs":
         return _patterns_then_aggregated(problem, warm_start, started)
+    if formulation == "replan" or (formulation == "auto" and _replan_pays(problem)):
+        return replan(problem)
+    if formulation == "zones" or (formulation == "auto" and _zone_split_pays(problem)):
+        if formulation == "zones" and (why := zone_obstacles(problem)):
+            raise ValueError(f"formulation: zones cannot express {', '.join(why)}; use auto or aggregated")
+        by_zones = solve_by_zones(problem)
+        if by_zones is not None:
+            return by_zones
+        formulation = "auto"  # no even split meets survive: the aggregated model explains why
     if formulation == "auto":
         formulation = "aggregated"
     if formulation == "patterns":
@@ -148,6 +166,20 @@ def solve(problem: PackingProblem, *, formulation: str = "auto", warm_start: boo
             )
         return solve_patterns(problem)
     return _solve_model(problem, formulation, warm_start, started)
+
+
+def _replan_pays(problem: PackingProblem) -> bool:
+    """An existing placement on a problem too large for the aggregated model (`capacity.packing.replan`)."""
+    size = sum(p.count for p in problem.pools) * len(problem.services)
+    return bool(problem.existing) and size > REPLAN_MIN_SIZE
+
+
+def _zone_split_pays(problem: PackingProblem) -> bool:
+    """Zone rules are the only obstacle to patterns and the problem is too large for the aggregated model
+    (`capacity.packing.zones`)."""
+    if choose_backend(problem.solver) != "highs" or zone_obstacles(problem):
+        return False
+    return sum(p.count for p in problem.pools) * len(problem.services) > ZONE_SPLIT_MIN_SIZE
 
 
 def _patterns_then_aggregated(problem: PackingProblem, warm_start: bool, started: float) -> Placement:
@@ -163,12 +195,15 @@ def _patterns_then_aggregated(problem: PackingProblem, warm_start: bool, started
     if found is not None and found.status == "optimal":
         return found
     # The pattern search stopped without a proof (small problems whose LP bound is weak, typically
-    # under min-cost; or no plan and no proof of impossibility). The aggregated model gets the time
-    # that is left: it can prove optimality or infeasibility there. The better plan and the better
-    # bound of the two are kept.
+    # under min-cost; or no plan and no proof of impossibility). On a small problem the aggregated
+    # model gets the time that is left: it can prove optimality or infeasibility there. The better
+    # plan and the better bound of the two are kept. Whether it runs depends on the problem's size,
+    # never on the clock (a plan must not depend on the machine's speed, `capacity.packing.effort`);
+    # on a large one it would not finish, and building it alone overran 60 s limits by 7-31 s.
+    size = int(sum(s.replicas for s in problem.services)) * len(problem.pools)
+    if found is not None and (found.time_limit_reached or size > _FALLBACK_MAX_SIZE):
+        return found
     left = problem.time_limit_s - (time.perf_counter() - started)
-    if found is not None and left < max(_MIN_SOLVER_TIME_S, _FALLBACK_SHARE * problem.time_limit_s):
-        return found  # the search used its time: building a large aggregated model would overrun
     rest = dataclasses.replace(problem, time_limit_s=max(_MIN_SOLVER_TIME_S, left))
     if found is None:
         return _solve_model(rest, "aggregated", warm_start, time.perf_counter())
@@ -219,7 +254,8 @@ def _solve_model(problem: PackingProblem, formulation: str, warm_start: bool, st
             "%s claims the model is infeasible, but first-fit decreasing found a plan; its answer is ignored",
             backend,
         )
-        outcome = SolverOutcome(backend, False, False, False, None, outcome.detail)
+        outcome = SolverOutcome(backend, False, False, False, None, outcome.detail,
+                                outcome.time_limit_reached)
     plans = [(mip, mip_unplaced)] if mip is not None else []
     if usable:
         plans.append((greedy, greedy_unplaced))
@@ -255,7 +291,8 @@ class _Answer:
         lower, bound = self.proven(value, complete=not best_unplaced)
         return finish(inst, objective, best_nodes, best_unplaced, solver=self.backend, lower_bound=lower,
                       objective_bound=bound, started=self.started,
-                      unplaced_reasons=unplaced_reasons(inst, best_nodes, best_unplaced, found))
+                      unplaced_reasons=unplaced_reasons(inst, best_nodes, best_unplaced, found),
+                      time_limit_reached=self.outcome.time_limit_reached)
 
     def plain(self, mip: list[NodePlan] | None, greedy: list[NodePlan] | None, partial: list[NodePlan],
               partial_unplaced: dict[int, int]) -> Placement:
@@ -280,7 +317,8 @@ class _Answer:
         best = min(plans, key=lambda p: (objective.value(inst, p), len(p)))  # the MIP's on a tie
         lower, bound = self.proven(objective.value(inst, best))
         return finish(inst, objective, best, {}, solver=self.backend, lower_bound=lower,
-                      objective_bound=bound, started=self.started)
+                      objective_bound=bound, started=self.started,
+                      time_limit_reached=self.outcome.time_limit_reached)
 
     def proven(self, value: float, complete: bool = True) -> tuple[int, float | None]:
         """(lower bound on nodes, bound on the objective), combining ours and the solver's."""

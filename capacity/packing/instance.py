@@ -259,6 +259,8 @@ def validate(problem: PackingProblem) -> None:
         raise ValueError(f"solver: must be one of {', '.join(_SOLVERS)}, got {problem.solver!r}")
     if not (problem.time_limit_s > 0 and math.isfinite(problem.time_limit_s)):
         raise ValueError(f"time_limit_s: must be a positive number of seconds, got {problem.time_limit_s!r}")
+    if problem.work_s is not None and not (problem.work_s > 0 and math.isfinite(problem.work_s)):
+        raise ValueError(f"work_s: must be a positive number of seconds, got {problem.work_s!r}")
     for r, h in problem.headroom.items():
         if not 0.0 <= h < 1.0:
             raise ValueError(f"headroom.{r}: must be a fraction in [0, 1), got {h!r}")

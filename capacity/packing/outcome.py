@@ -43,9 +43,11 @@ def finish(
     objective_bound: float | None,
     started: float,
     unplaced_reasons: dict[str, str] | None = None,
+    time_limit_reached: bool = False,
 ) -> Placement:
     """The `Placement` of a plan (see the module docstring); ``started`` is the packer's
-    `time.perf_counter` at its start."""
+    `time.perf_counter` at its start; ``time_limit_reached``: the search was cut by its time limit (the
+    plan then depends on the machine's speed)."""
     value = objective.value(inst, nodes, unplaced)
     status: Status
     if any(k > 0 for k in unplaced.values()) and not objective.partial:
@@ -65,6 +67,7 @@ def finish(
         objective_bound=objective_bound,
         solve_time_s=time.perf_counter() - started,
         unplaced_reasons=unplaced_reasons,
+        time_limit_reached=time_limit_reached,
     )
 
 

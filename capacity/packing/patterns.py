@@ -89,7 +89,7 @@ Integer plans
 4. **Perfect packing** (`capacity.packing.patterns_perfect`), after the roundings, under ``min-nodes``
    on one pool: when the replicas fill the bound's nodes exactly in some resource (triplet benchmarks),
    a plan at the bound fills every node exactly there; the patterns that do are enumerated and an exact
-   cover of the replicas by them is solved with HiGHS (at most `_PERFECT_SHARE` of the time). The dives
+   cover of the replicas by them is solved with HiGHS (at most `_PERFECT_NODES` nodes). The dives
    land one to three nodes above such bounds.
 
 Price-and-branch on a large master (columns x classes above `_MIP_FULL_SIZE`) keeps only the columns
@@ -100,13 +100,16 @@ The best plan found (never worse than first-fit decreasing, which is the first i
 `capacity.packing.plan.violations` and returned as a `Placement` under the name ``highs`` (the engine
 that ran); the pattern formulation always uses highspy, whatever ``problem.solver`` says.
 
-**Time and determinism.** ``problem.time_limit_s`` covers the whole call: column generation until about
-30 % (at most two exact pricing rounds, unless the grid pricer prices every pool), rounding and diving
-until about 55 %, more column generation
-for the bound until about 80 %, then the MIP and further dives in what is left, keeping 5 % for the
-last repair; each step is skipped once the plan meets the bound. Everything is single-threaded with
-fixed seeds, so a run that stops on its own before the time limit is repeatable; a run cut by the limit
-returns whatever it had then (the bound stays valid).
+**Work budgets and determinism.** Each phase ends when its **work budget** is spent, never on the clock
+(`capacity.packing.effort`): column generation at the root for ``_ROOT_ROUNDS_PER_S`` rounds per second of
+``problem.time_limit_s`` (at most two exact pricing rounds, unless the grid pricer prices every pool, and
+exact pricing MIPs of ``_PRICING_NODES_PER_S`` branch-and-bound nodes in all, a quarter of what is left
+each), rounding, perfect packing (`_PERFECT_NODES`), a dive of ``_DIVE_NODES_PER_S`` nodes, more column
+generation for the bound (the same budgets again), then price-and-branch (``_MIP_NODES_PER_S`` nodes) and
+wider dives; each step is skipped once the plan meets the bound. Everything is single-threaded with fixed
+seeds and the budgets are counts, so the same problem gives the same plan byte for byte on any machine.
+The time limit is a safety net: a run it cuts returns whatever it had then (the bound stays valid) and
+reports ``time_limit_reached``.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ import numpy as np
 
 from capacity.errors import InfeasiblePlacement
 from capacity.packing.bounds import Bounds, compute_bounds
+from capacity.packing.effort import Effort
 from capacity.packing.feasibility import explain_unplaced
 from capacity.packing.instance import Instance, fits
 from capacity.packing.objectives import NodePriced, compile_problem
@@ -148,19 +152,20 @@ RC_EPS = 1e-7
 BOUND_EPS = 1e-6
 """Relative slack subtracted before rounding an LP bound up, against floating-point error."""
 
-_ROOT_SHARE = 0.30
 _FIRST_EXACT_ROUNDS = 2
-_DIVE_SHARE = 0.55
-_BOUND_SHARE = 0.80
 _DISCREPANCY = 3
 _ROUNDINGS = (0.5, 0.3, 0.7, 1e-6)  # root roundings: lambda_j + each, rounded down
 _ROUND_UP = 0.2  # a dive fixes a column at round(lambda + 0.2) down: 2.8 nodes become 3 without branching
 _DIVE_ROUNDS = 8  # column-generation rounds per residual LP in a dive (the pool is rich by then)
-_REPAIR_SHARE = 0.03
 _MAX_DISCREPANCY = 11
 _MIP_FULL_SIZE = 200_000  # columns x classes above which price-and-branch uses only the LP's columns
-_RESERVE_SHARE = 0.05  # of the time limit, kept for the last repair and the Placement
-_PERFECT_SHARE = 0.25  # of the time limit, at most, for `perfect_plan` (enumeration and exact cover)
+# Work budgets (`capacity.packing.effort`): units per second of the time limit, never seconds.
+_ROOT_ROUNDS_PER_S = 12.0  # column-generation rounds at the root (and again for the bound)
+_DIVE_NODES_PER_S = 4.0  # dive nodes (residual LPs) per dive
+_MIP_NODES_PER_S = 200.0  # branch-and-bound nodes of each price-and-branch MIP
+_PRICING_NODES_PER_S = 400.0  # branch-and-bound nodes of the exact pricing MIPs (knapsacks) per phase
+_PRICING_NODES_LEAST = 200  # the least one exact pricing MIP gets
+_PERFECT_NODES = 20_000  # branch-and-bound nodes of the exact cover by perfect patterns
 _EVACUATE_TRIES = 40  # failed evacuations in a row after which `Loads.empty_nodes` gives up
 
 
@@ -505,7 +510,7 @@ class _Search:
 
     inst: Instance  # the class instance
     bounds: Bounds  # combinatorial bounds of the class instance
-    deadline: float
+    effort: Effort  # the clock: the time limit is only a safety net (`capacity.packing.effort`)
     objective: NodePriced
     count: np.ndarray = field(init=False)
     cost: np.ndarray = field(init=False)
@@ -516,6 +521,7 @@ class _Search:
     comp_of_pool: np.ndarray = field(init=False)
     comp_of_class: np.ndarray = field(init=False)
     support: set[int] = field(init=False, default_factory=set)  # columns some LP solution used
+    pricing_nodes: int = field(init=False, default=0)  # exact pricing's work budget left in this phase
 
     def __post_init__(self) -> None:
         inst = self.inst
@@ -649,9 +655,14 @@ class _Search:
         for p, shape in enumerate(self.shapes):
             if count[p] <= 0 or len(shape.classes) == 0:
                 continue
-            left = self.deadline - time.perf_counter()
-            limit_s = min(max(0.05, 0.25 * left), 10.0)
-            res = self.pricers[p].price(sol.prices, bound, limit_s, float(threshold[p]))
+            if self.effort.out_of_time():
+                upper[p] = math.inf  # not priced: no bound on z_p
+                continue
+            # a quarter of the phase's nodes left, as the clock-based rationing did with the time
+            nodes = max(_PRICING_NODES_LEAST, self.pricing_nodes // 4)
+            res = self.pricers[p].price(sol.prices, bound, self.effort.left_s(), float(threshold[p]),
+                                        max_nodes=nodes)
+            self.pricing_nodes -= self.pricers[p].nodes_used()
             upper[p] = res.upper
             for a in res.counts:
                 if float(sol.prices @ a) > self._rc_limit(p, sol) and self.master.add(p, a) is not None:
@@ -735,7 +746,7 @@ class _Search:
     # -- the loops ---------------------------------------------------------------------------
 
     def root(
-        self, deadline: float, incumbent_value: float, exact_rounds: float = math.inf
+        self, max_rounds: int, pricing_nodes: int, incumbent_value: float, exact_rounds: float = math.inf
     ) -> tuple[LpSolution | None, RootBound]:
         """Column generation on the whole problem, with the bound kept valid at every iteration.
 
@@ -744,23 +755,28 @@ class _Search:
         under ``min-nodes``, the pricing value below which Farley's bound already rounds up to
         ``ceil(LP)`` (the best this LP can prove), never below the reduced-cost limit. "Nothing beats the
         threshold" settles the component; a pattern that beats it is a column, and column generation
-        goes on, for at most ``exact_rounds`` exact rounds. Can be called again to go on; the best bound
-        is kept in ``self.best``.
+        goes on, for at most ``exact_rounds`` exact rounds and ``max_rounds`` rounds in all, while the
+        exact pricing MIPs have branch-and-bound nodes left of ``pricing_nodes`` (the work budgets,
+        `capacity.packing.effort`). Can be called again to go on; the best bound is kept in
+        ``self.best``.
         """
         best = self.best
+        self.pricing_nodes = pricing_nodes
         bound = self.inst.replicas.copy()
         sol = None
         rounds = 0
+        done = 0
         while not best.converged:
             sol = self.solve_lp()
-            if sol is None or time.perf_counter() >= deadline:
+            done += 1
+            if sol is None or done > max_rounds or self.effort.out_of_time():
                 break
             added, upper = self.price_heuristic(sol, bound, self.count)
             best.per_component = np.maximum(best.per_component, self.proven(self.lagrangian(sol, upper)))
             if self._settled(sol, best, incumbent_value):
                 break
             if added == 0:
-                if rounds >= exact_rounds:
+                if rounds >= exact_rounds or self.pricing_nodes <= 0:
                     break
                 rounds += 1
                 limit = np.array([self._rc_limit(p, sol) for p in range(len(self.inst.pools))])
@@ -786,15 +802,13 @@ class _Search:
             return bool(np.all(best.per_component >= lp - 1e-6 * np.maximum(1.0, np.abs(lp))))
         return bool(np.all(best.per_component >= np.ceil(lp - BOUND_EPS * np.maximum(1.0, lp))))
 
-    def residual_lp(
-        self, demand: np.ndarray, count: np.ndarray, deadline: float, max_rounds: int = 200
-    ) -> LpSolution | None:
+    def residual_lp(self, demand: np.ndarray, count: np.ndarray, max_rounds: int = 200) -> LpSolution | None:
         """Column generation with heuristic pricing only, on residual demands and pool counts."""
         self.master.set_rhs(demand, count)
         sol = None
         for _ in range(max_rounds):
             sol = self.solve_lp()
-            if sol is None or time.perf_counter() >= deadline:
+            if sol is None or self.effort.out_of_time():
                 break
             if self.price_heuristic(sol, demand, count, heavy=False)[0] == 0:
                 break
@@ -817,7 +831,7 @@ class _Search:
 
     def dive(
         self,
-        deadline: float,
+        max_nodes: int,
         incumbent_value: float,
         target: float,
         offer: Callable[[list[NodePlan]], float],
@@ -832,13 +846,15 @@ class _Search:
         forbidden, as long as the count of such detours on the path stays within ``max_discrepancy``.
         A subtree is cut when the nodes fixed plus the residual LP (rounded up) cannot beat the best
         plan. Every complete dive goes to ``offer``, which returns the best objective so far; the search
-        stops at ``deadline`` or when a plan meets ``target`` (the proven bound). With ``rounding``,
+        stops after ``max_nodes`` nodes (the work budget), when a plan meets ``target`` (the proven
+        bound), or at the time limit (the safety net). With ``rounding``,
         every node also offers its residual LP rounded to nearest (`repair` completes it): on large
         problems a dive is long, and these plans come at every step.
         """
         inst, master = self.inst, self.master
         best = [incumbent_value]
         tabu: list[int] = []
+        visited = [0]
 
         def residual(fixed: dict[int, int]) -> tuple[np.ndarray, np.ndarray, float]:
             demand = inst.replicas.astype(np.int64).copy()
@@ -853,7 +869,8 @@ class _Search:
 
         def visit(fixed: dict[int, int], discrepancy: int) -> bool:
             """Explore below ``fixed``; True when the whole search should stop."""
-            if time.perf_counter() >= deadline:
+            visited[0] += 1
+            if visited[0] > max_nodes or self.effort.out_of_time():
                 return True
             demand, count, spent = residual(fixed)
             if demand.sum() == 0:
@@ -862,7 +879,7 @@ class _Search:
                     complete[j] = t
                 best[0] = min(best[0], offer(self.columns_to_nodes(complete)))
                 return meets(best[0], target)
-            sol = self.residual_lp(demand, count, deadline, max_rounds=_DIVE_ROUNDS)
+            sol = self.residual_lp(demand, count, max_rounds=_DIVE_ROUNDS)
             if sol is None or self.uses_artificial(sol):
                 return False
             bar = sol.value if not self.integral else math.ceil(sol.value - BOUND_EPS * max(1.0, sol.value))
@@ -943,6 +960,33 @@ def solve_patterns(problem: PackingProblem) -> Placement:
     return run.answer()
 
 
+def pattern_bound(problem: PackingProblem) -> tuple[float, int]:
+    """A proven lower bound on ``problem``'s objective and on its nodes, from column generation at the
+    root only (its work budget, `capacity.packing.effort`), with the combinatorial bounds: for a
+    relaxation whose plans need not be searched (`capacity.packing.zones`). Raises as `solve_patterns`."""
+    started = time.perf_counter()
+    inst, objective = compile_problem(problem)
+    if not isinstance(objective, NodePriced):
+        raise ValueError(f"formulation: patterns cannot express objective {objective.name}")
+    start = prepare(inst, objective, SOLVER_NAME, started)
+    if start.empty is not None:
+        return 0.0, 0
+    run = _PatternRun(inst, objective, start, started)
+    if not meets(run.value, run.bound()):
+        search, effort = run.search, run.effort
+        if run.incumbent is not None:
+            search.add_plan(run.incumbent)
+        else:
+            search.add_artificial()
+        search.seed_columns()
+        rounds = effort.units(_ROOT_ROUNDS_PER_S, least=20)
+        pricing = effort.units(_PRICING_NODES_PER_S, least=4 * _PRICING_NODES_LEAST)
+        _, run.root_bound = search.root(rounds, pricing, run.value)
+    lb = run.bound()
+    nodes = math.floor(lb + 1e-9) if objective.counts_nodes else start.bounds.nodes
+    return lb, max(nodes, start.bounds.nodes)
+
+
 class _PatternRun:
     """One run of `solve_patterns` on a problem: the search over classes, the best plan so far (the
     incumbent, by class, and its value) and the best proven bound (`RootBound`, per component)."""
@@ -950,10 +994,10 @@ class _PatternRun:
     def __init__(self, inst: Instance, objective: NodePriced, start: Start, started: float) -> None:
         self.inst, self.objective, self.start, self.started = inst, objective, start, started
         self.limit_s = inst.problem.time_limit_s
-        self.deadline = started + self.limit_s
+        self.effort = Effort(started, self.limit_s, inst.problem.work_s)
         self.classes = Classes.build(inst)
         self.cinst = self.classes.inst
-        self.search = _Search(self.cinst, compute_bounds(self.cinst), self.deadline, objective)
+        self.search = _Search(self.cinst, compute_bounds(self.cinst), self.effort, objective)
         self.incumbent: list[NodePlan] | None = None
         self.value = math.inf
         if not start.greedy_unplaced:
@@ -970,9 +1014,9 @@ class _PatternRun:
         """Repair ``nodes`` into a plan, keep it if it is the best so far; returns the best objective."""
         if nodes is None:
             return self.value
-        budget = min(self.deadline, time.perf_counter() + max(0.5, _REPAIR_SHARE * self.limit_s))
-        plan, unplaced = repair(self.cinst, nodes, self.search.count, deadline=budget,
+        plan, unplaced = repair(self.cinst, nodes, self.search.count, deadline=self.effort.deadline,
                                 node_price=self.search.cost)
+        self.effort.out_of_time()  # a repair cut by the safety net is reported
         if unplaced or violations(self.cinst, plan, {}):
             return self.value
         v = self.objective.value(self.cinst, plan)
@@ -987,16 +1031,18 @@ class _PatternRun:
 
     def search_plans(self) -> None:
         """Column generation at the root, its roundings, perfect packing and dives, more column generation
-        for the bound, then price-and-branch and wider dives while time is left and a gap remains."""
-        search, started = self.search, self.started
+        for the bound, then price-and-branch and wider dives while a gap remains: each phase until its
+        work budget is spent (`capacity.packing.effort`), the time limit only a safety net."""
+        search, effort = self.search, self.effort
         if self.incumbent is not None:
             search.add_plan(self.incumbent)
         else:
             search.add_artificial()
         search.seed_columns()
         exact_rounds = math.inf if search.grid_priced else _FIRST_EXACT_ROUNDS
-        sol, self.root_bound = search.root(started + _ROOT_SHARE * self.limit_s, self.value,
-                                           exact_rounds=exact_rounds)
+        rounds = effort.units(_ROOT_ROUNDS_PER_S, least=20)
+        pricing = effort.units(_PRICING_NODES_PER_S, least=4 * _PRICING_NODES_LEAST)
+        sol, self.root_bound = search.root(rounds, pricing, self.value, exact_rounds=exact_rounds)
         log.debug("patterns: root LP %s, bound %s, converged %s, %d columns", sol and sol.value, self.bound(),
                   self.root_bound.converged, len(search.master))
         if sol is not None and not search.uses_artificial(sol) and not self.settled():
@@ -1005,29 +1051,25 @@ class _PatternRun:
                 if self.settled():
                     break
         lb = self.bound()
-        if not self.settled() and self.objective.counts_nodes and math.isfinite(lb):
+        if not self.settled() and self.objective.counts_nodes and math.isfinite(lb) and not effort.expired:
             # No slack at the bound (triplet instances): an exact cover by perfect patterns.
-            until = min(started + _DIVE_SHARE * self.limit_s,
-                        time.perf_counter() + _PERFECT_SHARE * self.limit_s)
-            self.offer(perfect_plan(self.cinst, math.floor(lb + 1e-9), until), "perfect packing")
-        if not self.settled():
-            search.dive(started + _DIVE_SHARE * self.limit_s, self.value, lb, self._dive_offer, _DISCREPANCY,
-                        True)
-        if not self.settled() and not self.root_bound.converged:
-            sol, self.root_bound = search.root(started + _BOUND_SHARE * self.limit_s, self.value)
+            self.offer(perfect_plan(self.cinst, math.floor(lb + 1e-9), effort.deadline, _PERFECT_NODES),
+                       "perfect packing")
+        dive_nodes = effort.units(_DIVE_NODES_PER_S, least=10)
+        if not self.settled() and not effort.out_of_time():
+            search.dive(dive_nodes, self.value, lb, self._dive_offer, _DISCREPANCY, True)
+        if not self.settled() and not self.root_bound.converged and not effort.out_of_time():
+            sol, self.root_bound = search.root(rounds, pricing, self.value)
             log.debug("patterns: bound %s after more column generation, %d columns", self.bound(),
                       len(search.master))
-        end = self.deadline - _RESERVE_SHARE * self.limit_s
-        self.price_and_branch(time.perf_counter() + 0.5 * (end - time.perf_counter()))
+        mip_nodes = effort.units(_MIP_NODES_PER_S, least=100)
+        self.price_and_branch(mip_nodes)
         discrepancy = _DISCREPANCY
-        while not self.settled() and end - time.perf_counter() > 0.1 and discrepancy < _MAX_DISCREPANCY:
-            # Time left and a gap: dive again, more widely (the column pool has grown), then the MIP.
+        while not self.settled() and not effort.out_of_time() and discrepancy < _MAX_DISCREPANCY:
+            # A gap: dive again, more widely (the column pool has grown), then the MIP.
             discrepancy += 2
-            now = time.perf_counter()
-            search.dive(now + 0.6 * (end - now), self.value, self.bound(), self._dive_offer, discrepancy,
-                        True)
-            last = discrepancy >= _MAX_DISCREPANCY
-            self.price_and_branch(end if last else min(end, time.perf_counter() + 0.5 * (end - now)))
+            search.dive(dive_nodes, self.value, self.bound(), self._dive_offer, discrepancy, True)
+            self.price_and_branch(mip_nodes)
 
     def settled(self) -> bool:
         """The best plan meets the best proven bound."""
@@ -1036,12 +1078,12 @@ class _PatternRun:
     def _dive_offer(self, nodes: list[NodePlan]) -> float:
         return self.offer(nodes, "dive")
 
-    def price_and_branch(self, until: float) -> None:
+    def price_and_branch(self, max_nodes: int) -> None:
         """The master over the generated columns as a MIP, started from the best plan (see the module
-        docstring), until ``until``."""
+        docstring), for at most ``max_nodes`` branch-and-bound nodes (and the time left, the safety
+        net)."""
         search, lb = self.search, self.bound()
-        left = until - time.perf_counter()
-        if meets(self.value, lb) or left <= 0.05:
+        if meets(self.value, lb) or self.effort.out_of_time():
             return
         start = search.add_plan(self.incumbent) if self.incumbent is not None else None
         if start is not None and len(start) < len(search.master):
@@ -1053,8 +1095,9 @@ class _PatternRun:
             # a plan, take ~10 s on 2,000 columns x 170 rows whatever its time limit).
             used = {int(j) for j in np.flatnonzero(start)} if start is not None else set()
             keep = sorted(search.support | used)
-        mip = search.master.mip(left, start=start, floor=floor, integral_costs=self.objective.integral_prices,
-                                keep=keep)
+        mip = search.master.mip(self.effort.left_s(), start=start, floor=floor,
+                                integral_costs=self.objective.integral_prices, keep=keep, max_nodes=max_nodes)
+        self.effort.out_of_time()  # a MIP cut by the time limit is reported
         log.debug("patterns: MIP over %d columns: %s, value %s", len(search.master), mip.detail, mip.value)
         if mip.columns is not None:
             self.offer(search.columns_to_nodes(mip.columns), "price-and-branch")
@@ -1087,4 +1130,5 @@ class _PatternRun:
             nodes_bound = min(start.bounds.nodes, len(plan))
             objective_bound = lb
         return finish(inst, objective, plan, {}, solver=SOLVER_NAME, lower_bound=nodes_bound,
-                      objective_bound=objective_bound, started=self.started)
+                      objective_bound=objective_bound, started=self.started,
+                      time_limit_reached=self.effort.expired)

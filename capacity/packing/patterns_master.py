@@ -129,6 +129,7 @@ class Master:
         floor: float | None,
         integral_costs: bool,
         keep: list[int] | None = None,
+        max_nodes: int | None = None,
     ) -> MipSolution:
         """Integer ``lambda`` over the current columns (artificial ones excluded), under a time limit.
 
@@ -136,6 +137,9 @@ class Master:
         objective, added as a row (it cuts off no plan and lets HiGHS stop as soon as a plan meets it).
         ``integral_costs``: every plan's objective is an integer (min-nodes), so a gap below 1 is closed.
         ``keep``: only these columns may be used (the others are fixed at 0); all when None.
+        ``max_nodes``: at most this many branch-and-bound nodes (HiGHS's ``mip_max_nodes``: a work
+        budget, so that the answer does not depend on the machine's speed; the time limit is the
+        safety net).
         """
         lp = self.h.getLp()
         h = highspy.Highs()
@@ -146,6 +150,8 @@ class Master:
         if integral_costs:
             h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
         h.setOptionValue("time_limit", max(0.05, float(time_limit_s)))
+        if max_nodes is not None:
+            h.setOptionValue("mip_max_nodes", int(max_nodes))
         h.passModel(lp)
         n = h.getNumCol()
         h.changeColsIntegrality(

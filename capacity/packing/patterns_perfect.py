@@ -121,8 +121,15 @@ def perfect_patterns(
     return None if gave_up else found
 
 
-def perfect_plan(inst: Instance, nodes: int, deadline: float) -> list[NodePlan] | None:
-    """A plan of exactly ``nodes`` nodes by perfect patterns (see the module docstring), or None."""
+def perfect_plan(
+    inst: Instance, nodes: int, deadline: float, max_nodes: int | None = None
+) -> list[NodePlan] | None:
+    """A plan of exactly ``nodes`` nodes by perfect patterns (see the module docstring), or None.
+
+    The enumeration stops after `MAX_SEARCH_NODES` and the exact cover after ``max_nodes``
+    branch-and-bound nodes (work budgets: the same instance gives the same answer on any machine);
+    ``deadline`` (`time.perf_counter`) is the safety net.
+    """
     p = single_pool(inst)
     if p is None or nodes <= 0 or inst.count[p] < nodes:
         return None
@@ -149,6 +156,8 @@ def perfect_plan(inst: Instance, nodes: int, deadline: float) -> list[NodePlan] 
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("threads", 1)
     h.setOptionValue("time_limit", float(left))
+    if max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(max_nodes))
     h.addVars(n_cols, np.zeros(n_cols), np.full(n_cols, float(nodes)))
     h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), np.ones(n_cols))
     h.changeColsIntegrality(

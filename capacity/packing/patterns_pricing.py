@@ -482,6 +482,7 @@ class ExactPricer:
         self.mip = self._model(integer=True)
         self.lp = self._model(integer=False)
         self._cut_row: int | None = None
+        self._nodes = 0
         self.grid = GridKnapsack.build(inst, shape)
 
     def _model(self, *, integer: bool) -> highspy.Highs:
@@ -557,18 +558,27 @@ class ExactPricer:
         upper = max(z, value) * (1.0 + 1e-12) + 1e-12
         return Priced([full] if full.any() else [], value, upper, True)
 
-    def price(self, prices: np.ndarray, bound: np.ndarray, time_limit_s: float, threshold: float) -> Priced:
+    def nodes_used(self) -> int:
+        """Branch-and-bound nodes of the last `price` (0 when the grid or the trivial bound answered)."""
+        return self._nodes
+
+    def price(
+        self, prices: np.ndarray, bound: np.ndarray, time_limit_s: float, threshold: float,
+        max_nodes: int | None = None,
+    ) -> Priced:
         """A pattern worth more than ``threshold`` at ``prices``, or a proof that none exists.
 
         The MIP gets the row ``pi.a >= threshold`` (plus a hair): HiGHS then prunes every subtree that
         cannot beat the threshold, which proves "none" much faster than finding the maximum. It stops at
         the first few such patterns. ``upper`` bounds z_p in every case: the threshold when the row made
         the model infeasible, else HiGHS's dual bound (valid for z_p once z_p >= threshold), else the
-        trivial bound.
+        trivial bound. ``max_nodes`` caps HiGHS's branch-and-bound nodes (a work budget, deterministic;
+        ``time_limit_s`` is the safety net).
         """
         shape = self.shape
         k = len(shape.classes)
         h = self.mip
+        self._nodes = 0
         loaded = self._load(h, prices, bound)
         if loaded is None:
             return Priced([], 0.0, 0.0, True)
@@ -589,8 +599,11 @@ class ExactPricer:
                 h.changeCoeff(self._cut_row, i, float(mine[i]))
             h.changeRowBounds(self._cut_row, cut, highspy.kHighsInf)
         h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
+        if max_nodes is not None:
+            h.setOptionValue("mip_max_nodes", int(max_nodes))
         h.run()
         info = h.getInfo()
+        self._nodes = max(1, int(info.mip_node_count))
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kInfeasible:
             return Priced([], 0.0, float(threshold), True)

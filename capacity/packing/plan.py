@@ -256,6 +256,7 @@ def to_placement(
     objective_bound: float | None,
     solve_time_s: float,
     unplaced_reasons: dict[str, str] | None = None,
+    time_limit_reached: bool = False,
 ) -> Placement:
     """Name nodes and replicas (see the module docstring) and fill every field of `Placement`.
 
@@ -311,4 +312,5 @@ def to_placement(
         moves=sum(moved.values()) if inst.existing else None,
         moved={inst.services[s].name: k for s, k in sorted(moved.items())},
         max_utilisation=max_utilisation(inst, used),
+        time_limit_reached=time_limit_reached,
     )

@@ -159,6 +159,7 @@ class PackingProblem:
     headroom: Mapping[str, float] = field(default_factory=dict)  # resource -> fraction kept free
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_s: float = 30.0
+    work_s: float | None = None            # work budgets as for this many seconds (None: time_limit_s)
     existing: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # node -> service -> count
     move_cost: float = 0.0                 # added to min-nodes / min-cost per moved replica
 
@@ -206,6 +207,7 @@ class Placement:
     moves: int | None = None               # moved replicas (None: no existing placement was given)
     moved: dict[str, int] = field(default_factory=dict)  # service -> moved replicas (non-zero only)
     max_utilisation: float | None = None   # highest used / capacity over used nodes and resources
+    time_limit_reached: bool = False       # the search was cut by time_limit_s, not by its work budgets
 
     @property
     def gap(self) -> float | None:

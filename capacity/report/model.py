@@ -639,9 +639,12 @@ class Input(_Section):
 
 class RunTimes(_Section):
     """``run``: the fields that change from run to run: wall-clock seconds of each step and the start time
-    (UTC, ISO 8601); two runs of one scenario and seed differ only here."""
+    (UTC, ISO 8601); two runs of one scenario and seed differ only here. ``placement_time_limit_reached``
+    is true when the packer's search was cut by its time limit rather than ending on its work budgets or
+    a proof: the plan then depends on the machine's speed (`capacity.packing.effort`)."""
 
     placement_solve_s: NonNegative
+    placement_time_limit_reached: bool = False
     started_at: str | None = None              # absent when the caller gave no start time
     pack_s: NonNegative | None = None          # capacity.pipeline.run
     simulate_s: NonNegative | None = None      # capacity.pipeline.run

@@ -204,7 +204,8 @@ def build_report(scenario: Scenario, problem: PackingProblem, placement: Placeme
                  started_at: datetime | None = None,
                  timings: dict[str, float] | None = None) -> Report:
     """The whole report: ``scenario``, ``provenance``, ``placement``, ``simulation`` and ``run``."""
-    run: dict[str, Any] = {"placement_solve_s": round(placement.solve_time_s, 6)}
+    run: dict[str, Any] = {"placement_solve_s": round(placement.solve_time_s, 6),
+                           "placement_time_limit_reached": placement.time_limit_reached}
     if started_at is not None:
         run["started_at"] = started_at.isoformat(timespec="seconds")
     for key, value in (timings or {}).items():

@@ -32,16 +32,17 @@ from capacity.packing.objectives import Objective
 from capacity.packing.plan import NodePlan
 
 
-def ffd_plan(inst: Instance, objective: Objective) -> Plan:
+def ffd_plan(inst: Instance, objective: Objective, rules: tuple[PoolRule, ...] | None = None) -> Plan:
     """First-fit decreasing in counts: the used nodes in opening order, and unplaced replicas.
 
     Tries each pool rule of `prefer_pool` (``objective``, then ``per-replica``, then ``most-left``) and
     keeps the first plan that places everything and is no worse than the others tried, or else the one
     that leaves the least priority-weighted replicas unplaced. A fixed cluster opens no nodes, so one rule
-    does there.
+    does there. ``rules``: only these (`capacity.packing.replan` tries one, for speed at scale).
     """
     best: tuple[tuple[float, ...], list[NodePlan], dict[int, int]] | None = None
-    for rule in POOL_RULES if not objective.fixed_cluster else POOL_RULES[:1]:
+    tried = rules if rules is not None else (POOL_RULES if not objective.fixed_cluster else POOL_RULES[:1])
+    for rule in tried:
         nodes, unplaced = _ffd(inst, objective, rule)
         weight = float(sum(int(inst.priority[s]) * k for s, k in unplaced.items()))
         key = (weight, objective.value(inst, nodes, unplaced), float(len(nodes)))

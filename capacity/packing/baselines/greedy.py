@@ -249,16 +249,16 @@ class Cluster:
             out[~self.affinity.node_mask(s, self.pool_of[: self.n], self.here[: self.n])[sel]] = 0
         return out
 
-    def room(self, s: int, nodes: slice | None = None) -> np.ndarray:
-        """[open node] how many more replicas of ``s`` may go there (every rule, filters included);
-        ``nodes`` selects some of the open nodes."""
+    def room(self, s: int, nodes: slice | None = None, filters: bool = True) -> np.ndarray:
+        """[open node] how many more replicas of ``s`` may go there (every rule, filters included unless
+        ``filters`` is False); ``nodes`` selects some of the open nodes."""
         inst = self.inst
         sel = nodes if nodes is not None else slice(0, self.n)
         pools = self.pool_of[: self.n][sel]
         k = _copies_that_fit(self.used[: self.n][sel], inst.usable[pools], inst.demand[s])
         k[~inst.placeable[s, pools]] = 0
         k = np.minimum(k, self.node_cap[s, pools] - self.here[: self.n, s][sel])
-        if self.constrained(s):
+        if filters and self.constrained(s):
             k = np.minimum(k, self._filtered(s, sel))
         return np.maximum(k, 0)
 
@@ -317,10 +317,18 @@ class Cluster:
             if len(per):
                 most = int(np.minimum(per, per.min() + skew).sum())
                 keep_at_most[s] = min(keep_at_most[s], most)
+        quotas = {s: self._seed_quotas(s) for s in set(self.domains) | set(self.zones)
+                  if not self.affinity.involves(s)}
         for e in inst.existing:
             i = self.open(e.pool, e.index)
             for s, k in e.counts.items():
-                take = min(k, keep_at_most[s] - int(self.placed[s]), int(self.room(s, slice(i, i + 1))[0]))
+                if s in quotas:  # the final counts per domain were set above: no sequential filter
+                    room = int(self.room(s, slice(i, i + 1), filters=False)[0])
+                    limits = self._seed_counts(s, e.pool, quotas[s])
+                    room = min(room, *(int(q[d] - c[d]) for q, c, d in limits))
+                else:
+                    room = int(self.room(s, slice(i, i + 1))[0])
+                take = min(k, keep_at_most[s] - int(self.placed[s]), room)
                 if take > 0:
                     self.place(i, s, take)
             if not self.nodes[i].counts:  # nothing stays: the node is free again
@@ -329,6 +337,40 @@ class Cluster:
         # What capacity or totals cut may have left a spread out of balance: trim the largest domains.
         for s in self.domains:
             self._rebalance(s)
+
+    def _seed_quotas(self, s: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """How many of the running replicas of ``s`` each spread domain and each zone keeps: the running
+        counts cut to ``min + max_skew`` and to the zone cap, then trimmed from the largest domain down
+        to the replicas wanted. Kept in one go, they obey spread and zone survival whatever order the
+        nodes are seeded in (a sequential filter would let the first domain keep only ``max_skew``)."""
+        inst = self.inst
+        spread = zone = None
+        if s in self.domains:
+            per = np.zeros(inst.domain_count(s), dtype=np.int64)
+            for e in inst.existing:
+                d = inst.spread_domain[s, e.pool]
+                if d >= 0:
+                    per[d] += e.counts.get(s, 0)
+            spread = np.minimum(per, per.min() + self.max_skew[s]) if len(per) else per
+            while spread.sum() > inst.replicas[s]:
+                spread[int(np.argmax(spread))] -= 1
+        if s in self.zones:
+            zone = np.full(inst.zone_count(s), inst.zone_cap(s), dtype=np.int64)
+        return spread, zone
+
+    def _seed_counts(
+        self, s: int, p: int, quotas: tuple[np.ndarray | None, np.ndarray | None]
+    ) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        """(quota, count so far, index) of the spread domain and the zone of pool ``p`` for ``s``."""
+        inst = self.inst
+        out = []
+        spread, zone = quotas
+        if spread is not None and inst.spread_domain[s, p] >= 0:
+            out.append((spread, self.domains[s], int(inst.spread_domain[s, p])))
+        if zone is not None and inst.zone[s, p] >= 0:
+            out.append((zone, self.zones[s], int(inst.zone[s, p])))
+        out.append((np.array([inst.replicas[s]]), np.array([self.placed[s]]), 0))
+        return out
 
     def _rebalance(self, s: int) -> None:
         inst = self.inst
