@@ -122,19 +122,27 @@ def _hold(inst: Instance, s: int, domain: np.ndarray, size: int | None = None) -
 
 
 def _self_affinity_shortages(inst: Instance, s: int, n: int) -> list[Shortage]:
-    """Required pod anti-affinity of a service with itself over a pool label allows one replica per domain;
-    affinity with itself puts every replica in one domain (the scheduler leaves the rest Pending)."""
+    """Required pod anti-affinity of a service with itself over a pool label allows one replica per domain,
+    and any number on nodes without the label (in no domain: the scheduler's InterPodAffinity filter lets
+    them pass); affinity with itself puts every replica in one domain (the scheduler leaves the rest
+    Pending)."""
     svc, out = inst.services[s], []
     for kind, terms in (("anti-affinity", svc.anti_affinity), ("affinity", svc.affinity)):
         for term in terms:
             if term.service != svc.name or term.topology == HOSTNAME:
                 continue
             hold: dict[str, int] = {}
+            free = 0      # room on nodes without the label: in no domain, never blocked by anti-affinity
             for p, pool in enumerate(inst.pools):
+                if not inst.placeable[s, p]:
+                    continue
                 d = pool.labels.get(term.topology)
-                if d is not None and inst.placeable[s, p]:
-                    hold[d] = hold.get(d, 0) + int(inst.count[p]) * int(inst.per_node[s, p])
-            most = len(hold) if kind == "anti-affinity" else max(hold.values(), default=0)
+                room = int(inst.count[p]) * int(inst.per_node[s, p])
+                if d is not None:
+                    hold[d] = hold.get(d, 0) + room
+                else:
+                    free += room
+            most = len(hold) + free if kind == "anti-affinity" else max(hold.values(), default=0)
             if n > most:
                 rule = ("at most one replica per " + term.topology if kind == "anti-affinity"
                         else "every replica in one " + term.topology)

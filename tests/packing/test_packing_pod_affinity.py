@@ -26,6 +26,21 @@ def test_anti_affinity_of_a_workload_over_zones_is_one_per_zone():
     assert len(partial.assignment) == 3 and partial.unplaced == ["web-3"]
 
 
+def test_nodes_without_the_topology_label_take_any_number_under_anti_affinity():
+    """A node without the term's label is in no domain: the InterPodAffinity filter lets the pod pass
+    (found by Hypothesis: one replica with zone anti-affinity on unlabelled pools was refused, "at most 0")."""
+    plain = Pool("plain", count=2, capacity={"cpu": 8.0})
+    web = Service("web", 5, {"cpu": 1.0}, anti_affinity=(PodAffinity("web", ZONE),))
+    placement = solve(PackingProblem((plain,), (web,)))
+    assert placement.nodes_used == 1 and len(placement.assignment) == 5
+    # with one labelled zone beside them: one replica there at most, the rest on the unlabelled nodes
+    problem = PackingProblem((ZONES[0], plain), (web,))
+    placement = solve(problem)
+    assert sum(1 for n in placement.nodes if n.pool == "za" for _ in n.replicas) <= 1
+    assert len(placement.assignment) == 5
+    assert_valid(problem, placement)
+
+
 def test_anti_affinity_between_workloads_over_nodes_and_zones():
     a = Service("a", 2, {"cpu": 1.0}, anti_affinity=(PodAffinity("b", HOST),))
     b = Service("b", 2, {"cpu": 1.0})
