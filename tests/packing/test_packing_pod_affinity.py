@@ -28,7 +28,7 @@ def test_anti_affinity_of_a_workload_over_zones_is_one_per_zone():
 
 def test_nodes_without_the_topology_label_take_any_number_under_anti_affinity():
     """A node without the term's label is in no domain: the InterPodAffinity filter lets the pod pass
-    (found by Hypothesis: one replica with zone anti-affinity on unlabelled pools was refused, "at most 0")."""
+    (found by Hypothesis: one replica with zone anti-affinity on unlabelled pools was refused)."""
     plain = Pool("plain", count=2, capacity={"cpu": 8.0})
     web = Service("web", 5, {"cpu": 1.0}, anti_affinity=(PodAffinity("web", ZONE),))
     placement = solve(PackingProblem((plain,), (web,)))
