@@ -175,12 +175,25 @@ def load_value(text: str, source: str = "--set", *, limits: InputLimits | None =
     return data
 
 
+def _check_encodable(text: str, source: str) -> None:
+    """A text that came from the command line may hold lone surrogates (bytes that are not UTF-8, decoded
+    with Python's ``surrogateescape``), which no YAML reader takes: one line naming the first one."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = text[exc.start]
+        byte = f"byte {ord(char) - 0xDC00:#04x}" if 0xDC80 <= ord(char) <= 0xDCFF else f"{ord(char):#06x}"
+        raise ScenarioError(f"not UTF-8 text ({byte} at character {exc.start + 1})", file=source,
+                            line=_line_at(text, exc.start)) from None
+
+
 def documents(text: str, source: str, *, line_depth: int | None = None,
               limits: InputLimits | None = None) -> Iterator[Document]:
     """Each document of ``text`` in turn (see the module docstring). ``line_depth`` keeps lines only for
     paths up to that length (a big manifest needs only its items' lines). The node bound counts all
     documents together: it bounds the work of reading the whole text."""
     limits = limits or InputLimits.from_env()
+    _check_encodable(text, source)
     builder = _Builder(source, limits, line_depth)
     parser = _parser(text)
     try:

@@ -535,3 +535,13 @@ def test_what_the_dumper_writes_reads_back_the_same(text):
     """`yamlio.Dumper` quotes every string a YAML 1.2 reader would take for a number, boolean or null."""
     written = yaml.dump({"k": text, "n": [1, 2.5, True, None]}, Dumper=yamlio.Dumper, allow_unicode=True)
     assert yamlio.load_document(written, "w.yaml")[0] == {"k": text, "n": [1, 2.5, True, None]}
+
+
+@pytest.mark.parametrize("override", ["name=a\udcffb", "services.api.replicas=\udcff"])
+def test_a_set_value_that_is_not_utf8_is_one_line(write_scenario, capsys, override):
+    """Bytes that are not UTF-8 on the command line reach Python as lone surrogates (``surrogateescape``);
+    no YAML reader takes them: one line naming the byte, exit 2 (was a UnicodeEncodeError traceback)."""
+    path = write_scenario(BASE)
+    assert main(["validate", str(path), "--set", override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not UTF-8 text (byte 0xff at character" in err[0], err
