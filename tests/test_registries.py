@@ -35,6 +35,7 @@ from capacity.sim import model as sim_model
 from capacity.sim.arrivals import ARRIVAL_PROCESSES
 from capacity.sim.batching import BATCHERS
 from capacity.sim.disciplines import DISCIPLINES, Fifo
+from capacity.sim.engine import simulate_model  # noqa: F401  (registers every batcher: BATCHERS complete)
 from capacity.sim.routing import ROUTINGS
 from capacity.sim.service_times import SERVICE_TIMES
 from capacity.sim.traces import TRACE_FORMATS
@@ -45,6 +46,10 @@ from capacity.whatif import EXECUTORS
 #: needs the LLM engine's section of the scenario, which does not exist yet. Remove a mode from here when the
 #: scenario gains it.
 NOT_YET_IN_SCENARIOS = {"llm"}
+
+
+def test_the_modes_not_yet_in_scenarios_are_batchers():
+    assert set(BATCHERS) >= NOT_YET_IN_SCENARIOS
 
 
 def schema_enum(model: type[BaseModel], field: str) -> list[Any]:

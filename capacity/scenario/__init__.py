@@ -38,8 +38,14 @@ override is checked exactly like the file.
 The package, one concern a module: the value types and base model (`fields`), one module per section
 (`cluster`, `services`, `workload`, `placement`, `whatif`, `kubernetes`) and the root `Scenario`
 (`document`); field and file paths (`paths`), ``--set`` overrides (`overrides`), errors in the planner's
-words (`messages`), the cross-checks (`checks`), validation (`validation`), what-if points (`points`) and
-loading (`loading`). Import from the package: ``from capacity.scenario import Scenario, load_scenario``.
+words (`messages`), the cross-checks (`checks`), the work a scenario asks for against its limits (`work`),
+validation (`validation`), what-if points (`points`) and loading (`loading`). Import from the package:
+``from capacity.scenario import Scenario, load_scenario``.
+
+Names of policies (disciplines, routings, arrival processes, distributions, trace formats, objectives) are
+read from their registries when a scenario is validated (`fields.OneOf`), so a registered policy is a
+scenario name at once; loading imports neither the solver nor the simulator (`capacity._lazy`). The JSON
+Schema of a scenario file for editors is `capacity.schemas` (``capacity schema scenario``).
 """
 
 

@@ -760,8 +760,10 @@ BATCHERS: dict[str, type[Batcher]] = {
     ContinuousBatcher.mode: ContinuousBatcher,
 }
 """The batching modes by scenario name. A mode defined in its own module registers itself there
-(`capacity.sim.llm_batching` adds ``llm``; `capacity.sim.engine` imports it, so the registry is complete
-whenever `capacity.sim` is imported)."""
+(`capacity.sim.llm_batching` adds ``llm``). `capacity.sim.engine` imports every such module, so the registry
+is complete whenever the engine is imported, which every run does (``capacity.sim``'s names are lazy,
+`capacity._lazy`: importing the package alone imports neither the engine nor the LLM batcher). Code that
+lists the modes without running anything imports ``capacity.sim.engine`` first."""
 
 
 def token_services(model: SimModel) -> list[int]:
