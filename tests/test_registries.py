@@ -17,9 +17,12 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
+from capacity.autoscaling.cluster import EXPANDERS
+from capacity.autoscaling.registry import POLICIES
 from capacity.cli import _parser
 from capacity.errors import ScenarioError
 from capacity.packing.backends import BACKENDS
+from capacity.packing.baselines import BASELINES
 from capacity.scenario import (
     Arrivals,
     Batching,
@@ -31,6 +34,8 @@ from capacity.scenario import (
     TokenCount,
     scenario_from_dict,
 )
+from capacity.scenario.cluster import ClusterAutoscaling
+from capacity.scenario.services import Autoscaling, ColdStart
 from capacity.sim import model as sim_model
 from capacity.sim.arrivals import ARRIVAL_PROCESSES
 from capacity.sim.batching import BATCHERS
@@ -72,6 +77,8 @@ def schema_enum(model: type[BaseModel], field: str) -> list[Any]:
     (TokenCount, "dist", lambda: list(SERVICE_TIMES)),
     (Batching, "mode", lambda: [m for m in BATCHERS if m not in NOT_YET_IN_SCENARIOS]),
     (PlacementOptions, "solver", lambda: list(BACKENDS)),
+    (Autoscaling, "policy", lambda: list(POLICIES)),
+    (ClusterAutoscaling, "expander", lambda: list(EXPANDERS)),
 ], ids=lambda x: x if isinstance(x, str) else getattr(x, "__name__", ""))
 def test_every_name_list_is_its_registry(model, field, names):
     assert schema_enum(model, field) == names()
@@ -81,6 +88,13 @@ def test_every_name_list_is_its_registry(model, field, names):
     (sim_model.Process, ARRIVAL_PROCESSES), (sim_model.Dist, SERVICE_TIMES)], ids=["Process", "Dist"])
 def test_the_simulator_model_names_are_the_registries(alias, registry):
     assert set(typing.get_args(alias)) == set(registry)
+
+
+def test_the_lists_drawn_from_a_registry_are_in_it():
+    """Lists that name some of a registry's entries: the node autoscaler's schedulers are the Kubernetes
+    baselines; a cold start's distributions are service-time distributions."""
+    assert set(schema_enum(ClusterAutoscaling, "scheduler")) <= set(BASELINES)
+    assert set(schema_enum(ColdStart, "dist")) <= set(SERVICE_TIMES)
 
 
 def _option(command: str, flag: str) -> Any:

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from capacity.scenario.fields import Duration, Float, Int, Model, Name, Quantity, ResourceName
+from capacity.autoscaling.cluster import EXPANDERS
+from capacity.scenario.fields import Duration, Float, Int, Model, Name, OneOf, Quantity, ResourceName
 from capacity.units import parse_fraction
 
 
@@ -51,7 +52,7 @@ class ClusterAutoscaling(Model):
     """How new replicas and nodes are chosen in an autoscaled run: the ``expander`` that picks a new node's
     pool (least-waste | price) and the ``scheduler`` whose scoring places new replicas."""
 
-    expander: Literal["least-waste", "price"] = "least-waste"
+    expander: Annotated[str, OneOf(lambda: EXPANDERS)] = "least-waste"   # capacity.autoscaling EXPANDERS
     scheduler: Literal["k8s-least-allocated", "k8s-most-allocated"] = "k8s-least-allocated"
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from capacity.autoscaling.registry import POLICIES
 from capacity.scenario.fields import (
     Duration,
     Float,
@@ -252,7 +253,7 @@ class Autoscaling(Model):
     max: Int = Field(ge=1, le=1_000_000)
     metric: Literal["concurrency", "rps", "utilisation", "queue"] | None = None
     target: Annotated[float, BeforeValidator(target_value), Field(gt=0)] | None = None
-    policy: Literal["hpa", "kpa"] = "hpa"
+    policy: Annotated[str, OneOf(lambda: POLICIES)] = "hpa"          # capacity.autoscaling POLICIES
     window: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=86_400)] | None = None
     sync: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=3600)] | None = None
     tolerance: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, lt=1)] | None = None
