@@ -165,7 +165,7 @@ import sys
 from capacity.cli import main
 code = main(["validate", sys.argv[1]])
 heavy = ("pulp", "highspy", "simpy", "capacity.packing.engine", "capacity.sim.engine",
-         "capacity.sim.batching", "matplotlib", "pandas")
+         "capacity.sim.batching", "matplotlib", "pandas", "scipy.interpolate")
 print(code, *sorted(m for m in heavy if m in sys.modules))
 """
 
@@ -173,7 +173,8 @@ print(code, *sorted(m for m in heavy if m in sys.modules))
 @pytest.mark.parametrize("name", ["inference-fleet.yaml", "llm-serving.yaml", "whatif-growth.yaml"])
 def test_validate_loads_neither_the_solver_nor_the_simulator(name):
     """``capacity validate`` reads and checks a scenario (what-if points and the objective's rules
-    included) without importing PuLP, HiGHS, SimPy or the engines, in a fresh interpreter."""
+    included) without importing PuLP, HiGHS, SimPy, the engines or scipy.interpolate (an LLM profile's), in a
+    fresh interpreter."""
     proc = subprocess.run([sys.executable, "-c", VALIDATE, str(ROOT / "scenarios" / name)], cwd=ROOT,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -29,12 +29,14 @@ import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import numpy as np
-from scipy.interpolate import RegularGridInterpolator
 
 from capacity.llm.errors import ProfileError, ProfileRangeError
+
+if TYPE_CHECKING:      # imported when a profile is built: scipy.interpolate costs ~1.5 s, and reading a
+    from scipy.interpolate import RegularGridInterpolator  # scenario (capacity validate) needs none
 
 MAX_LINE_LENGTH = 4096
 """The longest line a profile may have, in bytes; raise it by setting
@@ -69,6 +71,8 @@ class IterationProfile:
         self._varying = [k for k, a in enumerate(self.axes) if len(a) > 1]
         self._grid: RegularGridInterpolator | None = None
         if self._varying:
+            from scipy.interpolate import RegularGridInterpolator
+
             values = self.times[tuple(slice(None) if k in self._varying else 0 for k in range(3))]
             self._grid = RegularGridInterpolator([self.axes[k] for k in self._varying], values,
                                                  method="linear", bounds_error=False, fill_value=None)
