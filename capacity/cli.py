@@ -46,19 +46,22 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capacity import interrupts
 from capacity._version import __version__
 from capacity.errors import InfeasiblePlacement, ScenarioError, SolverError, printable
 from capacity.packing import BASELINES, OBJECTIVES
-from capacity.report.model import Report, SloResult
 from capacity.report.output import OutputError, check_file, check_folder, from_os_error
 from capacity.report.writers import stranded_text
 from capacity.schemas import SCHEMAS
 from capacity.sizing import MEASURES, PASS_RULES
 from capacity.units import format_duration
 from capacity.whatif import EXECUTORS
+
+if TYPE_CHECKING:
+    from capacity.report.model import Report, SloResult
+    from capacity.whatif import SweepResult
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 EXIT_BROKEN_PIPE = 141
@@ -238,7 +241,7 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_SOLVER if result.errors else EXIT_OK
 
 
-def sweep_summary(result: Any) -> str:
+def sweep_summary(result: SweepResult) -> str:
     """The points, one line each: nodes, cost, p99 per class, SLO verdict; the cheapest marked."""
     reused = f", {result.reused} reused from an earlier run" if result.reused else ""
     lines = [f"sweep {result.scenario.name}: {len(result.points)} points × {result.replications} "

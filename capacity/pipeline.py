@@ -30,9 +30,9 @@ from capacity import autoscaling, packing, sim
 from capacity.errors import InfeasiblePlacement, Shortage
 from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
 from capacity.packing.problem import PackingProblem, Placement
-from capacity.report.model import Report, Simulation
+from capacity.report.model import Autoscaling, Report, Simulation, StaticComparison
 from capacity.report.series import full_report
-from capacity.report.summary import build_report, simulation_section, slo_status
+from capacity.report.summary import build_report, simulation_section
 from capacity.scenario import Arrivals, Batching, Scenario, Service, ServiceTime, trace_path, whatif_point
 from capacity.scenario import Spread as ScenarioSpread
 from capacity.scenario.services import ColdStart as ColdStartSpec
@@ -455,41 +455,39 @@ def simulate(scenario: Scenario, placement: Placement) -> Simulation:
     return section
 
 
-def static_comparison(scenario: Scenario, section: dict[str, Any]) -> dict[str, Any]:
+def static_comparison(scenario: Scenario, auto: Autoscaling) -> StaticComparison:
     """The static plan sized for the peak beside an autoscaled run: each autoscaled service held at the most
     replicas (ready + starting) it reached, packed by the optimiser and simulated on the same requests
     (same seed). Its cost is its nodes × their pools' cost over the measured window."""
-    auto = section["autoscaling"]
     values: dict[str, Any] = {}
-    for name, svc in auto["services"].items():
-        values[f"services.{name}.replicas"] = max(svc["peak"], scenario.service(name).replicas)
+    for name, svc in auto.services.items():
+        values[f"services.{name}.replicas"] = max(svc.peak, scenario.service(name).replicas)
         values[f"services.{name}.autoscaling"] = None
     static = whatif_point(scenario.as_document(), values, source=scenario.source,
                           data_dirs=scenario.data_dirs)
     placement = pack(static)
     model = serving_model(static, placement)
     result = sim.simulate_model(model)
-    summary = sim.summarize(model, result)
-    assert static.workload is not None
+    summary = simulation_section(sim.summarize(model, result))
+    assert static.workload is not None and summary is not None
     hours = (static.workload.duration - static.workload.warmup) / 3600.0
     cost = {p.name: p.cost or 0.0 for p in static.cluster.pools}
     nodes: dict[str, int] = {}
     for node in placement.nodes:
         nodes[node.pool] = nodes.get(node.pool, 0) + 1
-    slos = {name: c["slo"] for name, c in summary["classes"].items() if c.get("slo")}
+    slos = {name: c.slo for name, c in summary.classes.items() if c.slo is not None}
     at_slo: dict[str, float | None] = {}
     for k, c in enumerate(model.classes):
         if c.name in slos:
             done = result.latency_s[result.measured & result.completed & (result.cls == k)]
-            q = slos[c.name]["quantile"]
-            at_slo[c.name] = float(f"{np.quantile(done, q):.12g}") if len(done) else None
-    return {
-        "replicas": {name: static.service(name).replicas for name in auto["services"]},
-        "nodes": nodes,
-        "cost": float(f"{sum(n * cost[p] for p, n in nodes.items()) * hours:.12g}"),
-        "slo_met": {name: (slo_status(slo) == "met") for name, slo in slos.items()},
-        "latency_at_slo_s": at_slo,
-    }
+            at_slo[c.name] = float(f"{np.quantile(done, slos[c.name].quantile):.12g}") if len(done) else None
+    return StaticComparison(
+        replicas={name: static.service(name).replicas for name in auto.services},
+        nodes=nodes,
+        cost=float(f"{sum(n * cost[p] for p, n in nodes.items()) * hours:.12g}"),
+        slo_met={name: slo.verdict == "met" for name, slo in slos.items()},
+        latency_at_slo_s=at_slo,
+    )
 
 
 @dataclass
@@ -533,9 +531,12 @@ def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
     model = result = simulation = None
     if simulate_traffic and scenario.workload is not None:
         model = serving_model(scenario, placement)
-        result, simulation = simulate_model(model, autoscaling_model(scenario, problem, placement))
-        if "autoscaling" in simulation:
-            simulation["autoscaling"]["static"] = static_comparison(scenario, simulation)
+        result, section = simulate_model(model, autoscaling_model(scenario, problem, placement))
+        simulation = simulation_section(section)
+        if simulation is not None and simulation.autoscaling is not None:
+            auto = simulation.autoscaling
+            auto = auto.model_copy(update={"static": static_comparison(scenario, auto)})
+            simulation = simulation.model_copy(update={"autoscaling": auto})
     t2 = time.perf_counter()
     timings = {"pack_s": t1 - t0, "simulate_s": t2 - t1}
     report = build_report(scenario, problem, placement, simulation, started_at=started, timings=timings)

@@ -200,10 +200,11 @@ def slo_verdict(simulation: Simulation | Mapping[str, Any] | None) -> dict[str, 
 
 
 def build_report(scenario: Scenario, problem: PackingProblem, placement: Placement,
-                 simulation: dict[str, Any] | None, *,
+                 simulation: Simulation | dict[str, Any] | None, *,
                  started_at: datetime | None = None,
                  timings: dict[str, float] | None = None) -> Report:
-    """The whole report: ``scenario``, ``provenance``, ``placement``, ``simulation`` and ``run``."""
+    """The whole report: ``scenario``, ``provenance``, ``placement``, ``simulation`` (the typed section, or
+    `capacity.sim.summarize`'s dictionary, read by `simulation_section`) and ``run``."""
     run: dict[str, Any] = {"placement_solve_s": round(placement.solve_time_s, 6),
                            "placement_time_limit_reached": placement.time_limit_reached}
     if started_at is not None:
@@ -220,7 +221,7 @@ def build_report(scenario: Scenario, problem: PackingProblem, placement: Placeme
             limits=Limits.model_validate(scenario.limits.model_dump()),   # every cap in force
         ),
         placement=placement_section(scenario, problem, placement),
-        simulation=simulation_section(simulation),
+        simulation=simulation if isinstance(simulation, Simulation) else simulation_section(simulation),
         run=RunTimes.model_validate(run),
     )
 

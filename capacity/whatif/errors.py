@@ -24,8 +24,6 @@ class SweepInterrupted(KeyboardInterrupt):
         self.done, self.total, self.out = done, total, out
 
 
-
-
 class SweepWriteError(CapacityError):
     """Writing the sweep's files failed (disk full, I/O error, quota, ...): ``path`` and the OS's reason."""
 

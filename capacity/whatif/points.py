@@ -24,7 +24,6 @@ from capacity.whatif.errors import SweepError
 KEY_LENGTH = 16
 
 
-
 @dataclass(frozen=True)
 class Point:
     """One variation of the scenario: its case, the values it sets (as given) and its scenario."""

@@ -28,7 +28,6 @@ CLASS_STATS: dict[str, Callable[[ClassStats], float | None]] = {
 }
 
 
-
 def columns_of(points: Sequence[Point]) -> list[str]:
     return list(dict.fromkeys(k for p in points for k in p.settings))
 
