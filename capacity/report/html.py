@@ -1,6 +1,6 @@
 """The HTML report: one self-contained page (``report.html``) to share with people who decide budgets.
 
-`render_html` is pure (report dictionary and PNG bytes → text): the verdict at the top (nodes, cost, SLOs
+`render_html` is pure (the typed report and PNG bytes → text): the verdict at the top (nodes, cost, SLOs
 met or missed), the plots embedded as ``data:`` URIs (the page needs no other file and no network), tables
 for the placement and the latency per class, tenants and utilisation, provenance (package version,
 scenario hash, seed, source, start time, wall-clock timings) and the validated scenario echoed (units

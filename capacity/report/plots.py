@@ -1,10 +1,11 @@
 """Plots (matplotlib): each a function ``fn(ax, data)`` that draws on a given `Axes`, so the CLI, the HTML
 report and notebooks share them.
 
-``data`` is a report dictionary with its plot data (what ``capacity run`` writes as ``report.json``: the
-``series`` and ``input`` sections of `capacity.report.series`), or a `RunResult` (its plot data is computed
-on the fly). Every plot is therefore drawable from a saved ``report.json`` alone. Times are shown in
-milliseconds or minutes as the axis says; shares in percent.
+``data`` is a report with its plot data (a `capacity.report.model.Report` as ``capacity run`` writes it to
+``report.json``, with the ``series`` and ``input`` sections of `capacity.report.series`; report.json's data
+is read into the model first, `as_report`), or a `RunResult` (its plot data is computed on the fly). Every
+plot is therefore drawable from a saved ``report.json`` alone. Times are shown in milliseconds or minutes as
+the axis says; shares in percent.
 
 * `latency_cdf` — per class, the fraction of measured requests served within a latency (log time axis,
   logit fraction axis so that p50, p90, p99 and p99.9 are evenly spaced). Each SLO is a marker at

@@ -1,10 +1,11 @@
 """Report writers: the JSON text and the Markdown page of a report, and the atomic file writers.
 
-`render_markdown` and `to_json` are pure (report dict → text). The functions that touch the disk,
-`write_bytes`, `write_text` and `write_json`, write one file atomically (a temporary file beside it, then a
-rename) and raise `OutputError` naming the path when they cannot (`capacity.report.output`, which also
-writes whole report folders). Tables show times in milliseconds or seconds as fits, memory in GiB and CPU
-in cores.
+`render_markdown` and `to_json` are pure (the typed report, `capacity.report.model.Report`, → text;
+`to_json` writes a report as report.json holds it: the keys written, numbers as written). The functions that
+touch the disk, `write_bytes`, `write_text` and `write_json`, write one file atomically (a temporary file
+beside it, then a rename) and raise `OutputError` naming the path when they cannot
+(`capacity.report.output`, which also writes whole report folders). Tables show times in milliseconds or
+seconds as fits, memory in GiB and CPU in cores.
 """
 
 from __future__ import annotations
