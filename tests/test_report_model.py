@@ -209,3 +209,25 @@ def test_the_model_has_a_json_schema():
     assert {"scenario", "provenance", "placement", "simulation", "run", "compare", "input",
             "series"} <= set(schema["properties"])
     assert set(schema["required"]) == {"scenario", "provenance", "placement", "simulation", "run"}
+
+
+def test_a_report_is_built_typed_and_reads_like_its_json():
+    """`pipeline.run` returns the typed report; its text is report.json's (parsed back, the same bytes), a
+    section reads like the JSON object (keys written are ``in`` it, a key left out is a KeyError), and a
+    number keeps the type it is written with (an integral amount ``4``, a measured share ``0.0``)."""
+    from capacity.report.model import PlacementSection, Report, parse_report
+
+    scenario = load_scenario(SCENARIOS / "seed-example.yaml", ["workload.duration=1m", "workload.warmup=10s"])
+    report = pipeline.run(scenario).report
+    assert isinstance(report, Report) and isinstance(report.placement, PlacementSection)
+    text = to_json(report)
+    assert to_json(parse_report(json.loads(text))) == text
+    assert report["placement"]["nodes_used"] == report.placement.nodes_used == 3
+    assert "simulation" in report and "compare" not in report and "series" not in report
+    with pytest.raises(KeyError):
+        report["compare"]
+    assert report.get("compare") is None
+    node = report.placement.nodes[0]
+    assert all(type(v) is int for v in node.capacity.values())            # cores and bytes, as written
+    assert '"cpu": 4,' in text
+    assert all(isinstance(r.down_s, float) for r in report.simulation.replicas.values())
