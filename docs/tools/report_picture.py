@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from capacity.report.model import Report
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "inference-fleet.yaml"
 PICTURE = ROOT / "docs" / "pages" / "img" / "report.png"
 
 
-def verdict(report: dict) -> str:
+def verdict(report: Report) -> str:
     """One line: nodes, cost, status and the SLOs met."""
-    p = report["placement"]
-    slos = [c["slo"] for c in report["simulation"]["classes"].values() if c["slo"] is not None]
-    met = sum(1 for s in slos if s["status"] == "met")
-    return (f"{report['scenario']}: {p['nodes_used']} nodes, {p['cost_per_hour']:.2f}/h, {p['status']} "
-            f"(lower bound {p['lower_bound']}) — {met} of {len(slos)} SLOs met")
+    p = report.placement
+    classes = report.simulation.classes if report.simulation is not None else {}
+    slos = [c.slo for c in classes.values() if c.slo is not None]
+    met = sum(1 for s in slos if s.verdict == "met")
+    return (f"{report.scenario}: {p.nodes_used} nodes, {p.cost_per_hour or 0:.2f}/h, {p.status} "
+            f"(lower bound {p.lower_bound}) — {met} of {len(slos)} SLOs met")
 
 
-def draw(report: dict, path: Path) -> None:
+def draw(report: Report, path: Path) -> None:
     """The figure: placement map across the top, latency distribution and latency over time below."""
     from matplotlib.figure import Figure
 
