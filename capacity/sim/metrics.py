@@ -407,9 +407,9 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         ks = [k for k, c in enumerate(model.classes) if c.tenant == t]
         of_tenant = np.isin(result.cls, ks)
         share = float(busy_per_request[of_tenant].sum()) / total_busy if total_busy > 0 else None
-        hits = [hits_of_class[k] for k in ks if hits_of_class[k] is not None]
+        tenant_hits = [h for h in (hits_of_class[k] for k in ks) if h is not None]
         tenants[t] = {**_group_stats(model, result, of_tenant & measured, masks, span,
-                                     sum(hits) if hits else None),  # type: ignore[arg-type]
+                                     sum(tenant_hits) if tenant_hits else None),
                       "share": share}
         weight = sum(model.classes[k].weight for k in ks)
         weighted.append((share or 0.0) / weight)
