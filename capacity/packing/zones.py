@@ -32,6 +32,7 @@ obstacles; ``formulation="zones"`` asks for it directly.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 from capacity.packing.instance import keep_cap
@@ -39,6 +40,8 @@ from capacity.packing.objectives import OBJECTIVES, compile_problem
 from capacity.packing.outcome import finish
 from capacity.packing.plan import NodePlan, violations
 from capacity.packing.problem import PackingProblem, Placement, Service
+
+log = logging.getLogger(__name__)
 
 ZONE_SPLIT_MIN_SIZE = 2_000_000
 """Nodes x services above which ``auto`` packs zone rules by the zone split, not the aggregated model."""
@@ -173,7 +176,8 @@ def solve_by_zones(problem: PackingProblem) -> Placement | None:
     for usage in plan.nodes:
         pools[usage.name] = pool_index[usage.pool]
     nodes = [NodePlan(pools[n], dict(sorted(c.items()))) for n, c in sorted(by_node.items())]
-    if violations(inst, nodes, {}):
+    if wrong := violations(inst, nodes, {}):
+        log.warning("zones: the split plan breaks a rule of the problem, ignored: %s", "; ".join(wrong[:3]))
         return None
     relaxed = dataclasses.replace(
         relaxation(problem), time_limit_s=0.25 * problem.time_limit_s, work_s=0.25 * work
