@@ -47,6 +47,36 @@ def test_an_interrupt_swallowed_during_the_run_ends_with_130_and_writes_nothing(
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_an_interrupt_turned_into_another_error_still_ends_with_130(tmp_path, monkeypatch, capsys):
+    """CPython turns a KeyboardInterrupt inside a class body's ``__set_name__`` (e.g. while matplotlib is
+    imported lazily) into ``RuntimeError``: seen as a traceback and exit 1 after a real SIGINT. Once a
+    signal has arrived, any error is its consequence: exit 130, one line, nothing written."""
+    import capacity.pipeline
+
+    def run(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)             # the signal arrives (recorded) ...
+        except KeyboardInterrupt as exc:                  # ... and surfaces as another error
+            raise RuntimeError("Error calling __set_name__") from exc
+
+    monkeypatch.setattr(capacity.pipeline, "run", run)
+    out = tmp_path / "run"
+    assert main(["run", SEED, "-o", str(out), *SHORT]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+    assert not out.exists()
+
+
+def test_an_error_without_a_signal_is_not_an_interrupt(tmp_path, monkeypatch):
+    import capacity.pipeline
+
+    def run(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(capacity.pipeline, "run", run)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["run", SEED, "-o", str(tmp_path / "run"), *SHORT])
+
+
 def test_an_interrupt_swallowed_while_drawing_leaves_the_previous_report(tmp_path, monkeypatch, capsys):
     from capacity.report import html, plots
 
