@@ -18,6 +18,7 @@ Each step is a plain function from values to values (no file I/O):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -535,7 +536,9 @@ def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
         simulation = simulation_section(section)
         if simulation is not None and simulation.autoscaling is not None:
             auto = simulation.autoscaling
-            auto = auto.model_copy(update={"static": static_comparison(scenario, auto)})
+            # (absent when the peak does not fit the pools as one static plan)
+            with contextlib.suppress(InfeasiblePlacement):
+                auto = auto.model_copy(update={"static": static_comparison(scenario, auto)})
             simulation = simulation.model_copy(update={"autoscaling": auto})
     t2 = time.perf_counter()
     timings = {"pack_s": t1 - t0, "simulate_s": t2 - t1}

@@ -16,8 +16,11 @@ scenario's metrics: a ``Resource``/``ContainerResource`` ``Utilization`` target 
 fraction of the request); a ``Pods``, ``Object`` or ``External`` metric is named by what it counts —
 waiting/queued/backlog/lag → ``queue``, running/in-flight/concurrency → ``concurrency``,
 requests/rate/per-second → ``rps`` — with its ``averageValue`` (or ``value``, a total, noted) as the target.
-What does not map (a second metric: the HPA takes the largest replica count over all of them; ``behavior``;
-an unrecognised metric name) is listed.
+``behavior`` (``autoscaling/v2``) is carried as the scenario's ``behavior``: per direction the
+``stabilizationWindowSeconds``, ``selectPolicy`` and ``policies`` (``Pods``/``Percent``, ``value``,
+``periodSeconds``), read by the simulated HPA (`capacity.autoscaling.hpa`). What does not map (a second
+metric: the HPA takes the largest replica count over all of them; an unrecognised metric name or policy
+type) is listed.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Autoscaler:
     target: Fraction | None = None          # per replica (utilisation: a fraction of the request)
     notes: list[str] = field(default_factory=list)      # approximations
     ignored: list[str] = field(default_factory=list)    # fields left out
+    behavior: dict[str, Any] | None = None              # the scenario's behavior (hpa)
 
     def section(self) -> dict[str, Any]:
         """The scenario's ``services[].autoscaling`` mapping."""
@@ -61,6 +65,8 @@ class Autoscaler:
             out["metric"] = self.metric
             out["target"] = _number(self.target)
         out["policy"] = self.policy
+        if self.behavior and self.policy == "hpa":
+            out["behavior"] = self.behavior
         return out
 
     def describe(self) -> str:
@@ -123,8 +129,51 @@ def read_hpa(m: Manifest) -> tuple[tuple[str, str, str] | None, Autoscaler]:
     else:
         _first_metric(m, metrics, hpa)
     if spec.get("behavior"):
-        hpa.ignored.append("HPA behavior (scale-up/down policies and stabilization windows)")
+        hpa.behavior = _behavior(m, spec["behavior"], hpa)
     return ref, hpa
+
+
+_DIRECTIONS = (("scaleUp", "scale_up"), ("scaleDown", "scale_down"))
+
+
+def _behavior(m: Manifest, raw: Any, hpa: Autoscaler) -> dict[str, Any] | None:
+    """The scenario's ``behavior`` from an HPA's ``spec.behavior`` (see the module docstring)."""
+    if not isinstance(raw, dict):
+        m.error("expected a mapping", "spec.behavior")
+    out: dict[str, Any] = {}
+    for key, name in _DIRECTIONS:
+        rules = raw.get(key)
+        if rules is None:
+            continue
+        at = f"spec.behavior.{key}."
+        if not isinstance(rules, dict):
+            m.error("expected a mapping", at.rstrip("."))
+        carried: dict[str, Any] = {}
+        window = m.optional("stabilizationWindowSeconds", int, obj=rules, at=at)
+        if window is not None:
+            carried["stabilization"] = window
+        select = rules.get("selectPolicy")
+        if select in ("Max", "Min", "Disabled"):
+            carried["select"] = select
+        elif select is not None:
+            hpa.ignored.append(f"HPA behavior {key}.selectPolicy {select!r} (not Max, Min or Disabled)")
+        policies = []
+        for i, policy in enumerate(rules.get("policies") or []):
+            where = f"{at}policies[{i}]."
+            if not isinstance(policy, dict):
+                m.error("expected a scaling policy", where.rstrip("."))
+            kind = policy.get("type")
+            value = m.optional("value", int, obj=policy, at=where)
+            period = m.optional("periodSeconds", int, obj=policy, at=where)
+            if kind not in ("Pods", "Percent") or value is None or period is None:
+                hpa.ignored.append(f"HPA behavior {key}.policies[{i}] (type {kind!r}: not understood)")
+                continue
+            policies.append({"type": kind, "value": value, "period": period})
+        if policies:
+            carried["policies"] = policies
+        if carried:
+            out[name] = carried
+    return out or None
 
 
 _BODY_KEYS = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",

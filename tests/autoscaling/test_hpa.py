@@ -266,9 +266,9 @@ def test_the_plot_and_the_html_show_the_run(step):
         **sim.summarize(model, result),
         "autoscaling": A.summarize_autoscaling(model, result, controller),
     }
-    section = simulation_section(simulation)                 # the typed section (checked)
+    section = simulation_section(simulation)  # the typed section (checked)
     assert section is not None and section.autoscaling is not None
-    report = Report.model_construct(simulation=section)       # a report of the simulation alone
+    report = Report.model_construct(simulation=section)  # a report of the simulation alone
     fig = plots.figure("autoscaling.png", report)
     ax, right = fig.axes
     labels = [t.get_text() for t in ax.get_legend().get_texts()]

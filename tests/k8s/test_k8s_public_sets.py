@@ -91,7 +91,10 @@ def test_vllm_example_hpa_and_gpu(tmp_path, capsys):
     assert main(["import-k8s", str(VLLM), "--pool", gpu, "--pool", cpu, "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "HPA 1..5, concurrency 4" in text                      # vllm_num_requests_running, averageValue 4
-    assert "HPA behavior (scale-up/down policies" in text
+    assert "HPA behavior" not in text                            # carried, not ignored
+    behavior = yaml.safe_load(out.read_text())["services"][0]["autoscaling"]["behavior"]
+    assert behavior == {"scale_down": {"stabilization": 30,
+                                       "policies": [{"type": "Percent", "value": 100, "period": 15}]}}
     # the GPU pool's taint keeps it off: plan names the taint
     assert main(["plan", str(out)]) == 3
     err = capsys.readouterr().err
@@ -101,7 +104,7 @@ def test_vllm_example_hpa_and_gpu(tmp_path, capsys):
     assert main(["plan", str(out)]) == 0
     doc = yaml.safe_load(out.read_text())
     assert doc["services"][0]["autoscaling"] == {"min": 1, "max": 5, "metric": "concurrency", "target": 4,
-                                                 "policy": "hpa"}
+                                                 "policy": "hpa", "behavior": behavior}
 
 
 def test_vllm_example_refused_when_its_gpu_request_differs_from_the_limit(tmp_path):
