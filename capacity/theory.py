@@ -38,6 +38,20 @@ Models
   that find it full are lost. The blocking probability is the stationary probability of state
   ``K`` (PASTA). These systems are stable for any load, including ``ρ ≥ 1``.
 * **Little's law** ``L = λW``: holds for any stable system in steady state.
+* **Open Jackson networks** (Jackson 1957, "Networks of waiting lines", *Operations Research* 5(4)
+  518–521; Kleinrock, *Queueing Systems* vol. 1, 1975, §4.8): Poisson arrivals, exponential service,
+  FIFO ``M/M/c`` stations, and routing that does not depend on the past (a tandem, or feedback that
+  leaves after each pass with a fixed probability). Station ``i`` receives ``λ_i = λ·V_i`` (``V_i``:
+  its visit ratio, the mean visits a request makes there) and behaves as an isolated ``M/M/c_i``
+  queue at that rate (product form), so the mean end-to-end sojourn is ``Σ V_i·T_i(λ_i)`` with
+  ``T_i = E[W_q] + 1/μ_i`` (by Little's law on the whole network).
+* **Fork-join of ``K`` M/M/1 branches** (Nelson & Tantawi 1988, "Approximate analysis of fork/join
+  synchronization in parallel queues", *IEEE Trans. Computers* 37(6) 739–743): each request splits
+  into ``K`` tasks, one per identical M/M/1 queue (rate ``μ`` each), and is done when all are. For
+  ``K = 2`` the mean response time is exact (Flatto & Hahn 1984; Nelson & Tantawi 1988 eq. 3):
+  ``R_2 = (12 − ρ)/8 · 1/(μ − λ)``; for ``K ≥ 2`` their approximation is
+  ``R_K ≈ [H_K/H_2 + (4/11)(1 − H_K/H_2)ρ] · R_2`` with ``H_K = Σ_{i≤K} 1/i``, which they report
+  within about 5% of simulation for ``2 ≤ K ≤ 32`` and ``0 < ρ < 1``.
 
 The sizing helpers ``servers_for_mean_wait`` and ``servers_for_wait_quantile`` return the fewest
 ``M/M/c`` servers that are stable and meet a waiting-time target.
@@ -52,9 +66,12 @@ from collections.abc import Callable, Sequence
 __all__ = [
     "erlang_b",
     "erlang_c",
+    "fork_join_mm1_mean_response",
+    "jackson_mean_sojourn",
     "littles_law_l",
     "mg1_mean_wait",
     "mm1k_blocking",
+    "mmc_mean_sojourn",
     "mmc_mean_wait",
     "mmc_wait_cdf",
     "mmc_wait_quantile",
@@ -392,6 +409,44 @@ def mmck_blocking(lam: float, mu: float, c: int, K: int) -> float:
 def littles_law_l(lam: float, w: float) -> float:
     """Mean number in the system ``L = λW`` (``lam`` per second, ``w`` in seconds)."""
     return _real_arg("lam", lam) * _real_arg("w", w)
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def mmc_mean_sojourn(lam: float, mu: float, c: int) -> float:
+    """Mean time in an M/M/c system ``T = E[W_q] + 1/μ``, in seconds."""
+    return mmc_mean_wait(lam, mu, c) + 1.0 / _real_arg("mu", mu, positive=True)
+
+
+def jackson_mean_sojourn(lam: float, stations: Sequence[tuple[float, float, int]]) -> float:
+    """Mean end-to-end sojourn of an open Jackson network, in seconds.
+
+    ``lam``: external arrival rate (per second); ``stations``: per station ``(V, μ, c)`` — its visit
+    ratio, service rate per server and servers. ``Σ V·T_{M/M/c}(λV, μ, c)``; raises `ValueError` when a
+    station is unstable (``λV ≥ cμ``).
+    """
+    lam = _real_arg("lam", lam)
+    total = 0.0
+    for k, (visits, mu, c) in enumerate(stations):
+        v = _real_arg(f"stations[{k}].visits", visits)
+        total += v * mmc_mean_sojourn(lam * v, mu, c) if v > 0 else 0.0
+    return total
+
+
+def fork_join_mm1_mean_response(lam: float, mu: float, k: int) -> float:
+    """Mean response time of a fork-join of ``k`` identical M/M/1 branches (Nelson & Tantawi 1988):
+    exact for ``k = 2`` (``(12 − ρ)/8 · 1/(μ − λ)``), their approximation (within ~5%) for ``k > 2``;
+    ``k = 1`` is M/M/1 (``1/(μ − λ)``)."""
+    k = _int_arg("k", k, 1)
+    _, a, drain = _mmc_args(lam, mu, 1)
+    r1 = 1.0 / drain
+    if k == 1:
+        return r1
+    r2 = (12.0 - a) / 8.0 * r1
+    h2 = 1.5
+    hk = math.fsum(1.0 / i for i in range(1, k + 1))
+    return (hk / h2 + 4.0 / 11.0 * (1.0 - hk / h2) * a) * r2
 
 
 # --------------------------------------------------------------------------- sizing

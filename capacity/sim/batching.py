@@ -392,6 +392,8 @@ class Batcher(ServiceRuntime):
         rec.state[j] = IDLE
         if self.per_replica:
             self.outstanding[self.local_of[rec.replica_of[j]]] -= 1
+        if self.on_complete is not None:
+            self.on_complete(j, now)
 
     def account(self, slot: int, start: float, now: float, held: int) -> float:
         """Busy slot-seconds inside the window of a run on ``slot`` from ``start`` to ``now`` that held

@@ -98,6 +98,7 @@ from capacity.sim.events import Callbacks, Tick
 from capacity.sim.failures import FailureDriver, services_hit
 from capacity.sim.llm_batching import LlmBatcher  # noqa: F401 (registers the "llm" batching mode)
 from capacity.sim.model import ServingService, SimModel, TokenCount
+from capacity.sim.paths import has_path
 from capacity.sim.records import RunRecords, admission_targets
 from capacity.sim.replicas import Fleet, ReplicaState, ServingReplica
 from capacity.sim.requests import RequestStream
@@ -130,7 +131,7 @@ def generate_requests(model: SimModel) -> RequestStream:
     service_of = {s.name: s for s in model.services}
     classes, arrivals, services, inputs, outputs = [], [], [], [], []
     for k, c in enumerate(model.classes):
-        st = service_of[c.service].service_time
+        st = c.service_time_at(service_of[c.service])
         process = arrival_process(c.arrivals)
         rng = class_rng(model.seed, c.arrivals.stream or c.name, ARRIVALS_STREAM)
         tokens_in = tokens_out = None
@@ -334,6 +335,7 @@ class _Replay:
             per_request.clear()
         if self.records is not None:
             self.records.release_lists()
+        stream = self._replayed_stream()
         # end = start + service: the same float addition the SimPy clock made to schedule the completion
         # (on a replica of speed v, start + service / v: the general path divides when a request starts)
         speeds = np.array([r.speed for r in self.fleet.replicas] or [1.0])
@@ -347,6 +349,11 @@ class _Replay:
         # batching services' end and busy times, and every token service's first-token times
         return finalize(model, result, self.batch_records, stream.input_tokens, stream.output_tokens,
                         speeds)
+
+    def _replayed_stream(self) -> RequestStream:
+        """The requests as replayed (a path replay, `capacity.sim.journeys`, knows later visits' arrival
+        times only now)."""
+        return self.stream
 
     def _schedule_arrivals(self) -> None:
         """One arrival tick, rescheduled from request to request, admits the requests of each instant."""
@@ -447,5 +454,9 @@ def _result(model: SimModel, stream: RequestStream, start_s: np.ndarray, end_s: 
 
 
 def simulate_model(model: SimModel, controllers: Sequence[Controller] = ()) -> SimResult:
-    """Draw the model's requests from ``model.seed`` and replay them; see the module docstring."""
+    """Draw the model's requests from ``model.seed`` and replay them; see the module docstring.
+
+    A model with a travelling class (``path``) runs with `capacity.sim.journeys.simulate_journeys`."""
+    if any(has_path(c) for c in model.classes):
+        raise ValueError("classes: a class with a path runs with capacity.sim.journeys.simulate_journeys")
     return simulate_requests(model, generate_requests(model), controllers)

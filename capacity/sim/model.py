@@ -33,6 +33,11 @@ replica is placed on (`Replica.gpu`), with a KV cache in blocks, chunked prefill
 A **token service** (``ServiceTime.dist == "tokens"``) takes ``base_s + in · per_input_token_s + out ·
 per_output_token_s`` per request.
 
+**Paths.** A class may travel through several services (``RequestClass.path``: `Visit`, `Parallel`,
+`Repeat` stages, each hop with an optional network `Delay`); ``service`` is then its entry service and
+`capacity.sim.journeys` runs it. A class may override a service's ``service_time``
+(``RequestClass.service_times``).
+
 Everything is in seconds; rates are per second. Every random draw comes from ``seed``.
 """
 
@@ -205,6 +210,53 @@ class TokenSlo:
 
 
 @dataclass(frozen=True)
+class Delay:
+    """A network delay on a hop (seconds): drawn like a service time (``deterministic``: fixed)."""
+
+    dist: Dist
+    mean_s: float
+    cv: float = 1.0                        # used by lognormal
+
+
+@dataclass(frozen=True)
+class RepeatCount:
+    """How many times a `Repeat` runs its stages: ``fixed`` (``mean`` times) or ``geometric`` (1, 2, ...
+    with ``P(N = k) = (1 − p)^(k−1) p``, ``p = 1 / mean``: feedback that leaves after each pass with
+    probability ``p``)."""
+
+    dist: Literal["fixed", "geometric"]
+    mean: float
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One visit to ``service``, after a network ``delay`` (None: none)."""
+
+    service: str
+    delay: Delay | None = None
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Fork-join: every branch (a sequence of stages) starts at once; the request goes on when ``all``
+    branches are done, or when the first one is (``any``; the others still run to the end)."""
+
+    branches: tuple[tuple[Stage, ...], ...]
+    wait: Literal["all", "any"] = "all"
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``stages`` run in order, ``count`` times over (an agent's steps, a feedback loop)."""
+
+    count: RepeatCount
+    stages: tuple[Stage, ...]
+
+
+Stage = Visit | Parallel | Repeat
+
+
+@dataclass(frozen=True)
 class RequestClass:
     name: str
     service: str
@@ -217,6 +269,16 @@ class RequestClass:
     tokens: Tokens | None = None           # token counts of synthetic LLM requests (trace classes: None)
     admission: Admission | None = None     # overrides the service's admission for this class
     token_slos: tuple[TokenSlo, ...] = ()  # targets on TTFT and TPOT, besides the latency one
+    path: tuple[Stage, ...] = ()           # the stages it travels through (empty: ``service`` alone);
+                                           # ``service`` is then the path's entry service
+    service_times: tuple[tuple[str, ServiceTime], ...] = ()  # (service, its time for this class)
+
+    def service_time_at(self, service: ServingService) -> ServiceTime:
+        """This class's service time at ``service``: its override there, else the service's own."""
+        for name, st in self.service_times:
+            if name == service.name:
+                return st
+        return service.service_time
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ they share:
   becomes ready after its cold start), `drain(name)` (it takes no new request, finishes what it holds,
   then stops), `state_counts()`, `replicas` with their timelines — and the failure hooks that
   `capacity.sim.failures` calls (`fail_replica`, `recover_replica`, `readmit`);
+* ``on_complete(i, now)``: told when request ``i`` completes its service here (`capacity.sim.journeys`
+  starts its next stage);
 * what an autoscaler measures (`capacity.autoscaling`): `busy_slots()`, `requests_in_service()` (requests in
   service) and `queued()`, now;
 * an optional **activator** (`hold_when_cold`, Knative's): while no replica is ready, arrivals are held
@@ -129,6 +131,8 @@ class ServiceRuntime(ABC):
         self.held: list[int] | None = None            # the activator's requests (None: no activator)
         self.on_stopped: Callable[[ServingReplica], None] | None = None   # told when a replica stops
         self.on_cold: Callable[[], None] | None = None
+        # told (request, now) when a request's service here is done (a path's next stage; None: nobody)
+        self.on_complete: Callable[[int, float], None] | None = None
 
     # --- public API
 

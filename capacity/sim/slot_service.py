@@ -237,6 +237,8 @@ class SlotService(ServiceRuntime):
         if tick is not self.ticks[slot]:
             return                                     # a cut segment's completion
         now = self.env._now
+        if self.on_complete is not None:
+            self.on_complete(self.in_service[slot], now)   # (it acts later: a path schedules an event)
         g = self.group_of_slot[slot]
         self.outstanding[g] -= 1
         cut = self.cut

@@ -6,7 +6,8 @@ with a stable 64-bit BLAKE2b hash of the name. So the same model gives identical
 removing or reordering classes (or services) does not change the draws of the others.
 
 Purposes: `ARRIVALS_STREAM` (a class's arrival times), `SERVICE_STREAM` (its service times),
-`TOKENS_STREAM` (its token counts), `COLD_START_STREAM` (a service's cold starts, `capacity.autoscaling`)
+`TOKENS_STREAM` (its token counts), `COLD_START_STREAM` (a service's cold starts, `capacity.autoscaling`),
+`PATH_STREAM` (a path class's repeat counts) and `DELAY_STREAM` (its network delays, `capacity.sim.journeys`)
 and `ROUTING_STREAM` (a service's random routing choices: the
 ``random`` and ``power-of-two`` routings of `capacity.sim.routing`).
 """
@@ -22,6 +23,8 @@ SERVICE_STREAM = 1
 ROUTING_STREAM = 2
 TOKENS_STREAM = 3
 COLD_START_STREAM = 4
+PATH_STREAM = 5
+DELAY_STREAM = 6
 
 
 def class_rng(seed: int, class_name: str, purpose: int) -> np.random.Generator:

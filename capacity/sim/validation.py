@@ -17,6 +17,7 @@ from capacity.sim.arrivals import ARRIVAL_PROCESSES
 from capacity.sim.batching import validate_serving
 from capacity.sim.disciplines import DISCIPLINES
 from capacity.sim.model import Arrivals, RequestClass, ServingService, SimModel, TokenCount
+from capacity.sim.paths import validate_path
 from capacity.sim.requests import RequestStream
 from capacity.sim.routing import ROUTINGS
 from capacity.sim.service_times import SERVICE_TIMES
@@ -53,11 +54,13 @@ def validate_model(model: SimModel) -> None:
                 raise bad(f"services.{s.name}.replicas", "replica names must be unique", r.name)
             replicas.add(r.name)
     names: set[str] = set()
+    service_of = {s.name: s for s in model.services}
     for c in model.classes:
         if c.name in names:
             raise bad("classes", "names must be unique", c.name)
         names.add(c.name)
         _validate_class(c, services)
+        validate_path(c, service_of, bad)
     _validate_tokens(model, bad, finite)
     validate_serving(model, bad, finite)                # batching, token service times, pool speeds
     _validate_failures_admission(model, bad, finite)
