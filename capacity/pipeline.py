@@ -38,8 +38,11 @@ from capacity.scenario import Arrivals, Batching, Scenario, Service, ServiceTime
 from capacity.scenario import Spread as ScenarioSpread
 from capacity.scenario.services import ColdStart as ColdStartSpec
 from capacity.scenario.services import ScalingRules as ScenarioScalingRules
+from capacity.scenario.workload import ParallelStage, RepeatCount, RepeatStage, VisitStage
+from capacity.sim import model as sim_model
 from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import Discipline, Dist, Process, Routing, ServiceDist, SimModel
+from capacity.sim.paths import has_path
 from capacity.sim.result import SimResult
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
 
@@ -215,6 +218,9 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
             name=c.name, service=c.service, arrivals=arrivals, priority=c.priority, tenant=c.tenant,
             weight=c.weight, slo_target_s=c.slo.target_s if c.slo else None,
             slo_quantile=c.slo.quantile if c.slo else None, admission=c.admission,
+            path=sim_path(c.path) if c.path is not None else (),
+            service_times=tuple((name, sim_service_time(st))
+                                for name, st in (c.service_times or {}).items()),
             tokens=sim.Tokens(*(sim.TokenCount(dist=cast(Dist, t.dist),
                                                mean=t.mean, cv=t.effective_cv, min=t.min,
                                                max=t.max) for t in (c.tokens.input, c.tokens.output)))
@@ -244,6 +250,24 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
             classes.append(dataclasses.replace(base, name=f"{c.name}@{tenant}", arrivals=split, tenant=tenant,
                                                weight=weights.get(tenant, c.weight)))
     return tuple(classes)
+
+
+def sim_path(stages: list[VisitStage | ParallelStage | RepeatStage]) -> tuple[sim_model.Stage, ...]:
+    """A class's path in the engine's terms (`capacity.sim.paths`)."""
+    out: list[sim_model.Stage] = []
+    for stage in stages:
+        if isinstance(stage, VisitStage):
+            d = stage.delay
+            delay = sim_model.Delay(d.dist, d.mean, d.effective_cv) if d is not None else None
+            out.append(sim_model.Visit(stage.service, delay))
+        elif isinstance(stage, ParallelStage):
+            out.append(sim_model.Parallel(tuple(sim_path(b) for b in stage.parallel), stage.wait))
+        else:
+            count = (sim_model.RepeatCount("geometric", stage.repeat.mean)
+                     if isinstance(stage.repeat, RepeatCount)
+                     else sim_model.RepeatCount("fixed", float(stage.repeat)))
+            out.append(sim_model.Repeat(count, sim_path(stage.path)))
+    return tuple(out)
 
 
 def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
@@ -437,7 +461,21 @@ def autoscaling_model(scenario: Scenario, problem: PackingProblem,
 
 def simulate_model(model: SimModel,
                    scaling: autoscaling.AutoscalingModel | None) -> tuple[Any, dict[str, Any]]:
-    """Replay the model (autoscaled when ``scaling`` is given); the result and the ``simulation`` section."""
+    """Replay the model (autoscaled when ``scaling`` is given); the result and the ``simulation`` section.
+
+    With a travelling class (``path``): a `capacity.sim.journeys.PathResult`; the section's classes,
+    services and series are then per visit class (``CLASS>SERVICE``), and ``paths`` holds the end-to-end
+    statistics (`capacity.sim.path_metrics`)."""
+    if any(has_path(c) for c in model.classes):
+        if scaling is not None:
+            raise ValueError("autoscaled services cannot serve classes with a path yet")
+        from capacity.sim.journeys import simulate_journeys
+        from capacity.sim.path_metrics import summarize_paths
+
+        journeys = simulate_journeys(model)
+        section = sim.summarize(journeys.visit_model, journeys.visits)
+        section["paths"] = summarize_paths(journeys)
+        return journeys, section
     if scaling is None:
         result = sim.simulate_model(model)
         return result, sim.summarize(model, result)
@@ -533,6 +571,8 @@ def run(scenario: Scenario, *, simulate_traffic: bool = True) -> RunResult:
     if simulate_traffic and scenario.workload is not None:
         model = serving_model(scenario, placement)
         result, section = simulate_model(model, autoscaling_model(scenario, problem, placement))
+        if "paths" in section:                         # the records and plots are per visit
+            model, result = result.visit_model, result.visits
         simulation = simulation_section(section)
         if simulation is not None and simulation.autoscaling is not None:
             auto = simulation.autoscaling

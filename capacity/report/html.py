@@ -73,6 +73,9 @@ CAPTIONS: dict[str, str] = {
     "autoscaling.png": "The offered load (black) against each autoscaled service's replicas (ready: solid; "
                        "ready + starting: dashed; pending for a node: dotted) and each pool's nodes (grey); "
                        "windows that missed an SLO are shaded red.",
+    "path_breakdown.png": "Per travelling class, its mean end-to-end time split by stage: visits per "
+                          "request × network delay (grey), wait (hatched) and service (solid, by "
+                          "service); the black tick is the mean end-to-end latency.",
 }
 
 

@@ -537,6 +537,63 @@ class Autoscaling(_Section):
     static: StaticComparison | None = None     # absent unless the comparison was run
 
 
+class StageStats(_Section):
+    """``simulation.paths.classes.NAME.stages.LABEL``: one stage node of a class's path
+    (`capacity.sim.path_metrics`): its service, its position on the path, visits per measured request,
+    mean network delay, wait and service seconds (null: no visit), and the visits that failed there."""
+
+    service: str
+    position: Count                            # its number on the path (pre-order), from 0
+    visits_per_request: NonNegative | None
+    delay_s: NonNegative | None
+    wait_s: NonNegative | None
+    service_s: NonNegative | None
+    failed: Count
+
+
+class FailedBy(_Section):
+    """Requests that failed end to end, by the outcome of their first failed visit."""
+
+    rejected: Count
+    timed_out: Count
+    dropped: Count
+    lost: Count
+
+
+class PathClassStats(_Section):
+    """``simulation.paths.classes.NAME``: end-to-end outcomes, latency summary and SLO of a class, and
+    its per-stage breakdown."""
+
+    arrived: Count
+    completed: Count
+    failed: Count
+    failed_by: FailedBy
+    latency_s: Summary
+    slo: SloResult | None
+    stages: dict[str, StageStats]
+
+    @model_validator(mode="after")
+    def _add_up(self) -> Self:
+        by = self.failed_by
+        if self.completed + self.failed != self.arrived or (
+                by.rejected + by.timed_out + by.dropped + by.lost != self.failed):
+            raise ValueError("completed + failed must be arrived, and failed_by must add up to failed")
+        return self
+
+
+class PathServiceStats(_Section):
+    """``simulation.paths.services.NAME``: visits it received per second, over every class and path."""
+
+    arrival_rate_per_s: NonNegative
+
+
+class Paths(_Section):
+    """``simulation.paths`` (only when some class has a ``path``; `capacity.sim.path_metrics`)."""
+
+    classes: dict[str, PathClassStats]
+    services: dict[str, PathServiceStats]
+
+
 class Simulation(_Section):
     """``simulation``: `capacity.sim.metrics.summarize`'s dictionary (definitions in its docstring),
     floats rounded to 12 significant digits."""
@@ -552,6 +609,7 @@ class Simulation(_Section):
     window_s: Window
     over_time: OverTime
     autoscaling: Autoscaling | None = None     # only when some service is autoscaled
+    paths: Paths | None = None                 # only when some class has a path
 
 
 # ---------------------------------------------------------------------------------------------- plot data

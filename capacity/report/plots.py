@@ -28,6 +28,10 @@ the axis says; shares in percent.
   classes of the autoscaled services) against the replicas of each autoscaled service (ready: solid steps;
   ready + starting: dashed; pending: dotted) and each pool's nodes (grey steps), with the windows that
   missed an SLO shaded red; the title gives the fleet's cost beside the static plan's.
+* `path_breakdown` — a run with travelling classes (``simulation.paths``): per class, one horizontal bar
+  of its mean end-to-end time split by stage, each stage's visits per request × its network delay
+  (grey), wait (hatched) and service (solid, coloured by service); a tick marks the mean end-to-end
+  latency (for a fork-join the branches overlap, so the bar is longer than the latency).
 * `sweep_p99_cost` — for a sweep, p99 latency per class and the cost per hour against the swept value,
   with the SLO targets and the cheapest point that meets every SLO marked (the table shape is described
   in the function).
@@ -49,6 +53,7 @@ import numpy as np
 
 from capacity.report.model import (
     ClassSeries,
+    Paths,
     PlacedNode,
     Report,
     Series,
@@ -695,6 +700,51 @@ def autoscaling_over_time(ax: Axes, data: Data) -> None:
               frameon=False)
 
 
+def _paths(report: Report) -> Paths:
+    paths = report.simulation.paths if report.simulation is not None else None
+    if paths is None:
+        raise ValueError("path_breakdown: the report has no simulation.paths section (no class has a path)")
+    return paths
+
+
+def path_breakdown(ax: Axes, data: Data) -> None:
+    """Where the end-to-end time goes, per class and stage (see the module docstring)."""
+    report = as_report(data)
+    paths = _paths(report)
+    names = list(paths.classes)
+    services = sorted({st.service for c in paths.classes.values() for st in c.stages.values()})
+    colours = _service_colours(report, services)
+    seen: set[str] = set()
+    for row, name in enumerate(names):
+        c = paths.classes[name]
+        left = 0.0
+        for st in sorted(c.stages.values(), key=lambda st: st.position):
+            visits = st.visits_per_request or 0.0
+            colour_of = colours[st.service]
+            parts = (("network", st.delay_s, "#bdbdbd", None), ("wait", st.wait_s, colour_of, "//"),
+                     ("service", st.service_s, colour_of, None))
+            for part, value, colour, hatch in parts:
+                width = 1000.0 * visits * (value or 0.0)
+                if width <= 0.0:
+                    continue
+                key = "network" if part == "network" else f"{st.service} {part}"
+                ax.barh(row, width, left=left, color=colour, hatch=hatch, edgecolor="white", lw=0.5,
+                        alpha=0.55 if part == "wait" else 1.0, label=key if key not in seen else None)
+                seen.add(key)
+                left += width
+        mean = c.latency_s.mean
+        if mean is not None:
+            ax.plot([1000.0 * mean] * 2, [row - 0.4, row + 0.4], color="black", lw=1.5,
+                    label="mean end to end" if "mean" not in seen else None)
+            seen.add("mean")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean time per request (ms): visits × (network + wait + service) per stage")
+    ax.set_xlim(left=0)
+    ax.set_title("Where the end-to-end time goes")
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
 # ---------------------------------------------------------------------------------------------- rendering
 
 @dataclass(frozen=True)
@@ -725,6 +775,11 @@ PLOTS: dict[str, PlotSpec] = {
                                 lambda r: (11.0, 5.6), needs_series=True,
                                 needs=lambda r: r.simulation is not None
                                 and r.simulation.autoscaling is not None),
+    "path_breakdown.png": PlotSpec(path_breakdown, "End-to-end time by stage",
+                                   lambda r: (11.0, 2.0 + 0.9 * len(_paths(r).classes)),
+                                   needs_series=False,
+                                   needs=lambda r: r.simulation is not None
+                                   and r.simulation.paths is not None),
 }
 
 

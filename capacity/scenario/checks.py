@@ -18,6 +18,7 @@ from capacity.scenario.document import Scenario
 from capacity.scenario.kubernetes import KubernetesSection
 from capacity.scenario.paths import resolve_path
 from capacity.scenario.services import Serving
+from capacity.scenario.travel import path_problems
 from capacity.scenario.workload import Arrivals
 from capacity.sim.arrivals import ARRIVAL_PROCESSES
 from capacity.sim.disciplines import DISCIPLINES
@@ -66,6 +67,7 @@ def check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
                                  f"service {cls.service!r} has no 'serving' section, so it cannot "
                                  "serve requests"))
             problems.extend(_arrival_problems(cls.arrivals, ("workload", "classes", i, "arrivals")))
+            problems.extend(path_problems(cls, services, ("workload", "classes", i)))
             serving = target.serving if target is not None else None
             if (serving is not None and serving.service_time.form == "tokens" and cls.tokens is None
                     and cls.arrivals.process != "trace"):

@@ -6,9 +6,9 @@ discipline, what-if failures and the statistics' window width. Durations in seco
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from capacity.scenario.fields import (
     Duration,
@@ -21,7 +21,13 @@ from capacity.scenario.fields import (
     PositiveDuration,
     Rate,
 )
-from capacity.scenario.services import DisciplineName, DistributionName, RoutingName, effective_cv
+from capacity.scenario.services import (
+    DisciplineName,
+    DistributionName,
+    RoutingName,
+    ServiceTime,
+    effective_cv,
+)
 from capacity.sim.arrivals import ARRIVAL_PROCESSES
 from capacity.sim.traces import TRACE_FORMATS
 from capacity.units import parse_rate
@@ -145,9 +151,139 @@ AdmissionName = Literal["accept", "deadline"]
 OnFailureName = Literal["retry", "lost"]
 
 
+class HopDelay(Model):
+    """A network delay on a hop: ``{dist, mean, cv}`` (deterministic unless ``dist`` says), or a bare
+    duration (fixed)."""
+
+    dist: Literal["exponential", "deterministic", "lognormal"] = "deterministic"
+    mean: Duration
+    cv: Float | None = Field(default=None, ge=0, le=100)
+
+    @property
+    def effective_cv(self) -> float:
+        return {"exponential": 1.0, "deterministic": 0.0}.get(self.dist, 1.0 if self.cv is None else self.cv)
+
+
+def _delay(value: object) -> object:
+    return value if isinstance(value, dict) else {"mean": value}
+
+
+class VisitStage(Model):
+    """A visit to ``service`` (a bare service name is one), after an optional network ``delay``."""
+
+    service: Name
+    delay: Annotated[HopDelay, BeforeValidator(_delay, json_schema_input_type=Duration | HopDelay)] | None = (
+        None)
+
+
+class RepeatCount(Model):
+    """A random repeat count: ``geometric`` with mean ``mean`` (1, 2, ...: feedback)."""
+
+    dist: Literal["geometric"] = "geometric"
+    mean: Float = Field(ge=1, le=100)
+
+
+def _stage_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "visit"
+    if isinstance(value, dict):
+        return next((k for k in ("parallel", "repeat") if k in value), "visit")
+    model: type[Model]
+    for kind, model in (("visit", VisitStage), ("parallel", ParallelStage), ("repeat", RepeatStage)):
+        if isinstance(value, model):
+            return kind
+    return None
+
+
+def _visit(value: object) -> object:
+    return {"service": value} if isinstance(value, str) else value
+
+
+Stage = Annotated[
+    Annotated[Annotated["VisitStage", BeforeValidator(_visit, json_schema_input_type=Name | VisitStage)],
+              Tag("visit")]
+    | Annotated["ParallelStage", Tag("parallel")]
+    | Annotated["RepeatStage", Tag("repeat")],
+    Discriminator(_stage_kind),
+]
+
+
+def _branch(value: object) -> object:
+    return value if isinstance(value, list) else [value]
+
+
+Branch = Annotated[list[Stage], BeforeValidator(_branch, json_schema_input_type=list[Stage] | Stage),
+                   Field(min_length=1, max_length=256)]
+
+
+class ParallelStage(Model):
+    """Fork-join: each branch (a stage, or a list of stages run in order) starts at once; the request
+    goes on when ``all`` are done, or the first one is (``any``)."""
+
+    parallel: list[Branch] = Field(min_length=1, max_length=64)
+    wait: Literal["all", "any"] = "all"
+
+
+class RepeatStage(Model):
+    """``path`` run ``repeat`` times over: a whole number, or ``{dist: geometric, mean: M}``."""
+
+    repeat: Annotated[int, Field(ge=1, le=10_000)] | RepeatCount
+    path: list[Stage] = Field(min_length=1, max_length=256)
+
+
+ParallelStage.model_rebuild()
+RepeatStage.model_rebuild()
+
+
+def first_service(stages: list[Any]) -> str | None:
+    """The first service a path (raw or parsed) visits, None if it has none."""
+    for stage in stages:
+        if isinstance(stage, str):
+            return stage
+        if isinstance(stage, VisitStage):
+            return stage.service
+        if isinstance(stage, ParallelStage):
+            return first_service(stage.parallel[0]) if stage.parallel else None
+        if isinstance(stage, RepeatStage):
+            return first_service(stage.path)
+        if isinstance(stage, dict):
+            if "service" in stage:
+                return stage["service"] if isinstance(stage["service"], str) else None
+            inner = stage.get("parallel") or stage.get("path")
+            if isinstance(inner, list) and inner:
+                head = inner[0] if "parallel" in stage else inner
+                return first_service(head if isinstance(head, list) else [head])
+        return None
+    return None
+
+
+def _service_or_path(schema: dict[str, Any]) -> None:
+    """The file's schema: ``service`` may be left out when ``path`` is given (the loader fills it in)."""
+    schema["required"] = [k for k in schema.get("required", []) if k != "service"]
+    schema["anyOf"] = [{"required": ["service"]}, {"required": ["path"]}]
+
+
 class RequestClass(Model):
+    """``service``: the one service a request visits; or ``path``: the stages it travels through
+    (`capacity.sim.paths`; ``service`` may then be left out: it is the path's first service).
+    ``service_times``: this class's own service time at some services (a distribution)."""
+
+    model_config = ConfigDict(**Model.model_config, json_schema_extra=_service_or_path)
+    added_fields = frozenset({"path", "service_times"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_from_path(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "service" not in data and isinstance(data.get("path"), list):
+            first = first_service(data["path"])
+            if first is not None:
+                data = {**data, "service": first}
+        return data
+
     name: Name
     service: Name
+    path: list[Stage] | None = Field(default=None, min_length=1, max_length=256)
+    service_times: dict[Name, ServiceTime] | None = Field(default=None, min_length=1, max_length=256)
     priority: Int = Field(default=0, ge=0, le=1000)
     tenant: Name = "default"
     weight: Float = Field(default=1.0, gt=0)

@@ -16,7 +16,9 @@ drain replicas), ``slot_service`` (the general path, with ``queues``, ``slots``,
 ``records``), ``batching`` (dynamic and continuous batching replicas), ``llm_batching`` (LLM engine
 replicas: KV cache, chunked prefill, preemption, iteration times from the hardware), ``failures``
 (node failures), ``engine`` (the replay), ``validation`` (the model's checks), ``result`` (the records),
-``metrics`` (the summary), ``traces`` (recorded requests: CSV formats and replay).
+``metrics`` (the summary), ``traces`` (recorded requests: CSV formats and replay), ``paths`` (a
+class's path through several services, as a structure), ``journeys`` (requests that travel their path:
+`simulate_journeys`) and ``path_metrics`` (their end-to-end statistics).
 
 To change the replicas during a run (autoscaling, rollouts), pass a `Controller` to `simulate_model` or
 `simulate_requests`: its ``start(run)`` gets a `RunControl` (the clock, ``run.at(time, action)``, and each
@@ -34,6 +36,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "RequestStream", "generate_requests", "simulate_model", "simulate_requests", "validate_model",
     ),
     "capacity.sim.metrics": ("summarize",),
+    "capacity.sim.journeys": ("PathResult", "simulate_journeys"),
     "capacity.sim.model": (
         "Arrivals", "Batching", "Failure", "LlmServing", "Replica", "RequestClass", "ServiceTime",
         "ServingService", "SimModel", "TokenCount", "Tokens", "TokenSlo",
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
         simulate_requests,
         validate_model,
     )
+    from capacity.sim.journeys import PathResult, simulate_journeys
     from capacity.sim.metrics import summarize
     from capacity.sim.model import (
         Arrivals,
@@ -80,6 +84,7 @@ __all__ = [
     "Failure",
     "FailureRecord",
     "LlmServing",
+    "PathResult",
     "Replica",
     "ReplicaState",
     "ReplicaTimeline",
@@ -98,6 +103,7 @@ __all__ = [
     "TraceError",
     "generate_requests",
     "read_trace",
+    "simulate_journeys",
     "simulate_model",
     "simulate_requests",
     "summarize",

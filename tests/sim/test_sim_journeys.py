@@ -184,3 +184,52 @@ def test_the_class_service_must_be_the_path_entry() -> None:
     bad = dataclasses.replace(m, classes=(dataclasses.replace(m.classes[0], service="b"),))
     with pytest.raises(ValueError, match=r"^classes\.x\.service:"):
         simulate_journeys(bad)
+
+
+def test_the_stage_breakdown_adds_up_to_the_end_to_end_latency() -> None:
+    """A sequential path with queueing (Poisson arrivals, exponential times) and a repeat: each request's
+    latency is the sum of its visits' delays, waits and service times, so the means add up exactly."""
+    from capacity.sim.path_metrics import summarize_paths
+
+    services = (
+        svc("a", ServiceTime("exponential", 0.3), slots=1),
+        svc("b", ServiceTime("exponential", 0.2), slots=1),
+    )
+    path: tuple[Stage, ...] = (
+        Visit("a", Delay("exponential", 0.05)),
+        Repeat(RepeatCount("geometric", 2.0), (Visit("b", Delay("deterministic", 0.01)),)),
+    )
+    m = model(path, services, rate=1.5, duration=2000.0, slo_target_s=2.0, slo_quantile=0.9)
+    m = dataclasses.replace(
+        m, classes=(dataclasses.replace(m.classes[0], arrivals=Arrivals("poisson", 1.5)),)
+    )
+    s = summarize_paths(simulate_journeys(m))
+    x = s["classes"]["x"]
+    assert x["failed"] == 0 and x["completed"] == x["arrived"] > 2000
+    parts = sum(
+        st["visits_per_request"] * (st["delay_s"] + st["wait_s"] + st["service_s"])
+        for st in x["stages"].values()
+    )
+    assert parts == pytest.approx(x["latency_s"]["mean"], rel=1e-9)
+    assert x["stages"]["b"]["visits_per_request"] == pytest.approx(2.0, rel=0.1)
+    assert x["slo"]["target_s"] == 2.0 and 0 < x["slo"]["attained"] <= 1
+    # each service sees the class's rate times its visit ratio
+    assert s["services"]["b"]["arrival_rate_per_s"] == pytest.approx(
+        s["services"]["a"]["arrival_rate_per_s"] * x["stages"]["b"]["visits_per_request"], rel=0.02
+    )
+
+
+def test_failures_are_counted_per_stage_and_per_class() -> None:
+    from capacity.sim.path_metrics import summarize_paths
+
+    services = (
+        svc("a", fixed(0.1), slots=8),
+        svc("b", fixed(1.0), slots=1, max_length=0),
+        svc("c", fixed(0.1)),
+    )
+    s = summarize_paths(simulate_journeys(model((Visit("a"), Visit("b"), Visit("c")), services, rate=2.0)))
+    x = s["classes"]["x"]
+    assert x["failed"] > 0
+    assert x["failed_by"]["rejected"] == x["failed"] == x["stages"]["b"]["failed"]
+    assert x["stages"]["a"]["failed"] == x["stages"]["c"]["failed"] == 0
+    assert x["stages"]["c"]["visits_per_request"] * x["arrived"] == pytest.approx(x["completed"])
