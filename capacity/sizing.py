@@ -30,6 +30,9 @@ Concepts:
   ``--max-rate``, which doubles a class's rate, stops there with `SizingInputError` naming the limit, the
   rate reached and how to raise it. ``replications`` is at most ``limits.max_runs``. A search keeps what
   each run measured, not its per-request records: one run in memory at a time.
+* **Travelling classes** (a ``path`` through several services): their services interact, so `size` and
+  `max_rate` refuse such scenarios (`SizingInputError`) rather than size each service alone; end-to-end
+  sizing is not implemented yet.
 * **Sizing a service** (`size`): services do not interact in the simulation, so each service with an SLO
   is searched alone, on its own classes, with its replicas on a virtual node running at the speed of the
   slowest pool the service may use (the SLOs then hold wherever the packer puts them); node failures, which
@@ -558,6 +561,7 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
     rule, measure = _rule(pass_rule), _measure(measure)
     if scenario.workload is None:
         raise SizingInputError(f"scenario {scenario.name!r} has no workload: there are no SLOs to size for")
+    _refuse_paths(scenario)
     seeds = _seeds(scenario, replications)
     model = pipeline.serving_model(scenario, _virtual_placement(scenario))
     sized: dict[str, ServiceSizing] = {}
@@ -647,11 +651,22 @@ class MaxRateResult:
         return "\n".join(lines + slo_lines(self.slos))
 
 
+def _refuse_paths(scenario: Scenario) -> None:
+    """`SizingInputError` when a class travels a path: its services interact (one's output is another's
+    input), so the per-service search below does not apply; end-to-end sizing is not implemented yet."""
+    classes = scenario.workload.classes if scenario.workload is not None else []
+    travelling = [c.name for c in classes if c.path is not None]
+    if travelling:
+        raise SizingInputError(f"classes with a path ({', '.join(travelling)}) need end-to-end sizing, which "
+                               "capacity size does not do yet: run the scenario and read simulation.paths")
+
+
 def _check_max_rate_class(scenario: Scenario, class_name: str) -> None:
     """`SizingInputError` unless ``class_name`` is a class of the workload whose service serves a class with
     an SLO (checked on the scenario, before anything is packed or simulated)."""
     if scenario.workload is None:
         raise SizingInputError(f"scenario {scenario.name!r} has no workload")
+    _refuse_paths(scenario)
     classes = scenario.workload.classes
     names = [c.name for c in classes]
     if class_name not in names:

@@ -130,3 +130,11 @@ def test_the_breakdown_plot_and_html_come_from_the_saved_report(tmp_path):
         plots.path_breakdown(
             fig.add_subplot(), {**report, "simulation": {**report["simulation"], "paths": None}}
         )
+
+
+@pytest.mark.parametrize("extra", [[], ["--max-rate", "chat"]])
+def test_sizing_refuses_travelling_classes_in_one_line(tmp_path, capsys, extra):
+    """Per-service sizing assumes services do not interact; a path makes them interact."""
+    assert main(["size", str(_short(tmp_path)), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "need end-to-end sizing" in err[0] and "Traceback" not in err[0]
