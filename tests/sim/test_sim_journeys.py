@@ -9,9 +9,18 @@ import numpy as np
 import pytest
 
 from capacity.sim import simulate_model
-from capacity.sim.journeys import COMPLETED, NOT_REACHED, REJECTED, simulate_journeys, stage_rates
+from capacity.sim.journeys import (
+    COMPLETED,
+    LOST,
+    NOT_REACHED,
+    REJECTED,
+    PathResult,
+    simulate_journeys,
+    stage_rates,
+)
 from capacity.sim.model import (
     Arrivals,
+    Batching,
     Delay,
     Parallel,
     Repeat,
@@ -233,3 +242,46 @@ def test_failures_are_counted_per_stage_and_per_class() -> None:
     assert x["failed_by"]["rejected"] == x["failed"] == x["stages"]["b"]["failed"]
     assert x["stages"]["a"]["failed"] == x["stages"]["c"]["failed"] == 0
     assert x["stages"]["c"]["visits_per_request"] * x["arrived"] == pytest.approx(x["completed"])
+
+
+@pytest.mark.parametrize(
+    "batching", [Batching("dynamic", max_size=4, max_delay_s=0.01), Batching("continuous", max_size=4)]
+)
+def test_a_batching_stage_reports_its_completions(batching: Batching) -> None:
+    """A batcher's finished requests open their gates too (`Batcher.finish` → on_complete): every request
+    passes the batching stage and the stage after it, after the batch's end."""
+    st = (
+        ServiceTime("deterministic", 0.02)
+        if batching.mode == "dynamic"
+        else ServiceTime("tokens", base_s=0.01, per_input_token_s=0.0001, per_output_token_s=0.005)
+    )
+    services = (svc("a", fixed(0.01)), svc("b", st, batching=batching), svc("c", fixed(0.01)))
+    tokens = Tokens(TokenCount("deterministic", 50.0), TokenCount("deterministic", 8.0))
+    r = simulate_journeys(model((Visit("a"), Visit("b"), Visit("c")), services, rate=5.0, tokens=tokens))
+    assert r.completed.all() and len(r.request_cls) > 500
+    v = r.visits
+    for before, after in ((0, 1), (1, 2)):
+        first, then = np.flatnonzero(v.cls == before), np.flatnonzero(v.cls == after)
+        np.testing.assert_array_equal(r.visit_request[first], r.visit_request[then])
+        np.testing.assert_allclose(v.arrival_s[then], v.end_s[first])
+
+
+def test_a_failed_node_with_retries_delays_requests_but_loses_none() -> None:
+    """A what-if failure on a stage's node: with ``retry`` the requests on it are served elsewhere and
+    their journeys go on; with ``lost`` those requests fail end to end, counted as lost."""
+    from capacity.sim.model import Failure
+
+    def run(on_failure: str) -> PathResult:
+        services = (
+            svc("a", fixed(0.05)),
+            svc("b", fixed(0.5), replicas=2, slots=2, on_failure=on_failure),
+            svc("c", fixed(0.05)),
+        )
+        m = model((Visit("a"), Visit("b"), Visit("c")), services, rate=4.0)
+        return simulate_journeys(dataclasses.replace(m, failures=(Failure(50.0, ("b-node-0",), 20.0),)))
+
+    retried, lost = run("retry"), run("lost")
+    assert retried.completed.all()
+    outcome = lost.visit_outcome()
+    assert (outcome == LOST).any()
+    assert (~lost.completed).sum() == (outcome == LOST).sum()
