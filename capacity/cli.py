@@ -409,6 +409,13 @@ def simulation_summary(report: Report) -> str:
         lines.append(f"  {name:<16} {c.arrived:>9} {c.completed:>9} {c.rejected:>8} {c.timed_out:>9} "
                      f"{format_duration(lat.p50):>9} {format_duration(lat.p95):>9} "
                      f"{format_duration(lat.p99):>9}  {_slo_cell(c.slo)}")
+    if s.paths is not None:                          # travelling classes: the rows above are their visits
+        lines.append("  end to end (classes with a path; 'rejected' counts every failure, at any stage):")
+        for name, pc in s.paths.classes.items():
+            lat = pc.latency_s
+            lines.append(f"  {name:<16} {pc.arrived:>9} {pc.completed:>9} {pc.failed:>8} {'-':>9} "
+                         f"{format_duration(lat.p50):>9} {format_duration(lat.p95):>9} "
+                         f"{format_duration(lat.p99):>9}  {_slo_cell(pc.slo)}")
     pools = "  ".join(f"{n} {_fmt_pct(v.utilisation)}" for n, v in s.pools.items())
     lines.append(f"  busy by pool: {pools}")
     return "\n".join(lines)

@@ -138,3 +138,21 @@ def test_sizing_refuses_travelling_classes_in_one_line(tmp_path, capsys, extra):
     assert main(["size", str(_short(tmp_path)), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "need end-to-end sizing" in err[0] and "Traceback" not in err[0]
+
+
+def test_the_verdict_markdown_and_console_show_the_end_to_end_slos(tmp_path, capsys):
+    """The SLO verdict counts the end-to-end SLOs (the visit classes have none); report.md, the HTML and
+    the console summary show the end-to-end table."""
+    from capacity.cli import simulation_summary
+    from capacity.report import html
+    from capacity.report.summary import slo_verdict
+    from capacity.report.writers import simulation_markdown
+
+    result = run(load_scenario(_short(tmp_path)))
+    verdict = slo_verdict(result.report.simulation)
+    assert verdict["met"] + verdict["missed"] + verdict["no data"] == 2
+    assert result.report.simulation is not None
+    assert "End to end (classes with a path)" in simulation_markdown(result.report.simulation)
+    assert "End to end (classes with a path)" in html.render_html(result.report)
+    console = simulation_summary(result.report)
+    assert "end to end" in console and "\n  chat " in console

@@ -35,6 +35,7 @@ from capacity.report.model import (
 )
 from capacity.report.output import FolderKind, write_folder
 from capacity.report.summary import slo_verdict
+from capacity.report.writers import path_rows
 from capacity.units import format_duration, format_quantity
 
 _CSS = """
@@ -339,6 +340,9 @@ def render_html(report: Report | Mapping[str, Any], images: Mapping[str, bytes] 
         parts.append(_compare(report.compare))
     if report.simulation is not None:
         parts.append(_simulation(report.simulation))
+        header, rows = path_rows(report.simulation)
+        if rows:
+            parts.append("<h2>End to end (classes with a path)</h2>\n" + _table(header, rows))
         if report.simulation.autoscaling is not None:
             parts.append(_autoscaling(report.simulation.autoscaling))
     parts += [_provenance(report), _scenario_echo(report), "</body></html>"]

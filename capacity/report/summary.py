@@ -185,12 +185,19 @@ def slo_status(slo: SloResult | Mapping[str, Any] | None) -> str | None:
 
 
 def slo_verdict(simulation: Simulation | Mapping[str, Any] | None) -> dict[str, Any]:
-    """The run's SLOs at a glance: how many classes ``met``, ``missed`` and had ``no data`` for their SLO,
+    """The run's SLOs at a glance (end-to-end SLOs of travelling classes included): how many classes
+    ``met``, ``missed`` and had ``no data`` for their SLO,
     and one ``status`` for them all: ``"missed"`` if any was missed, else ``"no data"`` if any had no
     data (a run is not a pass on SLOs it did not measure), else ``"met"``; ``None`` without SLOs."""
     counts = {"met": 0, "missed": 0, "no data": 0}
     slos = ([c.slo for c in simulation.classes.values()] if isinstance(simulation, Simulation)
             else [stats.get("slo") for stats in ((simulation or {}).get("classes") or {}).values()])
+    # travelling classes: their SLOs are end to end (simulation.paths; the classes above are visits)
+    if isinstance(simulation, Simulation):
+        slos += [c.slo for c in simulation.paths.classes.values()] if simulation.paths is not None else []
+    else:
+        paths = (simulation or {}).get("paths") or {}
+        slos += [stats.get("slo") for stats in (paths.get("classes") or {}).values()]
     for slo in slos:
         status = slo_status(slo)
         if status is not None:

@@ -139,6 +139,7 @@ def simulation_markdown(s: Simulation) -> str:
         if s.fairness.jain is not None:
             out += [f"Jain's fairness index over weighted tenant shares: {s.fairness.jain:.3f}", ""]
     out += _failures_markdown(s)
+    out += _paths_markdown(s)
     out += _autoscaling_markdown(s)
     out += ["### Utilisation", "", _table(
         ["pool", "busy"], [[name, _pct(p.utilisation)] for name, p in s.pools.items()],
@@ -151,6 +152,30 @@ def simulation_markdown(s: Simulation) -> str:
           format_duration(r.down_s) if r.down_s else "-"] for name, r in s.replicas.items()],
     ), ""]
     return "\n".join(out)
+
+
+def path_rows(s: Simulation) -> tuple[list[str], list[list[str]]]:
+    """The end-to-end table of travelling classes (``simulation.paths``): a row per class, then one per
+    stage (visits per request, mean delay, wait, service); empty without paths."""
+    header = ["class / stage", "arrived", "completed", "failed", "mean", "p95", "p99", "SLO (end to end)"]
+    rows: list[list[str]] = []
+    if s.paths is None:
+        return header, rows
+    for name, c in s.paths.classes.items():
+        rows.append([name, str(c.arrived), str(c.completed), str(c.failed), format_duration(c.latency_s.mean),
+                     format_duration(c.latency_s.p95), format_duration(c.latency_s.p99), _slo_text(c.slo)])
+        for label, st in sorted(c.stages.items(), key=lambda kv: kv[1].position):
+            rows.append([f"  {label}", f"{st.visits_per_request or 0:.3g} visits/request", "", str(st.failed),
+                         f"delay {format_duration(st.delay_s)}", f"wait {format_duration(st.wait_s)}",
+                         f"service {format_duration(st.service_s)}", ""])
+    return header, rows
+
+
+def _paths_markdown(s: Simulation) -> list[str]:
+    header, rows = path_rows(s)
+    if not rows:
+        return []
+    return ["### End to end (classes with a path)", "", _table(header, rows), ""]
 
 
 def _autoscaling_markdown(s: Simulation) -> list[str]:
