@@ -156,3 +156,17 @@ def test_the_verdict_markdown_and_console_show_the_end_to_end_slos(tmp_path, cap
     assert "End to end (classes with a path)" in html.render_html(result.report)
     console = simulation_summary(result.report)
     assert "end to end" in console and "\n  chat " in console
+
+
+def test_a_sweep_reads_travelling_classes_end_to_end(tmp_path):
+    """The sweep's per-class columns of a class with a path are its end-to-end statistics and SLO."""
+    import csv
+
+    out = tmp_path / "sweep"
+    args = ["sweep", str(_short(tmp_path)), "--grid", "services.embedder.replicas=1,2", "-o", str(out)]
+    assert main(args) == 0
+    rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
+    assert len(rows) == 2
+    for row in rows:
+        assert float(row["chat.p99_s"]) > 0 and row["chat.slo_status"] in ("met", "missed")
+        assert row["agent-step.slo_status"] in ("met", "missed")

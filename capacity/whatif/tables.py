@@ -13,17 +13,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from capacity.report.model import ClassStats, SloResult
+from capacity.report.model import ClassStats, PathClassStats, SloResult
 from capacity.scenario import Scenario, field_value
 from capacity.statistics import mean_ci
 from capacity.whatif.points import Point, Run
 from capacity.whatif.records import RunRecord
 
 #: The per-class statistics in the table: column suffix → its value in a class's ``simulation.classes.NAME``.
-CLASS_STATS: dict[str, Callable[[ClassStats], float | None]] = {
+#: A class with a path reads them from ``simulation.paths.classes.NAME`` (end to end; no throughput there).
+CLASS_STATS: dict[str, Callable[[ClassStats | PathClassStats], float | None]] = {
     "mean_s": lambda c: c.latency_s.mean, "p50_s": lambda c: c.latency_s.p50,
     "p95_s": lambda c: c.latency_s.p95, "p99_s": lambda c: c.latency_s.p99,
-    "throughput_per_s": lambda c: c.throughput_per_s,
+    "throughput_per_s": lambda c: c.throughput_per_s if isinstance(c, ClassStats) else None,
     "slo_attained": lambda c: c.slo.attained if c.slo is not None else None,
 }
 
@@ -74,9 +75,12 @@ def row_of(run: Run, outcome: dict[str, Any], keys: Sequence[str], classes: Sequ
     workload = run.point.scenario.workload
     has_slo = {x.name: x.slo is not None for x in (workload.classes if workload else [])}
     simulated = report.simulation.classes if report and report.simulation else {}
+    paths = report.simulation.paths if report and report.simulation else None
     verdicts: list[bool] = []
     for c in classes:
-        stats = simulated.get(c)
+        stats: ClassStats | PathClassStats | None = simulated.get(c)
+        if stats is None and paths is not None:      # a class with a path: its end-to-end statistics
+            stats = paths.classes.get(c)
         for suffix, value_of in CLASS_STATS.items():
             row[f"{c}.{suffix}"] = value_of(stats) if stats is not None else None
         met: bool | None = None
