@@ -68,6 +68,7 @@ from capacity.scenario import SLO_QUANTILES, Scenario, scenario_from_dict
 from capacity.scenario.checks import GPU_RESOURCES
 from capacity.sim.model import RequestClass, ServingService, SimModel
 from capacity.sim.result import SimResult
+from capacity.sizing_llm import Search, size_llm_service
 from capacity.statistics import mean_ci
 from capacity.units import format_duration
 
@@ -599,10 +600,9 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
             continue
         try:
             if svc.llm is not None:                  # GPU type × tensor parallel × replicas
-                from capacity.sizing_llm import size_llm_service
-
-                found = llm[svc.name] = size_llm_service(scenario, svc, classes, model, seeds, rule, measure,
-                                                         max_replicas, scenario.limits.max_requests)
+                found = llm[svc.name] = size_llm_service(
+                    scenario, svc, classes, model, seeds, rule, measure, max_replicas,
+                    scenario.limits.max_requests, Search(_Evaluator, _first_passing_from, SizingError))
                 assert found.chosen.replicas is not None       # the chosen candidate met every SLO
                 n, trials = found.chosen.replicas, found.trials
             else:

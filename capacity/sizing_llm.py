@@ -36,7 +36,6 @@ from capacity.llm import LlmEngine, LlmError
 from capacity.scenario import Scenario, gpu_of
 from capacity.scenario.checks import GPU_RESOURCES, llm_pools
 from capacity.sim.model import RequestClass, ServingService, SimModel
-from capacity.sizing import SizingError, SloCheck, Trial, _Evaluator, _first_passing_from
 
 
 @dataclass
@@ -77,7 +76,7 @@ class LlmSizing:
     service: str
     chosen: LlmCandidate
     candidates: list[LlmCandidate]
-    trials: list[Trial]
+    trials: list[Any]                    # `capacity.sizing.Trial`, every step of every candidate's search
 
     def to_dict(self) -> dict[str, Any]:
         return {"pool": self.chosen.pool, "gpu": self.chosen.gpu, "tensor_parallel": self.chosen.tp,
@@ -152,16 +151,26 @@ def _missed_alone(engine: LlmEngine, speed: float, model: SimModel, result: sim.
     return ""
 
 
+@dataclass(frozen=True)
+class Search:
+    """What `capacity.sizing` lends the search (passed in, so that this module does not import it): its
+    evaluator class (``_Evaluator``), its boundary search (``_first_passing_from``) and its error."""
+
+    evaluator: Callable[..., Any]
+    first_passing: Callable[[int, int, Callable[[int], bool], str], int]
+    error: type[Exception]
+
+
 def size_llm_service(scenario: Scenario, svc: ServingService, classes: tuple[RequestClass, ...],
-                     model: SimModel, seeds: list[int], rule: Callable[[Sequence[SloCheck]], bool],
-                     measure: str, max_replicas: int, max_requests: float) -> LlmSizing:
+                     model: SimModel, seeds: list[int], rule: Callable[[Sequence[Any]], bool],
+                     measure: str, max_replicas: int, max_requests: float, search: Search) -> LlmSizing:
     """The cheapest (GPU, TP, replicas) of the LLM engine service ``svc`` meeting every SLO of ``classes``
-    (module docstring); `SizingError` when no candidate does."""
+    (module docstring); ``search.error`` (`capacity.sizing.SizingError`) when no candidate does."""
     assert svc.llm is not None
     candidates = _candidates(scenario, svc.name)
     uses_cost = all(c.cost_per_gpu_hour is not None for c in candidates)
     best: LlmCandidate | None = None
-    trials: list[Trial] = []
+    trials: list[Any] = []
 
     def price(c: LlmCandidate, n: int) -> float:
         return n * c.tp * (c.cost_per_gpu_hour if uses_cost and c.cost_per_gpu_hour is not None else 1.0)
@@ -188,7 +197,7 @@ def size_llm_service(scenario: Scenario, svc: ServingService, classes: tuple[Req
             return replace(model, services=(replace(svc, replicas=replicas, llm=_llm),), classes=classes,
                            seed=seed, failures=())
 
-        ev = _Evaluator(build, rule, measure, max_requests)
+        ev = search.evaluator(build, rule, measure, max_requests)
         limit = max_replicas
         while limit > 0 and price(cand, limit) > budget:
             limit -= 1
@@ -196,7 +205,7 @@ def size_llm_service(scenario: Scenario, svc: ServingService, classes: tuple[Req
             cand.note = "dearer than the best at 1 replica"
             continue
 
-        def passes(n: int, reps: int, _ev: _Evaluator = ev) -> bool:
+        def passes(n: int, reps: int, _ev: Any = ev) -> bool:
             return _ev.trial(n, seeds[:reps]).passed
 
         floor = _missed_alone(engine, pool.speed, *ev.run(1, seeds[0]))
@@ -218,12 +227,12 @@ def size_llm_service(scenario: Scenario, svc: ServingService, classes: tuple[Req
                     hi = mid
                 else:
                     lo = mid
-            def every_seed(n: int, _ev: _Evaluator = ev) -> bool:
+            def every_seed(n: int, _ev: Any = ev) -> bool:
                 return _ev.trial(n, seeds).passed
 
             try:
-                hi = _first_passing_from(hi, limit, every_seed, "")
-            except SizingError:
+                hi = search.first_passing(hi, limit, every_seed, "")
+            except search.error:
                 found = False
         trials.extend(ev.trials)
         shown = hi if found else limit
@@ -238,6 +247,6 @@ def size_llm_service(scenario: Scenario, svc: ServingService, classes: tuple[Req
                                                              (best.replicas or 0) * best.tp):
             best = cand
     if best is None:
-        raise SizingError(f"service {svc.name!r}: no GPU, tensor-parallel degree and replica count up to "
+        raise search.error(f"service {svc.name!r}: no GPU, tensor-parallel degree and replica count up to "
                           f"{max_replicas} meets every SLO of its classes")
     return LlmSizing(svc.name, best, candidates, trials)

@@ -76,7 +76,7 @@ import simpy
 from simpy.events import URGENT
 
 from capacity.llm import GpuSpec, LlmEngine, LlmError
-from capacity.sim.batching import BATCHERS, Batcher, BatchRecords
+from capacity.sim.batcher import Batcher, BatchRecords
 from capacity.sim.disciplines import EMPTY
 from capacity.sim.events import Callbacks, Tick
 from capacity.sim.histogram import ITL_BINS, ITL_BINS_PER_DECADE, ITL_LOW_S
@@ -490,6 +490,3 @@ class LlmBatcher(Batcher):
         if self.running[r] or self.local[r]:
             return False
         return super()._holds_nothing(replica)
-
-
-BATCHERS[LlmBatcher.mode] = LlmBatcher
