@@ -194,7 +194,7 @@ def _failure_admission_problems(s: Scenario) -> list[tuple[tuple[str | int, ...]
             if cls.admission == "deadline" and (cls.slo is None or cls.slo.latency_target is None):
                 problems.append((("workload", "classes", i, "admission"),
                                  "deadline admission drops requests that would miss the SLO: "
-                                 "give the class a latency slo"))
+                                 "give the class an slo with a latency target"))
     return problems
 
 
