@@ -62,7 +62,7 @@ from capacity.units import format_duration
 from capacity.whatif import EXECUTORS
 
 if TYPE_CHECKING:
-    from capacity.report.model import Report, SloResult
+    from capacity.report.model import ClassStats, Report, SloResult
     from capacity.whatif import SweepResult
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
@@ -396,6 +396,15 @@ def _slo_cell(slo: SloResult | None) -> str:
     return f"{target} {100 * slo.attained:.1f}% {'met' if slo.verdict == 'met' else 'MISSED'}"
 
 
+def _slo_cells(c: ClassStats) -> str:
+    """Every SLO target of a class (``ttft p99<=2s 99.5% met, tpot ...``), or its latency SLO's cell."""
+    if c.slos is None:
+        return _slo_cell(c.slo)
+    targets = (("latency", c.slos.latency), ("ttft", c.slos.ttft), ("tpot", c.slos.tpot))
+    return ", ".join(("" if metric == "latency" else f"{metric} ") + _slo_cell(slo)
+                     for metric, slo in targets if slo is not None)
+
+
 def simulation_summary(report: Report) -> str:
     """The simulation in a table: each class's outcomes, latency and SLO, then the pools' busy shares."""
     s = report.simulation
@@ -408,7 +417,7 @@ def simulation_summary(report: Report) -> str:
         lat = c.latency_s
         lines.append(f"  {name:<16} {c.arrived:>9} {c.completed:>9} {c.rejected:>8} {c.timed_out:>9} "
                      f"{format_duration(lat.p50):>9} {format_duration(lat.p95):>9} "
-                     f"{format_duration(lat.p99):>9}  {_slo_cell(c.slo)}")
+                     f"{format_duration(lat.p99):>9}  {_slo_cells(c)}")
     if s.paths is not None:                          # travelling classes: the rows above are their visits
         lines.append("  end to end (classes with a path; 'rejected' counts every failure, at any stage):")
         for name, pc in s.paths.classes.items():

@@ -15,9 +15,9 @@ limits.KEY=VALUE``; the report states the caps in force under ``provenance.limit
   the replayed window × ``rate_scale`` for a trace class (counted when the trace is read, before the
   simulation). A run's peak memory is about 220 bytes a simulated request (measured: 10M requests, about
   2 GiB), so the default is about 6.6 GB.
-* ``max_decode_steps`` (default 2e8) — continuous batching runs one event per decode iteration; an
-  iteration yields at most ``max_size`` tokens per engine, so a service needs at least
-  ``requests × mean output tokens / max_size`` iterations.
+* ``max_decode_steps`` (default 2e8) — continuous batching and an LLM engine run one event per decode
+  iteration; an iteration yields at most ``max_size`` (``llm.max_num_seqs``) tokens per engine, so a service
+  needs at least ``requests × mean output tokens / max_size`` iterations.
 * ``max_replicas`` (default 1e6) — replicas of all services together (the packer places each one; an
   autoscaled service counts at its ``autoscaling.max``).
 * ``max_packing_size`` (default 5e6) — node × service pairs the packer considers: the nodes the pools may

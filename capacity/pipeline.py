@@ -34,14 +34,24 @@ from capacity.packing.problem import PackingProblem, Placement
 from capacity.report.model import Autoscaling, Report, Simulation, StaticComparison
 from capacity.report.series import full_report
 from capacity.report.summary import build_report, simulation_section
-from capacity.scenario import Arrivals, Batching, Scenario, Service, ServiceTime, trace_path, whatif_point
+from capacity.scenario import (
+    Arrivals,
+    Batching,
+    Llm,
+    Scenario,
+    Service,
+    ServiceTime,
+    gpu_of,
+    trace_path,
+    whatif_point,
+)
 from capacity.scenario import Spread as ScenarioSpread
 from capacity.scenario.services import ColdStart as ColdStartSpec
 from capacity.scenario.services import ScalingRules as ScenarioScalingRules
 from capacity.scenario.workload import ParallelStage, RepeatCount, RepeatStage, VisitStage
 from capacity.sim import model as sim_model
 from capacity.sim.arrivals import arrival_process
-from capacity.sim.model import Discipline, Dist, Process, Routing, ServiceDist, SimModel
+from capacity.sim.model import Discipline, Dist, Process, Routing, ServiceDist, SimModel, TokenMetric
 from capacity.sim.paths import has_path
 from capacity.sim.result import SimResult
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
@@ -214,10 +224,15 @@ def sim_classes(scenario: Scenario) -> tuple[sim.RequestClass, ...]:
                 traces[key] = read_class_trace(scenario, index)
             trace = traces[key]
         arrivals = sim_arrivals(c.arrivals, trace, duration)
+        latency = c.slo.latency_target if c.slo else None
         base = sim.RequestClass(
             name=c.name, service=c.service, arrivals=arrivals, priority=c.priority, tenant=c.tenant,
-            weight=c.weight, slo_target_s=c.slo.target_s if c.slo else None,
-            slo_quantile=c.slo.quantile if c.slo else None, admission=c.admission,
+            weight=c.weight, slo_target_s=latency.target_s if latency else None,
+            slo_quantile=latency.quantile if latency else None, admission=c.admission,
+            token_slos=tuple(sim.TokenSlo(cast(TokenMetric, metric), t.target_s, t.quantile)
+                             for metric, t in (("ttft", c.slo.ttft if c.slo else None),
+                                               ("tpot", c.slo.tpot if c.slo else None))
+                             if t is not None),
             path=sim_path(c.path) if c.path is not None else (),
             service_times=tuple((name, sim_service_time(st))
                                 for name, st in (c.service_times or {}).items()),
@@ -276,20 +291,25 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
         raise ValueError(f"scenario {scenario.name!r} has no workload section to simulate")
     pool_of = {n.name: n.pool for n in placement.nodes}
     speed_of = {p.name: p.speed for p in scenario.cluster.pools}
+    gpu_of_pool = {p.name: gpu_of(p.gpu) if p.gpu is not None else None for p in scenario.cluster.pools}
     services = []
     for s in scenario.services:
         if s.serving is None:
             continue
         replicas = tuple(
             sim.Replica(name=r, node=placement.assignment[r], pool=pool_of[placement.assignment[r]],
-                        speed=speed_of[pool_of[placement.assignment[r]]])
+                        speed=speed_of[pool_of[placement.assignment[r]]],
+                        gpu=gpu_of_pool[pool_of[placement.assignment[r]]])
             for r in (f"{s.name}-{i}" for i in range(s.replicas))
             if r in placement.assignment
         )
+        llm = s.serving.llm
         services.append(sim.ServingService(
             name=s.name, replicas=replicas, concurrency=s.serving.concurrency,
-            service_time=sim_service_time(s.serving.service_time),
-            batching=sim_batching(s.serving.batching),
+            service_time=sim_service_time(s.serving.times),
+            batching=(sim.Batching(mode="llm", max_size=llm.max_num_seqs) if llm is not None
+                      else sim_batching(s.serving.batching)),
+            llm=sim_llm(llm) if llm is not None else None,
             discipline=cast(Discipline, s.serving.queue.discipline or scenario.scheduling.discipline),
             routing=cast(Routing, s.serving.routing or scenario.scheduling.routing),
             max_length=s.serving.queue.max_length,
@@ -355,6 +375,15 @@ def sim_service_time(st: ServiceTime) -> sim.ServiceTime:
                                base_s=st.base or 0.0)
     assert st.mean is not None
     return sim.ServiceTime(dist=cast(ServiceDist, st.distribution), mean_s=st.mean, cv=st.effective_cv)
+
+
+def sim_llm(llm: Llm) -> sim.LlmServing:
+    """An LLM engine section in the engine's terms."""
+    return sim.LlmServing(model=llm.model_spec, tensor_parallel=llm.tensor_parallel, dtype=llm.dtype,
+                          kv_dtype=llm.kv_dtype, gpu_memory_utilization=llm.gpu_memory_utilization,
+                          block_size=llm.block_size, max_num_seqs=llm.max_num_seqs,
+                          max_num_batched_tokens=llm.max_num_batched_tokens,
+                          chunked_prefill=llm.chunked_prefill)
 
 
 def sim_batching(b: Batching | None) -> sim.Batching | None:
@@ -446,7 +475,8 @@ def autoscaling_model(scenario: Scenario, problem: PackingProblem,
             scale_down_after_s=a.scale_down_after, utilisation_threshold=a.utilisation_threshold)
         pools.append(autoscaling.PoolSpec(
             pool.name, {r: problem.usable(p, r) for r in resources if p.capacity.get(r, 0) > 0},
-            cost=pool.cost or 0.0, autoscaling=scaling, speed=pool.speed))
+            cost=pool.cost or 0.0, autoscaling=scaling, speed=pool.speed,
+            gpu=gpu_of(pool.gpu) if pool.gpu is not None else None))
     cluster_opts = scenario.cluster.autoscaling
     cluster = autoscaling.ClusterSpec(
         tuple(pools), tuple((n.name, n.pool) for n in placement.nodes),

@@ -68,8 +68,10 @@ from capacity.errors import CapacityError, InfeasiblePlacement
 from capacity.packing.problem import NodeUsage, Placement
 from capacity.report.model import Report
 from capacity.scenario import SLO_QUANTILES, Scenario, scenario_from_dict
+from capacity.scenario.checks import GPU_RESOURCES
 from capacity.sim.model import RequestClass, ServingService, SimModel
 from capacity.sim.result import SimResult
+from capacity.sizing_llm import Search, size_llm_service
 from capacity.statistics import mean_ci
 from capacity.units import format_duration
 
@@ -180,33 +182,55 @@ class SloCheck:
 Measurement = tuple[float | None, float | None, int]
 
 
-def _slo_classes(model: SimModel) -> list[tuple[int, RequestClass]]:
-    return [(k, c) for k, c in enumerate(model.classes)
-            if c.slo_target_s is not None and c.slo_quantile is not None]
+#: One SLO target of a class: its index, the class, the timing it bounds (``latency``, ``ttft``,
+#: ``tpot``), the target (s) and the quantile.
+SloTarget = tuple[int, RequestClass, str, float, float]
+
+
+def _slo_targets(model: SimModel) -> list[SloTarget]:
+    """Every SLO target of the model's classes: a class's latency target, then its TTFT and TPOT ones."""
+    out: list[SloTarget] = []
+    for k, c in enumerate(model.classes):
+        if c.slo_target_s is not None and c.slo_quantile is not None:
+            out.append((k, c, "latency", c.slo_target_s, c.slo_quantile))
+        out.extend((k, c, t.metric, t.target_s, t.quantile) for t in c.token_slos)
+    return out
+
+
+def _timing(result: SimResult, metric: str, measure: str) -> np.ndarray:
+    """Per request, the timing an SLO target bounds (NaN where it has none: no first or second token)."""
+    if metric == "latency":
+        return MEASURES[measure](result)
+    values = result.ttft_s if metric == "ttft" else result.tpot_s
+    return values if values is not None else np.full(len(result), np.nan)
 
 
 def _measure_run(model: SimModel, result: SimResult, measure: str) -> list[Measurement]:
-    """One run's measurement of every SLO of the model's classes (in model order)."""
-    metric = MEASURES[measure](result)
+    """One run's measurement of every SLO target of the model's classes (in `_slo_targets` order). A
+    served request without the timing (no TTFT: no output token; no TPOT: fewer than 2) meets it."""
     out: list[Measurement] = []
-    for k, c in _slo_classes(model):
-        assert c.slo_target_s is not None and c.slo_quantile is not None
+    for k, _, metric, target, quantile in _slo_targets(model):
+        values = _timing(result, metric, measure)
         mine = result.measured & (result.cls == k)
         arrived = int(np.count_nonzero(mine))
-        served = metric[mine & ~result.rejected]
-        attained = int(np.count_nonzero(served <= c.slo_target_s)) / arrived if arrived else None
-        out.append((attained, float(np.quantile(served, c.slo_quantile)) if len(served) else None, arrived))
+        served = values[mine & ~result.rejected]
+        with np.errstate(invalid="ignore"):
+            hits = int(np.count_nonzero((served <= target) | np.isnan(served)))
+        timed = served[~np.isnan(served)]
+        out.append((hits / arrived if arrived else None,
+                    float(np.quantile(timed, quantile)) if len(timed) else None, arrived))
     return out
 
 
 def _checks(model: SimModel, runs: Sequence[Sequence[Measurement]], seeds: Sequence[int]) -> list[SloCheck]:
-    """The `SloCheck` of every SLO class from the runs' measurements (one run per seed)."""
+    """The `SloCheck` of every SLO target from the runs' measurements (one run per seed); a TTFT or TPOT
+    target's key names the timing (``ttft p99``)."""
     checks = []
-    for i, (_, c) in enumerate(_slo_classes(model)):
-        assert c.slo_target_s is not None and c.slo_quantile is not None
-        key = next((name for name, q in SLO_QUANTILES.items() if q == c.slo_quantile), f"q{c.slo_quantile:g}")
-        checks.append(SloCheck(cls=c.name, service=c.service, key=key, quantile=c.slo_quantile,
-                               target_s=c.slo_target_s, seeds=tuple(seeds),
+    for i, (_, c, metric, target, quantile) in enumerate(_slo_targets(model)):
+        key = next((name for name, q in SLO_QUANTILES.items() if q == quantile), f"q{quantile:g}")
+        checks.append(SloCheck(cls=c.name, service=c.service,
+                               key=key if metric == "latency" else f"{metric} {key}", quantile=quantile,
+                               target_s=target, seeds=tuple(seeds),
                                attained=tuple(run[i][0] for run in runs),
                                value_s=tuple(run[i][1] for run in runs),
                                measured=tuple(run[i][2] for run in runs)))
@@ -302,7 +326,7 @@ class _Evaluator:
         if (value, seed) not in self.measured:
             model, result = self.run(value, seed)
             runs = _measure_run(model, result, self.measure)
-            for (_, c), (_, _, arrived) in zip(_slo_classes(model), runs, strict=True):
+            for (_, c, *_), (_, _, arrived) in zip(_slo_targets(model), runs, strict=True):
                 if arrived == 0:
                     window = (model.warmup_s, model.duration_s)
                     raise NoMeasuredRequests(c.name, seed, c.arrivals.rate_per_s * (window[1] - window[0]),
@@ -413,13 +437,17 @@ class SizingResult:
     measure: str
     seeds: list[int]
     shortages: list[str] = field(default_factory=list)   # the sized services do not fit
+    llm: dict[str, Any] = field(default_factory=dict)    # LLM services: `capacity.sizing_llm.LlmSizing`
 
     def to_dict(self) -> dict[str, Any]:
         placement = self.report.placement.model_dump(mode="json") if self.report else None
-        return {"scenario": self.scenario.name, "pass_rule": self.pass_rule, "slo_on": self.measure,
-                "seeds": self.seeds, "services": {n: s.to_dict() for n, s in self.services.items()},
-                "placement": placement, "slos": [c.to_dict() for c in self.slos],
-                "fits": not self.shortages, "shortages": self.shortages}
+        out = {"scenario": self.scenario.name, "pass_rule": self.pass_rule, "slo_on": self.measure,
+               "seeds": self.seeds, "services": {n: s.to_dict() for n, s in self.services.items()},
+               "placement": placement, "slos": [c.to_dict() for c in self.slos],
+               "fits": not self.shortages, "shortages": self.shortages}
+        if self.llm:
+            out["llm"] = {name: found.to_dict() for name, found in self.llm.items()}
+        return out
 
     def text(self) -> str:
         lines = [f"sizing (SLOs on {self.measure}; pass rule {self.pass_rule}; {len(self.seeds)} seeds at "
@@ -429,6 +457,8 @@ class SizingResult:
             steps = ", ".join(f"{int(t.value)} {'pass' if t.passed else 'fail'}" + _times(t)
                               for t in s.trials)
             lines.append(f"  {s.name:<16} {s.replicas:>8} {s.initial:>5}  {steps or s.status}")
+        for found in self.llm.values():
+            lines += found.table()
         if self.report:
             p = self.report.placement
             cost = "" if p.cost_per_hour is None else f", {p.cost_per_hour:.2f}/h"
@@ -565,15 +595,23 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
     seeds = _seeds(scenario, replications)
     model = pipeline.serving_model(scenario, _virtual_placement(scenario))
     sized: dict[str, ServiceSizing] = {}
+    llm: dict[str, Any] = {}
     for svc in model.services:
         classes = _service_classes(model, svc.name)
         initial = scenario.service(svc.name).replicas
-        if not any(c.slo_target_s is not None for c in classes):
+        if not any(c.slo_target_s is not None or c.token_slos for c in classes):
             sized[svc.name] = ServiceSizing(svc.name, initial, initial, "no SLO")
             continue
         try:
-            n, trials = _size_service(svc, classes, model, _slowest_speed(scenario, svc.name), seeds, rule,
-                                      measure, max_replicas, scenario.limits.max_requests)
+            if svc.llm is not None:                  # GPU type × tensor parallel × replicas
+                found = llm[svc.name] = size_llm_service(
+                    scenario, svc, classes, model, seeds, rule, measure, max_replicas,
+                    scenario.limits.max_requests, Search(_Evaluator, _first_passing_from, SizingError))
+                assert found.chosen.replicas is not None       # the chosen candidate met every SLO
+                n, trials = found.chosen.replicas, found.trials
+            else:
+                n, trials = _size_service(svc, classes, model, _slowest_speed(scenario, svc.name), seeds,
+                                          rule, measure, max_replicas, scenario.limits.max_requests)
         except NoMeasuredRequests as exc:
             raise _no_data_error(scenario, exc) from None
         sized[svc.name] = ServiceSizing(svc.name, n, initial, "sized", trials)
@@ -586,12 +624,18 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
     for s in doc["services"]:
         if s["name"] in sized:
             s["replicas"] = sized[s["name"]].replicas
+        if s["name"] in llm:                         # the chosen GPU pool and tensor-parallel degree
+            chosen = llm[s["name"]].chosen
+            s["pools"] = [chosen.pool]
+            s["serving"]["llm"]["tensor_parallel"] = chosen.tp
+            gpu = next(r for r in s["resources"] if r in GPU_RESOURCES)
+            s["resources"][gpu] = chosen.tp
     if all(p.cost is not None for p in scenario.cluster.pools):
         doc.setdefault("placement", {})["objective"] = "min-cost"
     result_scenario = scenario_from_dict(doc, source=f"{scenario.source} [sized]",
                                          data_dirs=scenario.data_dirs)
     result = SizingResult(scenario=result_scenario, services=sized, report=None, slos=[],
-                          pass_rule=pass_rule, measure=measure, seeds=seeds)
+                          pass_rule=pass_rule, measure=measure, seeds=seeds, llm=llm)
     try:
         run = pipeline.run(result_scenario)
     except InfeasiblePlacement as exc:

@@ -19,7 +19,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 def test_the_notebooks_are_there():
     assert [p.name for p in NOTEBOOKS] == ["01-planning-walkthrough.ipynb", "02-what-if.ipynb",
-                                           "03-scheduling-policies.ipynb", "04-autoscaling-day.ipynb"]
+                                           "03-scheduling-policies.ipynb", "04-autoscaling-day.ipynb",
+                                           "05-llm-sizing.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -216,7 +216,8 @@ class AutoscaleController:
         cold = draw_cold_start(loop.spec.cold_start, loop.rng)
         loop.cold_starts.append(cold)
         pool = self.cluster.pools[node.pool]
-        loop.runtime.add_replica(Replica(pod.name, node.name, pool.name, speed=pool.speed), cold)
+        replica = Replica(pod.name, node.name, pool.name, speed=pool.speed, gpu=pool.gpu)
+        loop.runtime.add_replica(replica, cold)
 
     def _victims(self, loop: ServiceLoop, k: int) -> list[Pod]:
         """``k`` replicas to remove, in the ReplicaSet's order (see the module docstring)."""

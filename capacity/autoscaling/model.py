@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from capacity.llm import GpuSpec
+
 Metric = Literal["concurrency", "rps", "utilisation", "queue"]
 METRICS: tuple[Metric, ...] = ("concurrency", "rps", "utilisation", "queue")
 Scoring = Literal["least-allocated", "most-allocated"]
@@ -132,6 +134,7 @@ class PoolSpec:
     cost: float = 0.0
     autoscaling: PoolScaling | None = None
     speed: float = 1.0  # divides the service times of the replicas on its nodes
+    gpu: GpuSpec | None = None  # the GPU of its nodes (LLM engine replicas time their iterations on it)
 
 
 @dataclass(frozen=True)

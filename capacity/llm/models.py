@@ -42,20 +42,21 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=64)
-    layers: int = Field(gt=0, le=1000)
-    hidden_size: int = Field(gt=0, le=1_000_000)
-    intermediate_size: int = Field(gt=0, le=10_000_000)
-    attention_heads: int = Field(gt=0, le=10_000)
-    kv_heads: int = Field(gt=0, le=10_000)
-    head_dim: int | None = Field(default=None, gt=0, le=10_000)
-    vocab_size: int = Field(gt=0, le=100_000_000)
+    # strict: figures given in a scenario are numbers, never booleans (pydantic would read true as 1)
+    layers: int = Field(strict=True, gt=0, le=1000)
+    hidden_size: int = Field(strict=True, gt=0, le=1_000_000)
+    intermediate_size: int = Field(strict=True, gt=0, le=10_000_000)
+    attention_heads: int = Field(strict=True, gt=0, le=10_000)
+    kv_heads: int = Field(strict=True, gt=0, le=10_000)
+    head_dim: int | None = Field(strict=True, default=None, gt=0, le=10_000)
+    vocab_size: int = Field(strict=True, gt=0, le=100_000_000)
     tied_embeddings: bool = False
     qkv_bias: bool = False
-    experts: int = Field(default=1, gt=0, le=100_000)
-    experts_per_token: int = Field(default=1, gt=0, le=100_000)
+    experts: int = Field(strict=True, default=1, gt=0, le=100_000)
+    experts_per_token: int = Field(strict=True, default=1, gt=0, le=100_000)
     dtype: Precision = "bf16"
-    parameters: float | None = Field(default=None, gt=0)
-    active_parameters: float | None = Field(default=None, gt=0)
+    parameters: float | None = Field(strict=True, default=None, gt=0)
+    active_parameters: float | None = Field(strict=True, default=None, gt=0)
     sources: tuple[str, ...] = ()
 
     @model_validator(mode="after")

@@ -58,6 +58,13 @@ class Efficiency(BaseModel):
       on an A100-40GB, 1.555 TB/s (https://johnmusgrave.com/p/vllm-throughput-latency-sweep-on, vLLM 0.23),
       and a median TPOT of 6.48 ms on an H100-80GB (https://yobitelcomm.github.io/bench/recipes/
       concurrency-sweep/, vLLM 0.21): 15.0 GB / (B × e) + o for both gives e ≈ 0.77, o ≈ 0.6 ms.
+      The overhead is the engine's, not the GPU's, and older engines had more: vLLM's multi-step scheduling
+      RFC (https://github.com/vllm-project/vllm/issues/6854, July 2024, Llama-3-8B on an H100, vLLM 0.5)
+      measured "about 4ms of GPU bubble" per decode step (5–13 ms in the worst cases) waiting for the
+      scheduler, input preparation and output processing, which vLLM 0.6 overlapped (multi-step scheduling,
+      asynchronous output processing). That figure cannot hold for the recent engines the default comes
+      from (with 4 ms, the two measurements above would need a bandwidth above the data sheet's), so it is
+      not the default; give ``overhead_s`` to model an older engine.
     * ``allreduce_latency_s`` 10 µs — vLLM's custom all-reduce of messages up to 32 KB on H100 takes
       8.5–11.8 µs at TP 2–8 (measured in https://github.com/sgl-project/sglang/pull/2904).
     * ``interconnect`` 0.70 — the share of the link bandwidth a large ring all-reduce reaches. An assumption

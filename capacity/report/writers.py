@@ -121,15 +121,22 @@ def simulation_markdown(s: Simulation) -> str:
     rows = []
     for name, c in s.classes.items():
         lat = c.latency_s
+        if c.slos is None:
+            slo_text = _slo_text(c.slo)
+        else:
+            targets = (("latency", c.slos.latency), ("ttft", c.slos.ttft), ("tpot", c.slos.tpot))
+            slo_text = "; ".join(("" if metric == "latency" else f"{metric} ") + _slo_text(slo)
+                                 for metric, slo in targets if slo is not None)
         rows.append([name, str(c.arrived), str(c.completed), str(c.rejected), str(c.timed_out),
                      str(c.dropped), str(c.lost),
                      format_duration(lat.mean), format_duration(lat.p50),
                      format_duration(lat.p95), format_duration(lat.p99),
-                     format_duration(lat.max), format_duration(c.wait_s.mean), _slo_text(c.slo)])
+                     format_duration(lat.max), format_duration(c.wait_s.mean), slo_text])
     out += ["### Latency per class", "", _table(
         ["class", "arrived", "completed", "rejected", "timed out", "dropped", "lost", "mean", "p50", "p95",
          "p99", "max", "mean wait", "SLO"], rows), ""]
     out += _throughput_markdown(s)
+    out += _llm_markdown(s)
     if s.tenants:
         out += ["### Tenants", "", _table(
             ["tenant", "completed", "share of service", "p50", "p99"],
@@ -194,6 +201,31 @@ def _autoscaling_markdown(s: Simulation) -> list[str]:
                      format_duration(v.pending_replica_s), format_duration(v.starting_replica_s)]
                     for n, v in a.services.items()]), ""]
     return out
+
+
+def _llm_markdown(s: Simulation) -> list[str]:
+    """Token timings per class (TTFT, TPOT, inter-token latency) and the LLM engines' KV cache, preemptions
+    and output tokens (services with ``serving.llm`` only)."""
+    engines = {name: v.llm for name, v in s.services.items() if v.llm is not None}
+    if not engines:
+        return []
+    rows = []
+    for name, c in s.classes.items():
+        if c.itl_s is None:
+            continue
+        row = [name]
+        for summary in (c.ttft_s, c.tpot_s, c.itl_s):
+            row += [format_duration(getattr(summary, q) if summary is not None else None)
+                    for q in ("p50", "p95", "p99")]
+        rows.append(row)
+    header = ["class"] + [f"{m} {q}" for m in ("TTFT", "TPOT", "ITL") for q in ("p50", "p95", "p99")]
+    per_gpu = [[name, str(e.gpus), f"{e.kv_capacity_tokens:,}", _pct(e.kv_utilisation), str(e.preemptions),
+                f"{e.output_tokens_per_s:.4g}",
+                "-" if e.output_tokens_per_s_per_gpu is None else f"{e.output_tokens_per_s_per_gpu:.4g}"]
+               for name, e in engines.items()]
+    return ["### LLM engines", "", _table(header, rows), "",
+            _table(["service", "GPUs", "KV capacity (tokens/replica)", "KV used (time avg)", "preemptions",
+                    "output tokens/s", "per GPU"], per_gpu), ""]
 
 
 def _throughput_markdown(s: Simulation) -> list[str]:

@@ -51,7 +51,7 @@ Schema of a scenario file for editors is `capacity.schemas` (``capacity schema s
 
 from __future__ import annotations
 
-from capacity.scenario.cluster import Cluster, Pool
+from capacity.scenario.cluster import Cluster, GpuFigures, Pool, gpu_of
 from capacity.scenario.document import Scenario, trace_path
 from capacity.scenario.fields import (
     Duration,
@@ -75,6 +75,7 @@ from capacity.scenario.services import (
     Autoscaling,
     Batching,
     DisciplineName,
+    Llm,
     PodAffinityTerm,
     Queue,
     RoutingName,
@@ -96,6 +97,7 @@ from capacity.scenario.workload import (
     OnFailureName,
     RequestClass,
     Scheduling,
+    Target,
     TenantSplit,
     TokenCount,
     Tokens,
@@ -105,11 +107,11 @@ from capacity.scenario.workload import (
 __all__ = [
     "SLO", "SLO_QUANTILES", "AdmissionName", "ArrivalProcessName",
     "Arrivals", "Autoscaling", "Batching", "Cluster", "DisciplineName", "Duration", "Failure", "Float",
-    "Fraction", "Int", "K8sName", "KubernetesSection", "KubernetesWorkload", "LabelKey", "Metrics", "Name",
-    "ObjectiveName", "OnFailureName", "Path_", "PlacementOptions", "PodAffinityTerm", "Pool",
-    "PositiveDuration", "Quantity", "Queue", "Rate", "RequestClass", "ResourceName", "RoutingName",
-    "Scenario", "Scheduling", "Service", "ServiceTime", "Serving", "Spread", "Survive", "TenantSplit",
-    "TokenCount", "Tokens", "WhatIf", "WhatIfKey", "Workload", "apply_overrides", "display_path",
-    "field_value", "load_scenario", "parse_yaml", "resolve_path", "scenario_from_dict", "trace_path",
-    "whatif_point",
+    "Fraction", "GpuFigures", "Int", "K8sName", "KubernetesSection", "KubernetesWorkload", "LabelKey",
+    "Llm", "Metrics", "Name", "ObjectiveName", "OnFailureName", "Path_", "PlacementOptions",
+    "PodAffinityTerm", "Pool", "PositiveDuration", "Quantity", "Queue", "Rate", "RequestClass",
+    "ResourceName", "RoutingName", "Scenario", "Scheduling", "Service", "ServiceTime", "Serving", "Spread",
+    "Survive", "Target", "TenantSplit", "TokenCount", "Tokens", "WhatIf", "WhatIfKey", "Workload",
+    "apply_overrides", "display_path", "field_value", "gpu_of", "load_scenario", "parse_yaml",
+    "resolve_path", "scenario_from_dict", "trace_path", "whatif_point",
 ]

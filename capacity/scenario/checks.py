@@ -14,10 +14,11 @@ from typing import Any
 from capacity.packing.existing import overflow as existing_overflow
 from capacity.packing.objectives import OBJECTIVES, names_text
 from capacity.sandbox import allowed_dirs, outside_problem
+from capacity.scenario.cluster import gpu_of
 from capacity.scenario.document import Scenario
 from capacity.scenario.kubernetes import KubernetesSection
 from capacity.scenario.paths import resolve_path
-from capacity.scenario.services import Serving
+from capacity.scenario.services import Service, Serving
 from capacity.scenario.travel import path_problems
 from capacity.scenario.workload import Arrivals
 from capacity.sim.arrivals import ARRIVAL_PROCESSES
@@ -41,7 +42,9 @@ def check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     pools = {p.name for p in s.cluster.pools}
     for i, svc in enumerate(s.services):
         st = svc.serving.service_time if svc.serving else None
-        if svc.serving is not None:
+        if svc.serving is not None and svc.serving.llm is not None:
+            problems.extend(llm_problems(s, i))
+        elif svc.serving is not None:
             problems.extend(_serving_problems(s, svc.serving, ("services", i, "serving")))
         if st is not None:
             at: tuple[str | int, ...] = ("services", i, "serving", "service_time", "cv")
@@ -69,7 +72,7 @@ def check_references(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             problems.extend(_arrival_problems(cls.arrivals, ("workload", "classes", i, "arrivals")))
             problems.extend(path_problems(cls, services, ("workload", "classes", i)))
             serving = target.serving if target is not None else None
-            if (serving is not None and serving.service_time.form == "tokens" and cls.tokens is None
+            if (serving is not None and serving.times.form == "tokens" and cls.tokens is None
                     and cls.arrivals.process != "trace"):
                 problems.append((("workload", "classes", i, "tokens"),
                                  f"service {cls.service!r} has a token service time: give the class "
@@ -190,10 +193,10 @@ def _failure_admission_problems(s: Scenario) -> list[tuple[tuple[str | int, ...]
             problems.append(((*where, "pool"), f"no pool named {f.pool!r} (pools: {', '.join(counts)})"))
     if s.workload is not None:
         for i, cls in enumerate(s.workload.classes):
-            if cls.admission == "deadline" and cls.slo is None:
+            if cls.admission == "deadline" and (cls.slo is None or cls.slo.latency_target is None):
                 problems.append((("workload", "classes", i, "admission"),
                                  "deadline admission drops requests that would miss the SLO: "
-                                 "give the class an slo"))
+                                 "give the class an slo with a latency target"))
     return problems
 
 
@@ -229,7 +232,7 @@ def _serving_problems(s: Scenario, serving: Serving, where: tuple[str | int, ...
                       ) -> list[tuple[tuple[str | int, ...], str]]:
     """Batching and service-time forms that do not go together (see `ServiceTime` and `Batching`)."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
-    st, b = serving.service_time, serving.batching
+    st, b = serving.times, serving.batching
     form = st.form
     mode = b.mode if b is not None else None
     discipline = serving.queue.discipline or s.scheduling.discipline
@@ -373,4 +376,74 @@ def trace_file_problems(s: Scenario, source: str,
             elif not path.is_file():
                 what = "is not a regular file" if path.exists() else "does not exist"
                 problems.append((loc, f"trace file {str(path)!r} {what}"))
+    return problems
+
+
+#: The resource names a replica's GPUs go by (Kubernetes device plugins' and the plain one).
+GPU_RESOURCES = ("gpu", "nvidia.com/gpu", "amd.com/gpu")
+
+
+def llm_pools(s: Scenario, svc: Service) -> list[int]:
+    """The pools an LLM engine service may be placed on: those it allows (``pools``, ``node_selector``) that
+    offer its GPU resource."""
+    gpu = next((r for r in svc.resources if r in GPU_RESOURCES), None)
+    out = []
+    for k, p in enumerate(s.cluster.pools):
+        if svc.pools is not None and p.name not in svc.pools:
+            continue
+        if svc.node_selector and any(p.labels.get(key) != v for key, v in svc.node_selector.items()):
+            continue
+        if gpu is not None and p.resources.get(gpu, 0) > 0:
+            out.append(k)
+    return out
+
+
+def llm_problems(s: Scenario, i: int) -> list[tuple[tuple[str | int, ...], str]]:
+    """An LLM engine service: one engine per replica without service_time or batching, ``tensor_parallel``
+    GPUs per replica in its resources, a GPU named by every pool it may use, and a model that fits it."""
+    from capacity.llm import LlmEngine, LlmError
+
+    svc = s.services[i]
+    assert svc.serving is not None and svc.serving.llm is not None
+    llm, where = svc.serving.llm, ("services", i, "serving")
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if svc.serving.service_time is not None:
+        problems.append(((*where, "service_time"), "an LLM engine (llm) times itself from its model and "
+                                                   "GPU: drop service_time"))
+    if svc.serving.batching is not None:
+        problems.append(((*where, "batching"), "an LLM engine (llm) batches as vLLM does: drop batching "
+                                               "(its settings are llm.max_num_seqs, "
+                                               "llm.max_num_batched_tokens, llm.chunked_prefill)"))
+    if svc.serving.concurrency != 1:
+        problems.append(((*where, "concurrency"), "an LLM engine replica is one engine: concurrency must "
+                                                  "be 1"))
+    gpu = next((r for r in svc.resources if r in GPU_RESOURCES), None)
+    tp = llm.tensor_parallel
+    if gpu is None:
+        problems.append((("services", i, "resources"), f"an LLM engine replica takes tensor_parallel ({tp}) "
+                                                        f"GPUs: add gpu: {tp} to its resources"))
+        return problems
+    if svc.resources[gpu] != tp:
+        problems.append((("services", i, "resources", gpu),
+                         f"{svc.resources[gpu]:g} GPUs, but serving.llm.tensor_parallel is {tp}: a "
+                         "tensor-parallel replica takes one GPU per rank, all on one node"))
+    checked: set[str] = set()
+    for k in llm_pools(s, svc):
+        pool = s.cluster.pools[k]
+        if pool.gpu is None:
+            problems.append((("cluster", "pools", k, "gpu"),
+                             f"pool {pool.name} may run the LLM engine service {svc.name} but names no "
+                             "GPU: give gpu: h100-sxm (a catalogue name) or its figures"))
+            continue
+        spec = gpu_of(pool.gpu)
+        if spec.name in checked:
+            continue
+        checked.add(spec.name)
+        try:
+            LlmEngine.from_spec(llm.model_spec, spec, tp, llm.dtype, llm.kv_dtype,
+                                gpu_memory_utilization=llm.gpu_memory_utilization,
+                                block_size=llm.block_size, max_num_seqs=llm.max_num_seqs,
+                                max_num_batched_tokens=llm.max_num_batched_tokens)
+        except LlmError as exc:
+            problems.append(((*where, "llm"), f"{exc} (pool {pool.name})"))
     return problems

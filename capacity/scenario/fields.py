@@ -31,6 +31,15 @@ Fraction = Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, lt=1)]
 
 LabelKey = Annotated[str, Field(min_length=1, max_length=253)]
 
+#: The tags of the unions a field accepts as a catalogue name or a mapping of figures (``gpu``, ``model``):
+#: pydantic puts them in error locations, `capacity.scenario.messages` leaves them out.
+UNION_TAGS = frozenset({"catalogue-name", "figures"})
+
+
+def name_or_figures(value: object) -> str:
+    """The union member of a catalogue-name-or-figures field: ``catalogue-name`` for a string."""
+    return "catalogue-name" if isinstance(value, str) else "figures"
+
 
 class OneOf:
     """Field annotation: the value is one of the names of a registry, ``Annotated[str, OneOf(lambda:

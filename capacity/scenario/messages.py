@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from capacity.errors import ScenarioError
 from capacity.limits import RETIRED_FIELDS
 from capacity.scenario.document import Scenario
+from capacity.scenario.fields import UNION_TAGS
 from capacity.scenario.paths import Path_, display_path, line_of
 
 
@@ -47,7 +48,7 @@ def _message(error: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str]:
     """Turn one pydantic error into (loc, message) in the planner's words."""
     # Drop the validator labels pydantic puts in locations of union members ("function-before[...]").
     loc = tuple(k for k in error["loc"]
-                if not (isinstance(k, str) and ("[" in k or k.startswith("function-"))))
+                if not (isinstance(k, str) and ("[" in k or k.startswith("function-") or k in UNION_TAGS)))
     kind = error["type"]
     msg = str(error["msg"])
     if kind == "extra_forbidden":

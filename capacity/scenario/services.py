@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from capacity.autoscaling.registry import POLICIES
+from capacity.llm import MODELS, ModelSpec
 from capacity.scenario.fields import (
     Duration,
     Float,
@@ -23,6 +24,7 @@ from capacity.scenario.fields import (
     PositiveDuration,
     Quantity,
     ResourceName,
+    name_or_figures,
 )
 from capacity.sim.disciplines import DISCIPLINES
 from capacity.sim.routing import ROUTINGS
@@ -148,20 +150,74 @@ class ColdStart(Model):
     cv: Float | None = Field(default=None, ge=0, le=100)
 
 
-class Serving(Model):
-    """How one replica serves requests: ``concurrency`` slots, each holding a request for a service time.
-    ``cold_start``: how long a replica added during an autoscaled run takes from created (placed on a
-    node, holding its resources) to ready: a duration, or a distribution `ColdStart` (default 0)."""
+def _catalogue_model(name: str) -> str:
+    if name.lower() not in MODELS:
+        raise ValueError(f"unknown model {name!r}: the catalogue has {', '.join(sorted(MODELS))}; or give "
+                         "the figures (name, layers, hidden_size, intermediate_size, attention_heads, ...)")
+    return name.lower()
 
-    added_fields = frozenset({"cold_start"})
+
+ModelName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_catalogue_model)]
+LlmModel = Annotated[Annotated[ModelName, Tag("catalogue-name")] | Annotated[ModelSpec, Tag("figures")],
+                     Discriminator(name_or_figures)]
+
+#: vLLM's engine-argument defaults (https://docs.vllm.ai/en/latest/configuration/engine_args.html):
+#: ``--gpu-memory-utilization`` 0.9, ``--block-size`` 16, ``--max-num-seqs`` 256 (V0; V1 raises it on large
+#: GPUs), ``--max-num-batched-tokens`` 8192 for the OpenAI server with chunked prefill, chunked prefill on
+#: (V1's default), ``--dtype auto`` (the model's format), ``--kv-cache-dtype auto`` (the activation format).
+LLM_DEFAULTS = {"gpu_memory_utilization": 0.9, "block_size": 16, "max_num_seqs": 256,
+                "max_num_batched_tokens": 8192, "chunked_prefill": True}
+
+
+class Llm(Model):
+    """An LLM engine replica as vLLM runs it (`capacity.sim.llm_batching`): ``model`` (a catalogue name or
+    its figures, `capacity.llm.ModelSpec`) on ``tensor_parallel`` GPUs of the pool it is placed on, with
+    vLLM's settings (`LLM_DEFAULTS` when absent). Its iteration times come from the GPU and the model
+    (roofline), so the service needs no ``service_time`` or ``batching``."""
+
+    model: LlmModel
+    tensor_parallel: Int = Field(default=1, ge=1, le=64)
+    dtype: Literal["bf16", "fp16", "fp8"] | None = None    # weights (default: the model's own)
+    kv_dtype: Literal["auto", "bf16", "fp16", "fp8"] = "auto"
+    gpu_memory_utilization: Float = Field(default=0.9, gt=0, le=1)
+    block_size: Int = Field(default=16, ge=1, le=1024)
+    max_num_seqs: Int = Field(default=256, ge=1, le=100_000)
+    max_num_batched_tokens: Int = Field(default=8192, ge=1, le=10_000_000)
+    chunked_prefill: bool = True
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The `capacity.llm.ModelSpec` of ``model``."""
+        return MODELS[self.model] if isinstance(self.model, str) else self.model
+
+
+class Serving(Model):
+    """How one replica serves requests: ``concurrency`` slots, each holding a request for a service time;
+    or, with ``llm``, one LLM engine whose times come from its GPU. ``cold_start``: how long a replica added
+    during an autoscaled run takes from created (placed on a node, holding its resources) to ready: a
+    duration, or a distribution `ColdStart` (default 0)."""
+
+    added_fields = frozenset({"cold_start", "llm"})
 
     concurrency: Int = Field(default=1, ge=1, le=100_000)
-    service_time: ServiceTime
+    service_time: ServiceTime | None = None                # required unless llm
     batching: Batching | None = None                       # dynamic or continuous batching
+    llm: Llm | None = None                                 # an LLM engine (no service_time, no batching)
     queue: Queue = Field(default_factory=Queue)
     routing: RoutingName | None = None                     # defaults to scheduling.routing
     on_failure: Literal["retry", "lost"] | None = None     # defaults to scheduling.on_failure
     cold_start: Duration | ColdStart | None = None         # autoscaled runs: created → ready
+
+    @model_validator(mode="after")
+    def _times(self) -> Serving:
+        if self.llm is None and self.service_time is None:
+            raise ValueError("give a service_time, or llm: {model: ...} for an LLM engine")
+        return self
+
+    @property
+    def times(self) -> ServiceTime:
+        """The service time (a service with ``llm`` has none: an empty token time, its engine times it)."""
+        return self.service_time if self.service_time is not None else ServiceTime(per_output_token=0.0)
 
 
 class Spread(Model):

@@ -89,7 +89,7 @@ def path_problems(
     if cls.tokens is None and cls.arrivals.process != "trace":
         for name in sorted(on_path - {cls.service}):
             serving = services[name].serving if name in services else None
-            if serving is not None and serving.service_time.form == "tokens":
+            if serving is not None and serving.times.form == "tokens":
                 problems.append(
                     (
                         (*where, "tokens"),
@@ -104,7 +104,7 @@ def path_problems(
             problems.append((at, f"the class does not visit a serving service named {name!r}"))
         elif st.form != "distribution":
             problems.append((at, "a class's own service time is a distribution {dist, mean, cv}"))
-        elif target.serving.service_time.form == "tokens" or target.serving.batching is not None:
+        elif target.serving.times.form == "tokens" or target.serving.batching is not None:
             problems.append(
                 (at, f"service {name!r} times its requests from tokens or batches: no per-class time")
             )

@@ -63,22 +63,27 @@ def work_problems(s: Scenario) -> list[Problem]:
 
 
 def _decode_problems(s: Scenario) -> list[Problem]:
-    """Continuous-batching services whose synthetic classes need too many decode iterations."""
+    """Continuous-batching and LLM engine services whose synthetic classes need too many decode iterations."""
     assert s.workload is not None
     problems: list[Problem] = []
     duration = s.workload.duration
     for i, svc in enumerate(s.services):
         b = svc.serving.batching if svc.serving is not None else None
-        if b is None or b.mode != "continuous":
+        llm = svc.serving.llm if svc.serving is not None else None
+        if llm is not None:                    # an LLM engine: an iteration per output token of its batch
+            batch, where = llm.max_num_seqs, ("services", i, "serving", "llm")
+        elif b is not None and b.mode == "continuous":
+            batch, where = b.max_size, ("services", i, "serving", "batching")
+        else:
             continue
         tokens = sum(cls.arrivals.rate * duration * cls.tokens.output.mean
                      for cls in s.workload.classes
                      if cls.service == svc.name and cls.arrivals.rate is not None and cls.tokens is not None)
-        steps = tokens / b.max_size
+        steps = tokens / batch
         if steps > s.limits.max_decode_steps:
-            problems.append((("services", i, "serving", "batching"),
+            problems.append((where,
                              f"at least {steps:.3g} decode iterations expected ({tokens:.3g} output tokens / "
-                             f"max_size {b.max_size}), more than the limit {s.limits.max_decode_steps:.3g}; "
+                             f"{batch} per batch), more than the limit {s.limits.max_decode_steps:.3g}; "
                              "lower the rate, the duration or the output tokens, or raise "
                              "limits.max_decode_steps"))
     return problems

@@ -6,7 +6,7 @@ discipline, what-if failures and the statistics' window width. Durations in seco
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -80,8 +80,8 @@ class Arrivals(Model):
 SLO_QUANTILES: dict[str, float] = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
 
-class SLO(Model):
-    """A latency objective: exactly one of p50, p90, p95, p99, p999 (a duration)."""
+class Target(Model):
+    """A target on one timing: exactly one of p50, p90, p95, p99, p999 (a duration)."""
 
     p50: PositiveDuration | None = None
     p90: PositiveDuration | None = None
@@ -90,7 +90,7 @@ class SLO(Model):
     p999: PositiveDuration | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> SLO:
+    def _exactly_one(self) -> Self:
         given = [k for k in SLO_QUANTILES if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(SLO_QUANTILES)} (got {len(given)})")
@@ -107,6 +107,60 @@ class SLO(Model):
     @property
     def target_s(self) -> float:
         return float(getattr(self, self.key))
+
+
+class SLO(Model):
+    """A class's objectives: a latency target as one of p50, p90, p95, p99, p999 (``slo: {p99: 200ms}``), or
+    several targets by timing — ``latency`` (arrival to last token or completion), ``ttft`` (time to first
+    token) and ``tpot`` (time per output token after the first), each a `Target`
+    (``slo: {ttft: {p99: 2s}, tpot: {p99: 50ms}}``). Reports and sizing use them all; goodput counts the
+    requests that meet every one."""
+
+    added_fields = frozenset({"latency", "ttft", "tpot"})
+
+    p50: PositiveDuration | None = None
+    p90: PositiveDuration | None = None
+    p95: PositiveDuration | None = None
+    p99: PositiveDuration | None = None
+    p999: PositiveDuration | None = None
+    latency: Target | None = None
+    ttft: Target | None = None
+    tpot: Target | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SLO:
+        given = [k for k in SLO_QUANTILES if getattr(self, k) is not None]
+        named = [k for k in ("latency", "ttft", "tpot") if getattr(self, k) is not None]
+        if given and named:
+            raise ValueError(f"give the latency target as latency: {{{given[0]}: ...}} beside {named[0]}")
+        if not named and len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(SLO_QUANTILES)} (got {len(given)}), or targets "
+                             "by timing: latency, ttft, tpot")
+        return self
+
+    @property
+    def latency_target(self) -> Target | None:
+        """The latency target, whichever way it was written (None without one)."""
+        if self.latency is not None:
+            return self.latency
+        given = {k: getattr(self, k) for k in SLO_QUANTILES if getattr(self, k) is not None}
+        return Target(**given) if given else None
+
+    @property
+    def key(self) -> str:
+        target = self.latency_target
+        assert target is not None, "an SLO without a latency target has no key"
+        return target.key
+
+    @property
+    def quantile(self) -> float:
+        return SLO_QUANTILES[self.key]
+
+    @property
+    def target_s(self) -> float:
+        target = self.latency_target
+        assert target is not None, "an SLO without a latency target has no target_s"
+        return target.target_s
 
 
 class TokenCount(Model):

@@ -96,7 +96,6 @@ from capacity.sim.batching import BATCHERS, BatchRecords, finalize
 from capacity.sim.disciplines import DISCIPLINES, EMPTY
 from capacity.sim.events import Callbacks, Tick
 from capacity.sim.failures import FailureDriver, services_hit
-from capacity.sim.llm_batching import LlmBatcher  # noqa: F401 (registers the "llm" batching mode)
 from capacity.sim.model import ServingService, SimModel, TokenCount
 from capacity.sim.paths import has_path
 from capacity.sim.records import RunRecords, admission_targets

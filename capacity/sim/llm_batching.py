@@ -68,6 +68,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
+from math import log10
 from typing import ClassVar
 
 import numpy as np
@@ -75,10 +76,10 @@ import simpy
 from simpy.events import URGENT
 
 from capacity.llm import GpuSpec, LlmEngine, LlmError
-from capacity.sim.batching import BATCHERS, Batcher, BatchRecords
+from capacity.sim.batcher import Batcher, BatchRecords
 from capacity.sim.disciplines import EMPTY
 from capacity.sim.events import Callbacks, Tick
-from capacity.sim.histogram import ITL_BINS, itl_bin
+from capacity.sim.histogram import ITL_BINS, ITL_BINS_PER_DECADE, ITL_LOW_S
 from capacity.sim.metrics import window_edges
 from capacity.sim.model import LlmServing, ServingService, SimModel
 from capacity.sim.replicas import Fleet, ServingReplica
@@ -110,7 +111,7 @@ class LlmRecord:
     kv_series: list[np.ndarray] = field(default_factory=list)  # per replica: blocks in use × s per window
     output_tokens: list[int] = field(default_factory=list)  # per replica: tokens generated in the window
     preemptions: list[int] = field(default_factory=list)  # per replica: requests it preempted (whole run)
-    itl: dict[int, np.ndarray] = field(default_factory=dict)  # class index -> inter-token gap histogram
+    itl: dict[int, list[int]] = field(default_factory=dict)  # class index -> inter-token gap histogram
     itl_sum: dict[int, float] = field(default_factory=dict)   # class index -> sum of its gaps (s)
     itl_max: dict[int, float] = field(default_factory=dict)   # class index -> its longest gap (s)
 
@@ -141,13 +142,16 @@ class LlmBatcher(Batcher):
         n = len(rec.arrival)
         self.computed = [0] * n                            # tokens of each request in the KV cache
         self.generated = [0] * n                           # output tokens it has produced
-        self.kv_held = [0] * n                                # KV blocks it holds
+        self.kv_held = [0] * n                             # KV blocks it holds
+        inputs = rec.input_tokens
+        self.prompt = [max(1, x) for x in inputs] if inputs else [1] * n   # a prompt has a token at least
+        self.known = list(self.prompt)                     # prompt + output tokens so far
         self.last_token = [0.0] * n                        # when it produced its last token
         self._engines: dict[GpuSpec, LlmEngine] = {}
         lo, hi = rec.window
         self.record = LlmRecord(self.svc.name, llm.block_size, window_edges(lo, hi, model.interval_s),
                                 tuple(k for k, c in enumerate(model.classes) if c.service == self.svc.name))
-        self._class_of = rec.cls
+        self._class_of: list[int] = rec.cls.tolist() if len(rec.cls) else []
         self._measured_lo, self._measured_hi = lo, hi
         self.engine: list[LlmEngine] = []
         self.total_blocks: list[int] = []
@@ -155,7 +159,7 @@ class LlmBatcher(Batcher):
         self.watermark_blocks: list[int] = []
         self.running: list[list[int]] = []                 # per engine: admission order
         self.local: list[deque[int]] = []                  # per engine: its waiting list
-        self.plan: list[list[tuple[int, int]]] = []        # per engine: (request, new tokens) this iteration
+        self.plan: list[list[tuple[int, int, bool]]] = []  # per engine: (request, new tokens, decode)
         self.iteration_start: list[float] = []
         self.used_now: list[int] = []                      # blocks in use during the current iteration
         for replica in self.replicas:
@@ -227,16 +231,9 @@ class LlmBatcher(Batcher):
         if self.per_replica:
             self.boundary.append([])
 
-    def _prompt(self, j: int) -> int:
-        inputs = self.rec.input_tokens
-        return max(1, inputs[j]) if inputs else 1
-
-    def _known(self, j: int) -> int:
-        return self._prompt(j) + self.generated[j]
-
     def _decoding(self, j: int) -> bool:
         """Whether request ``j`` decodes: it has a token and only that last one is not cached."""
-        return self.generated[j] > 0 and self._known(j) - self.computed[j] == 1
+        return self.generated[j] > 0 and self.known[j] - self.computed[j] == 1
 
     def _blocks(self, tokens: int) -> int:
         return -(-tokens // self.block_size)
@@ -245,7 +242,7 @@ class LlmBatcher(Batcher):
 
     def readmit(self, i: int, now: float) -> bool:
         outputs = self.rec.output_tokens
-        if self._prompt(i) + (outputs[i] if outputs else 0) > self.max_tokens:
+        if self.prompt[i] + (outputs[i] if outputs else 0) > self.max_tokens:
             return False                               # longer than any engine's KV cache holds
         return super().readmit(i, now)
 
@@ -296,13 +293,13 @@ class LlmBatcher(Batcher):
         self.record.preemptions[s] += 1
         return v
 
-    def _admit(self, s: int, budget: int, plan: list[tuple[int, int]], whole: bool) -> int:
+    def _admit(self, s: int, budget: int, plan: list[tuple[int, int, bool]], whole: bool) -> int:
         """Admit waiting requests of engine ``s`` into ``plan`` (a first chunk each, or the whole prompt when
         ``whole``) while the budget, ``max_num_seqs`` and the blocks allow; return the budget left."""
         local, running = self.local[s], self.running[s]
         while local and budget > 0 and len(running) < self.max_seqs:
             j = local[0]
-            known = self._known(j)
+            known = self.known[j]
             need = self._blocks(known)
             free = self.free_blocks[s]
             if need > free or (running and free - need < self.watermark_blocks[s]):
@@ -320,34 +317,36 @@ class LlmBatcher(Batcher):
             rec = self.rec
             if rec.start_s[j] != rec.start_s[j]:        # NaN: its first start
                 rec.start_s[j] = self.env._now
-            plan.append((j, n))
+            plan.append((j, n, False))
             budget -= n
         return budget
 
-    def _decodes(self, s: int, budget: int, plan: list[tuple[int, int]]) -> int:
+    def _decodes(self, s: int, budget: int, plan: list[tuple[int, int, bool]]) -> int:
         """One decode token for each running request that decodes (admission order), preempting the tail
         when a block is missing; return the budget left."""
         running, computed, held = self.running[s], self.computed, self.kv_held
+        known, generated = self.known, self.generated
+        size = self.block_size
         i = 0
         while i < len(running) and budget > 0:
             j = running[i]
-            if not self._decoding(j):
+            if not generated[j] or known[j] - computed[j] != 1:
                 i += 1                                 # still prefilling
                 continue
-            if self._blocks(computed[j] + 1) > held[j]:
+            if computed[j] // size + 1 > held[j]:       # its next token opens a new block
                 while self.free_blocks[s] == 0:
                     if self._preempt(s) == j:
                         return budget
                 self.free_blocks[s] -= 1
                 held[j] += 1
-            plan.append((j, 1))
+            plan.append((j, 1, True))
             budget -= 1
             i += 1
         return budget
 
-    def _schedule(self, s: int) -> list[tuple[int, int]]:
+    def _schedule(self, s: int) -> list[tuple[int, int, bool]]:
         """The (request, new tokens) of the next iteration of engine ``s`` (see the module docstring)."""
-        plan: list[tuple[int, int]] = []
+        plan: list[tuple[int, int, bool]] = []
         budget = self.budget
         if not self.chunked:
             self._admit(s, budget, plan, whole=True)
@@ -360,8 +359,8 @@ class LlmBatcher(Batcher):
             if budget <= 0:
                 break
             if not self._decoding(j):                  # prefilling (decodes were scheduled above)
-                n = min(self._known(j) - computed[j], budget)
-                plan.append((j, n))
+                n = min(self.known[j] - computed[j], budget)
+                plan.append((j, n, False))
                 budget -= n
         self._admit(s, budget, plan, whole=False)
         return plan
@@ -374,8 +373,8 @@ class LlmBatcher(Batcher):
             self.release(s)                            # idle
             return
         computed = self.computed
-        decodes = [computed[j] for j, _ in plan if self._decoding(j)]
-        chunks = [(n, computed[j]) for j, n in plan if not self._decoding(j)]
+        decodes = [computed[j] for j, _, decode in plan if decode]
+        chunks = [(n, computed[j]) for j, n, decode in plan if not decode]
         duration = self.engine[s].iteration_time(decodes, chunks) / self.speed[s]
         self.iteration_start[s] = now
         self.used_now[s] = self.total_blocks[s] - self.free_blocks[s]
@@ -401,8 +400,8 @@ class LlmBatcher(Batcher):
                     series[k] += used * (hi - lo)
                 lo = hi
                 k += 1
-            total = sum(n for _, n in plan)
-            for j, n in plan:
+            total = sum(n for _, n, _ in plan)
+            for j, n, _ in plan:
                 self.rec.busy_request[j] += busy * n / total
 
     def _on_iteration(self, tick: Tick) -> None:
@@ -411,38 +410,44 @@ class LlmBatcher(Batcher):
             return                                     # an iteration of a failed replica
         now = self.env._now
         self._account(s, now)
-        rec, computed, generated = self.rec, self.computed, self.generated
-        outputs = rec.output_tokens
+        rec, computed, generated, known = self.rec, self.computed, self.generated, self.known
+        outputs, arrival, last_token = rec.output_tokens, rec.arrival, self.last_token
+        class_of = self._class_of
         lo, hi = self._measured_lo, self._measured_hi
         record = self.record
+        in_window = lo <= now <= hi
+        tokens = 0
         done: list[int] = []
-        for j, n in self.plan[s]:
+        for j, n, _ in self.plan[s]:
             computed[j] += n
-            if computed[j] < self._known(j):
+            if computed[j] < known[j]:
                 continue                               # a prefill chunk that is not the last
             out = outputs[j] if outputs else 0
             if out <= 0:
                 done.append(j)                         # a prefill with nothing to generate
                 continue
-            generated[j] += 1
-            if lo <= now <= hi:
-                record.output_tokens[s] += 1
-            if rec.first_token_s[j] != rec.first_token_s[j]:
+            tokens += 1
+            if not generated[j]:                       # its first token (again, after a failure)
                 rec.first_token_s[j] = now
-            elif lo <= rec.arrival[j] < hi:
-                k = int(self._class_of[j])
+            elif lo <= arrival[j] < hi:
+                k = class_of[j]
                 hist = record.itl.get(k)
                 if hist is None:
-                    hist = record.itl[k] = np.zeros(ITL_BINS, dtype=np.int64)
+                    hist = record.itl[k] = [0] * ITL_BINS
                     record.itl_sum[k] = record.itl_max[k] = 0.0
-                gap = now - self.last_token[j]
-                hist[itl_bin(gap)] += 1
+                gap = now - last_token[j]
+                b = int(log10(gap / ITL_LOW_S) * ITL_BINS_PER_DECADE) if gap > ITL_LOW_S else 0  # itl_bin
+                hist[b if b < ITL_BINS else ITL_BINS - 1] += 1
                 record.itl_sum[k] += gap
                 if gap > record.itl_max[k]:
                     record.itl_max[k] = gap
-            self.last_token[j] = now
+            generated[j] += 1
+            known[j] += 1
+            last_token[j] = now
             if generated[j] >= out:
                 done.append(j)
+        if in_window:
+            record.output_tokens[s] += tokens
         if done:
             running = self.running[s]
             gone = set(done)
@@ -467,6 +472,7 @@ class LlmBatcher(Batcher):
         for j in members:
             self.computed[j] = 0
             self.generated[j] = 0
+            self.known[j] = self.prompt[j]
             self.kv_held[j] = 0
         self.free_blocks[s] = self.total_blocks[s]
         self.running[s], self.local[s], self.plan[s] = [], deque(), []
@@ -484,6 +490,3 @@ class LlmBatcher(Batcher):
         if self.running[r] or self.local[r]:
             return False
         return super()._holds_nothing(replica)
-
-
-BATCHERS[LlmBatcher.mode] = LlmBatcher

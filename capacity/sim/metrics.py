@@ -214,7 +214,7 @@ def itl_summary(result: SimResult, k: int) -> dict[str, float | None] | None:
     total, longest, found = 0.0, 0.0, False
     for record in result.llm:
         if k in record.itl:
-            counts += record.itl[k]
+            counts += np.asarray(record.itl[k], dtype=np.int64)
             total += record.itl_sum[k]
             longest = max(longest, record.itl_max[k])
             found = True

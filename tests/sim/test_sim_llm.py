@@ -116,7 +116,7 @@ def test_chunked_prefill_does_not_stall_decodes_and_unchunked_does() -> None:
         llm = LlmServing(model=LLAMA, chunked_prefill=chunked,
                          max_num_batched_tokens=512 if chunked else 8192)
         results[chunked] = replay(service(llm), arrivals, inputs, outputs)
-    itl = {k: np.max(itl_quantiles(r.llm[0].itl[0], (1.0,))) for k, r in results.items()}
+    itl = {k: np.max(itl_quantiles(np.asarray(r.llm[0].itl[0]), (1.0,))) for k, r in results.items()}
     engine = LlmEngine.from_spec(LLAMA, H100)
     # unchunked: the decodes wait for the whole 6,000-token prefill, chunked: for one 512-token chunk at most
     assert itl[False] >= engine.prefill_time(6000) * 0.98
