@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from capacity.sim.model import SimModel
     from capacity.sim.result import SimResult
+    from capacity.sim.streaming import StreamingResult
 
 
 class _Run(Protocol):
@@ -48,7 +49,7 @@ class _Run(Protocol):
     @property
     def model(self) -> SimModel | None: ...
     @property
-    def sim_result(self) -> SimResult | None: ...
+    def sim_result(self) -> SimResult | StreamingResult | None: ...
     @property
     def report(self) -> Report: ...
 
@@ -90,6 +91,11 @@ def requests(result: _Run) -> pd.DataFrame:
     sim, model = result.sim_result, result.model
     if sim is None or model is None:
         raise ValueError("the run has no simulation (the scenario has no workload, or only packing was run)")
+    from capacity.sim.result import SimResult
+
+    if not isinstance(sim, SimResult):
+        raise ValueError("a streaming run keeps no per-request records (workload.statistics: streaming); "
+                         "run with workload.statistics: exact")
     n = len(sim)
     cls = np.asarray(sim.cls)
     classes = model.classes

@@ -10,11 +10,18 @@ estimate of the work and the cap it exceeds, e.g.::
 The caps are the scenario's optional ``limits`` section (every one overridable there or with ``--set
 limits.KEY=VALUE``; the report states the caps in force under ``provenance.limits``):
 
-* ``max_requests`` (default 3e7) — expected requests over the run, all classes together: ``rate ×
-  duration`` for a synthetic class (every process's ``rate`` is its long-run mean), the trace rows inside
-  the replayed window × ``rate_scale`` for a trace class (counted when the trace is read, before the
-  simulation). A run's peak memory is about 220 bytes a simulated request (measured: 10M requests, about
-  2 GiB), so the default is about 6.6 GB.
+* ``max_requests`` (default 3e7) — expected requests over an **exact** run (``workload.statistics``),
+  all classes together: ``rate × duration`` for a synthetic class (every process's ``rate`` is its
+  long-run mean), the trace rows inside the replayed window × ``rate_scale`` for a trace class (counted
+  when the trace is read, before the simulation). An exact run's peak memory is about 220 bytes a
+  simulated request (measured: 10M requests, about 2 GiB), so the default is about 6.6 GB.
+* ``max_streamed_requests`` (default 2e8) — the same count for a **streaming** run
+  (`capacity.sim.streaming`), whose memory does not grow with it: this cap bounds the work instead, about
+  3 µs a request on one core (benchmarks/day_scale.py), so the default is roughly ten minutes of
+  simulation and lets a day at 1,000 requests/s (8.64e7) through.
+* The statistics mode: ``workload.statistics: auto`` (the default) runs **exact** up to
+  `AUTO_STREAMING_ABOVE` expected requests (5e6, about 1.1 GB) and **streaming** above, when the
+  scenario can stream (`streaming_obstacle`; otherwise exact, under ``max_requests``).
 * ``max_decode_steps`` (default 2e8) — continuous batching and an LLM engine run one event per decode
   iteration; an iteration yields at most ``max_size`` (``llm.max_num_seqs``) tokens per engine, so a service
   needs at least ``requests × mean output tokens / max_size`` iterations.
@@ -65,6 +72,11 @@ BYTES_PER_REQUEST = 220
 #: (50,000 windows × 91 series: 650 MB more peak RSS than with 500 windows).
 BYTES_PER_SERIES_VALUE = 145
 
+#: ``workload.statistics: auto`` streams above this many expected requests (exact up to it: about 1.1 GB
+#: at `BYTES_PER_REQUEST`); the figure is fixed, not a scenario limit, so that a report's mode follows from
+#: its scenario alone.
+AUTO_STREAMING_ABOVE = 5e6
+
 Problem = tuple[tuple[str | int, ...], str]
 Float = Annotated[float, BeforeValidator(not_a_boolean)]  # a cap is a number, never a boolean
 
@@ -75,6 +87,7 @@ class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_requests: Float = Field(default=3e7, gt=0)
+    max_streamed_requests: Float = Field(default=2e8, gt=0)
     max_decode_steps: Float = Field(default=2e8, gt=0)
     max_replicas: Float = Field(default=1e6, gt=0)
     max_packing_size: Float = Field(default=5e6, gt=0)
@@ -100,15 +113,29 @@ def _bytes(n: float) -> str:
     return f"{n:.3g} B"
 
 
+def statistics_mode(requested: str, expected: float, streamable: bool) -> str:
+    """``exact`` or ``streaming``: the mode asked for, or for ``auto``, streaming above
+    `AUTO_STREAMING_ABOVE` expected requests when the scenario can stream (``streamable``)."""
+    if requested != "auto":
+        return requested
+    return "streaming" if expected > AUTO_STREAMING_ABOVE and streamable else "exact"
+
+
 def requests_problem(total: float, per_class: Sequence[tuple[tuple[str | int, ...], float, str]],
-                     limits: Limits) -> Problem | None:
-    """The problem when ``total`` expected requests exceed ``limits.max_requests``: at the class that
+                     limits: Limits, mode: str = "exact") -> Problem | None:
+    """The problem when ``total`` expected requests exceed the cap of the statistics ``mode``
+    (``limits.max_requests`` exact, ``limits.max_streamed_requests`` streaming): at the class that
     expects the most (``per_class``: its location, its expected requests and how they were estimated)."""
-    if total <= limits.max_requests or not per_class:
+    cap = limits.max_streamed_requests if mode == "streaming" else limits.max_requests
+    if total <= cap or not per_class:
         return None
     loc, n, how = max(per_class, key=lambda item: item[1])
+    if mode == "streaming":
+        return loc, (f"about {n:.3g} requests expected ({how}; all classes {total:.3g}), more than the limit "
+                     f"{cap:.3g} of a streaming run (about 3 µs of simulation a request); lower the rate or "
+                     "the duration, or raise limits.max_streamed_requests")
     return loc, (f"about {n:.3g} requests expected ({how}; all classes {total:.3g}), more than the limit "
-                 f"{limits.max_requests:.3g} (about {_bytes(total * BYTES_PER_REQUEST)} of simulator memory "
+                 f"{cap:.3g} (about {_bytes(total * BYTES_PER_REQUEST)} of simulator memory "
                  f"at ~{BYTES_PER_REQUEST} B a request); lower the rate or the duration, or raise "
                  "limits.max_requests")
 

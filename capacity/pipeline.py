@@ -29,7 +29,13 @@ import numpy as np
 
 from capacity import autoscaling, packing, sim
 from capacity.errors import InfeasiblePlacement, Shortage
-from capacity.limits import requests_problem, series_per_window, series_problem, statistics_windows
+from capacity.limits import (
+    requests_problem,
+    series_per_window,
+    series_problem,
+    statistics_mode,
+    statistics_windows,
+)
 from capacity.packing.problem import PackingProblem, Placement
 from capacity.report.model import Autoscaling, Report, Simulation, StaticComparison
 from capacity.report.series import full_report
@@ -48,12 +54,14 @@ from capacity.scenario import (
 from capacity.scenario import Spread as ScenarioSpread
 from capacity.scenario.services import ColdStart as ColdStartSpec
 from capacity.scenario.services import ScalingRules as ScenarioScalingRules
+from capacity.scenario.work import streaming_obstacle
 from capacity.scenario.workload import ParallelStage, RepeatCount, RepeatStage, VisitStage
 from capacity.sim import model as sim_model
 from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import Discipline, Dist, Process, Routing, ServiceDist, SimModel, TokenMetric
 from capacity.sim.paths import has_path
 from capacity.sim.result import SimResult
+from capacity.sim.streaming import StreamingResult
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
 
 
@@ -320,16 +328,18 @@ def serving_model(scenario: Scenario, placement: Placement) -> SimModel:
             on_failure=s.serving.on_failure or scenario.scheduling.on_failure,
         ))
     classes = sim_classes(scenario)
-    _check_expected_requests(scenario, classes)
+    mode = _check_expected_requests(scenario, classes)
     _check_series(scenario, services, classes)
     return SimModel(services=tuple(services), classes=classes, duration_s=scenario.workload.duration,
                     warmup_s=scenario.workload.warmup, seed=scenario.seed,
-                    failures=sim_failures(scenario, placement), interval_s=scenario.metrics.interval)
+                    failures=sim_failures(scenario, placement), interval_s=scenario.metrics.interval,
+                    statistics=mode)
 
 
-def _check_expected_requests(scenario: Scenario, classes: tuple[sim.RequestClass, ...]) -> None:
-    """Refuse a run whose expected requests (every class's mean rate × duration, traces included: their
-    rows in the replayed window × rate_scale) exceed ``limits.max_requests`` (`capacity.limits`)."""
+def _check_expected_requests(scenario: Scenario, classes: tuple[sim.RequestClass, ...]) -> str:
+    """The statistics mode of the run (`capacity.limits.statistics_mode`), after refusing a run whose
+    expected requests (every class's mean rate × duration, traces included: their rows in the replayed
+    window × rate_scale) exceed the mode's cap (``limits.max_requests`` or ``max_streamed_requests``)."""
     assert scenario.workload is not None
     duration = scenario.workload.duration
     index = {c.name: i for i, c in enumerate(scenario.workload.classes)}
@@ -339,9 +349,12 @@ def _check_expected_requests(scenario: Scenario, classes: tuple[sim.RequestClass
         per_class[i] = per_class.get(i, 0.0) + c.arrivals.rate_per_s * duration
     rows = [(("workload", "classes", i, "arrivals"), n, f"mean rate {n / duration:.3g}/s × duration "
              f"{duration:g}s") for i, n in per_class.items()]
-    problem = requests_problem(sum(per_class.values()), rows, scenario.limits)
+    total = sum(per_class.values())
+    mode = statistics_mode(scenario.workload.statistics, total, streaming_obstacle(scenario) is None)
+    problem = requests_problem(total, rows, scenario.limits, mode)
     if problem is not None:
         raise scenario.error(problem[1], problem[0])
+    return mode
 
 
 def _check_series(scenario: Scenario, services: list[sim.ServingService],
@@ -507,7 +520,7 @@ def simulate_model(model: SimModel,
         section["paths"] = summarize_paths(journeys)
         return journeys, section
     if scaling is None:
-        result = sim.simulate_model(model)
+        result = sim.run_model(model)
         return result, sim.summarize(model, result)
     result, controller = autoscaling.simulate(model, scaling)
     section = sim.summarize(model, result)
@@ -536,7 +549,7 @@ def static_comparison(scenario: Scenario, auto: Autoscaling) -> StaticComparison
                           data_dirs=scenario.data_dirs)
     placement = pack(static)
     model = serving_model(static, placement)
-    result = sim.simulate_model(model)
+    result = sim.run_model(model)
     summary = simulation_section(sim.summarize(model, result))
     assert static.workload is not None and summary is not None
     hours = (static.workload.duration - static.workload.warmup) / 3600.0
@@ -548,6 +561,10 @@ def static_comparison(scenario: Scenario, auto: Autoscaling) -> StaticComparison
     at_slo: dict[str, float | None] = {}
     for k, c in enumerate(model.classes):
         if c.name in slos:
+            if isinstance(result, sim.StreamingResult):         # the sketch's quantile (within 1 %)
+                value = result.latency_quantile(k, slos[c.name].quantile)
+                at_slo[c.name] = None if value is None else float(f"{value:.12g}")
+                continue
             done = result.latency_s[result.measured & result.completed & (result.cls == k)]
             at_slo[c.name] = float(f"{np.quantile(done, slos[c.name].quantile):.12g}") if len(done) else None
     return StaticComparison(
@@ -567,8 +584,8 @@ class RunResult:
     problem: PackingProblem
     placement: Placement
     model: SimModel | None
-    sim_result: SimResult | None    # the per-request records, None without workload
-    report: Report
+    sim_result: SimResult | StreamingResult | None    # per-request records (exact), running statistics
+    report: Report                                     # (streaming), None without workload
     timings: dict[str, float] = field(default_factory=dict)
 
     def requests_frame(self) -> Any:

@@ -642,7 +642,10 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
         return replace(result, shortages=[str(s) for s in exc.shortages] or [str(exc)])
     assert run.model is not None and run.sim_result is not None
     model = run.model
-    runs = [_measure_run(model, run.sim_result, measure)]       # one run's records in memory at a time
+    # the checks read per-request records: a streaming run (workload.statistics) is replayed exactly here
+    # (its trials were: sim.simulate_model, within limits.max_requests)
+    first = run.sim_result if isinstance(run.sim_result, SimResult) else sim.simulate_model(model)
+    runs = [_measure_run(model, first, measure)]       # one run's records in memory at a time
     runs += [_measure_run(model, sim.simulate_model(replace(model, seed=s)), measure) for s in seeds[1:]]
     return replace(result, report=run.report, slos=_checks(model, runs, seeds))
 

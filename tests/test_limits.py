@@ -26,7 +26,7 @@ workload:
 
 
 def test_a_billion_per_second_for_a_day_is_refused_with_the_estimate(write_scenario, capsys):
-    path = write_scenario(BASE.replace("1h", "1d"))
+    path = write_scenario(BASE.replace("1h", "1d") + "  statistics: exact\n")   # the rate stays on line 11
     with pytest.raises(ScenarioError) as exc:
         load_scenario(path)
     message = exc.value.one_line()
@@ -36,6 +36,22 @@ def test_a_billion_per_second_for_a_day_is_refused_with_the_estimate(write_scena
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "8.64e+13" in err
+
+
+def test_a_streaming_run_is_capped_by_its_work(write_scenario, capsys):
+    """With the default statistics (auto: streaming at this size) the cap is limits.max_streamed_requests,
+    which lets a day at 1,000/s through (capacity.limits)."""
+    path = write_scenario(BASE.replace("1h", "1d"))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    message = exc.value.one_line()
+    assert exc.value.path == "workload.classes.flood.arrivals.rate" and exc.value.line == 11
+    assert "about 8.64e+13 requests expected" in message and "limit 2e+08 of a streaming run" in message
+    assert "limits.max_streamed_requests" in message
+    assert load_scenario(write_scenario(BASE.replace("1h", "1d").replace("1000000000/s", "1000/s")))
+    with pytest.raises(ScenarioError, match=r"limits\.max_requests"):
+        load_scenario(write_scenario(BASE.replace("1h", "1d").replace("1000000000/s", "1000/s")),
+                      ["workload.statistics=exact"])
 
 
 def test_the_cap_is_overridable_and_stated_in_the_report(write_scenario):

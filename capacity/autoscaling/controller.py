@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 
 from capacity.autoscaling.cluster import Cluster, Node, Pod
-from capacity.autoscaling.metrics import LoadSamples
+from capacity.autoscaling.metrics import ArrivalFeed, LoadSamples
 from capacity.autoscaling.model import AutoscalingModel, ColdStart, ServiceScaling
 from capacity.autoscaling.policies import Recommendation, Scaler, ScaleView
 from capacity.autoscaling.registry import POLICIES
@@ -80,7 +80,7 @@ class ServiceLoop:
 class AutoscaleController:
     """Scales the model's autoscaled services and the cluster's pools during one run (module docstring)."""
 
-    def __init__(self, model: SimModel, scaling: AutoscalingModel, arrivals: dict[str, np.ndarray]) -> None:
+    def __init__(self, model: SimModel, scaling: AutoscalingModel, arrivals: dict[str, ArrivalFeed]) -> None:
         self.model, self.scaling, self.arrivals = model, scaling, arrivals
         resources = sorted(
             {r for p in scaling.cluster.pools for r in p.capacity}
@@ -117,7 +117,7 @@ class AutoscaleController:
             policy = POLICIES.lookup(spec.policy)
             samples = LoadSamples(
                 runtime,
-                self.arrivals.get(spec.service, np.empty(0)),
+                self.arrivals.get(spec.service, ArrivalFeed()),
                 policy.window_s(spec) + self.scaling.sample_s,
             )
             loop = ServiceLoop(

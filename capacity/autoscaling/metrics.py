@@ -31,13 +31,39 @@ if TYPE_CHECKING:                      # an annotation only: reading a scenario 
     from capacity.sim.runtime import ServiceRuntime
 
 
+class ArrivalFeed:
+    """A service's arrival times (s), sorted: a whole run's at once (`capacity.autoscaling.simulate`), or
+    fed block by block as a streaming run loads them (`capacity.sim.streaming`), the blocks wholly before
+    the samples' horizon dropped (`trim`), so that memory does not grow with the run."""
+
+    def __init__(self, arrivals_s: np.ndarray | None = None) -> None:
+        self.parts: deque[np.ndarray] = deque()
+        if arrivals_s is not None and len(arrivals_s):
+            self.parts.append(arrivals_s)
+
+    def extend(self, arrivals_s: np.ndarray) -> None:
+        """Arrivals after every one fed so far."""
+        if len(arrivals_s):
+            self.parts.append(arrivals_s)
+
+    def trim(self, before_s: float) -> None:
+        """Forget the blocks whose arrivals are all at or before ``before_s``."""
+        while len(self.parts) > 1 and self.parts[0][-1] <= before_s:
+            self.parts.popleft()
+
+    def count(self, lo_s: float, hi_s: float) -> int:
+        """Arrivals in ``(lo_s, hi_s]``."""
+        return sum(int(np.searchsorted(a, hi_s, side="right") - np.searchsorted(a, lo_s, side="right"))
+                   for a in self.parts if a[-1] > lo_s and a[0] <= hi_s)
+
+
 class LoadSamples:
     """The samples of one service's load (see the module docstring), kept for ``keep_s`` seconds."""
 
-    def __init__(self, runtime: ServiceRuntime, arrivals_s: np.ndarray, keep_s: float) -> None:
+    def __init__(self, runtime: ServiceRuntime, arrivals: ArrivalFeed, keep_s: float) -> None:
         self.runtime = runtime
         self.c = runtime.c
-        self.arrivals_s = arrivals_s  # the service's arrival times, sorted
+        self.feed = arrivals  # the service's arrival times
         self.keep_s = keep_s
         # (t, ready, busy slots, in the service, waiting)
         self.samples: deque[tuple[float, int, int, int, int]] = deque()
@@ -50,14 +76,14 @@ class LoadSamples:
         self.samples.append((now, ready, rt.busy_slots(), rt.requests_in_service() + waiting + held, waiting))
         while self.samples and self.samples[0][0] <= now - self.keep_s:
             self.samples.popleft()
+        self.feed.trim(now - self.keep_s)
 
     def _window(self, now: float, window_s: float) -> list[tuple[float, int, int, int, int]]:
         return [s for s in self.samples if now - window_s < s[0] <= now]
 
     def arrivals(self, now: float, window_s: float) -> int:
         """The service's arrivals in ``(now − window_s, now]``."""
-        a = self.arrivals_s
-        return int(np.searchsorted(a, now, side="right") - np.searchsorted(a, now - window_s, side="right"))
+        return self.feed.count(now - window_s, now)
 
     def _value(self, metric: str, s: tuple[float, int, int, int, int]) -> float:
         if metric == "utilisation":

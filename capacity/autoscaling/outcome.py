@@ -31,6 +31,7 @@ from capacity.sim.metrics import window_edges
 from capacity.sim.model import SimModel
 from capacity.sim.replicas import ReplicaState
 from capacity.sim.result import SimResult
+from capacity.sim.streaming import StreamingResult
 
 
 def _r(x: float) -> float:
@@ -49,7 +50,7 @@ def integral(series: list[tuple[float, int]], lo: float, hi: float) -> float:
 
 
 def state_series(
-    result: SimResult, service_index: int, pending: list[tuple[float, int]]
+    result: SimResult | StreamingResult, service_index: int, pending: list[tuple[float, int]]
 ) -> dict[str, list[float] | list[int]]:
     """A service's replica counts by state after each change (see the module docstring)."""
     tl = result.timeline
@@ -94,8 +95,28 @@ def _steps(out: dict[str, list[Any]], key: str) -> list[tuple[float, int]]:
     return list(zip(out["t_s"], out[key], strict=True))
 
 
-def slo_over_time(model: SimModel, result: SimResult) -> dict[str, dict[str, list[Any]]]:
+def slo_over_time(model: SimModel, result: SimResult | StreamingResult) -> dict[str, dict[str, list[Any]]]:
     """Per class with an SLO, per window: attainment and whether the SLO was missed (module docstring)."""
+    if isinstance(result, StreamingResult):
+        edges, arrived, hits = result.slo_windows()
+    else:
+        edges, arrived, hits = _slo_windows(model, result)
+    out: dict[str, dict[str, list[Any]]] = {}
+    for k, c in enumerate(model.classes):
+        if c.slo_target_s is None or c.slo_quantile is None:
+            continue
+        attainment: list[float | None] = []
+        missed: list[bool] = []
+        for n, met in zip(arrived[k].tolist(), hits[k].tolist(), strict=True):
+            attainment.append(_r(met / n) if n else None)
+            missed.append(bool(n) and met < c.slo_quantile * n)
+        out[c.name] = {"t_s": [_r(float(e)) for e in edges[:-1]], "attainment": attainment, "missed": missed}
+    return out
+
+
+def _slo_windows(model: SimModel, result: SimResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window edges, and per class and window its measured requests and those completed within its SLO
+    target (0 for a class without one)."""
     lo, hi = result.window_s
     edges = window_edges(lo, hi, model.interval_s)
     windows = len(edges) - 1
@@ -103,27 +124,19 @@ def slo_over_time(model: SimModel, result: SimResult) -> dict[str, dict[str, lis
     measured = result.measured
     latency = result.latency_s
     completed = result.completed
-    out: dict[str, dict[str, list[Any]]] = {}
+    arrived = np.zeros((len(model.classes), windows), dtype=np.int64)
+    hits = np.zeros_like(arrived)
     for k, c in enumerate(model.classes):
-        if c.slo_target_s is None or c.slo_quantile is None:
-            continue
         mine = measured & (result.cls == k)
-        attainment: list[float | None] = []
-        missed: list[bool] = []
-        for w in range(windows):
-            here = mine & (index == w)
-            n = int(here.sum())
-            ok = here & completed
-            lat = latency[ok]
-            met = int((lat <= c.slo_target_s).sum())
-            attainment.append(_r(met / n) if n else None)
-            missed.append(bool(n) and met < c.slo_quantile * n)
-        out[c.name] = {"t_s": [_r(float(e)) for e in edges[:-1]], "attainment": attainment, "missed": missed}
-    return out
+        arrived[k] = np.bincount(index[mine], minlength=windows)
+        if c.slo_target_s is not None:
+            hit = mine & completed & (latency <= c.slo_target_s)
+            hits[k] = np.bincount(index[hit], minlength=windows)
+    return edges, arrived, hits
 
 
 def summarize_autoscaling(
-    model: SimModel, result: SimResult, controller: AutoscaleController
+    model: SimModel, result: SimResult | StreamingResult, controller: AutoscaleController
 ) -> dict[str, Any]:
     """The report's ``simulation.autoscaling`` section (see the module docstring)."""
     lo, hi = float(model.warmup_s), float(model.duration_s)

@@ -594,6 +594,16 @@ class Paths(_Section):
     services: dict[str, PathServiceStats]
 
 
+class Statistics(_Section):
+    """How the statistics were computed: ``exact`` (every request's record kept; numpy percentiles) or
+    ``streaming`` (counts, means and SLO attainment exact, quantiles from a sketch within
+    ``relative_error`` of the sample's value at their rank; `capacity.sim.sketch`); null
+    ``relative_error`` in exact mode."""
+
+    mode: Literal["exact", "streaming"]
+    relative_error: Annotated[float, Field(gt=0, lt=1)] | None
+
+
 class Simulation(_Section):
     """``simulation``: `capacity.sim.metrics.summarize`'s dictionary (definitions in its docstring),
     floats rounded to 12 significant digits."""
@@ -610,6 +620,7 @@ class Simulation(_Section):
     over_time: OverTime
     autoscaling: Autoscaling | None = None     # only when some service is autoscaled
     paths: Paths | None = None                 # only when some class has a path
+    statistics: Statistics | None = None           # written since statistics modes exist
 
 
 # ---------------------------------------------------------------------------------------------- plot data

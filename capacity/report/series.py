@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from capacity.scenario import Scenario
     from capacity.sim.model import SimModel
     from capacity.sim.result import SimResult
+    from capacity.sim.streaming import StreamingResult
 
 
 class RunOutput(Protocol):
@@ -67,7 +68,7 @@ class RunOutput(Protocol):
     @property
     def model(self) -> SimModel | None: ...
     @property
-    def sim_result(self) -> SimResult | None: ...
+    def sim_result(self) -> SimResult | StreamingResult | None: ...
     @property
     def report(self) -> Report: ...
 
@@ -218,7 +219,10 @@ def plot_data(result: RunOutput) -> dict[str, Input | Series]:
     scenario is echoed as the digest sees it (`Scenario.canonical`; limits are in provenance.limits), so
     the echo hashes to ``provenance.scenario_sha256``."""
     out: dict[str, Input | Series] = {"input": Input(scenario=result.scenario)}
-    if result.model is not None and result.sim_result is not None:
+    from capacity.sim.result import SimResult
+
+    # a streaming run keeps no per-request records to draw the series from
+    if result.model is not None and isinstance(result.sim_result, SimResult):
         out["series"] = build_series(result.model, result.sim_result)
     return out
 

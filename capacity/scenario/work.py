@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import math
 
-from capacity.limits import Problem, requests_problem, series_per_window, series_problem, statistics_windows
+from capacity.limits import (
+    Problem,
+    requests_problem,
+    series_per_window,
+    series_problem,
+    statistics_mode,
+    statistics_windows,
+)
 from capacity.scenario.document import Scenario
 
 
@@ -45,7 +52,11 @@ def work_problems(s: Scenario) -> list[Problem]:
                 per_class.append(((("workload", "classes", i, "arrivals", "steps")), n,
                                   f"{n:.3g} requests over the steps in {duration:g}s"))
         total = sum(n for _, n, _ in per_class)
-        problem = requests_problem(total, per_class, limits)
+        obstacle = streaming_obstacle(s)
+        if s.workload.statistics == "streaming" and obstacle is not None:
+            problems.append(obstacle)
+        mode = statistics_mode(s.workload.statistics, total, obstacle is None)
+        problem = requests_problem(total, per_class, limits, mode)
         if problem is not None:
             problems.append(problem)
         else:
@@ -60,6 +71,32 @@ def work_problems(s: Scenario) -> list[Problem]:
                                           f"the limit {limits.max_runs:.3g}; try fewer values, or raise "
                                           "limits.max_runs"))
     return problems
+
+
+def streaming_obstacle(s: Scenario) -> Problem | None:
+    """What keeps the scenario from running with streaming statistics (`capacity.sim.streaming.unsupported`
+    in the scenario's terms), or None."""
+    preemptive = s.scheduling.discipline == "preemptive"
+    for i, svc in enumerate(s.services):
+        serving = svc.serving
+        if serving is None:
+            continue
+        where: tuple[str | int, ...] = ("services", i, "serving")
+        if serving.batching is not None:
+            return (*where, "batching"), "streaming statistics do not cover batching yet; use exact"
+        if serving.service_time is None or serving.service_time.form == "tokens":
+            return ((*where, "service_time"),
+                    "streaming statistics do not cover service times from token counts yet; use exact")
+        if serving.queue.discipline == "preemptive" or (serving.queue.discipline is None and preemptive):
+            return ((*where, "queue", "discipline"),
+                    "streaming statistics do not cover preemption yet; use exact")
+    if s.failures:
+        return ("failures",), "streaming statistics do not cover failures yet; use exact"
+    for i, cls in enumerate(s.workload.classes if s.workload is not None else []):
+        if cls.path:
+            return (("workload", "classes", i, "path"),
+                    "streaming statistics do not cover request paths yet; use exact")
+    return None
 
 
 def _decode_problems(s: Scenario) -> list[Problem]:

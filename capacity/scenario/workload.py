@@ -349,9 +349,14 @@ class RequestClass(Model):
 
 
 class Workload(Model):
+    added_fields = frozenset({"statistics"})
+
     duration: PositiveDuration
     warmup: Duration = 0.0
     classes: list[RequestClass] = Field(default_factory=list)
+    # exact: every request's record, numpy percentiles; streaming: bounded memory, sketched quantiles
+    # (capacity.sim.streaming); auto: exact up to capacity.limits.AUTO_STREAMING_ABOVE expected requests
+    statistics: Literal["exact", "streaming", "auto"] = "auto"
 
 
 class Scheduling(Model):

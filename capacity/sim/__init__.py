@@ -8,6 +8,10 @@ it into the report's ``simulation`` section (`capacity.sim.metrics`). Times are 
 To replay requests drawn elsewhere (hand-made cases, traces), build a `RequestStream` and call
 `simulate_requests`.
 
+A long run (a day at production rates) keeps running statistics instead of per-request records: ``model.
+statistics = "streaming"``, run by `run_model` (or `simulate_streaming`), returns a `StreamingResult`
+whose `summarize` has the same keys, quantiles within 1 % (`capacity.sim.streaming`).
+
 Concepts, one module each: ``arrivals`` (arrival processes), ``service_times`` (distributions, token
 times), ``streams`` (the seeded random streams), ``requests`` (the engine's input), ``disciplines`` (queue
 order), ``routing`` (which replica serves), ``replicas`` (a replica's lifecycle: starting, ready,
@@ -18,7 +22,8 @@ replicas: KV cache, chunked prefill, preemption, iteration times from the hardwa
 (node failures), ``engine`` (the replay), ``validation`` (the model's checks), ``result`` (the records),
 ``metrics`` (the summary), ``traces`` (recorded requests: CSV formats and replay), ``paths`` (a
 class's path through several services, as a structure), ``journeys`` (requests that travel their path:
-`simulate_journeys`) and ``path_metrics`` (their end-to-end statistics).
+`simulate_journeys`), ``path_metrics`` (their end-to-end statistics), ``streaming`` and ``sketch``
+(streaming runs).
 
 To change the replicas during a run (autoscaling, rollouts), pass a `Controller` to `simulate_model` or
 `simulate_requests`: its ``start(run)`` gets a `RunControl` (the clock, ``run.at(time, action)``, and each
@@ -35,8 +40,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "capacity.sim.engine": (
         "RequestStream", "generate_requests", "simulate_model", "simulate_requests", "validate_model",
     ),
-    "capacity.sim.metrics": ("summarize",),
     "capacity.sim.journeys": ("PathResult", "simulate_journeys"),
+    "capacity.sim.modes": ("run_model", "summarize"),
     "capacity.sim.model": (
         "Arrivals", "Batching", "Failure", "LlmServing", "Replica", "RequestClass", "ServiceTime",
         "ServingService", "SimModel", "TokenCount", "Tokens", "TokenSlo",
@@ -44,6 +49,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "capacity.sim.replicas": ("ReplicaState",),
     "capacity.sim.result": ("FailureRecord", "ReplicaTimeline", "SimResult"),
     "capacity.sim.runtime": ("Controller", "RunControl", "ServiceRuntime"),
+    "capacity.sim.streaming": ("StreamingBacklog", "StreamingResult", "simulate_streaming"),
     "capacity.sim.traces": ("Trace", "TraceError", "read_trace"),
 }
 __getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
@@ -57,7 +63,6 @@ if TYPE_CHECKING:
         validate_model,
     )
     from capacity.sim.journeys import PathResult, simulate_journeys
-    from capacity.sim.metrics import summarize
     from capacity.sim.model import (
         Arrivals,
         Batching,
@@ -72,9 +77,11 @@ if TYPE_CHECKING:
         Tokens,
         TokenSlo,
     )
+    from capacity.sim.modes import run_model, summarize
     from capacity.sim.replicas import ReplicaState
     from capacity.sim.result import FailureRecord, ReplicaTimeline, SimResult
     from capacity.sim.runtime import Controller, RunControl, ServiceRuntime
+    from capacity.sim.streaming import StreamingBacklog, StreamingResult, simulate_streaming
     from capacity.sim.traces import Trace, TraceError, read_trace
 
 __all__ = [
@@ -96,6 +103,8 @@ __all__ = [
     "ServingService",
     "SimModel",
     "SimResult",
+    "StreamingBacklog",
+    "StreamingResult",
     "TokenCount",
     "TokenSlo",
     "Tokens",
@@ -103,9 +112,11 @@ __all__ = [
     "TraceError",
     "generate_requests",
     "read_trace",
+    "run_model",
     "simulate_journeys",
     "simulate_model",
     "simulate_requests",
+    "simulate_streaming",
     "summarize",
     "validate_model",
 ]

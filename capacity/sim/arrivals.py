@@ -46,7 +46,9 @@ and one dict entry.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -69,6 +71,23 @@ class ArrivalProcess(Protocol):
         """Sorted float64 arrival times in ``[0, duration_s)``."""
         ...
 
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        """The arrivals of each time slice ``[edges[k], edges[k + 1])`` in turn (`Slice`), drawn one
+        slice at a time (streaming runs; see the module docstring)."""
+        ...
+
+
+Slice = tuple[np.ndarray, np.ndarray | None]
+"""One time slice's sorted arrival times (s) and, for a trace replay, the trace row of each (else None)."""
+
+
+def _homogeneous_slices(rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+    """A homogeneous Poisson process slice by slice: a Poisson count per slice, uniform times in it."""
+    for a, b in itertools.pairwise(edges.tolist()):
+        t = _poisson_times(rng, rate_per_s, b - a)
+        t += a
+        yield t[t < b], None
+
 
 def _poisson_times(rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
     """Sorted times of a homogeneous Poisson process of ``rate_per_s`` on ``[0, duration_s)``."""
@@ -89,6 +108,9 @@ class Poisson:
     def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
         return _poisson_times(rng, rate_per_s, duration_s)
 
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        return _homogeneous_slices(rng, rate_per_s, edges)
+
 
 @dataclass(frozen=True)
 class Deterministic:
@@ -103,6 +125,16 @@ class Deterministic:
             return np.empty(0)
         t = np.arange(math.ceil(duration_s * rate_per_s) + 1, dtype=np.float64) / rate_per_s
         return t[t < duration_s]
+
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        for a, b in itertools.pairwise(edges.tolist()):
+            if rate_per_s <= 0:
+                yield np.empty(0), None
+                continue
+            k = np.arange(max(math.floor(a * rate_per_s) - 1, 0), math.ceil(b * rate_per_s) + 1,
+                          dtype=np.float64)
+            t = k / rate_per_s                     # the k-th time as k / rate, as `times` computes it
+            yield t[(t >= a) & (t < b)], None
 
 
 @dataclass(frozen=True)
@@ -139,6 +171,29 @@ class Gamma:
             expected = rate_per_s * max(duration_s - end, 0.0)
         t = np.concatenate(chunks)
         return t[t < duration_s]
+
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        """Gaps drawn ahead in blocks of about a slice's arrivals; the ones past a slice wait for the
+        next (the renewal process is one sequence of gaps, cut at the edges)."""
+        bounds = edges.tolist()
+        if rate_per_s <= 0:
+            for _ in bounds[1:]:
+                yield np.empty(0), None
+            return
+        shape = 1.0 / self.cv**2
+        scale = 1.0 / (rate_per_s * shape)
+        ahead = np.array([bounds[0] + rng.uniform() * rng.gamma(shape + 1.0, scale)])
+        for b in bounds[1:]:
+            parts = []
+            while ahead[-1] < b:
+                parts.append(ahead)
+                expected = rate_per_s * (b - float(ahead[-1]))
+                n = int(expected + 5.0 * math.sqrt(expected) * self.cv + 16)
+                ahead = float(ahead[-1]) + np.cumsum(rng.gamma(shape, scale, n))
+            cut = int(np.searchsorted(ahead, b, side="left"))
+            parts.append(ahead[:cut])
+            ahead = ahead[cut:]
+            yield np.concatenate(parts), None
 
 
 @dataclass(frozen=True)
@@ -192,6 +247,43 @@ class OnOff:
         t.sort()
         return t[t < duration_s]
 
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        """Periods drawn a chunk at a time as in `times`; each slice gets the ON time inside it (an ON
+        period cut by an edge gives each side its own Poisson count: counts over disjoint intervals are
+        independent)."""
+        bounds = edges.tolist()
+        if self.on_s is None or self.off_s is None:
+            raise ValueError("onoff arrivals need on_s and off_s")
+        if rate_per_s <= 0:
+            for _ in bounds[1:]:
+                yield np.empty(0), None
+            return
+        cycle = self.on_s + self.off_s
+        peak = rate_per_s * cycle / self.on_s
+        start_on = bool(rng.uniform() < self.on_s / cycle)
+        means = (self.on_s, self.off_s) if start_on else (self.off_s, self.on_s)
+        on = slice(0 if start_on else 1, None, 2)
+        covered = bounds[0]
+        pending_a, pending_b = np.empty(0), np.empty(0)   # ON intervals drawn, not yet placed
+        for a, b in itertools.pairwise(bounds):
+            while covered < b:
+                n = 2 * int(min((b - covered) / cycle + 8.0, self.CHUNK_PERIODS // 2))
+                length = rng.exponential(1.0, n) * np.tile(means, n // 2)
+                end = covered + np.cumsum(length)
+                starts = np.concatenate(([covered], end[:-1]))[on]
+                pending_a = np.concatenate((pending_a, starts))
+                pending_b = np.concatenate((pending_b, starts + length[on]))
+                covered = float(end[-1])
+            lo, hi = np.maximum(pending_a, a), np.minimum(pending_b, b)
+            keep = hi > lo
+            lo, hi = lo[keep], hi[keep]
+            counts = rng.poisson(peak * (hi - lo))
+            t = np.repeat(lo, counts) + rng.uniform(0.0, 1.0, int(counts.sum())) * np.repeat(hi - lo, counts)
+            t.sort()
+            later = pending_b > b
+            pending_a, pending_b = pending_a[later], pending_b[later]
+            yield t[(t >= a) & (t < b)], None
+
 
 @dataclass(frozen=True)
 class Diurnal:
@@ -221,6 +313,11 @@ class Diurnal:
         if len(t) == 0:
             return t
         return t[rng.uniform(0.0, peak, len(t)) < self.rate_at(rate_per_s, t)]
+
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        peak = rate_per_s * (1.0 + self.amplitude)
+        for t, _ in _homogeneous_slices(rng, peak, edges):
+            yield t[rng.uniform(0.0, peak, len(t)) < self.rate_at(rate_per_s, t)], None
 
 
 @dataclass(frozen=True)
@@ -267,6 +364,22 @@ class Steps:
             t.sort()
             parts.append(t[t < b])               # (uniform on [a, b) may round to b)
         return np.concatenate(parts) if parts else np.empty(0)
+
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        """Each slice as a Poisson process per step within it (counts over disjoint intervals are
+        independent, so cutting the steps at the edges keeps the process)."""
+        if not self.steps:
+            raise ValueError("steps arrivals need at least one step")
+        bounds = edges.tolist()
+        steps = self.intervals(bounds[-1])
+        for a, b in itertools.pairwise(bounds):
+            parts = []
+            for lo, hi, rate in steps:
+                lo, hi = max(lo, a), min(hi, b)
+                if lo < hi:
+                    t, _ = next(_homogeneous_slices(rng, rate, np.array([lo, hi])))
+                    parts.append(t)
+            yield (np.concatenate(parts) if parts else np.empty(0)), None
 
 
 @dataclass(frozen=True)
@@ -315,6 +428,39 @@ class TraceReplay:
 
     def times(self, rng: np.random.Generator, rate_per_s: float, duration_s: float) -> np.ndarray:
         return self.sample(rng, duration_s)[0]
+
+    def slices(self, rng: np.random.Generator, rate_per_s: float, edges: np.ndarray) -> Iterator[Slice]:
+        """The replay of `capacity.sim.traces.replay` a slice at a time: the copies' offsets are drawn
+        first; then, per slice, each copy's requests in it (a shifted copy's rows in the slice are one or
+        two runs of the sorted window), the thinned copy's keep/drop draws for them, and the tenants'."""
+        trace = self._trace()
+        bounds = edges.tolist()
+        base, rows, span = replay_window(trace, bounds[-1], self.time_scale, self.start_s)
+        whole = math.floor(self.rate_scale)
+        fraction = self.rate_scale - whole
+        copies = whole + (1 if fraction > 0 else 0)
+        offsets = [0.0] + [float(rng.uniform(0.0, span)) for _ in range(1, copies)]
+        for a, b in itertools.pairwise(bounds):
+            times, sources = [], []
+            for copy, u in enumerate(offsets):
+                # (t + u) mod span in [a, b): t in [a − u, b − u) or [a − u + span, b − u + span)
+                for lo, hi in ((a - u, b - u), (a - u + span, b - u + span)) if copy else ((a, b),):
+                    i, j = np.searchsorted(base, [lo, hi], side="left").tolist()
+                    t = np.mod(base[i:j] + u, span) if copy else base[i:j]
+                    r = rows[i:j]
+                    if copy == whole:
+                        keep = rng.random(len(t)) < fraction
+                        t, r = t[keep], r[keep]
+                    times.append(t)
+                    sources.append(r)
+            t = np.concatenate(times) if times else np.empty(0)
+            r = np.concatenate(sources) if sources else np.empty(0, dtype=np.int64)
+            order = np.argsort(t, kind="stable")
+            t, r = t[order], r[order]
+            if self.tenant_index is not None:
+                keep = self.tenants(rng, r) == self.tenant_index
+                t, r = t[keep], r[keep]
+            yield t, r
 
 
 ARRIVAL_PROCESSES: dict[str, type[ArrivalProcess]] = {

@@ -159,14 +159,14 @@ class Batcher(ServiceRuntime):
     def busy_slots(self) -> int:
         return len(self.free) * self.c - sum(len(f) for f in self.free)
 
-    def admit_late(self, i: int, now: float) -> None:
+    def admit_late(self, i: int, now: float) -> bool:
         rec = self.rec
         if self.timeout is not None and rec.arrival[i] + self.timeout <= now:
             rec.state[i] = GONE
             rec.timed_out[i] = True
             rec.end_s[i] = rec.arrival[i] + self.timeout
-            return
-        self.readmit(i, now)
+            return True
+        return self.readmit(i, now)
 
     def _add_group(self) -> None:
         g = len(self.queues)
@@ -191,9 +191,9 @@ class Batcher(ServiceRuntime):
 
     # ----------------------------------------------------------------------------------------- arrivals
 
-    def admit(self, i: int) -> None:
+    def admit(self, i: int) -> bool:
         """Request ``i`` arrives now: queue it, or reject it (no live replica, or a full queue)."""
-        self.readmit(i, self.env._now)
+        return self.readmit(i, self.env._now)
 
     def readmit(self, i: int, now: float) -> bool:
         """Queue request ``i`` at ``now`` (an arrival, or a retry after a failure, which keeps its

@@ -195,8 +195,9 @@ def simulate_requests(model: SimModel, stream: RequestStream,
 def _plain_admitter(env: simpy.Environment, svc: ServingService, levels: list[int],
                     replicas: list[ServingReplica], arrival: list[float], service: list[float],
                     priority: list[int], start_s: np.ndarray,
-                    replica_of: np.ndarray) -> Callable[[int], None]:
-    """The admit function and slot completion events of a plain service (the fast path)."""
+                    replica_of: np.ndarray) -> Callable[[int], bool]:
+    """The admit function and slot completion events of a plain service (the fast path); it admits
+    every request (True: started or queued)."""
     schedule = env.schedule
     c = svc.concurrency
     queue = DISCIPLINES[svc.discipline](levels)
@@ -206,7 +207,7 @@ def _plain_admitter(env: simpy.Environment, svc: ServingService, levels: list[in
     replica_of_slot = [r.index for r in replicas for _ in range(c)]
     ticks = [Tick(env, slot) for slot in range(len(replicas) * c)]
 
-    def admit(i: int) -> None:
+    def admit(i: int) -> bool:
         if picker.free:                    # a free slot implies an empty queue
             slot = take()
             start_s[i] = arrival[i]
@@ -216,6 +217,7 @@ def _plain_admitter(env: simpy.Environment, svc: ServingService, levels: list[in
             schedule(tick, URGENT, service[i])
         else:
             push(i, priority[i])
+        return True
 
     def on_done(tick: Tick) -> None:
         j = pop()
@@ -232,8 +234,9 @@ def _plain_admitter(env: simpy.Environment, svc: ServingService, levels: list[in
     return admit
 
 
-def _reject(i: int) -> None:
+def _reject(i: int) -> bool:
     """A service without replicas (and no controller to add any): the request is never served."""
+    return False
 
 
 class _Replay:
@@ -269,7 +272,7 @@ class _Replay:
                         if "general" in self.kinds or model.failures or dynamic else None)
         self.fleet = Fleet()
         self.runtimes: list[ServiceRuntime | None] = []
-        self.admit_of_service: dict[str, Callable[[int], None]] = {}
+        self.admit_of_service: dict[str, Callable[[int], bool]] = {}
         for index in range(len(model.services)):
             self._build(index)
 
@@ -318,14 +321,7 @@ class _Replay:
             assert self.records is not None
             driver = FailureDriver(env, model, self.fleet, self.runtimes, self.records)
             driver.start()
-        if self.controllers:
-            control = RunControl(env, {s.name: r for s, r in zip(model.services, self.runtimes,
-                                                                  strict=True) if r is not None})
-            for controller in self.controllers:
-                controller.start(control)
-            for svc, runtime in zip(model.services, self.runtimes, strict=True):
-                if runtime is not None:                # a controller may have put an activator in front
-                    self.admit_of_service[svc.name] = runtime.entry()
+        self._start_controllers()
         self._schedule_arrivals()
         env.run()
         # The replay's per-request Python lists (about 80 bytes a request) sit in reference cycles of
@@ -353,6 +349,20 @@ class _Replay:
         """The requests as replayed (a path replay, `capacity.sim.journeys`, knows later visits' arrival
         times only now)."""
         return self.stream
+
+    def _start_controllers(self) -> None:
+        """Start the controllers, then bind each runtime's entry (a controller may have put an activator
+        in front of its admit)."""
+        if not self.controllers:
+            return
+        model = self.model
+        control = RunControl(self.env, {s.name: r for s, r in zip(model.services, self.runtimes,
+                                                                   strict=True) if r is not None})
+        for controller in self.controllers:
+            controller.start(control)
+        for svc, runtime in zip(model.services, self.runtimes, strict=True):
+            if runtime is not None:
+                self.admit_of_service[svc.name] = runtime.entry()
 
     def _schedule_arrivals(self) -> None:
         """One arrival tick, rescheduled from request to request, admits the requests of each instant."""

@@ -324,8 +324,22 @@ def _over_time(model: SimModel, result: SimResult, masks: dict[str, np.ndarray],
 
     n_replicas = len(result.replica_names)
     busy = busy_by_window(*busy_intervals(result), edges, n_replicas)
+    return {
+        "interval_s": _round(float(np.diff(edges)[0])) if windows else None,
+        "edges_s": [_round(float(x)) for x in edges],
+        "start_s": _round(lo),
+        "classes": classes,
+        "utilisation": utilisation_over_time(model, busy, edges, result.replica_slots),
+    }
+
+
+def utilisation_over_time(model: SimModel, busy: np.ndarray, edges: np.ndarray,
+                          replica_slots: np.ndarray) -> dict[str, dict[str, list[float | None]]]:
+    """``over_time.utilisation``: per replica, node, pool and service of the model, each window's busy
+    slot-seconds (``busy``, shape ``(replicas, windows)``, global replica order) / (slots × its length)."""
+    windows = len(edges) - 1
     widths = np.diff(edges)
-    slots = result.replica_slots.astype(np.float64)
+    slots = replica_slots.astype(np.float64)
 
     def utilisation(rows: list[int]) -> list[float | None]:
         capacity = float(slots[rows].sum())
@@ -349,13 +363,7 @@ def _over_time(model: SimModel, result: SimResult, masks: dict[str, np.ndarray],
         nodes[name] = utilisation(rows)
     for name, rows in pool_rows.items():
         pools[name] = utilisation(rows)
-    return {
-        "interval_s": _round(float(widths[0])) if windows else None,
-        "edges_s": [_round(float(x)) for x in edges],
-        "start_s": _round(lo),
-        "classes": classes,
-        "utilisation": {"replicas": replicas, "nodes": nodes, "pools": pools, "services": services},
-    }
+    return {"replicas": replicas, "nodes": nodes, "pools": pools, "services": services}
 
 
 def _down_in_window(result: SimResult) -> np.ndarray:
@@ -414,22 +422,49 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
         weight = sum(model.classes[k].weight for k in ks)
         weighted.append((share or 0.0) / weight)
 
-    down = _down_in_window(result)
+    fleet = fleet_sections(model, span, result.busy_s, result.served, result.sequence_s,
+                           _down_in_window(result))
+    if result.llm:
+        llm_of_service, llm_of_replica = llm_services(model, result)
+        for name, entry in llm_of_service.items():
+            fleet["services"][name]["llm"] = entry
+        for name, entry in llm_of_replica.items():
+            if name in fleet["replicas"]:
+                fleet["replicas"][name]["llm"] = entry
+    return {
+        "classes": classes,
+        "tenants": tenants,
+        **fleet,
+        "fairness": {"jain": jain_index(weighted)},
+        "failures": [{"at_s": f.at_s, "target": f.target, "replicas": list(f.replicas),
+                      "recover_at_s": f.recover_at_s, "retried": f.retried, "lost": f.lost}
+                     for f in result.failures],
+        "window_s": {"start": float(lo), "end": float(hi)},
+        "over_time": _over_time(model, result, masks, window_edges(lo, hi, model.interval_s)),
+        "statistics": {"mode": "exact", "relative_error": None},
+    }
+
+
+def fleet_sections(model: SimModel, span: float, busy_s: np.ndarray, served: np.ndarray,
+                   sequence_s: np.ndarray | None, down: np.ndarray) -> dict[str, Any]:
+    """The ``replicas``, ``nodes``, ``pools`` and ``services`` sections from per-replica totals (global
+    replica order, the model's replicas first): busy slot-seconds and measured requests served in the
+    window, batch occupancy (``sequence_s``, batching runs) and seconds down."""
     replicas: dict[str, Any] = {}
     nodes: dict[str, dict[str, Any]] = {}
     pools: dict[str, list[float]] = {}
     services: dict[str, Any] = {}
     g = 0
     for s in model.services:
-        busy_s = slot_s = held_s = 0.0
+        busy_total = slot_s = held_s = 0.0
         # batch size limit of a batching service (0: it does not batch)
-        room = s.batching.max_size if s.batching is not None and result.sequence_s is not None else 0
+        room = s.batching.max_size if s.batching is not None and sequence_s is not None else 0
         for r in s.replicas:
-            busy, slots = float(result.busy_s[g]), s.concurrency * span
+            busy, slots = float(busy_s[g]), s.concurrency * span
             replicas[r.name] = {"node": r.node, "pool": r.pool, "utilisation": busy / slots,
-                                "served": int(result.served[g]), "down_s": float(down[g])}
-            if room:
-                held = float(result.sequence_s[g])     # type: ignore[index]
+                                "served": int(served[g]), "down_s": float(down[g])}
+            if room and sequence_s is not None:
+                held = float(sequence_s[g])
                 held_s += held
                 replicas[r.name]["batch_occupancy"] = held / (slots * room)
             node = nodes.setdefault(r.node, {"pool": r.pool, "busy": 0.0, "slots": 0.0,
@@ -440,35 +475,19 @@ def summarize(model: SimModel, result: SimResult) -> dict[str, Any]:
             pool = pools.setdefault(r.pool, [0.0, 0.0])
             pool[0] += busy
             pool[1] += slots
-            busy_s += busy
+            busy_total += busy
             slot_s += slots
             g += 1
-        services[s.name] = {"utilisation": _utilisation(busy_s, slot_s),
+        services[s.name] = {"utilisation": _utilisation(busy_total, slot_s),
                             "replicas": len(s.replicas), "slots": len(s.replicas) * s.concurrency}
         if room:
             services[s.name]["batch_occupancy"] = _utilisation(held_s, slot_s * room)
-    if result.llm:
-        llm_of_service, llm_of_replica = llm_services(model, result)
-        for name, entry in llm_of_service.items():
-            services[name]["llm"] = entry
-        for name, entry in llm_of_replica.items():
-            if name in replicas:
-                replicas[name]["llm"] = entry
-
     return {
-        "classes": classes,
-        "tenants": tenants,
         "replicas": replicas,
         "nodes": {name: {"pool": v["pool"], "utilisation": _utilisation(v["busy"], v["slots"]),
                          "replicas": v["replicas"]} for name, v in nodes.items()},
         "pools": {name: {"utilisation": _utilisation(b, s)} for name, (b, s) in pools.items()},
         "services": services,
-        "fairness": {"jain": jain_index(weighted)},
-        "failures": [{"at_s": f.at_s, "target": f.target, "replicas": list(f.replicas),
-                      "recover_at_s": f.recover_at_s, "retried": f.retried, "lost": f.lost}
-                     for f in result.failures],
-        "window_s": {"start": float(lo), "end": float(hi)},
-        "over_time": _over_time(model, result, masks, window_edges(lo, hi, model.interval_s)),
     }
 
 

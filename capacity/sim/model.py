@@ -300,3 +300,5 @@ class SimModel:
     seed: int = 0
     failures: tuple[Failure, ...] = ()     # what-if node failures, in the order they are listed
     interval_s: float | None = None        # width of the report's time-series windows (None: 60 windows)
+    # "exact" (every request's record; `capacity.sim.engine`) or "streaming" (`capacity.sim.streaming`)
+    statistics: str = "exact"

@@ -133,6 +133,8 @@ class ServiceRuntime(ABC):
         self.on_cold: Callable[[], None] | None = None
         # told (request, now) when a request's service here is done (a path's next stage; None: nobody)
         self.on_complete: Callable[[int, float], None] | None = None
+        # told of each held request that is refused when it enters (streaming runs mark it finished)
+        self.on_refused: Callable[[int], None] | None = None
 
     # --- public API
 
@@ -163,20 +165,20 @@ class ServiceRuntime(ABC):
         self.held = []
         self.on_cold = on_cold
 
-    def entry(self) -> Callable[[int], None]:
+    def entry(self) -> Callable[[int], bool]:
         """What the engine calls on each arrival: `admit`, or the activator's hold in front of it."""
         if self.held is None:
             return self.admit
         return self._admit_or_hold
 
-    def _admit_or_hold(self, i: int) -> None:
+    def _admit_or_hold(self, i: int) -> bool:
         if self.router.n_ready:
-            self.admit(i)
-            return
+            return self.admit(i)
         assert self.held is not None
         self.held.append(i)
         if self.on_cold is not None:
             self.on_cold()
+        return True
 
     def _release_held(self, now: float) -> None:
         """A replica is ready: the held requests enter, in arrival order."""
@@ -185,12 +187,13 @@ class ServiceRuntime(ABC):
             return
         self.held = []
         for j in held:
-            self.admit_late(j, now)
+            if not self.admit_late(j, now) and self.on_refused is not None:
+                self.on_refused(j)
 
     @abstractmethod
-    def admit_late(self, i: int, now: float) -> None:
+    def admit_late(self, i: int, now: float) -> bool:
         """Request ``i``, held since its arrival, enters at ``now`` (no admission test; rejected if no
-        replica is ready or its queue is full; timed out at its deadline if that has passed)."""
+        replica is ready or its queue is full: False; timed out at its deadline if that has passed)."""
 
     def ready_replicas(self) -> list[ServingReplica]:
         return [r for r in self.replicas if r.state == READY]
@@ -259,8 +262,9 @@ class ServiceRuntime(ABC):
         """Admit a request removed by a failure again at ``now``; False if it cannot be."""
 
     @abstractmethod
-    def admit(self, i: int) -> None:
-        """Request ``i`` arrives now."""
+    def admit(self, i: int) -> bool:
+        """Request ``i`` arrives now; False if it is refused (rejected or dropped), True if it started
+        or waits."""
 
     # --- lifecycle
 

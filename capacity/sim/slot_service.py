@@ -119,33 +119,39 @@ class SlotService(ServiceRuntime):
     def requests_in_service(self) -> int:
         return self.busy_slots()
 
-    def admit_late(self, i: int, now: float) -> None:
+    def admit_late(self, i: int, now: float) -> bool:
         deadlines = self.deadlines
         if deadlines is not None:
             due = self.arrival[i] + deadlines.timeout_s
             if due <= now:
                 self.rec.timed_out[i] = True
                 self.end_s[i] = due
-                return
+                return True
             self.expire(now)
         g = self.route(self.outstanding)
         if g < 0:
-            return                                     # rejected: no ready replica
-        if self.enter(i, now, g) and deadlines is not None and self.replica_of[i] < 0:
+            return False                               # rejected: no ready replica
+        if not self.enter(i, now, g):
+            return False                               # rejected: the queue is full
+        if deadlines is not None and self.replica_of[i] < 0:
             deadlines.add(self.arrival[i], i, g)
+        return True
 
-    def admit(self, i: int) -> None:
+    def admit(self, i: int) -> bool:
         now = self.arrival[i]
         deadlines = self.deadlines
         if deadlines is not None and (due := deadlines.pending) and due[0][0] <= now:
             self.expire(now)
         g = self.route(self.outstanding)
         if g < 0:
-            return                                     # rejected: no ready replica
+            return False                               # rejected: no ready replica
         if self.predictor is not None and self._drops(i, g, now):
-            return
-        if self.enter(i, now, g) and deadlines is not None and self.replica_of[i] < 0:
-            deadlines.add(now, i, g)                   # (otherwise rejected: the queue is full)
+            return False
+        if not self.enter(i, now, g):
+            return False                               # rejected: the queue is full
+        if deadlines is not None and self.replica_of[i] < 0:
+            deadlines.add(now, i, g)
+        return True
 
     def readmit(self, i: int, now: float) -> bool:
         """Admit ``i`` again at ``now`` after a failure (no admission test); False if it cannot be."""

@@ -206,7 +206,8 @@ def test_summary_is_plain_json() -> None:
     s = summarize(m, simulate_model(m))
     assert json.loads(json.dumps(s, allow_nan=False)) == s
     assert set(s) == {"classes", "tenants", "replicas", "nodes", "pools", "services", "fairness",
-                      "failures", "window_s", "over_time"}
+                      "failures", "window_s", "over_time", "statistics"}
+    assert s["statistics"] == {"mode": "exact", "relative_error": None}
     counts = {"arrived", "completed", "rejected", "timed_out", "dropped", "lost", "retried",
               "throughput_per_s", "goodput_per_s", "latency_s", "wait_s"}
     assert set(s["classes"]["interactive"]) == counts | {"slo"}
