@@ -49,8 +49,9 @@ class Summary:
 
     def __init__(self, relative_accuracy: float = RELATIVE_ACCURACY) -> None:
         self.mapping = LogarithmicMapping(relative_accuracy)
-        self.sketch = BaseDDSketch(mapping=self.mapping, store=DenseStore(), negative_store=DenseStore(),
-                                   zero_count=0.0)
+        self.sketch = BaseDDSketch(
+            mapping=self.mapping, store=DenseStore(), negative_store=DenseStore(), zero_count=0.0
+        )
         self.count = 0
         self.total = math.fsum(())
         self.minimum = math.inf
@@ -88,7 +89,7 @@ class Summary:
         if self.count == 0:
             return None
         value = self.sketch.get_quantile_value(q)
-        assert value is not None                   # the sketch holds self.count > 0 values
+        assert value is not None  # the sketch holds self.count > 0 values
         return float(min(max(value, self.minimum), self.maximum))
 
     def summary(self) -> dict[str, float | None]:
@@ -96,6 +97,8 @@ class Summary:
         the sample is empty."""
         if self.count == 0:
             return {"mean": None, **dict.fromkeys(QUANTILE_LEVELS), "max": None}
-        return {"mean": self.total / self.count,
-                **{k: self.quantile(q) for k, q in QUANTILE_LEVELS.items()},
-                "max": self.maximum}
+        return {
+            "mean": self.total / self.count,
+            **{k: self.quantile(q) for k, q in QUANTILE_LEVELS.items()},
+            "max": self.maximum,
+        }

@@ -118,14 +118,20 @@ def request_chunks(model: SimModel, chunk_requests: int = CHUNK_REQUESTS) -> Ite
     for c in model.classes:
         process = arrival_process(c.arrivals)
         rng = class_rng(model.seed, c.arrivals.stream or c.name, ARRIVALS_STREAM)
-        sources.append((process.slices(rng, c.arrivals.rate_per_s, edges),
-                        class_rng(model.seed, c.name, SERVICE_STREAM),
-                        class_rng(model.seed, c.name, TOKENS_STREAM), isinstance(process, TraceReplay)))
+        sources.append(
+            (
+                process.slices(rng, c.arrivals.rate_per_s, edges),
+                class_rng(model.seed, c.name, SERVICE_STREAM),
+                class_rng(model.seed, c.name, TOKENS_STREAM),
+                isinstance(process, TraceReplay),
+            )
+        )
     has_tokens = any(c.tokens is not None or c.arrivals.process == "trace" for c in model.classes)
     for _ in range(len(edges) - 1):
         classes, arrivals, services, inputs, outputs = [], [], [], [], []
-        for k, (c, (slices, service_rng, token_rng, is_trace)) in enumerate(zip(model.classes, sources,
-                                                                                 strict=True)):
+        for k, (c, (slices, service_rng, token_rng, is_trace)) in enumerate(
+            zip(model.classes, sources, strict=True)
+        ):
             t, rows = next(slices)
             tokens_in = tokens_out = None
             if is_trace:
@@ -144,10 +150,13 @@ def request_chunks(model: SimModel, chunk_requests: int = CHUNK_REQUESTS) -> Ite
             outputs.append(tokens_out if tokens_out is not None else zeros)
         if not classes:
             return
-        yield RequestStream.from_arrays(np.concatenate(classes), np.concatenate(arrivals),
-                                        np.concatenate(services),
-                                        np.concatenate(inputs) if has_tokens else None,
-                                        np.concatenate(outputs) if has_tokens else None)
+        yield RequestStream.from_arrays(
+            np.concatenate(classes),
+            np.concatenate(arrivals),
+            np.concatenate(services),
+            np.concatenate(inputs) if has_tokens else None,
+            np.concatenate(outputs) if has_tokens else None,
+        )
 
 
 def blocks(chunks: Iterator[RequestStream], size: int = BLOCK) -> Iterator[RequestStream]:
@@ -173,16 +182,23 @@ def _concat(parts: Sequence[RequestStream]) -> RequestStream:
     def joined(xs: list[np.ndarray | None]) -> np.ndarray | None:
         return None if xs[0] is None else np.concatenate(xs)  # type: ignore[arg-type]
 
-    return RequestStream(np.concatenate([p.cls for p in parts]),
-                         np.concatenate([p.arrival_s for p in parts]),
-                         np.concatenate([p.service_s for p in parts]),
-                         joined([p.input_tokens for p in parts]), joined([p.output_tokens for p in parts]))
+    return RequestStream(
+        np.concatenate([p.cls for p in parts]),
+        np.concatenate([p.arrival_s for p in parts]),
+        np.concatenate([p.service_s for p in parts]),
+        joined([p.input_tokens for p in parts]),
+        joined([p.output_tokens for p in parts]),
+    )
 
 
 def _part(s: RequestStream, lo: int, hi: int) -> RequestStream:
-    return RequestStream(s.cls[lo:hi], s.arrival_s[lo:hi], s.service_s[lo:hi],
-                         None if s.input_tokens is None else s.input_tokens[lo:hi],
-                         None if s.output_tokens is None else s.output_tokens[lo:hi])
+    return RequestStream(
+        s.cls[lo:hi],
+        s.arrival_s[lo:hi],
+        s.service_s[lo:hi],
+        None if s.input_tokens is None else s.input_tokens[lo:hi],
+        None if s.output_tokens is None else s.output_tokens[lo:hi],
+    )
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -195,8 +211,8 @@ class _Group:
         self.counts = dict.fromkeys(("arrived", *OUTCOMES, "retried"), 0)
         self.latency = Summary()
         self.wait = Summary()
-        self.hits = 0                               # completed within the class's SLO target
-        self.busy = 0.0                             # busy slot-seconds in the window (tenant shares)
+        self.hits = 0  # completed within the class's SLO target
+        self.busy = 0.0  # busy slot-seconds in the window (tenant shares)
 
     def merge(self, other: _Group) -> None:
         for key, n in other.counts.items():
@@ -208,10 +224,15 @@ class _Group:
 
     def entry(self, span: float, goodput_hits: int | None) -> dict[str, Any]:
         c = self.counts
-        return {"arrived": c["arrived"], **{k: c[k] for k in OUTCOMES}, "retried": c["retried"],
-                "throughput_per_s": c["completed"] / span,
-                "goodput_per_s": None if goodput_hits is None else goodput_hits / span,
-                "latency_s": self.latency.summary(), "wait_s": self.wait.summary()}
+        return {
+            "arrived": c["arrived"],
+            **{k: c[k] for k in OUTCOMES},
+            "retried": c["retried"],
+            "throughput_per_s": c["completed"] / span,
+            "goodput_per_s": None if goodput_hits is None else goodput_hits / span,
+            "latency_s": self.latency.summary(),
+            "wait_s": self.wait.summary(),
+        }
 
 
 class StreamingStats:
@@ -229,8 +250,9 @@ class StreamingStats:
         self.edges = window_edges(self.lo, self.hi, model.interval_s)
         windows = len(self.edges) - 1
         self.groups = [_Group() for _ in model.classes]
-        self.window_counts = {k: np.zeros((len(model.classes), windows), dtype=np.int64)
-                              for k in ("arrived", *OUTCOMES)}
+        self.window_counts = {
+            k: np.zeros((len(model.classes), windows), dtype=np.int64) for k in ("arrived", *OUTCOMES)
+        }
         self.window_latency = [[Summary() for _ in range(windows)] for _ in model.classes]
         self.window_hits = np.zeros((len(model.classes), windows), dtype=np.int64)  # within the SLO target
         self.busy_s = np.zeros(0)
@@ -246,9 +268,17 @@ class StreamingStats:
             self.served = np.concatenate((self.served, np.zeros(extra, dtype=np.int64)))
             self.busy_windows = np.vstack((self.busy_windows, np.zeros((extra, len(self.edges) - 1))))
 
-    def add(self, cls: np.ndarray, arrival: np.ndarray, start: np.ndarray, end: np.ndarray,
-            replica: np.ndarray, masks: dict[str, np.ndarray], retried: np.ndarray,
-            n_replicas: int) -> None:
+    def add(
+        self,
+        cls: np.ndarray,
+        arrival: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        replica: np.ndarray,
+        masks: dict[str, np.ndarray],
+        retried: np.ndarray,
+        n_replicas: int,
+    ) -> None:
         """A block of finished requests: class, arrival, first start (NaN: never started), end (NaN:
         refused), the replica that completed it (-1: none), one boolean mask per outcome, retried."""
         self._grow(n_replicas)
@@ -258,8 +288,14 @@ class StreamingStats:
         busy = np.zeros(len(cls))
         busy[completed] = busy_in_window(start[completed], end[completed], lo, hi)
         self.busy_s += np.bincount(replica[completed], weights=busy[completed], minlength=n_replicas)
-        self.busy_windows += busy_by_window(replica[completed], start[completed], end[completed],
-                                            np.ones(int(completed.sum())), self.edges, n_replicas)
+        self.busy_windows += busy_by_window(
+            replica[completed],
+            start[completed],
+            end[completed],
+            np.ones(int(completed.sum())),
+            self.edges,
+            n_replicas,
+        )
         measured = (arrival >= lo) & (arrival < hi)
         self.served += np.bincount(replica[completed & measured], minlength=n_replicas)
         windows = len(self.edges) - 1
@@ -291,7 +327,7 @@ class StreamingStats:
             b, lat = b[order], lat[order]
             bounds = np.searchsorted(b, np.arange(windows + 1)).tolist()
             for w in np.unique(b).tolist():
-                self.window_latency[k][w].add(lat[bounds[w]:bounds[w + 1]])
+                self.window_latency[k][w].add(lat[bounds[w] : bounds[w + 1]])
 
     def summarize(self, replica_slots: np.ndarray) -> dict[str, Any]:
         """The report's ``simulation`` section, keys as `capacity.sim.metrics.summarize` writes them
@@ -357,13 +393,14 @@ def _round(x: float | None) -> float | None:
 class StreamingResult:
     """What a streaming run returns: its statistics (`summary`), the replicas, and the replay's size."""
 
-    def __init__(self, stats: StreamingStats, replica_slots: np.ndarray, replica_names: tuple[str, ...],
-                 requests: int) -> None:
+    def __init__(
+        self, stats: StreamingStats, replica_slots: np.ndarray, replica_names: tuple[str, ...], requests: int
+    ) -> None:
         self.stats, self.replica_slots, self.replica_names = stats, replica_slots, replica_names
         self.requests = requests
         self.window_s = (stats.lo, stats.hi)
         self.replica_service = np.zeros(len(replica_names), dtype=np.int32)  # int32 per replica: its service
-        self.timeline: ReplicaTimeline | None = None   # every replica's lifecycle, as `SimResult.timeline`
+        self.timeline: ReplicaTimeline | None = None  # every replica's lifecycle, as `SimResult.timeline`
 
     def latency_quantile(self, k: int, q: float) -> float | None:
         """Class ``k``'s latency at level ``q`` over its measured completed requests (sketched)."""
@@ -388,15 +425,21 @@ class _StreamingReplay(_Replay):
     """The engine's replay (`capacity.sim.engine._Replay`) over a ring of request slots fed block by block
     (see the module docstring)."""
 
-    def __init__(self, model: SimModel, chunks: Iterator[RequestStream],
-                 controllers: tuple[Controller, ...], block: int = BLOCK,
-                 ring_blocks: int = RING_BLOCKS) -> None:
+    def __init__(
+        self,
+        model: SimModel,
+        chunks: Iterator[RequestStream],
+        controllers: tuple[Controller, ...],
+        block: int = BLOCK,
+        ring_blocks: int = RING_BLOCKS,
+    ) -> None:
         self.block, self.ring_blocks = block, ring_blocks
         ring = ring_blocks * block
         # the ring as a stream of placeholders: every per-request list and array of the engine is sized
         # to it, and `_load` writes each block's requests into its slots
-        super().__init__(model, RequestStream(np.zeros(ring, np.int32), np.zeros(ring), np.ones(ring)),
-                         controllers)
+        super().__init__(
+            model, RequestStream(np.zeros(ring, np.int32), np.zeros(ring), np.ones(ring)), controllers
+        )
         self.ring = ring
         self.blocks = blocks(chunks, block)
         self.stats = StreamingStats(model)
@@ -404,8 +447,8 @@ class _StreamingReplay(_Replay):
         self.arrival_ring = np.zeros(ring)
         self.service_ring = np.ones(ring)
         self.refused = np.zeros(ring, dtype=bool)
-        self.size = [0] * ring_blocks               # requests in each block slot (0: empty)
-        self.loaded = 0                             # blocks loaded so far
+        self.size = [0] * ring_blocks  # requests in each block slot (0: empty)
+        self.loaded = 0  # blocks loaded so far
         self.priority_of_class = np.array([c.priority for c in model.classes] or [0], dtype=np.int64)
         tenant_of_class, _ = tenants_of(model, np.arange(len(model.classes), dtype=np.int32))
         self.tenant_of_class = np.array(tenant_of_class or [0], dtype=np.int64)
@@ -478,15 +521,16 @@ class _StreamingReplay(_Replay):
         has_explicit = ~np.isnan(explicit)
         end[has_explicit] = explicit[has_explicit]
         finished = refused | (~np.isnan(end) & (end <= now))
-        if now == math.inf:                         # the run is over: a request still held never entered
+        if now == math.inf:  # the run is over: a request still held never entered
             refused = refused | ~finished
             finished[:] = True
         if not finished.all():
             raise StreamingBacklog(
                 f"more than {self.ring} requests in the system at once at t = {now:.6g} s (the oldest "
                 f"arrived at {float(self.arrival_ring[lo:hi][~finished][0]):.6g} s): the service is "
-                "overloaded; lower the load or run with workload.statistics: exact and a shorter duration")
-        if now < math.inf:                          # (at the end of the run nothing reuses the slots)
+                "overloaded; lower the load or run with workload.statistics: exact and a shorter duration"
+            )
+        if now < math.inf:  # (at the end of the run nothing reuses the slots)
             self._check_deadlines(float(self.arrival_ring[hi - 1]), now)
         lost = np.zeros(m, dtype=bool)
         timed_out = np.zeros(m, dtype=bool)
@@ -496,17 +540,30 @@ class _StreamingReplay(_Replay):
             timed_out = records.timed_out[lo:hi].copy()
             if records.lost is not None:
                 lost = records.lost[lo:hi].copy()
-                replica[lost] = -1                  # a lost request may have started: not served
+                replica[lost] = -1  # a lost request may have started: not served
             if records.dropped is not None:
                 dropped = records.dropped[lo:hi].copy()
             if records.retried is not None:
                 retried = records.retried[lo:hi].copy()
         end[refused] = np.nan
         completed = replica >= 0
-        masks = {"completed": completed, "rejected": ~completed & ~timed_out & ~dropped & ~lost,
-                 "timed_out": timed_out, "dropped": dropped, "lost": lost}
-        self.stats.add(self.cls_ring[lo:hi], self.arrival_ring[lo:hi], start, end, replica, masks, retried,
-                       len(self.fleet.replicas))
+        masks = {
+            "completed": completed,
+            "rejected": ~completed & ~timed_out & ~dropped & ~lost,
+            "timed_out": timed_out,
+            "dropped": dropped,
+            "lost": lost,
+        }
+        self.stats.add(
+            self.cls_ring[lo:hi],
+            self.arrival_ring[lo:hi],
+            start,
+            end,
+            replica,
+            masks,
+            retried,
+            len(self.fleet.replicas),
+        )
         self.size[position] = 0
 
     def _check_deadlines(self, last_arrival: float, now: float) -> None:
@@ -519,7 +576,8 @@ class _StreamingReplay(_Replay):
                 raise StreamingBacklog(
                     f"a queue timeout of {deadlines.timeout_s:.6g} s is still pending at t = {now:.6g} s "  # type: ignore[union-attr]
                     f"for a request more than {self.ring} arrivals old; run with workload.statistics: "
-                    "exact")
+                    "exact"
+                )
 
     def _refuse(self, j: int) -> None:
         self.refused[j] = True
@@ -534,12 +592,12 @@ class _StreamingReplay(_Replay):
         first = self._load_next(0.0)
         if first < 0:
             return
-        state = [first, first + self.size[0]]       # the next request's slot, the end of its block
+        state = [first, first + self.size[0]]  # the next request's slot, the end of its block
 
         def on_arrival(tick: Tick) -> None:
             i, end = state
             t = arrival[i]
-            while True:                            # every request arriving at this instant
+            while True:  # every request arriving at this instant
                 if not admit_of_request[i](i):
                     refused[i] = True
                 i += 1
@@ -565,30 +623,42 @@ class _StreamingReplay(_Replay):
         self._start_controllers()
         self.admit_of_class = [self.admit_of_service[c.service] for c in self.model.classes]
         for runtime in self.runtimes:
-            if runtime is not None:                  # a held request refused when it enters
+            if runtime is not None:  # a held request refused when it enters
                 runtime.on_refused = self._refuse
         self._schedule_arrivals()
         env.run()
-        for k in range(self.ring_blocks):          # the last blocks, oldest first
+        for k in range(self.ring_blocks):  # the last blocks, oldest first
             self._harvest((self.loaded + k) % self.ring_blocks, math.inf)
-        result = StreamingResult(self.stats, np.array([r.slots for r in self.fleet.replicas], dtype=np.int64),
-                                 tuple(r.name for r in self.fleet.replicas), self.requests)
+        result = StreamingResult(
+            self.stats,
+            np.array([r.slots for r in self.fleet.replicas], dtype=np.int64),
+            tuple(r.name for r in self.fleet.replicas),
+            self.requests,
+        )
         result.replica_service = np.array([r.service for r in self.fleet.replicas], dtype=np.int32)
         result.timeline = self.fleet.timeline()
         return result
 
 
-def simulate_streaming(model: SimModel, controllers: Sequence[Controller] = (),
-                       chunk_requests: int = CHUNK_REQUESTS,
-                       on_load: Callable[[RequestStream], None] | None = None) -> StreamingResult:
+def simulate_streaming(
+    model: SimModel,
+    controllers: Sequence[Controller] = (),
+    chunk_requests: int = CHUNK_REQUESTS,
+    on_load: Callable[[RequestStream], None] | None = None,
+) -> StreamingResult:
     """Draw ``model``'s requests slice by slice and replay them in streaming mode (module docstring);
     ``on_load`` sees each block of requests as it is loaded (before its first arrival)."""
     return replay_streaming(model, request_chunks(model, chunk_requests), controllers, on_load=on_load)
 
 
-def replay_streaming(model: SimModel, chunks: Iterator[RequestStream], controllers: Sequence[Controller] = (),
-                     block: int = BLOCK, ring_blocks: int = RING_BLOCKS,
-                     on_load: Callable[[RequestStream], None] | None = None) -> StreamingResult:
+def replay_streaming(
+    model: SimModel,
+    chunks: Iterator[RequestStream],
+    controllers: Sequence[Controller] = (),
+    block: int = BLOCK,
+    ring_blocks: int = RING_BLOCKS,
+    on_load: Callable[[RequestStream], None] | None = None,
+) -> StreamingResult:
     """Replay the requests of ``chunks`` (consecutive streams in sequence order) in streaming mode, over a
     ring of ``ring_blocks × block`` request slots; `ValueError` naming what streaming does not support
     yet, `StreamingBacklog` when more requests are in the system at once than the ring holds."""

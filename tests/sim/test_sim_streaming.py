@@ -18,6 +18,7 @@ import json
 import math
 import subprocess
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
@@ -31,6 +32,7 @@ from capacity.sim import engine, metrics
 from capacity.sim import streaming as st
 from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import Arrivals, Replica, RequestClass, ServiceTime, ServingService, SimModel
+from capacity.sim.runtime import RunControl
 from capacity.sim.sketch import RELATIVE_ACCURACY, Summary, bucket_keys
 from capacity.sim.streams import ARRIVALS_STREAM, class_rng
 
@@ -60,7 +62,7 @@ def test_sketch_quantiles_within_stated_error(name: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x = DISTRIBUTIONS[name](rng, 50_000)
     s = Summary()
-    for part in np.array_split(x, 7):                  # added a block at a time, as the runs do
+    for part in np.array_split(x, 7):  # added a block at a time, as the runs do
         s.add(part)
     xs = np.sort(x)
     for q in (0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999):
@@ -95,16 +97,31 @@ def test_bucket_keys_are_the_mappings() -> None:
 
 def _service(**kw: object) -> ServingService:
     replicas = tuple(Replica(name=f"r{i}", node=f"n{i % 2}", pool="p") for i in range(3))
-    return ServingService(name="s", replicas=replicas, concurrency=2,
-                          service_time=ServiceTime(dist="lognormal", mean_s=0.1, cv=2.0), **kw)  # type: ignore[arg-type]
+    return ServingService(
+        name="s",
+        replicas=replicas,
+        concurrency=2,
+        service_time=ServiceTime(dist="lognormal", mean_s=0.1, cv=2.0),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def _model(service: ServingService, seed: int) -> SimModel:
     classes = (
-        RequestClass(name="a", service="s", arrivals=Arrivals(process="poisson", rate_per_s=40.0),
-                     slo_target_s=0.3, slo_quantile=0.95),
-        RequestClass(name="b", service="s", priority=1, tenant="t2",
-                     arrivals=Arrivals(process="gamma", cv=3.0, rate_per_s=18.0)),
+        RequestClass(
+            name="a",
+            service="s",
+            arrivals=Arrivals(process="poisson", rate_per_s=40.0),
+            slo_target_s=0.3,
+            slo_quantile=0.95,
+        ),
+        RequestClass(
+            name="b",
+            service="s",
+            priority=1,
+            tenant="t2",
+            arrivals=Arrivals(process="gamma", cv=3.0, rate_per_s=18.0),
+        ),
     )
     return SimModel(services=(service,), classes=classes, duration_s=600.0, warmup_s=60.0, seed=seed)
 
@@ -124,12 +141,12 @@ def test_streaming_replay_of_the_same_stream_matches_exact(case: str, seed: int)
     result = engine.simulate_requests(model, stream)
     exact = metrics.summarize(model, result)
 
-    def chunks():                                      # chunk edges that do not line up with the blocks
+    def chunks():  # chunk edges that do not line up with the blocks
         for lo in range(0, len(stream), 777):
             yield st._part(stream, lo, min(lo + 777, len(stream)))
 
     got = st.replay_streaming(model, chunks(), block=500, ring_blocks=4).summary()
-    assert len(stream) > 10 * 500 * 4                 # the ring was reused many times
+    assert len(stream) > 10 * 500 * 4  # the ring was reused many times
     assert got["statistics"] == {"mode": "streaming", "relative_error": ALPHA}
     for k, c in enumerate(model.classes):
         e, s = exact["classes"][c.name], got["classes"][c.name]
@@ -147,12 +164,36 @@ def test_streaming_replay_of_the_same_stream_matches_exact(case: str, seed: int)
             assert s_ot[key] == e_ot[key]
     for name in ("r0", "r1", "r2"):
         assert got["replicas"][name]["served"] == exact["replicas"][name]["served"]
-        assert got["replicas"][name]["utilisation"] == pytest.approx(exact["replicas"][name]["utilisation"],
-                                                                     rel=1e-9)
+        assert got["replicas"][name]["utilisation"] == pytest.approx(
+            exact["replicas"][name]["utilisation"], rel=1e-9
+        )
     assert got["over_time"]["utilisation"]["nodes"]["n1"] == pytest.approx(
-        exact["over_time"]["utilisation"]["nodes"]["n1"], rel=1e-5)
+        exact["over_time"]["utilisation"]["nodes"]["n1"], rel=1e-5
+    )
     assert got["tenants"]["t2"]["share"] == pytest.approx(exact["tenants"]["t2"]["share"], rel=1e-9)
     assert got["tenants"]["t2"]["completed"] == exact["tenants"]["t2"]["completed"]
+
+
+class _Scale:
+    """A controller: a replica added at 100 s (5 s cold start), ``r0`` drained at 300 s."""
+
+    def start(self, run: RunControl) -> None:
+        svc = run.service("s")
+        run.at(100.0, partial(svc.add_replica, Replica("r9", "n9", "p"), 5.0))
+        run.at(300.0, partial(svc.drain, "r0"))
+
+
+@pytest.mark.parametrize("routing", ["central", "round-robin"])
+def test_streaming_with_a_controller_matches_exact(routing: str) -> None:
+    model = _model(_service(routing=routing), 4)
+    stream = engine.generate_requests(model)
+    exact = metrics.summarize(model, engine.simulate_requests(model, stream, [_Scale()]))
+    got = st.replay_streaming(model, iter([stream]), [_Scale()], block=500, ring_blocks=4).summary()
+    for c in model.classes:
+        for key in ("arrived", "completed", "rejected", "lost", "slo"):
+            assert got["classes"][c.name][key] == exact["classes"][c.name][key], (c.name, key)
+    for name in ("r0", "r1", "r2"):
+        assert got["replicas"][name]["served"] == exact["replicas"][name]["served"]
 
 
 def test_streaming_run_is_deterministic_and_close_to_exact() -> None:
@@ -164,13 +205,13 @@ def test_streaming_run_is_deterministic_and_close_to_exact() -> None:
     # a different sample of the same processes: the counts agree within their Poisson spread
     for c in model.classes:
         n_exact, n_stream = exact["classes"][c.name]["arrived"], a["classes"][c.name]["arrived"]
-        spread = 5 * math.sqrt(n_exact) * (3.0 if c.name == "b" else 1.0)   # b: gamma gaps of cv 3
+        spread = 5 * math.sqrt(n_exact) * (3.0 if c.name == "b" else 1.0)  # b: gamma gaps of cv 3
         assert abs(n_stream - n_exact) < spread
 
 
 def test_an_overloaded_service_is_refused_rather_than_held() -> None:
     service = dataclasses.replace(_service(), replicas=(Replica(name="r0", node="n0", pool="p"),))
-    model = _model(service, 1)                          # 58/s offered to 2 slots of 0.1 s: overloaded
+    model = _model(service, 1)  # 58/s offered to 2 slots of 0.1 s: overloaded
     with pytest.raises(st.StreamingBacklog, match="requests in the system at once"):
         st.replay_streaming(model, iter([engine.generate_requests(model)]), block=500, ring_blocks=4)
 
@@ -227,6 +268,7 @@ MEMORY_CHILD = """
 import sys, tracemalloc
 from capacity.sim import streaming as st
 from capacity.sim.model import Arrivals, Replica, RequestClass, ServiceTime, ServingService, SimModel
+from capacity.sim.runtime import RunControl
 duration = float(sys.argv[1])
 svc = ServingService(name="s", replicas=tuple(Replica(name=f"r{i}", node="n", pool="p") for i in range(4)),
                      concurrency=2, service_time=ServiceTime(dist="exponential", mean_s=0.01))
@@ -239,14 +281,19 @@ print(tracemalloc.get_traced_memory()[1], len(result))
 
 
 def _peak(duration: float) -> tuple[int, int]:
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(duration)], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(duration)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     return int(out[0]), int(out[1])
 
 
 def test_streaming_memory_does_not_grow_with_requests() -> None:
-    small, n_small = _peak(250.0)                       # ~100k requests
-    large, n_large = _peak(1000.0)                      # ~400k requests
+    small, n_small = _peak(250.0)  # ~100k requests
+    large, n_large = _peak(1000.0)  # ~400k requests
     assert n_large > 3.5 * n_small
     # an exact run's peak grows ~4x here (about 120 B a request traced); a streaming run's is the ring,
     # one slice of arrivals and the statistics
@@ -282,8 +329,10 @@ def test_auto_mode_of_a_scenario() -> None:
 
 @pytest.mark.parametrize("mode", ["exact", "streaming"])
 def test_the_report_says_which_mode(mode: str) -> None:
-    scenario = load_scenario(SCENARIOS / "seed-example.yaml",
-                             ["workload.duration=2m", "workload.warmup=10s", f"workload.statistics={mode}"])
+    scenario = load_scenario(
+        SCENARIOS / "seed-example.yaml",
+        ["workload.duration=2m", "workload.warmup=10s", f"workload.statistics={mode}"],
+    )
     run = pipeline.run(scenario)
     statistics = run.report["simulation"]["statistics"]
     assert statistics["mode"] == mode
