@@ -1,15 +1,18 @@
 """A day at production rates: one simulated day at 1,000 requests/s with streaming statistics, and the
 sketch's quantiles against exact ones on a shorter run.
 
-Workload: a diurnal day (mean 1,000 requests/s, amplitude 0.5: 500/s at 02:00, 1,500/s at 14:00) through a
-static fleet sized for the peak (25 replicas of 4 slots, exponential service of mean 50 ms: ρ = 0.75 at the
-peak), central FIFO (the engine's fast path). The autoscaled fleet of issue 16 is not on main yet; this is
-the static plan sized for the peak it is compared with.
+Workload: a diurnal day (mean 1,000 requests/s, amplitude 0.5: 500/s at 02:00, 1,500/s at 14:00), replicas
+of 4 slots, exponential service of mean 50 ms, central FIFO.
 
 Each measurement runs in a fresh child process so that its peak resident set size (``ru_maxrss``) is its own:
 
-* ``day``: the day in streaming mode (`capacity.sim.simulate_streaming`): seconds, peak RSS, requests, and
-  the exact mode's memory for the same day estimated from its measured bytes a request;
+* ``day``: the day through an **autoscaled fleet** in streaming mode (`capacity.autoscaling.simulate`): HPA
+  on utilisation, target 60 %, 60 s window, 30 s cold start, from 12 replicas on 2 nodes of 8 CPUs (a
+  replica takes 1), the pool scaled between 2 and 10 nodes with a 120 s provisioning delay. Seconds, peak
+  RSS, requests, the exact mode's memory for the same day estimated from its measured bytes a request, the
+  SLO, the fleet's cost (node-hours) and its scale events;
+* ``static`` (``--static``): the same day through the static fleet sized for the peak (25 replicas: ρ = 0.75
+  at the peak; the engine's fast path), streaming;
 * ``exact`` and ``stream``: one hour of the same workload at its peak hour, the **same request stream**
   replayed exactly (`simulate_requests`, per-request records) and in streaming mode (`replay_streaming`):
   seconds, peak RSS, and the streaming p50/p95/p99 of latency and wait against the exact ones (relative
@@ -44,10 +47,10 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def model(duration_s: float, start_s: float = 0.0):  # type: ignore[no-untyped-def]
+def model(duration_s: float, start_s: float = 0.0, replicas_n: int = REPLICAS):  # type: ignore[no-untyped-def]
     from capacity.sim.model import Arrivals, Replica, RequestClass, ServiceTime, ServingService, SimModel
 
-    replicas = tuple(Replica(name=f"api-{i}", node=f"n{i}", pool="gpu") for i in range(REPLICAS))
+    replicas = tuple(Replica(name=f"api-{i}", node=f"n{i % 2}", pool="cpu") for i in range(replicas_n))
     service = ServingService(
         name="api",
         replicas=replicas,
@@ -73,9 +76,28 @@ def child(kind: str, hours: float) -> dict[str, object]:
 
     base = peak_rss_bytes()
     t0 = time.perf_counter()
+    extra: dict[str, object] = {}
     if kind == "day":
-        m = model(hours * 3600.0)
-        result = sim.simulate_streaming(m)
+        from capacity import autoscaling as A
+
+        m = model(hours * 3600.0, replicas_n=12)
+        spec = A.ServiceScaling(
+            "api", "hpa", 1, 80, "utilisation", 0.6, {"cpu": 1.0}, window_s=60.0, cold_start=A.ColdStart(30.0)
+        )
+        pool = A.PoolSpec("cpu", {"cpu": 8.0}, cost=1.0, autoscaling=A.PoolScaling(2, 10, 120.0))
+        scaling = A.AutoscalingModel((spec,), A.ClusterSpec((pool,), (("n0", "cpu"), ("n1", "cpu"))))
+        result, controller = A.simulate(m, scaling)
+        summary = result.summary()
+        n = len(result)
+        auto = A.summarize_autoscaling(m, result, controller)
+        extra = {
+            "cost_node_hours": auto["cost"],
+            "peak_replicas": auto["services"]["api"]["peak"],
+            "scale_events": len(auto["services"]["api"]["events"]),
+            "peak_nodes": auto["pools"]["cpu"]["peak"],
+        }
+    elif kind == "static":
+        result = sim.simulate_streaming(model(hours * 3600.0))
         summary = result.summary()
         n = len(result)
     else:
@@ -111,6 +133,7 @@ def child(kind: str, hours: float) -> dict[str, object]:
         "completed": chat["completed"],
         "mode": summary["statistics"]["mode"],
         "ranks": summary.get("sorted"),
+        **extra,
     }
 
 
@@ -128,6 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0, help="length of the streamed day (default 24)")
     parser.add_argument("--compare-hours", type=float, default=1.0, help="length of the exact comparison")
+    parser.add_argument("--static", action="store_true", help="also the static fleet sized for the peak")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -161,11 +185,18 @@ def main() -> None:
         f"    counts: completed {exact['completed']} vs {stream['completed']}; SLO attained "
         f"{exact['slo']['attained']:.6f} vs {stream['slo']['attained']:.6f}"
     )
-    day = run_child("day", args.hours)
     exact_per_request = (exact["peak_rss"] - exact["base_rss"]) / exact["requests"]
+    for kind in ("day", "static") if args.static else ("day",):
+        report_day(kind, run_child(kind, args.hours), args.hours, exact, exact_per_request)
+
+
+def report_day(kind: str, day: dict, hours: float, exact: dict, exact_per_request: float) -> None:  # type: ignore[type-arg]
+    """Print one day's figures beside the exact mode's estimated memory for it."""
+    gib = 2**30
+    fleet = "an autoscaled fleet (HPA)" if kind == "day" else "the static fleet sized for the peak"
     print(
-        f"day: {args.hours:g} h at a mean {RATE:g}/s (diurnal ±{AMPLITUDE:.0%}), {day['requests']:,} "
-        "requests, streaming"
+        f"day: {hours:g} h at a mean {RATE:g}/s (diurnal ±{AMPLITUDE:.0%}) through {fleet}, "
+        f"{day['requests']:,} requests, streaming"
     )
     per_request_us = day["seconds"] / day["requests"] * 1e6
     print(
@@ -175,6 +206,11 @@ def main() -> None:
         f"({exact_per_request:.0f} B a request measured above)"
     )
     print(f"  latency {day['latency_s']}; SLO {day['slo']}")
+    if kind == "day":
+        print(
+            f"  cost {day['cost_node_hours']} node-hours, peak {day['peak_replicas']} replicas on "
+            f"{day['peak_nodes']} nodes, {day['scale_events']} scale events"
+        )
 
 
 if __name__ == "__main__":
