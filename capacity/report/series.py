@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from capacity.report.model import Input, Report, Series
+from capacity.sim.metrics import series_edges
+from capacity.sim.metrics import window_width as window_width  # re-exported (the series' windows)
 
 if TYPE_CHECKING:
     from capacity.scenario import Scenario
@@ -78,17 +80,9 @@ CDF_LEVELS: tuple[float, ...] = tuple(sorted({
     0.925, 0.94, *(k / 100 for k in range(95, 100)), *(round(0.99 + k / 1000, 3) for k in range(1, 10)),
     0.9995, 0.9999}))
 
-_NICE_WIDTHS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200,
-                  1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86_400)
 
 
-def window_width(duration_s: float, target_windows: int = 60) -> float:
-    """A round window width (seconds) that cuts ``duration_s`` into about ``target_windows`` windows."""
-    goal = duration_s / target_windows
-    return next((w for w in _NICE_WIDTHS_S if w >= goal * 0.999), _NICE_WIDTHS_S[-1])
-
-
-def _r(x: float) -> float | None:
+def _r(x: float | None) -> float | None:
     """A float rounded to 6 significant digits; None for NaN (JSON has no NaN)."""
     if x is None or not math.isfinite(x):
         return None
@@ -170,10 +164,7 @@ def waiting_per_window(arrive_s: np.ndarray, leave_s: np.ndarray,
 
 def build_series(model: SimModel, result: SimResult, target_windows: int = 60) -> Series:
     """The ``series`` section of the report (see the module docstring)."""
-    duration = float(model.duration_s)
-    width = window_width(duration, target_windows)
-    edges = np.arange(0.0, duration, width)
-    edges = np.append(edges, duration) if edges.size else np.array([0.0, duration])
+    width, edges = series_edges(float(model.duration_s), target_windows)
     windows = len(edges) - 1
     served = ~result.rejected
     measured = result.measured
@@ -214,16 +205,48 @@ def build_series(model: SimModel, result: SimResult, target_windows: int = 60) -
                                   "services": services})
 
 
+def build_streaming_series(model: SimModel, result: StreamingResult) -> Series:
+    """The ``series`` section of a streaming run (`capacity.sim.streaming`), from its running statistics:
+    the same keys and windows as `build_series`; the CDF's and the windows' latencies are the sketch's
+    quantiles (within its relative error), counts and queue lengths exact."""
+    stats = result.stats
+    series = stats.series
+    classes: list[dict[str, Any]] = []
+    for k, c in enumerate(model.classes):
+        sketch, arrived = stats.groups[k].latency, stats.groups[k].counts["arrived"]
+        n = sketch.count
+        levels = [q for q in CDF_LEVELS if min(q, 1 - q) * n >= 1]   # no level finer than one sample
+        classes.append({
+            "name": c.name,
+            "cdf": {"q": levels, "latency_s": [_r(sketch.quantile(q)) for q in levels],
+                    "served_fraction": _r(n / arrived) if arrived else None},
+            "over_time": {
+                "p50_s": [_r(w.quantile(0.5)) for w in series.latency[k]],
+                "p99_s": [_r(w.quantile(0.99)) for w in series.latency[k]],
+                "arrived": series.arrived[k].tolist(),
+                "failed": series.failed[k].tolist(),
+            },
+        })
+    widths = np.diff(series.edges)
+    services = [{"name": s.name, "queue": {"mean": _rl(series.area[i] / widths), "max": _rl(series.peak[i])}}
+                for i, s in enumerate(model.services)]
+    return Series.model_validate({"window_s": _r(series.width), "edges_s": _rl(series.edges),
+                                  "classes": classes, "services": services})
+
+
 def plot_data(result: RunOutput) -> dict[str, Input | Series]:
-    """The ``input`` and ``series`` sections of a run (``series`` only when it simulated traffic). The
+    """The ``input`` and ``series`` sections of a run (``series`` only when it simulated traffic: from the
+    per-request records of an exact run, from the running statistics of a streaming one). The
     scenario is echoed as the digest sees it (`Scenario.canonical`; limits are in provenance.limits), so
     the echo hashes to ``provenance.scenario_sha256``."""
     out: dict[str, Input | Series] = {"input": Input(scenario=result.scenario)}
-    from capacity.sim.result import SimResult
+    from capacity.sim.streaming import StreamingResult
 
-    # a streaming run keeps no per-request records to draw the series from
-    if result.model is not None and isinstance(result.sim_result, SimResult):
-        out["series"] = build_series(result.model, result.sim_result)
+    if result.model is not None and result.sim_result is not None:
+        if isinstance(result.sim_result, StreamingResult):
+            out["series"] = build_streaming_series(result.model, result.sim_result)
+        else:
+            out["series"] = build_series(result.model, result.sim_result)
     return out
 
 

@@ -122,6 +122,25 @@ def window_edges(lo: float, hi: float, interval_s: float | None) -> np.ndarray:
     return edges
 
 
+_NICE_WIDTHS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200,
+                  1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86_400)
+
+
+def window_width(duration_s: float, target_windows: int = 60) -> float:
+    """A round window width (seconds) that cuts ``duration_s`` into about ``target_windows`` windows (the
+    report's plot series, `capacity.report.series`)."""
+    goal = duration_s / target_windows
+    return next((w for w in _NICE_WIDTHS_S if w >= goal * 0.999), _NICE_WIDTHS_S[-1])
+
+
+def series_edges(duration_s: float, target_windows: int = 60) -> tuple[float, np.ndarray]:
+    """The plot series' window width and edges ``[0, w, 2w, ..., duration_s]`` (the last may be shorter)."""
+    width = window_width(duration_s, target_windows)
+    edges = np.arange(0.0, duration_s, width)
+    edges = np.append(edges, duration_s) if edges.size else np.array([0.0, duration_s])
+    return width, edges
+
+
 def busy_by_window(replica: np.ndarray, start: np.ndarray, end: np.ndarray, weight: np.ndarray,
                    edges: np.ndarray, n_replicas: int) -> np.ndarray:
     """Busy slot-seconds per replica and window (shape ``(n_replicas, windows)``): each interval

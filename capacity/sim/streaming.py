@@ -51,6 +51,7 @@ from capacity.sim.metrics import (
     busy_by_window,
     fleet_sections,
     jain_index,
+    series_edges,
     slo_entry,
     utilisation_over_time,
     window_edges,
@@ -235,6 +236,104 @@ class _Group:
         }
 
 
+class _Series:
+    """The report's plot series (`capacity.report.series`) of a streaming run, over all requests (the
+    warm-up included) by the window of their arrival on ``[0, duration]`` (`capacity.sim.metrics.
+    series_edges`): per class, arrivals, requests not completed and a latency sketch (p50, p99); per service,
+    the number of requests waiting, integrated (mean) and at its highest (max) in each window, by a sweep
+    over the waits ``[arrival, leave)`` of the blocks in arrival order (events before a block's last arrival
+    are final: later blocks arrive after it)."""
+
+    def __init__(self, model: SimModel) -> None:
+        self.width, self.edges = series_edges(float(model.duration_s))
+        windows = len(self.edges) - 1
+        n_classes, n_services = len(model.classes), len(model.services)
+        self.arrived = np.zeros((n_classes, windows), dtype=np.int64)
+        self.failed = np.zeros((n_classes, windows), dtype=np.int64)
+        self.latency = [[Summary() for _ in range(windows)] for _ in range(n_classes)]
+        index = {s.name: i for i, s in enumerate(model.services)}
+        self.service_of_class = np.array([index[c.service] for c in model.classes] or [0], dtype=np.int64)
+        self.area = np.zeros((n_services, windows))
+        self.peak = np.zeros((n_services, windows))
+        # per service: events not yet final (time, +1 arrival / -1 leave), level and time of the last one
+        self.pending = [(np.empty(0), np.empty(0)) for _ in range(n_services)]
+        self.level = [0.0] * n_services
+        self.since = [0.0] * n_services
+
+    def add(self, cls: np.ndarray, arrival: np.ndarray, start: np.ndarray, end: np.ndarray,
+            completed: np.ndarray) -> None:
+        edges = self.edges
+        windows = len(edges) - 1
+        which = np.clip(np.searchsorted(edges, arrival, side="right") - 1, 0, windows - 1)
+        latency = end - arrival
+        for k in np.unique(cls).tolist():
+            mine = cls == k
+            self.arrived[k] += np.bincount(which[mine], minlength=windows)
+            self.failed[k] += np.bincount(which[mine & ~completed], minlength=windows)
+            ok = mine & completed
+            b, lat = which[ok], latency[ok]
+            order = np.argsort(b, kind="stable")
+            b, lat = b[order], lat[order]
+            bounds = np.searchsorted(b, np.arange(windows + 1)).tolist()
+            for w in np.unique(b).tolist():
+                self.latency[k][w].add(lat[bounds[w]:bounds[w + 1]])
+        # a request waits from its arrival until its first start, or until it left; refused: no wait
+        leave = np.where(np.isfinite(start), start, np.where(np.isfinite(end), end, arrival))
+        service = self.service_of_class[cls]
+        cutoff = float(arrival[-1]) if len(arrival) else math.inf
+        for i in range(len(self.level)):
+            mine = (service == i) & (leave > arrival)
+            times = np.concatenate((arrival[mine], leave[mine]))
+            deltas = np.concatenate((np.ones(int(mine.sum())), -np.ones(int(mine.sum()))))
+            self._sweep(i, times, deltas, cutoff)
+
+    def finish(self) -> None:
+        """The run is over: every pending event is final."""
+        for i in range(len(self.level)):
+            self._sweep(i, np.empty(0), np.empty(0), math.inf)
+
+    def _sweep(self, i: int, times: np.ndarray, deltas: np.ndarray, cutoff: float) -> None:
+        t = np.concatenate((self.pending[i][0], times))
+        d = np.concatenate((self.pending[i][1], deltas))
+        order = np.lexsort((d, t))                 # by time, leaves (-1) before arrivals at equal times
+        t, d = t[order], d[order]
+        n = int(np.searchsorted(t, cutoff, side="left"))
+        self.pending[i] = (t[n:], d[n:])
+        if n == 0:
+            return
+        t, d = t[:n], d[:n]
+        levels = self.level[i] + np.cumsum(d)
+        # constant segments: [since, t0) at the level before, [t_j, t_j+1) at levels[j]; the last one
+        # goes on until the next event
+        starts = np.concatenate(([self.since[i]], t[:-1]))
+        ends = t
+        values = np.concatenate(([self.level[i]], levels[:-1]))
+        self._segments(i, starts, ends, values)
+        self.level[i], self.since[i] = float(levels[-1]), float(t[-1])
+        if cutoff == math.inf and self.level[i] > 0:   # (all waits end; a safety for held requests)
+            self._segments(i, np.array([t[-1]]), np.array([self.edges[-1]]), np.array([self.level[i]]))
+
+    def _segments(self, i: int, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
+        """Add constant-level segments ``[start, end)`` of service ``i``: their area per window, and their
+        level to the peak of each window they reach (a segment at a window's start, or starting inside)."""
+        edges = self.edges
+        windows = len(edges) - 1
+        keep = values > 0
+        starts, ends, values = starts[keep], ends[keep], values[keep]
+        if not len(starts):
+            return
+        self.area[i] += busy_by_window(np.zeros(len(starts), dtype=np.int64), starts, ends, values, edges,
+                                       1)[0]
+        lo = np.clip(np.searchsorted(edges, starts, side="right") - 1, 0, windows - 1)
+        hi = np.clip(np.searchsorted(edges, ends, side="left") - 1, 0, windows - 1)
+        hi = np.maximum(hi, lo)
+        np.maximum.at(self.peak[i], lo, values)
+        np.maximum.at(self.peak[i], hi, values)
+        for a, b, v in zip(lo[hi > lo + 1].tolist(), hi[hi > lo + 1].tolist(), values[hi > lo + 1].tolist(),
+                           strict=True):
+            self.peak[i][a:b + 1] = np.maximum(self.peak[i][a:b + 1], v)
+
+
 class StreamingStats:
     """Running statistics of a streaming run: `add` a block of finished requests, then `summarize`.
 
@@ -260,6 +359,7 @@ class StreamingStats:
         self.busy_windows = np.zeros((0, windows))
         self.targets = [c.slo_target_s for c in model.classes]
         self.requests = 0
+        self.series = _Series(model)
 
     def _grow(self, n_replicas: int) -> None:
         extra = n_replicas - len(self.busy_s)
@@ -296,6 +396,7 @@ class StreamingStats:
             self.edges,
             n_replicas,
         )
+        self.series.add(cls, arrival, start, end, completed)
         measured = (arrival >= lo) & (arrival < hi)
         self.served += np.bincount(replica[completed & measured], minlength=n_replicas)
         windows = len(self.edges) - 1
@@ -629,6 +730,7 @@ class _StreamingReplay(_Replay):
         env.run()
         for k in range(self.ring_blocks):  # the last blocks, oldest first
             self._harvest((self.loaded + k) % self.ring_blocks, math.inf)
+        self.stats.series.finish()
         result = StreamingResult(
             self.stats,
             np.array([r.slots for r in self.fleet.replicas], dtype=np.int64),

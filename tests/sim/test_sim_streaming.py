@@ -41,10 +41,11 @@ from ..conftest import ROOT, SCENARIOS
 ALPHA = RELATIVE_ACCURACY
 
 
-def _within_rank(sorted_values: np.ndarray, q: float, got: float) -> bool:
-    """``got`` within α of the order statistic at rank ⌊q (n − 1)⌋ (and clipped to the sample's range)."""
+def _within_rank(sorted_values: np.ndarray, q: float, got: float, rounding: float = 1e-12) -> bool:
+    """``got`` within α of the order statistic at rank ⌊q (n − 1)⌋ (and clipped to the sample's range);
+    ``rounding``: the relative rounding of ``got`` (the series are rounded to 6 significant digits)."""
     x = float(sorted_values[math.floor(q * (len(sorted_values) - 1))])
-    return x * (1 - ALPHA) - 1e-12 <= got <= x * (1 + ALPHA) + 1e-12
+    return x * (1 - ALPHA) * (1 - rounding) <= got <= x * (1 + ALPHA) * (1 + rounding)
 
 
 DISTRIBUTIONS = {
@@ -338,3 +339,30 @@ def test_the_report_says_which_mode(mode: str) -> None:
     assert statistics["mode"] == mode
     assert statistics["relative_error"] == (ALPHA if mode == "streaming" else None)
     parse_report(json.loads(to_json(run.full_report())))   # as report.json holds it
+
+
+@pytest.mark.parametrize("case", ["fast path", "general path"])
+def test_streaming_plot_series_match_exact(case: str) -> None:
+    """The report's plot series of a streaming run (`capacity.report.series.build_streaming_series`) on
+    the same requests as an exact run: counts and queue lengths (a sweep over the blocks) equal, latencies
+    within the sketch's error."""
+    from capacity.report.series import build_series, build_streaming_series
+
+    model = _model(_service(**CASES[case]), 3)  # ρ ≈ 0.97: queues form
+    stream = engine.generate_requests(model)
+    result = engine.simulate_requests(model, stream)
+    exact = build_series(model, result)
+    blocks = (st._part(stream, lo, min(lo + 777, len(stream))) for lo in range(0, len(stream), 777))
+    got = build_streaming_series(model, st.replay_streaming(model, blocks, block=500, ring_blocks=8))
+    assert got["edges_s"] == exact["edges_s"] and got["window_s"] == exact["window_s"]
+    for k, (g, e) in enumerate(zip(got["classes"], exact["classes"], strict=True)):
+        latency = np.sort(result.latency_s[result.measured & result.completed & (result.cls == k)])
+        assert g["over_time"]["arrived"] == e["over_time"]["arrived"]
+        assert g["over_time"]["failed"] == e["over_time"]["failed"]
+        assert g["cdf"]["q"] == e["cdf"]["q"] and g["cdf"]["served_fraction"] == e["cdf"]["served_fraction"]
+        for q, x in zip(g["cdf"]["q"], g["cdf"]["latency_s"], strict=True):
+            assert _within_rank(latency, q, x, rounding=1e-6), (q, x)
+    for g, e in zip(got["services"], exact["services"], strict=True):
+        assert max(e["queue"]["max"]) > 1  # something waited
+        assert g["queue"]["max"] == e["queue"]["max"]
+        assert g["queue"]["mean"] == pytest.approx(e["queue"]["mean"], rel=1e-5, abs=1e-9)
