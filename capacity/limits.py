@@ -16,9 +16,11 @@ limits.KEY=VALUE``; the report states the caps in force under ``provenance.limit
   when the trace is read, before the simulation). An exact run's peak memory is about 220 bytes a
   simulated request (measured: 10M requests, about 2 GiB), so the default is about 6.6 GB.
 * ``max_streamed_requests`` (default 2e8) — the same count for a **streaming** run
-  (`capacity.sim.streaming`), whose memory does not grow with it: this cap bounds the work instead, about
-  3 µs a request on one core (benchmarks/day_scale.py), so the default is roughly ten minutes of
-  simulation and lets a day at 1,000 requests/s (8.64e7) through.
+  (`capacity.sim.streaming`), whose memory does not grow with it: this cap bounds the work instead. The
+  engine replays a few hundred thousand requests a second on an idle core and a few tens of thousands on a
+  busy one (benchmarks/day_scale.py: 5.4 M requests in 97 s on the shared 2-core reference machine), so the
+  default is some minutes to about an hour of simulation, and lets a day at 1,000 requests/s (8.64e7)
+  through.
 * The statistics mode: ``workload.statistics: auto`` (the default) runs **exact** up to
   `AUTO_STREAMING_ABOVE` expected requests (5e6, about 1.1 GB) and **streaming** above, when the
   scenario can stream (`streaming_obstacle`; otherwise exact, under ``max_requests``).
@@ -132,7 +134,7 @@ def requests_problem(total: float, per_class: Sequence[tuple[tuple[str | int, ..
     loc, n, how = max(per_class, key=lambda item: item[1])
     if mode == "streaming":
         return loc, (f"about {n:.3g} requests expected ({how}; all classes {total:.3g}), more than the limit "
-                     f"{cap:.3g} of a streaming run (about 3 µs of simulation a request); lower the rate or "
+                     f"{cap:.3g} of a streaming run (its time grows with its requests); lower the rate or "
                      "the duration, or raise limits.max_streamed_requests")
     return loc, (f"about {n:.3g} requests expected ({how}; all classes {total:.3g}), more than the limit "
                  f"{cap:.3g} (about {_bytes(total * BYTES_PER_REQUEST)} of simulator memory "
