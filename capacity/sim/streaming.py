@@ -27,10 +27,12 @@ What a streaming run does not cover yet (`unsupported` names it, and the scenari
 batching services, service times computed from token counts, preemptive disciplines and failures (their
 cut service segments are logged per request index), and time-to-first-token. Everything else — the fast
 path, the general path (timeouts, queue limits, deadline admission, fair queueing) and controllers that
-add and drain replicas — runs unchanged, on the same engine code.
+add and drain replicas (the autoscalers, `capacity.autoscaling`, whose arrival counts a block hook feeds:
+``on_load``) — runs unchanged, on the same engine code. The report's plot series are kept too (`_Series`).
 
 Memory: the ring (about 100 bytes a slot, ~200 MB), the statistics (a few hundred sketch buckets per class
-and window) and one slice of arrivals; measured in benchmarks/day_scale.py. Times are seconds.
+and window) and one slice of arrivals: 0.48 GiB peak RSS for 5.4 M requests where an exact run takes
+1.15 GiB, and flat with the run's length (benchmarks/day_scale.py). Times are seconds.
 """
 
 from __future__ import annotations
