@@ -23,7 +23,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -61,8 +61,10 @@ from capacity.sim.arrivals import arrival_process
 from capacity.sim.model import Discipline, Dist, Process, Routing, ServiceDist, SimModel, TokenMetric
 from capacity.sim.paths import has_path
 from capacity.sim.result import SimResult
-from capacity.sim.streaming import StreamingResult
 from capacity.sim.traces import ReplayWindow, RowLimitError, Trace, TraceError, read_trace, replay_window
+
+if TYPE_CHECKING:
+    from capacity.sim.streaming import StreamingResult  # (the simulator is not loaded by validate)
 
 
 def packing_problem(scenario: Scenario) -> PackingProblem:
