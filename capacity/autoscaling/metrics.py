@@ -60,10 +60,11 @@ class ArrivalFeed:
 class LoadSamples:
     """The samples of one service's load (see the module docstring), kept for ``keep_s`` seconds."""
 
-    def __init__(self, runtime: ServiceRuntime, arrivals: ArrivalFeed, keep_s: float) -> None:
+    def __init__(self, runtime: ServiceRuntime, arrivals: ArrivalFeed | np.ndarray, keep_s: float) -> None:
         self.runtime = runtime
         self.c = runtime.c
-        self.feed = arrivals  # the service's arrival times
+        # the service's arrival times: a feed, or a whole run's sorted array
+        self.feed = arrivals if isinstance(arrivals, ArrivalFeed) else ArrivalFeed(arrivals)
         self.keep_s = keep_s
         # (t, ready, busy slots, in the service, waiting)
         self.samples: deque[tuple[float, int, int, int, int]] = deque()
