@@ -514,8 +514,10 @@ def write_folder(path: str | os.PathLike[str], files: Mapping[str, bytes], kind:
                     raise from_os_error(path, exc, "replace it") from None
                 with suppress(OSError):
                     _fsync_dir(target.parent)
-            for old in olds:
-                shutil.rmtree(old, ignore_errors=True)
+                # the old set goes with the swap: an interrupt during the removal would leave it half
+                # removed beside the new one (a report folder holds a few files: the hold is short)
+                for old in olds:
+                    shutil.rmtree(old, ignore_errors=True)
             _reclaim(target)
     except BaseException:
         staging.discard()                            # after the swap its name is gone: nothing to remove

@@ -281,7 +281,7 @@ class ParallelStage(Model):
 class RepeatStage(Model):
     """``path`` run ``repeat`` times over: a whole number, or ``{dist: geometric, mean: M}``."""
 
-    repeat: Annotated[int, Field(ge=1, le=10_000)] | RepeatCount
+    repeat: Annotated[Int, Field(ge=1, le=10_000)] | RepeatCount
     path: list[Stage] = Field(min_length=1, max_length=256)
 
 
