@@ -7,9 +7,10 @@ importing module's package. ``from package import name`` is an edge to ``package
 module, and to the package (its ``__init__``) otherwise. Importing a submodule also runs its parents'
 ``__init__`` files; those implicit edges are not drawn, as import checkers do not draw them.
 
-`cycles` returns the strongly connected components of more than one module (Tarjan's algorithm): each one
-holds at least one import cycle. `long_functions` lists functions and methods (nested ones too) longer
-than a limit, counted from the ``def`` line to the last line of the body.
+`cycles` returns the strongly connected components of more than one module, and a module that imports
+itself (Tarjan's algorithm): each one holds at least one import cycle. (`import_graph` draws no edge
+from a module to itself; a graph built by hand may.) `long_functions` lists functions and methods (nested
+ones too) longer than a limit, counted from the ``def`` line to the last line of the body.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def restrict(graph: Mapping[str, set[str]], prefixes: Iterable[str]) -> dict[str
 
 
 def cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of two modules or more, each sorted, in sorted order."""
+    """Strongly connected components of two modules or more, or of one that imports itself, each sorted,
+    in sorted order."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -106,7 +108,7 @@ def cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
                 component.append(w)
                 if w == v:
                     break
-            if len(component) > 1:
+            if len(component) > 1 or v in graph.get(v, ()):
                 found.append(sorted(component))
 
     for v in sorted(graph):

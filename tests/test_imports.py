@@ -2,9 +2,9 @@
 ``TYPE_CHECKING`` included), the lazy public names of its packages agree with their lists, ``sizing`` does
 not import ``sweep``, and ``capacity validate`` loads neither the solver nor the simulator.
 
-The graph is read from the source (every ``import`` statement, wherever it is): an edge goes from a module
-to each `capacity` module it names (``from capacity.packing import solve`` names the package
-``capacity.packing``; ``from capacity import interrupts`` the module ``capacity.interrupts``).
+The graph is read from the source by `tests.code_shape` (every ``import`` statement, wherever it is): an
+edge goes from a module to each `capacity` module it names (``from capacity.packing import solve`` names the
+package ``capacity.packing``; ``from capacity import interrupts`` the module ``capacity.interrupts``).
 """
 
 from __future__ import annotations
@@ -16,73 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from .code_shape import cycles, import_graph
 from .conftest import ROOT
 
 PACKAGE = ROOT / "capacity"
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
-    """{module: the modules under ``root`` it imports} over every module under ``root``."""
-    modules = {module_name(path): path for path in root.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                graph[name] |= {alias.name for alias in node.names if alias.name in modules}
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parent, base] if base else parent)
-                for alias in node.names:
-                    target = f"{base}.{alias.name}"
-                    if target in modules:
-                        graph[name].add(target)
-                    elif base in modules:
-                        graph[name].add(base)
-    return graph
-
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of ``graph`` with more than one module (or a module importing
-    itself), each sorted: every import cycle lies inside one (Tarjan's algorithm)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(graph[v]):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1 or v in graph[v]:
-                found.append(sorted(component))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return found
 
 
 def test_the_cycle_finder_finds_cycles():
@@ -103,7 +40,7 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 def test_no_import_cycle_through_the_scenario_package():
     """The scenario package, and what it stands on (limits, the YAML reader, units, the sandbox), is below
     everything else: none of them is in a cycle."""
-    graph = import_graph()
+    graph = import_graph(PACKAGE)
     below = {"capacity.scenario", *reachable(graph, "capacity.scenario")}
     assert "capacity.limits" in below and "capacity.yamlio" in below
     assert [c for c in cycles(graph) if below & set(c)] == []
@@ -111,11 +48,12 @@ def test_no_import_cycle_through_the_scenario_package():
 
 
 def test_no_import_cycle_among_capacity_modules():
-    assert cycles(import_graph()) == []
+    assert cycles(import_graph(PACKAGE)) == []
 
 
 def test_sizing_does_not_import_the_sweep():
-    assert not {m for m in reachable(import_graph(), "capacity.sizing") if m.startswith("capacity.whatif")}
+    reached = reachable(import_graph(PACKAGE), "capacity.sizing")
+    assert not {m for m in reached if m.startswith("capacity.whatif")}
 
 
 LAZY = ["capacity", "capacity.autoscaling", "capacity.packing", "capacity.sim"]

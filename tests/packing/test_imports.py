@@ -9,40 +9,18 @@ becomes an answer (outcome); feasibility and the baselines; the start of a formu
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import capacity.packing
+from tests import code_shape
+from tests.code_shape import restrict
 
 PACKAGE = Path(capacity.packing.__file__).resolve().parent
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def import_graph() -> dict[str, set[str]]:
     """{module: the capacity.packing modules it imports} over every module of the package."""
-    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                graph[name] |= {alias.name for alias in node.names if alias.name in modules}
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parent, base] if base else parent)
-                for alias in node.names:
-                    target = f"{base}.{alias.name}"
-                    if target in modules:
-                        graph[name].add(target)
-                    elif base in modules:
-                        graph[name].add(base)
-    return graph
+    return restrict(code_shape.import_graph(PACKAGE.parent), ["capacity.packing"])
 
 
 def cycle(graph: dict[str, set[str]]) -> list[str] | None:
