@@ -518,17 +518,11 @@ def _size_service(svc: ServingService, classes: tuple[RequestClass, ...], model:
     def passes(n: int, reps: int) -> bool:
         return ev.trial(n, seeds[:reps]).passed
 
-    lo, hi = low - 1, low                   # lo fails (or is below the stable minimum), hi is tried
-    while not passes(hi, 1):
-        if hi >= max_replicas:
-            raise SizingError(f"service {svc.name!r}: no replica count up to {max_replicas} meets its SLOs")
-        lo, hi = hi, min(2 * hi, max_replicas)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if passes(mid, 1):
-            hi = mid
-        else:
-            lo = mid
+    # low - 1 fails (or is below the stable minimum), low is tried first
+    found = _bracket(low - 1, low, max_replicas, lambda n: passes(n, 1))
+    if found is None:
+        raise SizingError(f"service {svc.name!r}: no replica count up to {max_replicas} meets its SLOs")
+    hi = found
     # the boundary, with every replication
     hi = _first_passing_from(hi, max_replicas, lambda n: passes(n, len(seeds)),
                              f"service {svc.name!r}: no replica count up to {max_replicas} meets its SLOs "
@@ -536,6 +530,23 @@ def _size_service(svc: ServingService, classes: tuple[RequestClass, ...], model:
     while hi - 1 >= low and passes(hi - 1, len(seeds)):
         hi -= 1
     return hi, ev.trials
+
+
+def _bracket(lo: int, hi: int, limit: int, passes: Callable[[int], bool]) -> int | None:
+    """The fewest count above ``lo`` (which fails) that passes, trying ``hi`` first, assuming more replicas
+    never hurt: doubles ``hi`` (up to ``limit``) until it passes, then bisects between the last failure and
+    it. None when ``limit`` fails too."""
+    while not passes(hi):
+        if hi >= limit:
+            return None
+        lo, hi = hi, min(2 * hi, limit)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def _first_passing_from(start: int, limit: int, passes: Callable[[int], bool], message: str) -> int:
@@ -606,7 +617,8 @@ def size(scenario: Scenario, *, replications: int = 3, pass_rule: str = "all", m
             if svc.llm is not None:                  # GPU type × tensor parallel × replicas
                 found = llm[svc.name] = size_llm_service(
                     scenario, svc, classes, model, seeds, rule, measure, max_replicas,
-                    scenario.limits.max_requests, Search(_Evaluator, _first_passing_from, SizingError))
+                    scenario.limits.max_requests,
+                    Search(_Evaluator, _bracket, _first_passing_from, SizingError))
                 assert found.chosen.replicas is not None       # the chosen candidate met every SLO
                 n, trials = found.chosen.replicas, found.trials
             else:

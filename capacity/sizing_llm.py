@@ -154,9 +154,11 @@ def _missed_alone(engine: LlmEngine, speed: float, model: SimModel, result: sim.
 @dataclass(frozen=True)
 class Search:
     """What `capacity.sizing` lends the search (passed in, so that this module does not import it): its
-    evaluator class (``_Evaluator``), its boundary search (``_first_passing_from``) and its error."""
+    evaluator class (``_Evaluator``), its one-seed bracket-and-bisect (``_bracket``), its boundary search
+    with every seed (``_first_passing_from``) and its error."""
 
     evaluator: Callable[..., Any]
+    bracket: Callable[[int, int, int, Callable[[int], bool]], int | None]
     first_passing: Callable[[int, int, Callable[[int], bool], str], int]
     error: type[Exception]
 
@@ -205,28 +207,18 @@ def size_llm_service(scenario: Scenario, svc: ServingService, classes: tuple[Req
             cand.note = "dearer than the best at 1 replica"
             continue
 
-        def passes(n: int, reps: int, _ev: Any = ev) -> bool:
-            return _ev.trial(n, seeds[:reps]).passed
-
         floor = _missed_alone(engine, pool.speed, *ev.run(1, seeds[0]))
         if floor:
             cand.note = floor
             continue
 
-        lo, hi = 0, 1
-        found = True
-        while not passes(hi, 1):
-            if hi >= limit:
-                found = False
-                break
-            lo, hi = hi, min(2 * hi, limit)
+        def one_seed(n: int, _ev: Any = ev) -> bool:
+            return _ev.trial(n, seeds[:1]).passed
+
+        bracketed = search.bracket(0, 1, limit, one_seed)
+        found = bracketed is not None
+        hi = limit if bracketed is None else bracketed
         if found:
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if passes(mid, 1):
-                    hi = mid
-                else:
-                    lo = mid
             def every_seed(n: int, _ev: Any = ev) -> bool:
                 return _ev.trial(n, seeds).passed
 
