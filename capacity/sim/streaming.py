@@ -207,6 +207,16 @@ def _part(s: RequestStream, lo: int, hi: int) -> RequestStream:
 # ------------------------------------------------------------------------------------------ statistics
 
 
+def add_by_window(sketches: Sequence[Summary], window: np.ndarray, values: np.ndarray) -> None:
+    """Add each of ``values`` to the sketch of its ``window`` (an index into ``sketches``): sorted by window
+    once, then one `Summary.add` per window that has any."""
+    order = np.argsort(window, kind="stable")
+    window, values = window[order], values[order]
+    bounds = np.searchsorted(window, np.arange(len(sketches) + 1)).tolist()
+    for w in np.unique(window).tolist():
+        sketches[w].add(values[bounds[w] : bounds[w + 1]])
+
+
 class _Group:
     """Exact counts and sketched latency and wait of one class (or, merged, one tenant)."""
 
@@ -273,12 +283,7 @@ class _Series:
             self.arrived[k] += np.bincount(which[mine], minlength=windows)
             self.failed[k] += np.bincount(which[mine & ~completed], minlength=windows)
             ok = mine & completed
-            b, lat = which[ok], latency[ok]
-            order = np.argsort(b, kind="stable")
-            b, lat = b[order], lat[order]
-            bounds = np.searchsorted(b, np.arange(windows + 1)).tolist()
-            for w in np.unique(b).tolist():
-                self.latency[k][w].add(lat[bounds[w]:bounds[w + 1]])
+            add_by_window(self.latency[k], which[ok], latency[ok])
         # a request waits from its arrival until its first start, or until it left; refused: no wait
         leave = np.where(np.isfinite(start), start, np.where(np.isfinite(end), end, arrival))
         service = self.service_of_class[cls]
@@ -425,12 +430,7 @@ class StreamingStats:
             counts["arrived"][k] += np.bincount(index[mine], minlength=windows)
             for name, m in masks.items():
                 counts[name][k] += np.bincount(index[mine & m], minlength=windows)
-            b, lat = index[done], latency[done]
-            order = np.argsort(b, kind="stable")
-            b, lat = b[order], lat[order]
-            bounds = np.searchsorted(b, np.arange(windows + 1)).tolist()
-            for w in np.unique(b).tolist():
-                self.window_latency[k][w].add(lat[bounds[w] : bounds[w + 1]])
+            add_by_window(self.window_latency[k], index[done], latency[done])
 
     def summarize(self, replica_slots: np.ndarray) -> dict[str, Any]:
         """The report's ``simulation`` section, keys as `capacity.sim.metrics.summarize` writes them
